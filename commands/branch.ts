@@ -1,0 +1,180 @@
+import { Command } from 'commander'
+import type { App } from '../src/app.js'
+import type { BranchView } from '../src/services/branches.js'
+import type { CommandContext } from './context.js'
+
+interface SettingsOptions {
+  name?: string
+  timezone?: string
+  taxRate?: string
+  serviceCharge?: string
+  tips?: boolean
+  methods?: string
+}
+
+interface AddOptions extends SettingsOptions {
+  tenant?: string
+  currency?: string
+}
+
+const settingsFlags = (cmd: Command) =>
+  cmd
+    .option('--name <name>', 'display name')
+    .option('--timezone <zone>', 'IANA time zone (default Africa/Nairobi)')
+    .option('--tax-rate <percent>', 'tax rate in percent, 0-100, at most 2 decimals (default 0)')
+    .option('--service-charge <percent>', 'service charge in percent (default 0)')
+    .option('--tips', 'accept tips')
+    .option('--no-tips', 'do not accept tips')
+    .option('--methods <list>', 'accepted methods: mpesa,card,cash (default all)')
+
+function showBranch(app: App, b: BranchView): string {
+  return app.out.fields([
+    ['Code', b.code],
+    ['Name', b.name],
+    ['Tenant', b.tenant],
+    ['Currency', b.currency],
+    ['Time zone', b.timezone],
+    ['Tax rate', `${b.taxRate}%`],
+    ['Service charge', `${b.serviceChargeRate}%`],
+    ['Tips', b.tips ? 'yes' : 'no'],
+    ['Methods', b.methods.join(', ')],
+    ['Status', b.status],
+    ['Created', b.createdAt],
+    ['Updated', b.updatedAt],
+  ])
+}
+
+export function branchCommand(ctx: CommandContext): Command {
+  const branch = new Command('branch').description(
+    'Restaurant branches: currency, time zone, rates, methods',
+  )
+
+  settingsFlags(
+    branch
+      .command('add')
+      .description('Add a branch to a tenant')
+      .argument('<code>', 'lower-case code, unique in the store, e.g. westlands')
+      .option('--tenant <slug>', 'the tenant that owns the branch')
+      .option('--currency <ccy>', 'the branch currency, e.g. KES'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsh branch add westlands --tenant acme --name Westlands --currency KES\n  dsh branch add kampala --tenant acme --name Kampala --currency UGX --timezone Africa/Kampala --tax-rate 18 --tips',
+    )
+    .action(
+      ctx.action(async (app, code: string, opts: AddOptions) => {
+        const filled = await app.prompter.fill({ ...opts }, [
+          { key: 'tenant', flag: '--tenant', message: 'Tenant slug' },
+          { key: 'name', flag: '--name', message: 'Branch name' },
+          {
+            key: 'currency',
+            flag: '--currency',
+            message: 'Currency',
+            choices: ['KES', 'UGX', 'TZS', 'RWF', 'BIF', 'CDF', 'SSP', 'USD'],
+          },
+        ])
+        const { addBranch } = await import('../src/services/branches.js')
+        const b = await addBranch(app, {
+          ...opts,
+          code,
+          tenant: filled['tenant'] ?? '',
+          name: filled['name'] ?? '',
+          currency: filled['currency'] ?? '',
+        })
+        app.out.result(
+          b,
+          () => `added branch ${b.code} (${b.name}, ${b.currency}, ${b.timezone}) to ${b.tenant}`,
+        )
+      }),
+    )
+
+  branch
+    .command('list')
+    .description('List branches')
+    .option('--tenant <slug>', 'only this tenant’s branches')
+    .addHelpText('after', '\nExamples:\n  dsh branch list\n  dsh branch list --tenant acme --json')
+    .action(
+      ctx.action(async (app, opts: { tenant?: string }) => {
+        const { branchList } = await import('../src/services/branches.js')
+        const rows = await branchList(app, opts)
+        app.out.result(rows, () =>
+          rows.length === 0
+            ? 'no branches yet; add one with `dsh branch add <code> --tenant <slug> --name <name> --currency <ccy>`'
+            : app.out.table(
+                [
+                  'Code',
+                  'Name',
+                  'Tenant',
+                  'Currency',
+                  'Time zone',
+                  'Tax',
+                  'Service',
+                  'Tips',
+                  'Methods',
+                  'Status',
+                ],
+                rows.map((b) => [
+                  b.code,
+                  b.name,
+                  b.tenant,
+                  b.currency,
+                  b.timezone,
+                  `${b.taxRate}%`,
+                  `${b.serviceChargeRate}%`,
+                  b.tips ? 'yes' : 'no',
+                  b.methods.join(','),
+                  b.status,
+                ]),
+              ),
+        )
+      }),
+    )
+
+  branch
+    .command('show')
+    .description('Show one branch')
+    .argument('<code>')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsh branch show westlands\n  dsh branch show westlands --json',
+    )
+    .action(
+      ctx.action(async (app, code: string) => {
+        const { branchShow } = await import('../src/services/branches.js')
+        const b = await branchShow(app, code)
+        app.out.result(b, () => showBranch(app, b))
+      }),
+    )
+
+  settingsFlags(branch.command('set').description('Change a branch’s settings').argument('<code>'))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsh branch set westlands --tax-rate 16 --service-charge 5\n  dsh branch set westlands --no-tips --methods mpesa,cash',
+    )
+    .action(
+      ctx.action(async (app, code: string, opts: SettingsOptions) => {
+        const { setBranch } = await import('../src/services/branches.js')
+        const b = await setBranch(app, code, opts)
+        app.out.result(b, () => `updated branch ${b.code}\n${showBranch(app, b)}`)
+      }),
+    )
+
+  for (const [name, status, text] of [
+    ['disable', 'disabled', 'Disable a branch: it refuses new payments'],
+    ['enable', 'active', 'Enable a disabled branch'],
+  ] as const) {
+    branch
+      .command(name)
+      .description(text)
+      .argument('<code>')
+      .addHelpText('after', `\nExamples:\n  dsh branch ${name} westlands`)
+      .action(
+        ctx.action(async (app, code: string) => {
+          const { setBranchStatus } = await import('../src/services/branches.js')
+          const b = await setBranchStatus(app, code, status)
+          app.out.result(b, () => `branch ${b.code} is ${b.status}`)
+        }),
+      )
+  }
+  return branch
+}

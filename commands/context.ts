@@ -1,0 +1,33 @@
+import type { Command } from 'commander'
+import type { App } from '../src/app.js'
+import type { GlobalOptions, Runtime } from '../src/cli/runtime.js'
+
+export interface CommandContext {
+  readonly rt: Runtime
+  /**
+   * Wraps an action: builds the App from the global flags (loading the heavy modules only now,
+   * so `dsh --help` stays fast), runs the body, and always closes the store.
+   */
+  action<A extends unknown[]>(
+    body: (app: App, ...args: A) => Promise<void>,
+  ): (...args: unknown[]) => Promise<void>
+}
+
+export function createContext(rt: Runtime): CommandContext {
+  return {
+    rt,
+    action<A extends unknown[]>(body: (app: App, ...args: A) => Promise<void>) {
+      return async (...args: unknown[]) => {
+        const cmd = args[args.length - 1] as Command
+        const globals = cmd.optsWithGlobals() as GlobalOptions
+        const { createApp } = await import('../src/app.js')
+        const app = createApp(rt, globals)
+        try {
+          await body(app, ...(args.slice(0, -1) as A))
+        } finally {
+          await app.close()
+        }
+      }
+    },
+  }
+}

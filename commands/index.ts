@@ -1,0 +1,61 @@
+import { Command, Option } from 'commander'
+import type { Runtime } from '../src/cli/runtime.js'
+import { branchCommand } from './branch.js'
+import { createContext } from './context.js'
+import { initCommand, migrateCommand } from './init.js'
+import { tenantCommand } from './tenant.js'
+import { VERSION, versionCommand } from './version.js'
+
+/** The whole command tree. Only commander is loaded here; each action imports what it needs. */
+export function buildProgram(rt: Runtime): Command {
+  const ctx = createContext(rt)
+  const program = new Command('dsh')
+    .description(
+      'Finance operations for multi-branch restaurants: gateways, payments, settlement, reconciliation',
+    )
+    .version(VERSION, '-V, --version', 'print the version')
+    .addOption(
+      new Option(
+        '--db <path|url>',
+        'SQLite file or postgres:// URL (env DSH_DB; default $DSH_HOME/dsh.db)',
+      ),
+    )
+    .option('--json', 'print one JSON document on stdout')
+    .option('--no-input', 'never prompt; a missing value is an error')
+    .option('-y, --yes', 'answer yes to confirmations')
+    .option('--verbose', 'show stack traces and details on errors')
+    .option('--no-color', 'no colour in output')
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dsh init
+  dsh tenant add acme --name "Acme Restaurants"
+  dsh branch add westlands --tenant acme --name Westlands --currency KES
+  dsh branch list --json
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 conflict,
+6 gateway unavailable, 7 configuration/store, 8 findings, 130 interrupted.`,
+    )
+
+  program.addCommand(initCommand(ctx))
+  program.addCommand(migrateCommand(ctx))
+  program.addCommand(tenantCommand(ctx))
+  program.addCommand(branchCommand(ctx))
+  program.addCommand(versionCommand(ctx))
+
+  applyEverywhere(program, rt)
+  return program
+}
+
+function applyEverywhere(cmd: Command, rt: Runtime): void {
+  cmd.exitOverride()
+  cmd.configureOutput({
+    writeOut: (s) => rt.stdout.write(s),
+    writeErr: (s) => rt.stderr.write(s),
+    // Errors are printed once, by runCli, in text or JSON.
+    outputError: () => {},
+  })
+  for (const sub of cmd.commands) applyEverywhere(sub, rt)
+}

@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely'
+import * as foundation from './2026_11_26_0001_foundation.js'
+
+/**
+ * Every migration, in order. A static list (not a folder scan) so the same code runs from the
+ * TypeScript sources under tsx/vitest and from the compiled dist/.
+ */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '2026_11_26_0001_foundation': foundation,
+}

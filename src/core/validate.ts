@@ -1,0 +1,53 @@
+import { validationError } from './errors.js'
+
+const SLUG = /^[a-z][a-z0-9-]{0,39}$/
+
+/** Branch codes and tenant slugs: lower case, starting with a letter, letters, digits and dashes. */
+export function parseSlug(input: string, what: string): string {
+  if (!SLUG.test(input) || input.endsWith('-') || input.includes('--')) {
+    throw validationError(
+      'invalid_code',
+      `${what} "${input}" is not valid`,
+      `use 1 to 40 lower-case letters, digits and single dashes, starting with a letter (e.g. westlands)`,
+    )
+  }
+  return input
+}
+
+/** A real IANA time zone, e.g. Africa/Nairobi; returned in its canonical spelling. */
+export function parseTimeZone(input: string): string {
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: input }).resolvedOptions().timeZone
+  } catch {
+    throw validationError(
+      'invalid_timezone',
+      `"${input}" is not a known time zone`,
+      'give an IANA zone name such as Africa/Nairobi or Africa/Kampala',
+    )
+  }
+}
+
+export function parseName(input: string, what: string): string {
+  const name = input.trim()
+  if (name.length === 0 || name.length > 200) {
+    throw validationError('invalid_name', `${what} must be 1 to 200 characters`)
+  }
+  return name
+}
+
+/** A comma-separated list of choices, each checked against the allowed set; duplicates removed. */
+export function parseChoiceList(input: string, allowed: readonly string[], what: string): string[] {
+  const items = input
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s.length > 0)
+  const bad = items.filter((s) => !allowed.includes(s))
+  if (items.length === 0 || bad.length > 0) {
+    throw validationError(
+      'invalid_choice',
+      bad.length > 0 ? `unknown ${what}: ${bad.join(', ')}` : `no ${what} given`,
+      `choose from ${allowed.join(', ')}`,
+    )
+  }
+  return [...new Set(items)]
+}

@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto'
+import { userInfo } from 'node:os'
+import { buildProgram } from '../commands/index.js'
+import { runCli } from './cli/run.js'
+import type { Runtime } from './cli/runtime.js'
+import { ulidGen } from './core/ids.js'
+import { systemClock } from './core/ports.js'
+
+function osUser(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return process.env['USER'] ?? 'unknown'
+  }
+}
+
+const rt: Runtime = {
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  stdinIsTTY: process.stdin.isTTY === true,
+  stdoutIsTTY: process.stdout.isTTY === true,
+  stderrIsTTY: process.stderr.isTTY === true,
+  clock: systemClock,
+  ids: ulidGen(Date.now, (n) => randomBytes(n)),
+  user: osUser(),
+}
+
+process.on('SIGINT', () => {
+  process.stderr.write('\ndsh: interrupted\n')
+  process.exit(130)
+})
+
+const code = await runCli(rt, process.argv.slice(2), buildProgram)
+// Let stdout drain before exiting so piped JSON is never cut short.
+process.exitCode = code
+if (code !== 0 || !process.stdout.writableNeedDrain) setImmediate(() => process.exit(code))
+else process.stdout.once('drain', () => process.exit(code))

@@ -1,0 +1,121 @@
+import { existsSync, mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import { configError } from '../core/errors.js'
+import type { Database } from './schema.js'
+
+export type Dialect = 'sqlite' | 'postgres'
+
+export interface Store {
+  readonly db: Kysely<Database>
+  readonly dialect: Dialect
+  /** Where the store is, safe to print (no password). */
+  readonly location: string
+  /**
+   * Runs `fn` in a write transaction. On SQLite it starts with BEGIN IMMEDIATE, so a
+   * read-then-write transaction waits for the busy timeout instead of failing at once with
+   * "database is locked" when another process writes.
+   */
+  write<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>
+  close(): Promise<void>
+}
+
+export interface OpenOptions {
+  /** Create the SQLite file (and its folder) when missing; only `dsh init` and `dsh migrate` do. */
+  create?: boolean
+  busyTimeoutMs?: number
+}
+
+export const isPostgresUrl = (spec: string): boolean => /^postgres(ql)?:\/\//i.test(spec)
+
+/** postgres://user:secret@host:5432/db → postgres://user@host:5432/db */
+export function redactUrl(spec: string): string {
+  try {
+    const url = new URL(spec)
+    url.password = ''
+    return url.toString()
+  } catch {
+    return spec.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1@')
+  }
+}
+
+export async function openStore(spec: string, options: OpenOptions = {}): Promise<Store> {
+  return isPostgresUrl(spec) ? openPostgres(spec) : openSqlite(spec, options)
+}
+
+async function openSqlite(path: string, options: OpenOptions): Promise<Store> {
+  if (!options.create && !existsSync(path)) {
+    throw configError(
+      'store_missing',
+      `no dsh store at ${path}`,
+      'run `dsh init` first, or point --db / DSH_DB at an existing store',
+    )
+  }
+  if (options.create) mkdirSync(dirname(path), { recursive: true })
+  const { default: SQLite } = await import('better-sqlite3')
+  let native: InstanceType<typeof SQLite>
+  try {
+    native = new SQLite(path, { timeout: options.busyTimeoutMs ?? 10_000 })
+    native.pragma('journal_mode = WAL')
+    native.pragma('synchronous = NORMAL')
+    native.pragma('foreign_keys = ON')
+  } catch (cause) {
+    throw configError(
+      'store_unreadable',
+      `cannot open the SQLite store at ${path}: ${(cause as Error).message}`,
+      'check the path and its permissions, or run `dsh init`',
+      cause,
+    )
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) })
+  return {
+    db,
+    dialect: 'sqlite',
+    location: path,
+    write: (fn) =>
+      db.connection().execute(async (conn) => {
+        await sql`begin immediate`.execute(conn)
+        try {
+          const result = await fn(conn)
+          await sql`commit`.execute(conn)
+          return result
+        } catch (err) {
+          await sql`rollback`.execute(conn)
+          throw err
+        }
+      }),
+    close: () => db.destroy(),
+  }
+}
+
+async function openPostgres(url: string): Promise<Store> {
+  const location = redactUrl(url)
+  const { default: pg } = await import('pg')
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000 })
+  // An idle client that loses its server must not crash the process.
+  pool.on('error', () => {})
+  try {
+    const client = await pool.connect()
+    client.release()
+  } catch (cause) {
+    await pool.end().catch(() => {})
+    const reason = String((cause as Error).message ?? cause).replaceAll(
+      decodeURIComponent(new URL(url).password || '\u0000'),
+      '***',
+    )
+    throw configError(
+      'store_unreachable',
+      `cannot connect to PostgreSQL at ${location}: ${reason}`,
+      'check that the server is running and the URL in --db / DSH_DB is right',
+      undefined,
+    )
+  }
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  return {
+    db,
+    dialect: 'postgres',
+    location,
+    write: (fn) => db.transaction().execute(fn),
+    close: () => db.destroy(),
+  }
+}
