@@ -25,7 +25,10 @@ export function dsh(args: string[], options: RunOptions = {}): Promise<CliResult
       if (v !== undefined) env[k] = v
     }
     delete env['NODE_OPTIONS']
-    const child = spawn(process.execPath, [DSH_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [DSH_BIN, ...args], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => {

@@ -9,7 +9,9 @@ export const PG_URL = process.env['DSH_PG_URL']
 export function pgAvailable(): boolean {
   if (PG_URL) return true
   if (process.env['CI'] === 'true') {
-    throw new Error('CI=true but DSH_PG_URL is not set: .ci/run must start PostgreSQL for the store tests')
+    throw new Error(
+      'CI=true but DSH_PG_URL is not set: .ci/run must start PostgreSQL for the store tests',
+    )
   }
   return false
 }
