@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import type { App } from '../src/app.js'
 import type { BranchView } from '../src/services/branches.js'
+import type { SettlementAccountView } from '../src/services/settlement-accounts.js'
 import type { CommandContext } from './context.js'
 
 interface SettingsOptions {
@@ -176,5 +177,77 @@ export function branchCommand(ctx: CommandContext): Command {
         }),
       )
   }
+  branch
+    .command('settlement-account')
+    .description(
+      'Show or set the bank account and schedule a branch is settled to (one per currency)',
+    )
+    .argument('<code>')
+    .option(
+      '--currency <ccy>',
+      'which of the branch’s settlement accounts (default the branch currency)',
+    )
+    .option('--account-name <name>', 'account holder name')
+    .option('--account-number <number>', 'bank account number')
+    .option('--bank-name <name>', 'bank name')
+    .option('--bank-code <code>', 'bank (and branch) code')
+    .option('--swift <bic>', 'SWIFT/BIC code, e.g. KCBLKENX')
+    .option('--schedule <kind>', 'daily | weekly | monthly (default daily)')
+    .option('--at <HH:MM>', 'time of day in the branch time zone (default 02:00)')
+    .option('--weekday <day>', 'mon..sun, for weekly')
+    .option('--day <n>', '1-28 or last, for monthly')
+    .option('--min-amount <amount>', 'below this the run carries over (default 0)')
+    .option('--holding-hours <n>', 'settle payments older than this (default 24)')
+    .option('--auto', 'run on the schedule in the daemon')
+    .option('--no-auto', 'only run by hand')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dsh branch settlement-account westlands --account-name "Acme Ltd" --account-number 1234567890 \
+      --bank-name KCB --swift KCBLKENX --schedule daily --at 02:00 --min-amount 1000 --holding-hours 24 --auto
+  dsh branch settlement-account westlands --schedule weekly --weekday fri --at 18:00
+  dsh branch settlement-account westlands --json`,
+    )
+    .action(
+      ctx.action(async (app, code: string, opts: Record<string, string | boolean | undefined>) => {
+        const svc = await import('../src/services/settlement-accounts.js')
+        const input = opts as Parameters<typeof svc.setSettlementAccount>[2]
+        if (!svc.isChange(input)) {
+          const rows = await svc.showSettlementAccounts(app, code)
+          app.out.result(rows, () =>
+            rows.length === 0
+              ? `branch ${code} has no settlement account yet; set one with --account-name, --account-number and --bank-name`
+              : rows.map((a) => renderAccount(app, a)).join('\n\n'),
+          )
+          return
+        }
+        const r = await svc.setSettlementAccount(app, code, input)
+        app.out.result(
+          r.account,
+          () =>
+            `${r.created ? 'added' : 'updated'} settlement account\n${renderAccount(app, r.account)}`,
+        )
+      }),
+    )
   return branch
+}
+
+function renderAccount(app: App, a: SettlementAccountView): string {
+  const s = a.schedule
+  const when =
+    s.kind === 'weekly'
+      ? `weekly on ${s.weekday} at ${s.at}`
+      : s.kind === 'monthly'
+        ? `monthly on day ${s.day} at ${s.at}`
+        : `daily at ${s.at}`
+  return app.out.fields([
+    ['Branch', a.branch],
+    ['Currency', a.currency],
+    ['Account', `${a.accountName}, ${a.accountNumber}`],
+    ['Bank', [a.bankName, a.bankCode, a.swift].filter(Boolean).join(', ')],
+    ['Schedule', `${when}${a.auto ? ' (automatic)' : ' (by hand)'}`],
+    ['Minimum', `${a.currency} ${a.minAmount}`],
+    ['Holding period', `${a.holdingHours} h`],
+  ])
 }

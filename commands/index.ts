@@ -1,8 +1,11 @@
 import { Command, Option } from 'commander'
 import type { Runtime } from '../src/cli/runtime.js'
+import { auditCommand } from './audit.js'
 import { branchCommand } from './branch.js'
 import { createContext } from './context.js'
+import { gatewayCommand } from './gateway.js'
 import { initCommand, migrateCommand } from './init.js'
+import { keysCommand } from './keys.js'
 import { tenantCommand } from './tenant.js'
 import { VERSION, versionCommand } from './version.js'
 
@@ -43,6 +46,9 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 con
   program.addCommand(migrateCommand(ctx))
   program.addCommand(tenantCommand(ctx))
   program.addCommand(branchCommand(ctx))
+  program.addCommand(gatewayCommand(ctx))
+  program.addCommand(keysCommand(ctx))
+  program.addCommand(auditCommand(ctx))
   program.addCommand(versionCommand(ctx))
 
   applyEverywhere(program, rt)

@@ -45,6 +45,8 @@ export function migrateCommand(ctx: CommandContext): Command {
         const { migrateToLatest } = await import('../src/store/migrate.js')
         const store = await app.rawStore()
         const applied = await migrateToLatest(store)
+        const { recordMigrations } = await import('../src/services/init.js')
+        await recordMigrations(app, applied)
         app.out.result({ store: store.location, applied }, () =>
           applied.length ? `applied ${applied.join(', ')}` : 'the store is up to date',
         )

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely'
 import * as foundation from './2026_11_26_0001_foundation.js'
+import * as gatewaysAudit from './2026_11_26_0002_gateways_audit.js'
 
 /**
  * Every migration, in order. A static list (not a folder scan) so the same code runs from the
@@ -7,4 +8,5 @@ import * as foundation from './2026_11_26_0001_foundation.js'
  */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026_11_26_0001_foundation': foundation,
+  '2026_11_26_0002_gateways_audit': gatewaysAudit,
 }

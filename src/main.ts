@@ -32,7 +32,19 @@ process.on('SIGINT', () => {
   process.exit(130)
 })
 
+// If the event loop empties while a command is still awaiting (a bug such as a lock waiting on
+// itself), Node would exit 0 with nothing done. A finance tool must never report that as success.
+let finished = false
+process.on('beforeExit', () => {
+  if (finished) return
+  process.stderr.write(
+    'dsh: internal error: the command stopped before finishing\nhint: this is a bug in dsh; nothing after the last committed step was saved; report it with --verbose output\n',
+  )
+  process.exit(1)
+})
+
 const code = await runCli(rt, process.argv.slice(2), buildProgram)
+finished = true
 // Let stdout drain before exiting so piped JSON is never cut short.
 process.exitCode = code
 if (code !== 0 || !process.stdout.writableNeedDrain) setImmediate(() => process.exit(code))

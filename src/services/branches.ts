@@ -14,6 +14,7 @@ import {
 } from '../store/branches-store.js'
 import { isUniqueViolation } from '../store/errors.js'
 import type { Database } from '../store/schema.js'
+import { audit } from './audit.js'
 import { requireTenant } from './tenants.js'
 
 export const PAYMENT_METHODS = ['mpesa', 'card', 'cash'] as const
@@ -125,6 +126,13 @@ export async function addBranch(app: App, input: AddBranchInput): Promise<Branch
         updated_at: now,
       }
       await insertBranch(trx, row)
+      await audit(app, trx, {
+        action: 'branch.create',
+        tenant: tenant.slug,
+        branch: code,
+        target: row.id,
+        request: { ...input },
+      })
       return branchView({ ...row, tenant_slug: tenant.slug })
     })
   } catch (err) {
@@ -198,6 +206,19 @@ async function changeBranch(
   return store.write(async (trx) => {
     const before = await requireBranch(trx, code)
     await updateBranch(trx, before.id, { ...changes, updated_at: now })
+    const action =
+      changes.status === 'disabled'
+        ? 'branch.disable'
+        : changes.status === 'active'
+          ? 'branch.enable'
+          : 'branch.update'
+    await audit(app, trx, {
+      action,
+      tenant: before.tenant_slug,
+      branch: code,
+      target: before.id,
+      request: changes,
+    })
     return branchView(await requireBranch(trx, code))
   })
 }

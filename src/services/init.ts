@@ -1,6 +1,8 @@
 import type { App } from '../app.js'
 import { migrateToLatest } from '../store/migrate.js'
 import { ensureKeyFile, keyFilePath } from '../vault/key-file.js'
+import { audit } from './audit.js'
+import { auditKey } from './vault.js'
 
 export interface InitResult {
   home: string
@@ -18,6 +20,7 @@ export async function initialise(app: App): Promise<InitResult> {
   const keyCreated = fromEnv ? false : ensureKeyFile(app.home)
   const store = await app.rawStore()
   const migrationsApplied = await migrateToLatest(store)
+  await recordMigrations(app, migrationsApplied)
   return {
     home: app.home,
     store: store.location,
@@ -27,4 +30,13 @@ export async function initialise(app: App): Promise<InitResult> {
     keyCreated,
     migrationsApplied,
   }
+}
+
+/** Makes the audit key if there is none, and records applied migrations in the chain. */
+export async function recordMigrations(app: App, applied: string[]): Promise<void> {
+  const store = await app.rawStore()
+  await store.write(async (trx) => {
+    await auditKey(app, trx, true)
+    if (applied.length > 0) await audit(app, trx, { action: 'store.migrate', request: { applied } })
+  })
 }

@@ -11,6 +11,7 @@ import {
   listTenants,
   type TenantRow,
 } from '../store/tenants-store.js'
+import { audit } from './audit.js'
 
 export interface TenantView {
   id: string
@@ -56,6 +57,12 @@ export async function addTenant(app: App, input: AddTenantInput): Promise<Tenant
     await store.write(async (trx) => {
       if (await findTenantBySlug(trx, slug)) throw tenantExists(slug)
       await insertTenant(trx, row)
+      await audit(app, trx, {
+        action: 'tenant.create',
+        tenant: slug,
+        target: row.id,
+        request: { slug, name, currency: cur },
+      })
     })
   } catch (err) {
     throw isUniqueViolation(err) ? tenantExists(slug) : err

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import { configError } from '../core/errors.js'
 import type { Database } from './schema.js'
 
@@ -25,6 +25,10 @@ export interface OpenOptions {
   create?: boolean
   busyTimeoutMs?: number
 }
+
+/** The dialect behind a Kysely instance or transaction. */
+export const dialectOf = (db: Kysely<unknown> | Kysely<Database>): Dialect =>
+  db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite'
 
 export const isPostgresUrl = (spec: string): boolean => /^postgres(ql)?:\/\//i.test(spec)
 

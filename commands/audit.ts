@@ -1,0 +1,78 @@
+import { Command } from 'commander'
+import type { CommandContext } from './context.js'
+
+interface ListOptions {
+  branch?: string
+  since?: string
+  action?: string
+  limit?: string
+}
+
+export function auditCommand(ctx: CommandContext): Command {
+  const audit = new Command('audit').description('The append-only, hash-chained audit log')
+  audit
+    .command('list')
+    .description('List audit rows, oldest first')
+    .option('--branch <code>', 'only rows about this branch')
+    .option('--since <time>', 'only rows at or after this ISO date/time, e.g. 2026-11-01')
+    .option(
+      '--action <name>',
+      'only this action, e.g. gateway.create, or a prefix with *, e.g. gateway.*',
+    )
+    .option('--limit <n>', 'at most n rows')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsh audit list --branch westlands\n  dsh audit list --action "gateway.*" --since 2026-11-01 --json',
+    )
+    .action(
+      ctx.action(async (app, opts: ListOptions) => {
+        const { auditList } = await import('../src/services/audit.js')
+        const { parseAuditFilter } = await import('../src/services/audit-filter.js')
+        const rows = await auditList(app, parseAuditFilter(opts))
+        app.out.result(rows, () =>
+          rows.length === 0
+            ? 'no audit rows match'
+            : app.out.table(
+                ['Seq', 'At', 'Actor', 'Action', 'Tenant', 'Branch', 'Target', 'Outcome'],
+                rows.map((r) => [
+                  r.seq,
+                  r.at,
+                  r.actor,
+                  r.action,
+                  r.tenant ?? '',
+                  r.branch ?? '',
+                  r.target ?? '',
+                  r.outcome,
+                ]),
+              ),
+        )
+      }),
+    )
+  audit
+    .command('verify')
+    .description('Check the hash chain: exit 0 when intact, 8 naming the first broken row')
+    .addHelpText('after', '\nExamples:\n  dsh audit verify\n  dsh audit verify --json')
+    .action(
+      ctx.action(async (app) => {
+        const { auditVerify } = await import('../src/services/audit.js')
+        const r = await auditVerify(app)
+        app.out.result(r, () =>
+          r.ok
+            ? `audit chain intact: ${r.rows} row(s), head at ${r.headSeq}`
+            : `audit chain BROKEN at row ${r.firstBrokenSeq}: ${r.reason}`,
+        )
+        if (!r.ok) {
+          const { DshError } = await import('../src/core/errors.js')
+          throw new DshError(
+            'findings',
+            'audit_chain_broken',
+            `the audit chain is broken at row ${r.firstBrokenSeq}: ${r.reason}`,
+            {
+              hint: 'rows were changed, deleted or inserted outside dsh; restore the store from a backup and investigate',
+            },
+          )
+        }
+      }),
+    )
+  return audit
+}

@@ -1,0 +1,215 @@
+import { Command, Option } from 'commander'
+import type { App } from '../src/app.js'
+import { ALL_FIELDS } from '../src/core/gateways/fields.js'
+import type { GatewayView } from '../src/services/gateway-view.js'
+import type { CommandContext } from './context.js'
+import { collectFieldValues } from './secret-input.js'
+
+type Opts = Record<string, unknown> & { branch?: string; tenant?: string; yes?: boolean }
+
+const scopeFlags = (cmd: Command) =>
+  cmd
+    .option('--branch <code>', 'a branch’s own configuration')
+    .option('--tenant <slug>', 'a tenant’s default for its branches')
+
+const TYPES = 'mpesa | mpesa-kcb | stripe | square | cash'
+
+export function renderGateway(app: App, g: GatewayView): string {
+  return app.out.fields([
+    ['Type', g.type],
+    ['Applies to', g.branch ? `branch ${g.branch}` : `tenant ${g.tenant} (default)`],
+    ['Comes from', g.source === 'tenant' && g.branch ? `tenant ${g.tenant} (inherited)` : g.source],
+    ['Enabled', g.enabled ? 'yes' : 'no'],
+    ...Object.entries(g.settings).map(([k, v]) => [k, v] as [string, string]),
+    ...Object.entries(g.secrets).map(([k, v]) => [k, v] as [string, string]),
+    [
+      'Transaction fee',
+      `${g.fees['transactionFeeRate']}% + ${g.fees['currency']} ${g.fees['transactionFeeFlat']}`,
+    ],
+    ['Conversion fee', `${g.fees['conversionFeeRate']}%`],
+    ['Settlement fee', `${g.fees['currency']} ${g.fees['settlementFee']}`],
+    ['Updated', g.updatedAt],
+  ])
+}
+
+export function gatewayCommand(ctx: CommandContext): Command {
+  const gateway = new Command('gateway').description(
+    'Payment gateway configurations per branch, with tenant defaults',
+  )
+
+  const setup = scopeFlags(
+    gateway
+      .command('setup')
+      .description(
+        'Create or update a gateway configuration (missing fields are asked on a terminal)',
+      )
+      .argument('<type>', TYPES),
+  )
+  for (const f of ALL_FIELDS) {
+    setup.addOption(
+      new Option(`--${f.flag} <value>`, f.label + (f.choices ? ` (${f.choices.join('|')})` : '')),
+    )
+    if (f.kind === 'secret')
+      setup.addOption(
+        new Option(`--${f.flag}-file <path>`, `read ${f.label} from a file (- for standard input)`),
+      )
+  }
+  setup
+    .option(
+      '--transaction-fee-rate <percent>',
+      'per-payment fee rate in percent, e.g. 1.5 (default 0)',
+    )
+    .option('--transaction-fee-flat <amount>', 'per-payment flat fee in the currency (default 0)')
+    .option(
+      '--conversion-fee-rate <percent>',
+      'fee rate on currency conversion in percent (default 0)',
+    )
+    .option('--settlement-fee <amount>', 'fee per settlement batch (default 0)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dsh gateway setup mpesa --tenant acme --environment sandbox --account-type paybill \\
+      --shortcode 174379 --paybill-number 174379 --passkey-file passkey.txt \\
+      --consumer-key-file ck.txt --consumer-secret-file cs.txt
+  dsh gateway setup stripe --branch westlands --secret-key-file sk.txt --webhook-secret-file whsec.txt \\
+      --transaction-fee-rate 2.9 --transaction-fee-flat 30`,
+    )
+    .action(
+      ctx.action(async (app, type: string, opts: Opts) => {
+        const { setupGateway } = await import('../src/services/gateway-setup.js')
+        const values = collectFieldValues(app, ALL_FIELDS, opts)
+        const fees = {
+          transactionFeeRate: opts['transactionFeeRate'] as string | undefined,
+          transactionFeeFlat: opts['transactionFeeFlat'] as string | undefined,
+          conversionFeeRate: opts['conversionFeeRate'] as string | undefined,
+          settlementFee: opts['settlementFee'] as string | undefined,
+        }
+        const r = await setupGateway(app, {
+          type,
+          branch: opts.branch,
+          tenant: opts.tenant,
+          values,
+          fees,
+        })
+        app.out.result(
+          r.view,
+          () => `${r.created ? 'configured' : 'updated'} ${type}\n${renderGateway(app, r.view)}`,
+        )
+      }),
+    )
+
+  scopeFlags(
+    gateway
+      .command('list')
+      .description('Show which configuration applies to each branch and where it comes from'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsh gateway list\n  dsh gateway list --branch westlands --json',
+    )
+    .action(
+      ctx.action(async (app, opts: Opts) => {
+        const { gatewayList } = await import('../src/services/gateway-manage.js')
+        const rows = await gatewayList(app, opts)
+        app.out.result(rows, () =>
+          rows.length === 0
+            ? 'no gateway configurations; add one with `dsh gateway setup <type> --branch <code>`'
+            : app.out.table(
+                ['Tenant', 'Branch', 'Type', 'Source', 'Enabled', 'Environment'],
+                rows.map((r) => [
+                  r.tenant,
+                  r.branch ?? '(tenant default)',
+                  r.type,
+                  r.source === 'tenant' && r.branch ? 'tenant (inherited)' : r.source,
+                  r.enabled ? 'yes' : 'no',
+                  r.environment ?? '',
+                ]),
+              ),
+        )
+      }),
+    )
+
+  scopeFlags(
+    gateway
+      .command('show')
+      .description('Show a configuration (secrets masked)')
+      .argument('<type>', TYPES),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsh gateway show mpesa --branch westlands\n  dsh gateway show stripe --tenant acme --json',
+    )
+    .action(
+      ctx.action(async (app, type: string, opts: Opts) => {
+        const { gatewayShow } = await import('../src/services/gateway-manage.js')
+        const g = await gatewayShow(app, type, opts)
+        app.out.result(g, () => renderGateway(app, g))
+      }),
+    )
+
+  for (const change of ['enable', 'disable', 'remove'] as const) {
+    const cmd = scopeFlags(
+      gateway
+        .command(change)
+        .description(
+          `${change[0]?.toUpperCase()}${change.slice(1)} a configuration of the branch or tenant itself`,
+        )
+        .argument('<type>', TYPES),
+    )
+    cmd
+      .addHelpText(
+        'after',
+        `\nExamples:\n  dsh gateway ${change} mpesa --branch westlands${change === 'remove' ? ' --yes' : ''}`,
+      )
+      .action(
+        ctx.action(async (app, type: string, opts: Opts) => {
+          const { changeGateway } = await import('../src/services/gateway-manage.js')
+          const r = await changeGateway(
+            app,
+            type,
+            { ...opts, yes: app.globals.yes === true },
+            change,
+          )
+          app.out.result(r, () =>
+            'removed' in r
+              ? `removed ${type} configuration ${r.removed}`
+              : `${type} is ${r.enabled ? 'enabled' : 'disabled'} for ${r.branch ? `branch ${r.branch}` : `tenant ${r.tenant}`}`,
+          )
+        }),
+      )
+  }
+
+  gateway
+    .command('migrate')
+    .description('Copy tenant-level configurations down to every branch without its own')
+    .requiredOption('--tenant <slug>', 'the tenant whose defaults to copy')
+    .option('--dry-run', 'show what would be copied, change nothing')
+    .option('--remove-tenant', 'then remove the tenant-level copies (a move)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsh gateway migrate --tenant acme --dry-run\n  dsh gateway migrate --tenant acme --remove-tenant',
+    )
+    .action(
+      ctx.action(
+        async (app, opts: { tenant: string; dryRun?: boolean; removeTenant?: boolean }) => {
+          const { migrateTenantGateways } = await import('../src/services/gateway-manage.js')
+          const r = await migrateTenantGateways(app, opts)
+          app.out.result(r, () => {
+            if (r.copied.length === 0 && r.removedTenantConfigs.length === 0)
+              return 'nothing to migrate: every branch has its own configurations'
+            const lines = r.copied.map(
+              (c) => `${r.dryRun ? 'would copy' : 'copied'} ${c.type} to ${c.branch}`,
+            )
+            if (r.removedTenantConfigs.length)
+              lines.push(
+                `${r.dryRun ? 'would remove' : 'removed'} ${r.removedTenantConfigs.length} tenant-level configuration(s)`,
+              )
+            if (r.backup) lines.push(`backup: ${r.backup}`)
+            return lines.join('\n')
+          })
+        },
+      ),
+    )
+  return gateway
+}
