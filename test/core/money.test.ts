@@ -653,3 +653,23 @@ describe('parsePercent and formatPercent', () => {
     )
   })
 })
+
+describe('edge cases fixed after review', () => {
+  it('formats negative basis points and rejects fractions', async () => {
+    const { formatPercent } = await import('../../src/core/money/rates.js')
+    expect(formatPercent(-150)).toBe('-1.5')
+    expect(formatPercent(-5)).toBe('-0.05')
+    expect(() => formatPercent(150.5)).toThrow()
+  })
+  it('parsePercent honours maxima above 100 and says "above" for too-large values', async () => {
+    const { parsePercent } = await import('../../src/core/money/rates.js')
+    expect(parsePercent('1000', 'x', 1000)).toBe(100_000)
+    expect(() => parsePercent('1000', 'x')).toThrow(/above 100%/)
+  })
+  it('rejects grouped amounts with a leading zero', async () => {
+    const { parseAmount } = await import('../../src/core/money/parse.js')
+    expect(() => parseAmount('0,500', 'KES')).toThrow(/not an amount/)
+    expect(() => parseAmount('01,500', 'KES')).toThrow(/not an amount/)
+    expect(parseAmount('0500', 'KES').minor).toBe(50_000n)
+  })
+})

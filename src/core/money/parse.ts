@@ -2,7 +2,8 @@ import { validationError } from '../errors.js'
 import { currency } from './currency.js'
 import type { Money } from './money.js'
 
-const AMOUNT = /^([+-])?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$/
+// Grouped numbers must not start with a zero ("0,500" is a typo, not 500).
+const AMOUNT = /^([+-])?([1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.(\d+))?$/
 
 /**
  * Parses a decimal string in major units ("1,500.50", "1500", "-12.5") into minor units.

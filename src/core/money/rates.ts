@@ -4,7 +4,7 @@ import type { Money } from './money.js'
 /** Basis points: 1.5% = 150 bp. Rates are integers, never fractions or floats. */
 export type BasisPoints = number
 
-const PERCENT = /^(\d{1,3})(?:\.(\d{1,2}))?$/
+const PERCENT = /^(\d{1,6})(?:\.(\d{1,2}))?$/
 
 /**
  * Parses a percentage string ("16", "1.5", "0.25") into basis points.
@@ -32,9 +32,11 @@ export function parsePercent(input: string, what: string, max = 100): BasisPoint
 
 /** 150 → "1.5", 1600 → "16", 5 → "0.05". */
 export function formatPercent(bp: BasisPoints): string {
-  const whole = Math.trunc(bp / 100)
-  const frac = (bp % 100).toString().padStart(2, '0').replace(/0+$/, '')
-  return frac ? `${whole}.${frac}` : `${whole}`
+  if (!Number.isInteger(bp)) throw new TypeError('rate must be integer basis points')
+  const abs = Math.abs(bp)
+  const whole = (abs - (abs % 100)) / 100
+  const frac = (abs % 100).toString().padStart(2, '0').replace(/0+$/, '')
+  return `${bp < 0 ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`
 }
 
 /**
