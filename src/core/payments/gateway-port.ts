@@ -42,7 +42,13 @@ export interface InitiateRequest {
 /** The gateway's answer to a call, already classified. */
 export type GatewayOutcome =
   | { status: 'pending'; refs: GatewayRefs; code: string; message: string }
-  | { status: 'succeeded'; refs: GatewayRefs; code: string; message: string; amountMinor?: bigint | undefined }
+  | {
+      status: 'succeeded'
+      refs: GatewayRefs
+      code: string
+      message: string
+      amountMinor?: bigint | undefined
+    }
   | {
       status: 'failed'
       kind: FailureKind
@@ -95,6 +101,11 @@ export interface GatewayAdapter {
   /** Parses a callback body; throws a validation DshError on an unknown shape. */
   parseCallback(body: unknown): ParsedCallback
   /** Verifies a callback's signature where the gateway signs (Stripe, Square); Daraja signs nothing. */
-  verifyCallback(rawBody: string, headers: Readonly<Record<string, string | undefined>>, url: string, nowMs: number): boolean
+  verifyCallback(
+    rawBody: string,
+    headers: Readonly<Record<string, string | undefined>>,
+    url: string,
+    nowMs: number,
+  ): boolean
   testCredentials(): Promise<CredentialCheck>
 }
