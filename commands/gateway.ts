@@ -181,6 +181,52 @@ Examples:
   }
 
   gateway
+    .command('status')
+    .description('Circuit breaker state of every branch × gateway')
+    .option('--branch <code>', 'only this branch')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsh gateway status\n  dsh gateway status --branch westlands --json',
+    )
+    .action(
+      ctx.action(async (app, opts: { branch?: string }) => {
+        const { gatewayStatus } = await import('../src/services/payments/gateway-health.js')
+        const rows = await gatewayStatus(app, opts.branch)
+        app.out.result(rows, () =>
+          rows.length === 0
+            ? 'no remote gateways configured'
+            : app.out.table(
+                ['Branch', 'Gateway', 'Enabled', 'Breaker', 'Faults', 'Next probe'],
+                rows.map((r) => [
+                  r.branch,
+                  r.gateway,
+                  r.enabled ? 'yes' : 'no',
+                  r.breaker,
+                  r.consecutiveFaults,
+                  r.retryAt ?? '',
+                ]),
+              ),
+        )
+      }),
+    )
+
+  gateway
+    .command('test')
+    .description(
+      'Check a branch’s credentials against the configured endpoint (7 rejected, 6 unreachable)',
+    )
+    .argument('<type>', TYPES)
+    .requiredOption('--branch <code>', 'the branch')
+    .addHelpText('after', '\nExamples:\n  dsh gateway test mpesa --branch westlands')
+    .action(
+      ctx.action(async (app, type: string, opts: { branch: string }) => {
+        const { gatewayTest } = await import('../src/services/payments/gateway-health.js')
+        const r = await gatewayTest(app, type, opts.branch)
+        app.out.result(r, () => `${r.gateway} credentials of ${r.branch}: ok (${r.message})`)
+      }),
+    )
+
+  gateway
     .command('migrate')
     .description('Copy tenant-level configurations down to every branch without its own')
     .requiredOption('--tenant <slug>', 'the tenant whose defaults to copy')

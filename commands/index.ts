@@ -2,10 +2,15 @@ import { Command, Option } from 'commander'
 import type { Runtime } from '../src/cli/runtime.js'
 import { auditCommand } from './audit.js'
 import { branchCommand } from './branch.js'
+import { configCommand } from './config.js'
 import { createContext } from './context.js'
 import { gatewayCommand } from './gateway.js'
 import { initCommand, migrateCommand } from './init.js'
 import { keysCommand } from './keys.js'
+import { payCommand } from './pay.js'
+import { paymentsCommand } from './payments.js'
+import { routeCommand } from './route.js'
+import { sandboxCommand } from './sandbox.js'
 import { tenantCommand } from './tenant.js'
 import { VERSION, versionCommand } from './version.js'
 
@@ -47,6 +52,11 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 con
   program.addCommand(tenantCommand(ctx))
   program.addCommand(branchCommand(ctx))
   program.addCommand(gatewayCommand(ctx))
+  program.addCommand(payCommand(ctx))
+  program.addCommand(paymentsCommand(ctx))
+  program.addCommand(routeCommand(ctx))
+  program.addCommand(configCommand(ctx))
+  program.addCommand(sandboxCommand(ctx))
   program.addCommand(keysCommand(ctx))
   program.addCommand(auditCommand(ctx))
   program.addCommand(versionCommand(ctx))

@@ -23,6 +23,8 @@ export interface App {
   store(): Promise<Store>
   /** The store, created when missing, with no schema check (init and migrate). */
   rawStore(): Promise<Store>
+  /** Registers clean-up (HTTP pools, timers) to run when the command or daemon ends. */
+  onClose(fn: () => Promise<void> | void): void
   close(): Promise<void>
 }
 
@@ -35,6 +37,7 @@ export function createApp(rt: Runtime, globals: GlobalOptions): App {
   const dbSpec = globals.db || rt.env['DSH_DB'] || join(home, 'dsh.db')
   let opened: Promise<Store> | undefined
   let checked: Promise<Store> | undefined
+  const closers: (() => Promise<void> | void)[] = []
   const raw = () => {
     opened ??= openStore(dbSpec, { create: true })
     return opened
@@ -59,7 +62,11 @@ export function createApp(rt: Runtime, globals: GlobalOptions): App {
       return checked
     },
     rawStore: raw,
+    onClose(fn) {
+      closers.push(fn)
+    },
     async close() {
+      for (const fn of closers.splice(0).reverse()) await fn()
       if (opened) await (await opened.catch(() => undefined))?.close()
     },
   }

@@ -14,6 +14,9 @@ const withTenant = (db: Kysely<Database>) =>
 export const findBranchByCode = (db: Kysely<Database>, code: string) =>
   withTenant(db).where('branches.code', '=', code).executeTakeFirst()
 
+export const findBranchById = (db: Kysely<Database>, id: string) =>
+  withTenant(db).where('branches.id', '=', id).executeTakeFirst()
+
 export function listBranches(db: Kysely<Database>, filter: { tenantId?: string } = {}) {
   let q = withTenant(db)
   if (filter.tenantId) q = q.where('branches.tenant_id', '=', filter.tenantId)

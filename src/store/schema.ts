@@ -92,7 +92,98 @@ export interface AuditHeadTable {
   hash: string
 }
 
+export interface PaymentsTable {
+  id: string
+  tenant_id: string
+  branch_id: string
+  order_id: string | null
+  amount_minor: Int8
+  currency: string
+  refunded_minor: Int8
+  method: string
+  customer_type: string
+  phone: string | null
+  gateway: string | null
+  status: string
+  failure_code: string | null
+  failure_message: string | null
+  routing: string
+  idempotency_key: string | null
+  receipt_number: string | null
+  gateway_ref: string | null
+  fee_minor: Int8 | null
+  fee_rate_bp: number | null
+  fee_flat_minor: Int8 | null
+  fee_currency: string | null
+  settlement_status: string
+  settlement_batch_id: string | null
+  next_check_at: string | null
+  check_count: number
+  created_at: string
+  updated_at: string
+  completed_at: string | null
+}
+
+export interface PaymentAttemptsTable {
+  id: string
+  payment_id: string
+  seq: number
+  gateway: string
+  gateway_config_id: string | null
+  status: string
+  failure_kind: string | null
+  code: string | null
+  message: string | null
+  gateway_ref: string | null
+  secondary_ref: string | null
+  receipt_number: string | null
+  request: string | null
+  response: string | null
+  latency_ms: number | null
+  created_at: string
+  updated_at: string
+}
+
+export interface PaymentEventsTable {
+  id: string
+  payment_id: string
+  at: string
+  from_status: string | null
+  to_status: string
+  actor: string
+  reason: string
+}
+
+export interface IdempotencyKeysTable {
+  tenant_id: string
+  key: string
+  fingerprint: string
+  payment_id: string
+  created_at: string
+}
+
+export interface BreakersTable {
+  branch_id: string
+  gateway: string
+  state: string
+  consecutive_faults: number
+  changed_at_ms: Int8
+  updated_at: string
+}
+
+export interface RoutingRulesTable {
+  branch_id: string
+  rules: string
+  updated_at: string
+}
+
 export interface Database {
+  payments: PaymentsTable
+  payment_attempts: PaymentAttemptsTable
+  payment_events: PaymentEventsTable
+  idempotency_keys: IdempotencyKeysTable
+  breakers: BreakersTable
+  routing_rules: RoutingRulesTable
   settings: SettingsTable
   tenants: TenantsTable
   branches: BranchesTable

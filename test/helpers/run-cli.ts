@@ -24,10 +24,11 @@ export interface InProcessOptions {
  * Runs the real command tree in this process (fast: no node start-up per call), with captured
  * output, no TTY, and an injectable clock and id generator.
  */
-export async function runInProcess(
-  args: string[],
-  options: InProcessOptions = {},
-): Promise<InProcessResult> {
+/** A non-TTY runtime with captured output, for the CLI or for building an App directly. */
+export function testRuntime(options: InProcessOptions = {}): {
+  rt: Runtime
+  out: () => { stdout: string; stderr: string }
+} {
   let stdout = ''
   let stderr = ''
   const stdin = new PassThrough()
@@ -44,7 +45,16 @@ export async function runInProcess(
     ids: options.ids ?? ulidGen(Date.now, (n) => randomBytes(n)),
     user: options.user ?? 'tester',
   }
+  return { rt, out: () => ({ stdout, stderr }) }
+}
+
+export async function runInProcess(
+  args: string[],
+  options: InProcessOptions = {},
+): Promise<InProcessResult> {
+  const { rt, out } = testRuntime(options)
   const code = await runCli(rt, args, buildProgram)
+  const { stdout, stderr } = out()
   return {
     code,
     stdout,

@@ -88,6 +88,12 @@ function validateField(f: FieldSpec, raw: string, values: Record<string, string>
     case 'secret':
       if (/\s/.test(v)) bad(f, 'contains white space; check the value or the file it came from')
       return v
+    case 'int': {
+      const [lo, hi] = f.range ?? [0, Number.MAX_SAFE_INTEGER]
+      if (!/^\d{1,9}$/.test(v) || Number(v) < lo || Number(v) > hi)
+        bad(f, `"${v}" must be a whole number from ${lo} to ${hi}`)
+      return String(Number(v))
+    }
     case 'text':
     case 'path':
       return v

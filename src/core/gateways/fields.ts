@@ -10,6 +10,7 @@ export type FieldKind =
   | 'currency'
   | 'currencies'
   | 'path'
+  | 'int'
 
 export interface FieldSpec {
   /** camelCase name, used in storage and JSON. */
@@ -26,6 +27,8 @@ export interface FieldSpec {
   /** A default that depends on other fields (e.g. base URL per environment). */
   defaultFrom?: (values: Readonly<Record<string, string>>) => string | undefined
   max?: number
+  /** For 'int' fields: the allowed range. */
+  range?: readonly [number, number]
 }
 
 const environment: FieldSpec = {
@@ -45,6 +48,34 @@ const baseUrl = (sandbox: string, production: string): FieldSpec => ({
   label: 'Base URL',
   defaultFrom: (v) => (v['environment'] === 'production' ? production : sandbox),
 })
+
+/** Transport and breaker settings every remote gateway has (ORCHESTRATION.md). */
+const reliability: readonly FieldSpec[] = [
+  {
+    name: 'readTimeout',
+    flag: 'read-timeout',
+    kind: 'int',
+    label: 'Read timeout in seconds',
+    range: [1, 120],
+    defaultFrom: () => '30',
+  },
+  {
+    name: 'breakerThreshold',
+    flag: 'breaker-threshold',
+    kind: 'int',
+    label: 'Consecutive gateway faults that open the breaker',
+    range: [1, 100],
+    defaultFrom: () => '5',
+  },
+  {
+    name: 'breakerCooldown',
+    flag: 'breaker-cooldown',
+    kind: 'int',
+    label: 'Seconds the breaker stays open before a probe',
+    range: [1, 3600],
+    defaultFrom: () => '30',
+  },
+]
 
 /**
  * The fields of each gateway type (GATEWAYS.md and the report's configuration templates).
@@ -115,6 +146,7 @@ export const GATEWAY_FIELDS: Readonly<Record<GatewayType, readonly FieldSpec[]>>
       choices: ['verify', 'trust'],
       defaultFrom: () => 'verify',
     },
+    ...reliability,
   ],
   'mpesa-kcb': [
     environment,
@@ -149,6 +181,7 @@ export const GATEWAY_FIELDS: Readonly<Record<GatewayType, readonly FieldSpec[]>>
       label: 'High-value threshold (major units)',
       defaultFrom: () => '10000',
     },
+    ...reliability,
   ],
   stripe: [
     environment,
@@ -174,6 +207,7 @@ export const GATEWAY_FIELDS: Readonly<Record<GatewayType, readonly FieldSpec[]>>
       max: 200,
     },
     baseUrl('https://api.stripe.com', 'https://api.stripe.com'),
+    ...reliability,
   ],
   square: [
     environment,
@@ -206,6 +240,7 @@ export const GATEWAY_FIELDS: Readonly<Record<GatewayType, readonly FieldSpec[]>>
       label: 'Notification URL registered with Square',
     },
     baseUrl('https://connect.squareupsandbox.com', 'https://connect.squareup.com'),
+    ...reliability,
   ],
   cash: [],
 }

@@ -1,0 +1,124 @@
+import { Command } from 'commander'
+import type { App } from '../src/app.js'
+import type { PaymentView } from '../src/services/payments/view.js'
+import type { CommandContext } from './context.js'
+
+export function renderPayment(app: App, p: PaymentView): string {
+  return app.out.fields([
+    ['Payment', p.id],
+    ['Status', p.status],
+    ['Branch', p.branch],
+    ['Amount', `${p.currency} ${p.amount}`],
+    ['Method', p.method],
+    ['Gateway', p.gateway ?? '(none)'],
+    ['Phone', p.phoneMasked ?? undefined],
+    ['Order', p.orderId ?? undefined],
+    ['Checkout request', p.checkoutRequestId ?? undefined],
+    ['Receipt', p.receiptNumber ?? undefined],
+    ['Fee', p.fee === null ? undefined : `${p.currency} ${p.fee}`],
+    ['Failure', p.failure ? `${p.failure.message} (${p.failure.code})` : undefined],
+    ['Created', p.createdAt],
+    ['Completed', p.completedAt ?? undefined],
+  ])
+}
+
+/** PRODUCT.md / issue contract: 0 succeeded or pending without --wait; 8 failed/cancelled; 6 unknown or nothing attempted. */
+export function payExitKind(p: PaymentView, waited: boolean): 'ok' | 'findings' | 'unavailable' {
+  if (p.status === 'succeeded') return 'ok'
+  if (p.status === 'pending' || p.status === 'created') return waited ? 'unavailable' : 'ok'
+  if (p.status === 'failed' && p.failure?.code === 'gateway_unavailable') return 'unavailable'
+  if (p.status === 'failed' || p.status === 'cancelled') return 'findings'
+  return 'unavailable'
+}
+
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m)?$/.exec(text.trim())
+  if (!m) throw new Error(`"${text}" is not a duration such as 90s or 2m`)
+  const n = Number(m[1])
+  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000
+}
+
+interface PayOpts {
+  branch?: string
+  amount?: string
+  currency?: string
+  phone?: string
+  order?: string
+  method?: string
+  customerType?: string
+  idempotencyKey?: string
+  paymentMethod?: string
+  wait?: boolean
+  timeout?: string
+}
+
+export function payCommand(ctx: CommandContext): Command {
+  return new Command('pay')
+    .description(
+      'Take a payment: route it, try the gateways with safe failover, and print the result',
+    )
+    .option('--branch <code>', 'the branch taking the payment')
+    .option('--amount <amount>', 'amount in major units, e.g. 1500 or 1,500.50')
+    .option('--currency <ccy>', 'currency of the amount, e.g. KES')
+    .option('--phone <msisdn>', 'customer phone for M-Pesa (07…, 01…, +254…, 254…)')
+    .option('--order <id>', 'your order id')
+    .option('--method <method>', 'mpesa | card | cash (default mpesa when --phone is given)')
+    .option('--customer-type <type>', 'regular | enterprise', 'regular')
+    .option(
+      '--idempotency-key <key>',
+      'the same key and request returns the original payment; never charges twice',
+    )
+    .option(
+      '--payment-method <token>',
+      'card payments: a Stripe/Square payment method (default a sandbox test card)',
+    )
+    .option('--wait', 'follow the payment to a final state by querying the gateway')
+    .option('--timeout <duration>', 'how long --wait waits, e.g. 90s or 2m', '90s')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dsh pay --branch westlands --amount 1500 --currency KES --phone 0712345678 --order T12-88 --wait
+  dsh pay --branch westlands --amount 2,450.00 --currency KES --method card --idempotency-key order-88
+  dsh pay --branch westlands --amount 300 --currency KES --method cash --json
+
+Exit codes: 0 succeeded (or pending without --wait), 8 failed or cancelled, 6 no gateway could be
+attempted or the outcome is unknown, 3 invalid input, 4 unknown or disabled branch, 5 idempotency conflict.`,
+    )
+    .action(
+      ctx.action(async (app, opts: PayOpts) => {
+        const { pay } = await import('../src/services/payments/pay.js')
+        const { DshError, usageError } = await import('../src/core/errors.js')
+        let timeoutMs: number
+        try {
+          timeoutMs = parseDuration(opts.timeout ?? '90s')
+        } catch (e) {
+          throw usageError('invalid_timeout', (e as Error).message)
+        }
+        const r = await pay(app, opts, { wait: opts.wait === true, timeoutMs })
+        const p = r.payment
+        app.out.result({ ...p, replayed: r.replayed, skipped: r.skipped }, () =>
+          [
+            r.replayed ? '(replayed: this idempotency key was used before)' : '',
+            ...r.skipped.map((s) => `skipped ${s}`),
+            renderPayment(app, p),
+          ]
+            .filter(Boolean)
+            .join('\n'),
+        )
+        const kind = payExitKind(p, opts.wait === true)
+        if (kind !== 'ok') {
+          const what =
+            p.status === 'pending'
+              ? 'is still pending'
+              : p.failure
+                ? `${p.status}: ${p.failure.message}`
+                : `is ${p.status}`
+          throw new DshError(kind, `payment_${p.status}`, `payment ${p.id} ${what}`, {
+            hint:
+              kind === 'unavailable' ? `resolve it with \`dsh payments sync ${p.id}\`` : undefined,
+          })
+        }
+      }),
+    )
+}

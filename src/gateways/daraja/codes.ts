@@ -1,0 +1,158 @@
+import { type CodeRule, type CodeTable, transportTable } from '../outcomes.js'
+
+const declined = (message: string, extra: Partial<CodeRule> = {}): CodeRule => ({
+  status: 'failed',
+  kind: 'declined',
+  gatewayFault: false,
+  message,
+  ...extra,
+})
+const notAttempted = (gatewayFault: boolean, message: string): CodeRule => ({
+  status: 'failed',
+  kind: 'not_attempted',
+  gatewayFault,
+  message,
+})
+
+/**
+ * STK result codes (GATEWAYS.md §1.4), as they arrive in the callback (a number) and the STK
+ * Query (a string). Customer outcomes are declined and never count against the breaker: a
+ * phone that is off (1037) says nothing about Daraja's health (decision-engine#237).
+ */
+export const STK_RESULT_CODES: CodeTable = {
+  '0': { status: 'succeeded', message: 'the customer paid' },
+  '1': declined('the customer has too little money on M-Pesa'),
+  '2': declined('below the minimum of KES 1'),
+  '3': declined('above the per-transaction maximum (KES 250,000)'),
+  '4': declined("would exceed the customer's daily limit (KES 500,000)"),
+  '8': declined('would exceed the maximum account balance'),
+  '17': declined(
+    'rule limited: the same amount to the same customer within 2 minutes; ask the customer to wait',
+  ),
+  '1019': declined('the prompt expired before the customer acted'),
+  '1025': notAttempted(
+    true,
+    'the prompt could not be pushed to the phone (our prompt is always under 182 characters, so this is Safaricom-side): nothing was charged',
+  ),
+  '1032': declined('the customer cancelled the prompt', { cancelled: true }),
+  '1037': declined(
+    'DS timeout: the customer cannot be reached (phone off or out of coverage); a customer outcome, not a gateway fault',
+  ),
+  '2001': declined('wrong PIN ("the initiator information is invalid")'),
+  '2028': notAttempted(
+    false,
+    'not permitted: TransactionType and PartyB do not match (till vs paybill); fix the configuration; nothing was charged',
+  ),
+  '8006': declined("the customer's security credential (PIN) is locked"),
+  SFC_IC0003: notAttempted(
+    false,
+    'operator does not exist: check the shortcode / till configuration',
+  ),
+}
+
+/**
+ * Daraja's error envelope `{requestId, errorCode, errorMessage}` and HTTP answers without one.
+ * 500.001.1001 means several things, so it is split by its message (GATEWAYS.md §1.2).
+ *
+ * 5xx on the push: Daraja accepts a push synchronously, with a CheckoutRequestID. A 5xx without
+ * one comes from the API gateway in front of M-Pesa before any prompt is sent, and without a
+ * CheckoutRequestID the payment could never be queried or matched, so it is not_attempted (a
+ * gateway fault): failing over is safe and the breaker counts it. A reply that does show
+ * acceptance (ResponseCode "0" and a CheckoutRequestID) is pending whatever the HTTP status.
+ */
+export const DARAJA_ERROR_CODES: CodeTable = {
+  '400.002.02': notAttempted(
+    false,
+    'Bad Request - Invalid <field>: Daraja refused a field (shortcode, timestamp, amount, phone, URL); nothing was charged',
+  ),
+  '400.008.01': notAttempted(false, 'OAuth: wrong authentication type (Basic is required)'),
+  '400.008.02': notAttempted(false, 'OAuth: wrong grant type (client_credentials is required)'),
+  '404.001.01': notAttempted(false, 'resource not found: check the base URL'),
+  '404.001.03': notAttempted(
+    true,
+    'Invalid Access Token even after fetching a new one (the first is handled by a refresh and one retry)',
+  ),
+  '405.001': notAttempted(false, 'method not allowed: a dsh bug; nothing was charged'),
+  '500.003.02': notAttempted(
+    true,
+    'Spike Arrest Violation: Daraja throttled the call before processing it; safe to fail over',
+  ),
+  '500.003.03': notAttempted(
+    true,
+    'Quota Violation: the app is over its quota; nothing was charged',
+  ),
+  '500.003.1001': notAttempted(
+    true,
+    'Daraja internal error before acceptance (no CheckoutRequestID): nothing was pushed',
+  ),
+  '500.001.1001/being_processed': {
+    status: 'pending',
+    message: 'the transaction is being processed: the customer has not acted yet',
+  },
+  '500.001.1001/subscriber_locked': notAttempted(
+    false,
+    'Unable to lock subscriber: a prompt is already open on this phone; no charge is possible now; wait a minute before pushing again',
+  ),
+  '500.001.1001/wrong_credentials': notAttempted(
+    false,
+    'Wrong credentials: the Password (shortcode + passkey + timestamp) was refused; check the passkey and shortcode',
+  ),
+  '500.001.1001/merchant_not_found': notAttempted(
+    false,
+    'Merchant does not exist: check the shortcode',
+  ),
+  'oauth.transport': notAttempted(
+    true,
+    'fetching the OAuth token failed on the wire: the payment request itself was never sent',
+  ),
+  'oauth.http.400': notAttempted(false, 'OAuth refused the consumer key/secret'),
+  'oauth.http.401': notAttempted(false, 'OAuth refused the consumer key/secret'),
+  'oauth.http.500': notAttempted(true, 'OAuth answered HTTP 500: no token, so nothing was sent'),
+  'oauth.http.503': notAttempted(true, 'OAuth answered HTTP 503: no token, so nothing was sent'),
+  'http.400': notAttempted(false, 'HTTP 400 without a Daraja error code: the request was refused'),
+  'http.401': notAttempted(false, 'HTTP 401: the credentials were refused'),
+  'http.403': notAttempted(false, 'HTTP 403: the app may not call this API'),
+  'http.404': notAttempted(false, 'HTTP 404: check the base URL'),
+  'http.429': notAttempted(true, 'HTTP 429: throttled before processing'),
+  'http.500': notAttempted(
+    true,
+    'HTTP 500 before acceptance (no CheckoutRequestID): nothing was pushed',
+  ),
+  'http.502': notAttempted(true, 'HTTP 502 from the API gateway: nothing was pushed'),
+  'http.503': notAttempted(true, 'HTTP 503 from the API gateway: nothing was pushed'),
+  'http.504': notAttempted(
+    true,
+    'HTTP 504 from the API gateway before acceptance: no CheckoutRequestID, so it can be neither queried nor matched',
+  ),
+  'dsh.no_checkout_request_id': {
+    status: 'failed',
+    kind: 'unknown',
+    gatewayFault: false,
+    message:
+      'STK Query needs the CheckoutRequestID, which the push never returned: wait for the callback or the statement (AccountReference)',
+  },
+}
+
+/** 500.001.1001 and friends carry their meaning in errorMessage. */
+export function darajaErrorKey(errorCode: string, errorMessage: string): string {
+  if (errorCode !== '500.001.1001') return errorCode
+  const m = errorMessage.toLowerCase()
+  if (m.includes('being processed')) return '500.001.1001/being_processed'
+  if (m.includes('lock subscriber')) return '500.001.1001/subscriber_locked'
+  if (m.includes('wrong credentials')) return '500.001.1001/wrong_credentials'
+  if (m.includes('merchant does not exist')) return '500.001.1001/merchant_not_found'
+  return errorCode
+}
+
+/**
+ * Everything the Daraja adapter classifies with. A reset with no answer is not_attempted for the
+ * same reason as a 5xx: with no CheckoutRequestID it could be neither queried nor matched.
+ */
+export const DARAJA_CODES: CodeTable = {
+  ...STK_RESULT_CODES,
+  ...DARAJA_ERROR_CODES,
+  ...transportTable(
+    'not_attempted',
+    'treated like a 5xx before acceptance (no CheckoutRequestID came back; Daraja accepts synchronously); safe to fail over',
+  ),
+}

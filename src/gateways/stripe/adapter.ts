@@ -1,0 +1,274 @@
+import { validationError } from '../../core/errors.js'
+import type {
+  CredentialCheck,
+  GatewayAdapter,
+  GatewayCallResult,
+  GatewayOutcome,
+  GatewayRefs,
+  InitiateRequest,
+  ParsedCallback,
+} from '../../core/payments/gateway-port.js'
+import { fromStripeAmount, toStripeAmount } from '../amounts.js'
+import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
+import type { GatewayDeps } from '../deps.js'
+import { toTransportError } from '../http.js'
+import {
+  asQueryOutcome,
+  attemptLog,
+  header,
+  isRecord,
+  outcomeFor,
+  parseJson,
+  str,
+  transportOutcome,
+  unknownOutcome,
+} from '../outcomes.js'
+import { STRIPE_CODES } from './codes.js'
+import { verifyStripeSignature } from './signature.js'
+
+/** The metadata key that carries our attempt reference on every PaymentIntent. */
+export const STRIPE_ATTEMPT_KEY = 'dsh_attempt_ref'
+
+type Json = Record<string, unknown>
+
+function amountOf(pi: Json): bigint | undefined {
+  const raw = str(pi['amount_received']) ?? str(pi['amount'])
+  const cur = str(pi['currency'])
+  if (!raw || !/^\d+$/.test(raw) || !cur) return undefined
+  return fromStripeAmount(BigInt(raw), cur)
+}
+
+const refsOf = (pi: Json, refs: GatewayRefs = {}): GatewayRefs => {
+  const charge = pi['latest_charge']
+  return {
+    ...refs,
+    gatewayRef: str(pi['id']) ?? refs.gatewayRef,
+    receiptNumber: (isRecord(charge) ? str(charge['id']) : str(charge)) ?? refs.receiptNumber,
+  }
+}
+
+/** Classifies a Stripe error object: decline_code, then code, then type, then the HTTP status. */
+export function stripeErrorOutcome(
+  err: Json,
+  httpStatus: number | undefined,
+  refs: GatewayRefs,
+): GatewayOutcome {
+  const message = str(err['message'])
+  for (const key of [str(err['decline_code']), str(err['code']), str(err['type'])]) {
+    if (key && STRIPE_CODES[key]) return outcomeFor(STRIPE_CODES, key, message, refs)
+  }
+  const http = httpStatus === undefined ? undefined : `http.${httpStatus}`
+  if (http && STRIPE_CODES[http]) return outcomeFor(STRIPE_CODES, http, message, refs)
+  return unknownOutcome(
+    str(err['code']) ?? str(err['type']) ?? http ?? 'error',
+    message ?? 'no message',
+    refs,
+  )
+}
+
+/** Classifies a PaymentIntent by its status (and its last_payment_error once refused). */
+export function paymentIntentOutcome(pi: Json, refs: GatewayRefs = {}): GatewayOutcome {
+  const status = str(pi['status']) ?? ''
+  const r = refsOf(pi, refs)
+  const lastError = pi['last_payment_error']
+  if (status === 'requires_payment_method' && isRecord(lastError))
+    return stripeErrorOutcome(lastError, undefined, r)
+  return outcomeFor(
+    STRIPE_CODES,
+    `pi.${status}`,
+    undefined,
+    r,
+    status === 'succeeded' ? amountOf(pi) : undefined,
+  )
+}
+
+/** Stripe PaymentIntents (GATEWAYS.md §3): form-encoded, Idempotency-Key = our attemptRef. */
+export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): GatewayAdapter {
+  const cfg = configReader('stripe', config)
+  const base = cfg.baseUrl()
+  const secretKey = cfg.secret('secretKey')
+  const webhookSecret = cfg.optionalSecret('webhookSecret')
+  const readTimeoutMs = readTimeoutOf(cfg)
+  const auth = { Authorization: `Bearer ${secretKey}` }
+
+  async function call(
+    method: 'GET' | 'POST',
+    path: string,
+    form?: URLSearchParams,
+    idempotencyKey?: string,
+  ) {
+    const headers: Record<string, string> = { ...auth }
+    if (form) headers['Content-Type'] = 'application/x-www-form-urlencoded'
+    if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey
+    const logged = {
+      method,
+      url: `${base}${path}`,
+      headers,
+      body: form ? Object.fromEntries(form) : undefined,
+    }
+    const started = performance.now()
+    try {
+      const res = await deps.http.request({
+        method,
+        url: `${base}${path}`,
+        headers,
+        ...(form ? { body: form.toString() } : {}),
+        ...(readTimeoutMs === undefined ? {} : { readTimeoutMs }),
+      })
+      const body = parseJson(res.text)
+      const replayed = res.headers['idempotent-replayed'] === 'true'
+      const log = attemptLog(
+        logged,
+        { status: res.status, replayed, body: body ?? res.text.slice(0, 2000) },
+        started,
+        performance.now(),
+      )
+      return { ok: true as const, status: res.status, body, log }
+    } catch (e) {
+      const err = toTransportError(e)
+      return {
+        ok: false as const,
+        err,
+        log: attemptLog(
+          logged,
+          { error: err.code, message: err.message },
+          started,
+          performance.now(),
+        ),
+      }
+    }
+  }
+
+  /** A PaymentIntent answer, an error answer, or an HTTP status without either. */
+  function classify(status: number, body: unknown, refs: GatewayRefs): GatewayOutcome {
+    if (isRecord(body) && body['object'] === 'payment_intent')
+      return paymentIntentOutcome(body, refs)
+    if (isRecord(body) && isRecord(body['error'])) {
+      const err = body['error']
+      const pi = err['payment_intent']
+      return stripeErrorOutcome(err, status, isRecord(pi) ? refsOf(pi, refs) : refs)
+    }
+    return outcomeFor(STRIPE_CODES, `http.${status}`, `HTTP ${status}`, refs)
+  }
+
+  return {
+    type: 'stripe',
+
+    async initiate(req: InitiateRequest): Promise<GatewayCallResult> {
+      if (!req.paymentMethod)
+        throw validationError(
+          'payment_method_required',
+          'a card payment needs a Stripe payment method (pm_…)',
+        )
+      if (req.attemptRef.length > 255)
+        throw validationError(
+          'attempt_ref_too_long',
+          'Stripe idempotency keys are at most 255 characters',
+        )
+      const { amount, currency } = toStripeAmount(req.amountMinor, req.currency)
+      const form = new URLSearchParams()
+      form.set('amount', amount.toString())
+      form.set('currency', currency)
+      form.set('payment_method', req.paymentMethod)
+      form.set('payment_method_types[0]', 'card')
+      form.set('confirm', 'true')
+      if (req.description) form.set('description', req.description.slice(0, 1000))
+      form.set(`metadata[${STRIPE_ATTEMPT_KEY}]`, req.attemptRef)
+      form.set('metadata[dsh_order_id]', req.orderId.slice(0, 500))
+      const r = await call('POST', '/v1/payment_intents', form, req.attemptRef)
+      if (!r.ok) return { outcome: transportOutcome(STRIPE_CODES, r.err), log: r.log }
+      return { outcome: classify(r.status, r.body, {}), log: r.log }
+    },
+
+    async query(attemptRef: string, refs: GatewayRefs): Promise<GatewayCallResult> {
+      if (refs.gatewayRef) {
+        const r = await call('GET', `/v1/payment_intents/${encodeURIComponent(refs.gatewayRef)}`)
+        if (!r.ok)
+          return {
+            outcome: asQueryOutcome(transportOutcome(STRIPE_CODES, r.err, refs)),
+            log: r.log,
+          }
+        return { outcome: asQueryOutcome(classify(r.status, r.body, refs)), log: r.log }
+      }
+      // No id (the create timed out): find it by the attempt reference in its metadata.
+      const q = `metadata['${STRIPE_ATTEMPT_KEY}']:'${attemptRef.replace(/'/g, "\\'")}'`
+      const r = await call('GET', `/v1/payment_intents/search?query=${encodeURIComponent(q)}`)
+      if (!r.ok)
+        return { outcome: asQueryOutcome(transportOutcome(STRIPE_CODES, r.err, refs)), log: r.log }
+      const data =
+        isRecord(r.body) && Array.isArray(r.body['data'])
+          ? r.body['data'].filter(isRecord)
+          : undefined
+      if (r.status < 300 && data) {
+        const pi = data.find((p) => p['status'] === 'succeeded') ?? data[0]
+        const outcome = pi
+          ? paymentIntentOutcome(pi, refs)
+          : outcomeFor(STRIPE_CODES, 'search.no_match', undefined, refs)
+        return { outcome: asQueryOutcome(outcome), log: r.log }
+      }
+      return { outcome: asQueryOutcome(classify(r.status, r.body, refs)), log: r.log }
+    },
+
+    parseCallback(body: unknown): ParsedCallback {
+      const data = isRecord(body) ? body['data'] : undefined
+      const pi = isRecord(data) ? data['object'] : undefined
+      const id = isRecord(body) ? str(body['id']) : undefined
+      if (
+        !isRecord(body) ||
+        body['object'] !== 'event' ||
+        !id ||
+        !str(body['type']) ||
+        !isRecord(pi)
+      ) {
+        throw validationError(
+          'unknown_callback',
+          'the body is not a Stripe event',
+          'expected {"id":"evt_…","object":"event","type":…,"data":{"object":…}}',
+        )
+      }
+      if (pi['object'] !== 'payment_intent') {
+        throw validationError(
+          'unsupported_event',
+          `Stripe event ${str(body['type'])} is not about a PaymentIntent`,
+          'subscribe the endpoint to payment_intent.* events only',
+        )
+      }
+      const metadata = pi['metadata']
+      const outcome = paymentIntentOutcome(pi)
+      return {
+        dedupeKey: `stripe:${id}`,
+        gatewayRef: str(pi['id']),
+        attemptRef: isRecord(metadata) ? str(metadata[STRIPE_ATTEMPT_KEY]) : undefined,
+        outcome,
+        amountMinor: amountOf(pi),
+        currency: str(pi['currency'])?.toUpperCase(),
+      }
+    },
+
+    verifyCallback(rawBody, headers, _url, nowMs) {
+      return (
+        webhookSecret !== undefined &&
+        verifyStripeSignature(rawBody, header(headers, 'stripe-signature'), webhookSecret, nowMs)
+      )
+    },
+
+    async testCredentials(): Promise<CredentialCheck> {
+      const r = await call('GET', '/v1/balance')
+      if (!r.ok)
+        return {
+          ok: false,
+          problem: 'unreachable',
+          message: `Stripe is unreachable at ${base} (${r.err.message})`,
+        }
+      if (r.status === 401 || r.status === 403)
+        return {
+          ok: false,
+          problem: 'rejected',
+          message: `Stripe refused the secret key (HTTP ${r.status})`,
+        }
+      if (r.status >= 300)
+        return { ok: false, problem: 'unreachable', message: `Stripe answered HTTP ${r.status}` }
+      return { ok: true, message: `Stripe accepted the secret key at ${base}` }
+    },
+  }
+}

@@ -1,0 +1,126 @@
+import { randomBytes, randomInt } from 'node:crypto'
+import type { IncomingHttpHeaders } from 'node:http'
+
+/** A request as the simulators see it: the body is read, the path split from its query. */
+export interface SimRequest {
+  method: string
+  path: string
+  query: URLSearchParams
+  headers: IncomingHttpHeaders
+  raw: string
+  /** Captures of the route's pattern. */
+  params: string[]
+}
+
+export type SimReply =
+  | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
+  | { kind: 'text'; status: number; body: string; contentType: string }
+  /** Destroy the socket before any answer. */
+  | { kind: 'reset' }
+  /** Send `reply`, but only after `ms`. */
+  | { kind: 'withhold'; ms: number; reply: SimReply }
+
+export const json = (status: number, body: unknown, headers?: Record<string, string>): SimReply =>
+  headers ? { kind: 'json', status, body, headers } : { kind: 'json', status, body }
+export const text = (status: number, body: string, contentType = 'text/html'): SimReply => ({
+  kind: 'text',
+  status,
+  body,
+  contentType,
+})
+export const RESET: SimReply = { kind: 'reset' }
+
+export type Handler = (req: SimRequest) => SimReply | Promise<SimReply>
+export interface Route {
+  method: string
+  pattern: RegExp
+  handler: Handler
+}
+
+export const route = (method: string, pattern: RegExp, handler: Handler): Route => ({
+  method,
+  pattern,
+  handler,
+})
+
+export const headerOf = (h: IncomingHttpHeaders, name: string): string | undefined => {
+  const v = h[name.toLowerCase()]
+  return Array.isArray(v) ? v.join(', ') : v
+}
+
+/** The Bearer token of a request, if it has one. */
+export function bearer(h: IncomingHttpHeaders): string | undefined {
+  const m = /^Bearer\s+(.+)$/i.exec(headerOf(h, 'authorization') ?? '')
+  return m?.[1]?.trim() || undefined
+}
+
+export function parseJsonBody(raw: string): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(raw) as unknown
+    return typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export const isJson = (h: IncomingHttpHeaders) =>
+  /^application\/json\b/i.test(headerOf(h, 'content-type') ?? '')
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+const LOWER = 'abcdefghijklmnopqrstuvwxyz0123456789'
+export const randomFrom = (alphabet: string, n: number) =>
+  Array.from({ length: n }, () => alphabet[randomInt(alphabet.length)]).join('')
+export const randomAlnum = (n: number) => randomFrom(ALNUM, n)
+export const randomLower = (n: number) => randomFrom(LOWER, n)
+export const randomDigits = (n: number) => randomFrom('0123456789', n)
+export const randomHex = (bytes: number) => randomBytes(bytes).toString('hex')
+
+/** A loopback http URL, or any https URL: what the simulators accept as a callback address. */
+export function acceptableCallbackUrl(value: unknown): boolean {
+  if (typeof value !== 'string') return false
+  let u: URL
+  try {
+    u = new URL(value)
+  } catch {
+    return false
+  }
+  if (u.protocol === 'https:') return true
+  return u.protocol === 'http:' && isLoopbackHost(u.hostname)
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h)
+}
+
+/** Whole numbers given as a JSON number or a digit string; undefined otherwise. */
+export function wholeNumber(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return v
+  if (typeof v === 'string' && /^\d{1,12}$/.test(v.trim())) return Number(v.trim())
+  return undefined
+}
+
+/** Nairobi is UTC+3 all year (no DST since 1942): `YYYYMMDDHHmmss` ↔ epoch ms. */
+export function nairobiStamp(ms: number): string {
+  const d = new Date(ms + 3 * 3600_000)
+  const p = (n: number, w = 2) => String(n).padStart(w, '0')
+  return `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`
+}
+
+export function parseNairobiStamp(s: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(s)
+  if (!m) return undefined
+  const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ]
+  const ms = Date.UTC(y, mo - 1, d, h - 3, mi, se)
+  // Reject 20250231…: the round trip must give the same text.
+  return nairobiStamp(ms) === s ? ms : undefined
+}

@@ -1,0 +1,152 @@
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import type {
+  Charge,
+  Delivery,
+  Outcome,
+  RequestRecord,
+  SandboxGateway,
+  WebhookGateway,
+  WebhookRegistration,
+} from './types.js'
+
+export interface SimTimings {
+  callbackDelayMs: number
+  lateCallbackMs: number
+  slowAnswerMs: number
+}
+
+/**
+ * Everything the simulators remember, in memory only. `reset()` forgets it all (ledger,
+ * deliveries, scripts, tokens, registrations) and cancels every pending callback.
+ */
+export class SimState {
+  ledger: Charge[] = []
+  deliveries: Delivery[] = []
+  requests: RequestRecord[] = []
+  webhooks = new Map<WebhookGateway, WebhookRegistration>()
+  /** Per-simulator memory, created by each simulator and dropped on reset. */
+  stores = new Map<string, unknown>()
+  private scripts = new Map<SandboxGateway, { outcome: Outcome; remaining: number }[]>()
+  private timers = new Set<NodeJS.Timeout>()
+  private outgoing = new Set<{ destroy(): void }>()
+  private closed = false
+
+  constructor(
+    readonly timings: SimTimings,
+    readonly log: ((line: string) => void) | undefined,
+  ) {}
+
+  /** The simulator's own memory, created on first use. */
+  store<T>(name: string, create: () => T): T {
+    let s = this.stores.get(name) as T | undefined
+    if (s === undefined) {
+      s = create()
+      this.stores.set(name, s)
+    }
+    return s
+  }
+
+  script(gateway: SandboxGateway, outcome: Outcome, count: number): void {
+    const list = this.scripts.get(gateway) ?? []
+    list.push({ outcome, remaining: count })
+    this.scripts.set(gateway, list)
+  }
+
+  /** The scripted outcome for the next charging request of `gateway`, consuming one use. */
+  takeScript(gateway: SandboxGateway): Outcome | undefined {
+    const list = this.scripts.get(gateway)
+    const first = list?.[0]
+    if (!list || !first) return undefined
+    first.remaining--
+    if (first.remaining <= 0) list.shift()
+    return first.outcome
+  }
+
+  charge(c: Omit<Charge, 'at'>): void {
+    this.ledger.push({ ...c, at: new Date().toISOString() })
+  }
+
+  /** Runs `fn` after `ms` unless the sandbox is reset or closed first. */
+  later(ms: number, fn: () => void): void {
+    if (this.closed) return
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      fn()
+    }, ms)
+    this.timers.add(t)
+  }
+
+  /** POSTs a callback and records the delivery (status or error); never throws. */
+  deliver(
+    gateway: SandboxGateway,
+    url: string,
+    body: string,
+    headers: Record<string, string> = {},
+  ): Promise<void> {
+    const delivery: Delivery = { gateway, url, body, headers, at: new Date().toISOString() }
+    this.deliveries.push(delivery)
+    return new Promise((resolve) => {
+      let target: URL
+      try {
+        target = new URL(url)
+      } catch {
+        delivery.error = 'invalid URL'
+        resolve()
+        return
+      }
+      const send = target.protocol === 'https:' ? httpsRequest : httpRequest
+      const req = send(target, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'user-agent': `dsh-sandbox/${gateway}`,
+          ...headers,
+        },
+        timeout: 10_000,
+      })
+      this.outgoing.add(req)
+      const done = () => {
+        this.outgoing.delete(req)
+        resolve()
+      }
+      req.on('response', (res) => {
+        delivery.status = res.statusCode
+        res.resume()
+        res.on('end', done)
+        res.on('error', done)
+      })
+      req.on('timeout', () => req.destroy(new Error('no answer within 10 s')))
+      req.on('error', (e) => {
+        delivery.error = e.message
+        done()
+      })
+      this.log?.(`→ callback ${gateway} POST ${url}`)
+      req.end(body)
+    })
+  }
+
+  webhook(gateway: WebhookGateway): WebhookRegistration | undefined {
+    return this.webhooks.get(gateway)
+  }
+
+  reset(): void {
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    this.ledger = []
+    this.deliveries = []
+    this.requests = []
+    this.webhooks.clear()
+    this.stores.clear()
+    this.scripts.clear()
+  }
+
+  close(): void {
+    this.closed = true
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    for (const r of this.outgoing) r.destroy()
+    this.outgoing.clear()
+  }
+}

@@ -1,0 +1,106 @@
+/** The gateways the sandbox simulates (`bank` is our settlement transfer API). */
+export const SANDBOX_GATEWAYS = ['mpesa', 'mpesa-kcb', 'stripe', 'square', 'bank'] as const
+export type SandboxGateway = (typeof SANDBOX_GATEWAYS)[number]
+
+/** Scriptable outcomes (magic values and `POST /__control/script`). */
+export const OUTCOMES = [
+  'success',
+  'insufficient_funds',
+  'cancelled',
+  'unreachable',
+  'wrong_pin',
+  'rule_limited',
+  'subscriber_lock',
+  'spike_arrest',
+  'declined',
+  'lost_callback',
+  'duplicate_callback',
+  'late_callback',
+  'http_500',
+  'http_503',
+  'connection_reset',
+  'slow_success',
+] as const
+export type Outcome = (typeof OUTCOMES)[number]
+
+const TRANSPORT: readonly Outcome[] = [
+  'success',
+  'lost_callback',
+  'duplicate_callback',
+  'late_callback',
+  'http_500',
+  'http_503',
+  'connection_reset',
+  'slow_success',
+]
+const MPESA: readonly Outcome[] = [
+  ...TRANSPORT,
+  'insufficient_funds',
+  'cancelled',
+  'unreachable',
+  'wrong_pin',
+  'rule_limited',
+  'subscriber_lock',
+  'spike_arrest',
+]
+
+/** Which outcomes make sense for which gateway ('declined' is a card or bank refusal). */
+export const OUTCOMES_BY_GATEWAY: Readonly<Record<SandboxGateway, readonly Outcome[]>> = {
+  mpesa: MPESA,
+  'mpesa-kcb': MPESA,
+  stripe: [...TRANSPORT, 'declined', 'insufficient_funds'],
+  square: [...TRANSPORT, 'declined', 'insufficient_funds'],
+  bank: [...TRANSPORT, 'declined'],
+}
+
+/** Applies `outcome` to the next `count` (default 1) charging requests of `gateway`. */
+export interface ScriptRule {
+  gateway: SandboxGateway
+  outcome: Outcome
+  count?: number
+}
+
+/** A charge that really happened: money moved from a customer (or to a bank account). */
+export interface Charge {
+  gateway: SandboxGateway
+  /** The gateway's id: CheckoutRequestID, TransID, requestReferenceId, pi_…, Square id, trf_…. */
+  reference: string
+  /** M-Pesa receipt, Stripe charge id, Square receipt number, when there is one. */
+  receipt?: string | undefined
+  /** Our reference as echoed: AccountReference / orderIds[0] / Idempotency-Key / idempotency_key. */
+  attemptRef: string | undefined
+  phone?: string | undefined
+  /** In the gateway's own unit (whole KES for M-Pesa, Stripe's unit, …), as a decimal string. */
+  amount: string
+  /** As the gateway spells it (Stripe: lower case). */
+  currency: string
+  at: string
+}
+
+/** One callback or webhook POST the sandbox made. */
+export interface Delivery {
+  gateway: SandboxGateway
+  url: string
+  body: string
+  headers: Record<string, string>
+  /** The receiver's HTTP status, or undefined with `error` when it could not be reached. */
+  status?: number | undefined
+  error?: string | undefined
+  at: string
+}
+
+/** One request the sandbox answered (or reset, or is still withholding). */
+export interface RequestRecord {
+  method: string
+  path: string
+  status: number | 'reset' | 'withheld'
+  at: string
+}
+
+export type WebhookGateway = 'stripe' | 'square' | 'bank'
+export interface WebhookRegistration {
+  gateway: WebhookGateway
+  url: string
+  /** Stripe whsec_…, Square signature key, bank HMAC secret. */
+  secret: string
+}
