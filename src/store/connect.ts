@@ -47,7 +47,43 @@ export async function openStore(spec: string, options: OpenOptions = {}): Promis
   return isPostgresUrl(spec) ? openPostgres(spec) : openSqlite(spec, options)
 }
 
+/**
+ * One SQLite connection per file per process, shared and reference-counted. better-sqlite3 is
+ * synchronous: two connections in one thread contending for the write lock would block the
+ * event loop in the busy handler while the holder can never finish. Sharing one connection
+ * serialises this process's transactions through Kysely's connection mutex instead; other
+ * processes are serialised by BEGIN IMMEDIATE and the busy timeout.
+ */
+const sharedSqlite = new Map<string, { store: Promise<Store>; refs: number }>()
+
 async function openSqlite(path: string, options: OpenOptions): Promise<Store> {
+  const { resolve } = await import('node:path')
+  const key = resolve(path)
+  let entry = sharedSqlite.get(key)
+  if (!entry) {
+    entry = { store: openSqliteConnection(path, options), refs: 0 }
+    sharedSqlite.set(key, entry)
+    entry.store.catch(() => sharedSqlite.delete(key))
+  }
+  entry.refs++
+  const shared = await entry.store
+  const held = entry
+  let closed = false
+  return {
+    ...shared,
+    async close() {
+      if (closed) return
+      closed = true
+      held.refs--
+      if (held.refs === 0) {
+        sharedSqlite.delete(key)
+        await shared.close()
+      }
+    },
+  }
+}
+
+async function openSqliteConnection(path: string, options: OpenOptions): Promise<Store> {
   if (!options.create && !existsSync(path)) {
     throw configError(
       'store_missing',
