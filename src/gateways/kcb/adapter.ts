@@ -34,7 +34,11 @@ function statusOutcome(data: Record<string, unknown>, refs: GatewayRefs): Gatewa
   const amount = str(data['amount'])
   const amountMinor =
     amount !== undefined && /^\d+$/.test(amount) ? BigInt(amount) * 100n : undefined
-  const full = { ...refs, receiptNumber: str(data['receiptNumber']) ?? refs.receiptNumber }
+  const full = {
+    ...refs,
+    gatewayRef: refs.gatewayRef ?? str(data['requestReferenceId']),
+    receiptNumber: str(data['receiptNumber']) ?? refs.receiptNumber,
+  }
   if (status === 'FAILED') {
     const code = str(data['resultCode'])?.trim()
     return outcomeFor(KCB_CODES, code || 'status.FAILED', desc, full)

@@ -23,20 +23,22 @@ export async function syncPayment(app: App, id: string): Promise<PaymentRow> {
   const store = await app.store()
   const p = await findPayment(store.db, id)
   if (!p) throw notFound('payment_not_found', `no payment "${id}"`, 'see `dsh payments list`')
-  if (isFinal(p.status as PaymentStatus) || p.status === 'needs_review' || !p.gateway) return p
+  if (isFinal(p.status as PaymentStatus) || p.status === 'needs_review') return p
+  // The attempt to ask about: the latest still open one. A `sending` attempt (the process died
+  // mid-call) is looked up by our reference, never re-sent.
   const attempts = await listAttempts(store.db, p.id)
   const attempt = [...attempts]
     .reverse()
-    .find((a) => a.gateway === p.gateway && ['pending', 'unknown', 'sending'].includes(a.status))
+    .find((a) => ['pending', 'unknown', 'sending'].includes(a.status))
   if (!attempt) return p
   const branch = await findBranchById(store.db, p.branch_id)
   if (!branch)
     throw new DshError('internal', 'branch_missing', `the branch of payment ${p.id} is missing`)
-  const gw = (await branchGateways(store.db, branch)).find((g) => g.type === p.gateway)
+  const gw = (await branchGateways(store.db, branch)).find((g) => g.type === attempt.gateway)
   if (!gw)
     throw notFound(
       'gateway_not_configured',
-      `branch ${branch.code} no longer has a ${p.gateway} configuration to ask about ${p.id}`,
+      `branch ${branch.code} no longer has a ${attempt.gateway} configuration to ask about ${p.id}`,
     )
   const adapter = await adapterFor(app, gw)
   const result = await adapter.query(attempt.id, {

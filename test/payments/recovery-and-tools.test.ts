@@ -1,0 +1,132 @@
+import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { DSH_BIN } from '../helpers/cli.js'
+import { usePaymentsEnv } from '../helpers/payments-env.js'
+
+interface Payment {
+  id: string
+  status: string
+  gateway: string | null
+  attempts: { status: string; gateway: string }[]
+}
+
+const env = usePaymentsEnv('sqlite')
+
+describe('a crash mid-call never leads to a second charge', () => {
+  it('dsh pay killed while KCB is answering slowly: the attempt stays `sending`, sync finds the charge by our reference', async () => {
+    env.sandbox.script({ gateway: 'mpesa-kcb', outcome: 'slow_success', count: 1 })
+    const before = env.sandbox.ledger().length
+    const child = spawn(
+      process.execPath,
+      [
+        DSH_BIN,
+        'pay',
+        '--branch',
+        'westlands',
+        '--amount',
+        '25,000',
+        '--currency',
+        'KES',
+        '--phone',
+        '0733000222',
+        '--json',
+      ],
+      {
+        env: { ...process.env, DSH_HOME: env.home, DSH_DB: env.db, NODE_OPTIONS: '' },
+        stdio: 'ignore',
+      },
+    )
+    // Kill it once the push has reached KCB (the answer is being withheld).
+    const deadline = Date.now() + 10_000
+    while (
+      !env.sandbox.requests().some((q) => q.path.includes('initiate_kcb_stk_push')) &&
+      Date.now() < deadline
+    ) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    child.kill('SIGKILL')
+    await new Promise((r) => child.on('exit', r))
+    const list = (await env.run('payments', 'list', '--json')).json<
+      { id: string; status: string; amount: string }[]
+    >()
+    const p = list.find((x) => x.amount === '25000.00')
+    expect(p?.status).toBe('created')
+    const show = (await env.run('payments', 'show', p?.id ?? '', '--json')).json<Payment>()
+    expect(show.attempts).toEqual([
+      expect.objectContaining({ gateway: 'mpesa-kcb', status: 'sending' }),
+    ])
+    await new Promise((r) => setTimeout(r, 500))
+    const synced = await env.run('payments', 'sync', p?.id ?? '', '--json')
+    expect(synced.code, synced.stderr).toBe(0)
+    expect(synced.json<Payment>()).toMatchObject({ status: 'succeeded', gateway: 'mpesa-kcb' })
+    expect(env.sandbox.ledger().slice(before)).toHaveLength(1)
+  })
+})
+
+describe('route set/show and gateway test', () => {
+  it('a branch replaces its routing rules with a validated file and can reset them', async () => {
+    const file = join(env.home, 'rules.json')
+    writeFileSync(
+      file,
+      JSON.stringify({
+        rules: [{ when: { method: 'mpesa', maxAmount: '50' }, gateways: ['mpesa-kcb'] }],
+        fallback: ['mpesa'],
+      }),
+    )
+    const set = await env.run('route', 'set', '--branch', 'karen', '--file', file, '--json')
+    expect(set.code, set.stderr).toBe(0)
+    expect(set.json()).toMatchObject({ source: 'branch' })
+    const small = await env.run(
+      'route',
+      'explain',
+      '--branch',
+      'karen',
+      '--amount',
+      '40',
+      '--currency',
+      'KES',
+      '--json',
+    )
+    expect(small.json()).toMatchObject({ rule: 'rule 1', order: [] })
+    writeFileSync(file, '{"rules":[{"when":{"method":"bitcoin"},"gateways":[]}]}')
+    const bad = await env.run('route', 'set', '--branch', 'karen', '--file', file)
+    expect(bad.code).toBe(3)
+    expect(bad.stderr).toMatch(/2 problems/)
+    writeFileSync(file, '{not json')
+    expect((await env.run('route', 'set', '--branch', 'karen', '--file', file)).code).toBe(3)
+    expect(
+      (await env.run('route', 'set', '--branch', 'karen', '--reset', '--json')).json(),
+    ).toMatchObject({ source: 'default' })
+    expect((await env.run('route', 'show', '--branch', 'karen')).stdout).toContain('high value')
+  })
+
+  it('gateway test: 0 for good credentials, 7 when rejected, 6 when unreachable', async () => {
+    const ok = await env.run('gateway', 'test', 'mpesa', '--branch', 'westlands', '--json')
+    expect(ok.code, ok.stderr).toBe(0)
+    const bad = join(env.home, 'bad-ck')
+    writeFileSync(bad, 'invalid')
+    expect(
+      (await env.run('gateway', 'setup', 'mpesa', '--branch', 'karen', '--consumer-key-file', bad))
+        .code,
+    ).toBe(0)
+    expect((await env.run('gateway', 'test', 'mpesa', '--branch', 'karen')).code).toBe(7)
+    expect(
+      (
+        await env.run(
+          'gateway',
+          'setup',
+          'mpesa',
+          '--branch',
+          'karen',
+          '--base-url',
+          'http://127.0.0.1:1',
+        )
+      ).code,
+    ).toBe(0)
+    const down = await env.run('gateway', 'test', 'mpesa', '--branch', 'karen')
+    expect(down.code).toBe(6)
+    expect((await env.run('gateway', 'test', 'stripe', '--branch', 'karen')).code).toBe(4)
+  })
+})
