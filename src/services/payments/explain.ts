@@ -1,9 +1,8 @@
 import type { App } from '../../app.js'
 import type { RouteDecision } from '../../core/payments/routing.js'
 import { requireBranch } from '../branches.js'
-import { checkAmount } from './adapters.js'
 import { parsePayRequest } from './pay-input.js'
-import { decideRoute } from './routing.js'
+import { decideRoute, excludeUnsendable } from './routing.js'
 
 /** The routing decision for a payment, exactly as `pay` would make it, without paying. */
 export async function explainRoute(
@@ -15,14 +14,6 @@ export async function explainRoute(
   const store = await app.store()
   const branch = await requireBranch(store.db, req.branch)
   const { decision } = await decideRoute(store.db, branch, req)
-  for (const c of decision.candidates) {
-    if (!c.eligible) continue
-    try {
-      checkAmount(c.gateway, req.amountMinor, req.currency)
-    } catch (err) {
-      Object.assign(c, { eligible: false, reason: (err as Error).message })
-    }
-  }
-  decision.order = decision.candidates.filter((c) => c.eligible).map((c) => c.gateway)
+  excludeUnsendable(decision, req.amountMinor, req.currency)
   return { branch: branch.code, ...decision }
 }

@@ -17,11 +17,10 @@ import {
 } from '../../store/payments-store.js'
 import { audit } from '../audit.js'
 import { requireBranch } from '../branches.js'
-import { checkAmount } from './adapters.js'
 import { runAttempt, transitionContext } from './attempt.js'
 import { callbackUrl } from './callback-url.js'
 import { type PayFlags, parsePayRequest } from './pay-input.js'
-import { decideRoute } from './routing.js'
+import { decideRoute, excludeUnsendable } from './routing.js'
 import { syncPayment } from './sync.js'
 import { transition } from './transition.js'
 import { type PaymentView, paymentView } from './view.js'
@@ -65,20 +64,8 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
   }
 
   const { decision, gateways } = await decideRoute(store.db, branch, req)
-  const rejected: string[] = []
-  const order = decision.order.filter((type) => {
-    try {
-      checkAmount(type, req.amountMinor, req.currency)
-      return true
-    } catch (err) {
-      if (!(err instanceof DshError)) throw err
-      rejected.push(`${type}: ${err.message}`)
-      const c = decision.candidates.find((x) => x.gateway === type)
-      if (c) Object.assign(c, { eligible: false, reason: err.message })
-      return false
-    }
-  })
-  decision.order = order
+  const rejected = excludeUnsendable(decision, req.amountMinor, req.currency)
+  const order = decision.order
   if (order.length === 0) {
     const tried = decision.candidates.map((c) => `${c.gateway} (${c.reason})`).join('; ')
     throw validationError(

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { App } from '../../app.js'
-import { notFound } from '../../core/errors.js'
+import { DshError, notFound } from '../../core/errors.js'
 import { toDecimalString } from '../../core/money/format.js'
 import {
   defaultRules,
@@ -20,6 +20,7 @@ import {
 import type { Database } from '../../store/schema.js'
 import { audit } from '../audit.js'
 import { requireBranch } from '../branches.js'
+import { checkAmount } from './adapters.js'
 import { type BranchGateway, branchGateways, offersOf } from './branch-gateways.js'
 
 export interface RulesInForce {
@@ -97,4 +98,24 @@ export async function setRules(
       ...(await rulesFor(trx, branch, await branchGateways(trx, branch))),
     }
   })
+}
+
+/**
+ * Marks gateways that cannot be sent this amount exactly (M-Pesa whole shillings, Stripe's UGX
+ * rule…) as ineligible, before anything is recorded. Returns the reasons, `gateway: message`.
+ */
+export function excludeUnsendable(decision: RouteDecision, amountMinor: bigint, currency: string): string[] {
+  const rejected: string[] = []
+  for (const c of decision.candidates) {
+    if (!c.eligible) continue
+    try {
+      checkAmount(c.gateway, amountMinor, currency)
+    } catch (err) {
+      if (!(err instanceof DshError)) throw err
+      rejected.push(`${c.gateway}: ${err.message}`)
+      Object.assign(c, { eligible: false, reason: err.message })
+    }
+  }
+  decision.order = decision.candidates.filter((c) => c.eligible).map((c) => c.gateway)
+  return rejected
 }
