@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import type { App } from '../src/app.js'
+import { formatMoney } from '../src/core/money/format.js'
 import type { BranchView } from '../src/services/branches.js'
 import type { SettlementAccountView } from '../src/services/settlement-accounts.js'
 import type { CommandContext } from './context.js'
@@ -247,7 +248,7 @@ function renderAccount(app: App, a: SettlementAccountView): string {
     ['Account', `${a.accountName}, ${a.accountNumber}`],
     ['Bank', [a.bankName, a.bankCode, a.swift].filter(Boolean).join(', ')],
     ['Schedule', `${when}${a.auto ? ' (automatic)' : ' (by hand)'}`],
-    ['Minimum', `${a.currency} ${a.minAmount}`],
+    ['Minimum', formatMoney({ minor: BigInt(a.minAmountMinor), currency: a.currency })],
     ['Holding period', `${a.holdingHours} h`],
   ])
 }

@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import type { App } from '../src/app.js'
+import { formatMoney } from '../src/core/money/format.js'
 import type { PaymentView } from '../src/services/payments/view.js'
 import type { CommandContext } from './context.js'
 
@@ -8,14 +9,19 @@ export function renderPayment(app: App, p: PaymentView): string {
     ['Payment', p.id],
     ['Status', p.status],
     ['Branch', p.branch],
-    ['Amount', `${p.currency} ${p.amount}`],
+    ['Amount', formatMoney({ minor: BigInt(p.amountMinor), currency: p.currency })],
     ['Method', p.method],
     ['Gateway', p.gateway ?? '(none)'],
     ['Phone', p.phoneMasked ?? undefined],
     ['Order', p.orderId ?? undefined],
     ['Checkout request', p.checkoutRequestId ?? undefined],
     ['Receipt', p.receiptNumber ?? undefined],
-    ['Fee', p.fee === null ? undefined : `${p.currency} ${p.fee}`],
+    [
+      'Fee',
+      p.feeMinor === null
+        ? undefined
+        : formatMoney({ minor: BigInt(p.feeMinor), currency: p.currency }),
+    ],
     ['Failure', p.failure ? `${p.failure.message} (${p.failure.code})` : undefined],
     ['Created', p.createdAt],
     ['Completed', p.completedAt ?? undefined],

@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { formatMoney } from '../src/core/money/format.js'
 import type { CommandContext } from './context.js'
 import { renderPayment } from './pay.js'
 
@@ -41,7 +42,7 @@ export function paymentsCommand(ctx: CommandContext): Command {
                   p.id,
                   p.createdAt,
                   p.branch,
-                  `${p.currency} ${p.amount}`,
+                  formatMoney({ minor: BigInt(p.amountMinor), currency: p.currency }),
                   p.method,
                   p.gateway ?? '',
                   p.status,
