@@ -10,17 +10,8 @@ import type {
 } from '../../core/payments/gateway-port.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
-import { toTransportError } from '../http.js'
-import {
-  asQueryOutcome,
-  attemptLog,
-  header,
-  isRecord,
-  outcomeFor,
-  parseJson,
-  str,
-  transportOutcome,
-} from '../outcomes.js'
+import { asQueryOutcome, header, isRecord, outcomeFor, str, transportOutcome } from '../outcomes.js'
+import { timedRequest } from '../timed-request.js'
 import { BANK_CODES } from './codes.js'
 
 export const BANK_TOLERANCE_S = 300
@@ -111,40 +102,17 @@ export function createBankTransferClient(
     if (body) headers['Content-Type'] = 'application/json'
     if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey
     const logged = { method, url: `${base}${path}`, headers, body }
-    const started = performance.now()
-    try {
-      const res = await deps.http.request({
+    return timedRequest(
+      deps.http,
+      {
         method,
         url: `${base}${path}`,
         headers,
         ...(body ? { body: JSON.stringify(body) } : {}),
         ...(readTimeoutMs === undefined ? {} : { readTimeoutMs }),
-      })
-      const parsed = parseJson(res.text)
-      return {
-        ok: true as const,
-        status: res.status,
-        body: parsed,
-        log: attemptLog(
-          logged,
-          { status: res.status, body: parsed ?? res.text.slice(0, 2000) },
-          started,
-          performance.now(),
-        ),
-      }
-    } catch (e) {
-      const err = toTransportError(e)
-      return {
-        ok: false as const,
-        err,
-        log: attemptLog(
-          logged,
-          { error: err.code, message: err.message },
-          started,
-          performance.now(),
-        ),
-      }
-    }
+      },
+      logged,
+    )
   }
 
   function classify(status: number, body: unknown, refs: GatewayRefs): GatewayOutcome {

@@ -12,17 +12,16 @@ import { normalisePhone } from '../../core/phone.js'
 import { mpesaWholeShillings } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
-import { type HttpResponse, toTransportError } from '../http.js'
+import type { HttpResponse } from '../http.js'
 import {
   asQueryOutcome,
-  attemptLog,
   isRecord,
   type LoggedRequest,
   outcomeFor,
-  parseJson,
   str,
   transportOutcome,
 } from '../outcomes.js'
+import { timedRequest } from '../timed-request.js'
 import { KCB_CODES } from './codes.js'
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
@@ -72,35 +71,18 @@ export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): Gate
     Accept: 'application/json',
   }
 
-  async function send(req: LoggedRequest & { method: 'GET' | 'POST' }) {
-    const started = performance.now()
-    try {
-      const res = await deps.http.request({
+  const send = (req: LoggedRequest & { method: 'GET' | 'POST' }) =>
+    timedRequest(
+      deps.http,
+      {
         method: req.method,
         url: req.url,
         headers,
         ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
         ...(readTimeoutMs === undefined ? {} : { readTimeoutMs }),
-      })
-      const body = parseJson(res.text)
-      const log = attemptLog(
-        { ...req, headers },
-        { status: res.status, body: body ?? res.text.slice(0, 2000) },
-        started,
-        performance.now(),
-      )
-      return { ok: true as const, res, body, log }
-    } catch (e) {
-      const err = toTransportError(e)
-      const log = attemptLog(
-        { ...req, headers },
-        { error: err.code, message: err.message },
-        started,
-        performance.now(),
-      )
-      return { ok: false as const, err, log }
-    }
-  }
+      },
+      { ...req, headers },
+    )
 
   return {
     type: 'mpesa-kcb',

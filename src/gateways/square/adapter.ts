@@ -12,18 +12,16 @@ import type {
 import { toSquareAmount } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
-import { toTransportError } from '../http.js'
 import {
   asQueryOutcome,
-  attemptLog,
   header,
   isRecord,
   outcomeFor,
-  parseJson,
   str,
   transportOutcome,
   unknownOutcome,
 } from '../outcomes.js'
+import { timedRequest } from '../timed-request.js'
 import { SQUARE_CODES } from './codes.js'
 import { verifySquareSignature } from './signature.js'
 
@@ -103,36 +101,17 @@ export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): G
 
   async function call(method: 'GET' | 'POST', path: string, body?: Json) {
     const logged = { method, url: `${base}${path}`, headers, body }
-    const started = performance.now()
-    try {
-      const res = await deps.http.request({
+    return timedRequest(
+      deps.http,
+      {
         method,
         url: `${base}${path}`,
         headers,
         ...(body ? { body: JSON.stringify(body) } : {}),
         ...(readTimeoutMs === undefined ? {} : { readTimeoutMs }),
-      })
-      const parsed = parseJson(res.text)
-      const log = attemptLog(
-        logged,
-        { status: res.status, body: parsed ?? res.text.slice(0, 2000) },
-        started,
-        performance.now(),
-      )
-      return { ok: true as const, status: res.status, body: parsed, log }
-    } catch (e) {
-      const err = toTransportError(e)
-      return {
-        ok: false as const,
-        err,
-        log: attemptLog(
-          logged,
-          { error: err.code, message: err.message },
-          started,
-          performance.now(),
-        ),
-      }
-    }
+      },
+      logged,
+    )
   }
 
   function classify(status: number, body: unknown, refs: GatewayRefs): GatewayOutcome {

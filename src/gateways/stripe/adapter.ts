@@ -11,18 +11,16 @@ import type {
 import { fromStripeAmount, toStripeAmount } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
-import { toTransportError } from '../http.js'
 import {
   asQueryOutcome,
-  attemptLog,
   header,
   isRecord,
   outcomeFor,
-  parseJson,
   str,
   transportOutcome,
   unknownOutcome,
 } from '../outcomes.js'
+import { timedRequest } from '../timed-request.js'
 import { STRIPE_CODES } from './codes.js'
 import { verifyStripeSignature } from './signature.js'
 
@@ -106,37 +104,18 @@ export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): G
       headers,
       body: form ? Object.fromEntries(form) : undefined,
     }
-    const started = performance.now()
-    try {
-      const res = await deps.http.request({
+    return timedRequest(
+      deps.http,
+      {
         method,
         url: `${base}${path}`,
         headers,
         ...(form ? { body: form.toString() } : {}),
         ...(readTimeoutMs === undefined ? {} : { readTimeoutMs }),
-      })
-      const body = parseJson(res.text)
-      const replayed = res.headers['idempotent-replayed'] === 'true'
-      const log = attemptLog(
-        logged,
-        { status: res.status, replayed, body: body ?? res.text.slice(0, 2000) },
-        started,
-        performance.now(),
-      )
-      return { ok: true as const, status: res.status, body, log }
-    } catch (e) {
-      const err = toTransportError(e)
-      return {
-        ok: false as const,
-        err,
-        log: attemptLog(
-          logged,
-          { error: err.code, message: err.message },
-          started,
-          performance.now(),
-        ),
-      }
-    }
+      },
+      logged,
+      (res) => ({ replayed: res.headers['idempotent-replayed'] === 'true' }),
+    )
   }
 
   /** A PaymentIntent answer, an error answer, or an HTTP status without either. */
