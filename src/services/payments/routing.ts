@@ -104,7 +104,11 @@ export async function setRules(
  * Marks gateways that cannot be sent this amount exactly (M-Pesa whole shillings, Stripe's UGX
  * rule…) as ineligible, before anything is recorded. Returns the reasons, `gateway: message`.
  */
-export function excludeUnsendable(decision: RouteDecision, amountMinor: bigint, currency: string): string[] {
+export function excludeUnsendable(
+  decision: RouteDecision,
+  amountMinor: bigint,
+  currency: string,
+): string[] {
   const rejected: string[] = []
   for (const c of decision.candidates) {
     if (!c.eligible) continue
