@@ -65,6 +65,54 @@ describe('a crash mid-call never leads to a second charge', () => {
   })
 })
 
+describe('a payment that cannot be sent is never left created', () => {
+  it('a tampered credential stops the payment with exit 7 and fails it, with no attempt sent', async () => {
+    const { openStore } = await import('../../src/store/connect.js')
+    const store = await openStore(env.db)
+    const row = await store.db
+      .selectFrom('gateway_configs')
+      .select(['id', 'secrets'])
+      .where('type', '=', 'stripe')
+      .executeTakeFirstOrThrow()
+    const secrets = JSON.parse(row.secrets) as Record<string, string>
+    const good = secrets['secretKey'] ?? ''
+    secrets['secretKey'] = `${good.slice(0, -2)}${good.endsWith('AA') ? 'BB' : 'AA'}`
+    await store.db
+      .updateTable('gateway_configs')
+      .set({ secrets: JSON.stringify(secrets) })
+      .where('id', '=', row.id)
+      .execute()
+    try {
+      const r = await env.run(
+        'pay',
+        '--branch',
+        'westlands',
+        '--amount',
+        '90',
+        '--currency',
+        'KES',
+        '--method',
+        'card',
+        '--json',
+      )
+      expect(r.code).toBe(7)
+      const last = (await env.run('payments', 'list', '--limit', '1', '--json')).json<
+        { id: string; status: string }[]
+      >()[0]
+      expect(last?.status).toBe('failed')
+      const detail = (await env.run('payments', 'show', last?.id ?? '', '--json')).json<Payment>()
+      expect(detail.attempts).toEqual([])
+    } finally {
+      await store.db
+        .updateTable('gateway_configs')
+        .set({ secrets: row.secrets })
+        .where('id', '=', row.id)
+        .execute()
+      await store.close()
+    }
+  })
+})
+
 describe('route set/show and gateway test', () => {
   it('a branch replaces its routing rules with a validated file and can reset them', async () => {
     const file = join(env.home, 'rules.json')

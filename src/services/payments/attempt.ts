@@ -98,6 +98,8 @@ export async function runAttempt(
     })
     return { kind: 'skipped', reason: `${gw.type}: circuit breaker open until ${at}` }
   }
+  // Open the credentials first: a vault problem must not leave a `sending` attempt behind.
+  const adapter = await adapterFor(app, gw)
   await insertAttempt(store.db, {
     id: attemptId,
     payment_id: paymentId,
@@ -108,7 +110,6 @@ export async function runAttempt(
     created_at: now(),
     updated_at: now(),
   })
-  const adapter = await adapterFor(app, gw)
   let result: GatewayCallResult
   try {
     result = await adapter.initiate({ ...request, attemptRef: attemptId })

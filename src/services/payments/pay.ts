@@ -173,43 +173,48 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
 
   let current: PaymentRow = created
   const skipped: string[] = []
-  for (const [i, type] of order.entries()) {
-    const gw = gateways.find((g) => g.type === type)
-    if (!gw) continue
-    if (type === 'cash') {
-      current =
-        (await store.write((trx) =>
-          transition(
-            app,
-            trx,
-            current,
-            'succeeded',
-            'cash recorded',
-            transitionContext(branch, gw),
-            { gateway: 'cash' },
-          ),
-        )) ?? current
+  try {
+    for (const [i, type] of order.entries()) {
+      const gw = gateways.find((g) => g.type === type)
+      if (!gw) continue
+      if (type === 'cash') {
+        current =
+          (await store.write((trx) =>
+            transition(
+              app,
+              trx,
+              current,
+              'succeeded',
+              'cash recorded',
+              transitionContext(branch, gw),
+              { gateway: 'cash' },
+            ),
+          )) ?? current
+        break
+      }
+      const r = await runAttempt(app, store, branch, paymentId, i + 1, gw, {
+        amountMinor: req.amountMinor,
+        currency: req.currency,
+        phone: req.phone ?? undefined,
+        orderId: req.orderId ?? paymentId,
+        description: `Order ${req.orderId ?? paymentId}`.slice(0, 60),
+        callbackUrl: await callbackUrl(app, store.db, branch, type, gw.settings['environment']),
+        paymentMethod: req.paymentMethod ?? undefined,
+      })
+      if (r.kind === 'skipped') {
+        skipped.push(r.reason)
+        continue
+      }
+      current = r.payment
+      if (r.kind === 'not_attempted') {
+        skipped.push(`${type}: ${r.outcome.message}`)
+        continue
+      }
       break
     }
-    const r = await runAttempt(app, store, branch, paymentId, i + 1, gw, {
-      amountMinor: req.amountMinor,
-      currency: req.currency,
-      phone: req.phone ?? undefined,
-      orderId: req.orderId ?? paymentId,
-      description: `Order ${req.orderId ?? paymentId}`.slice(0, 60),
-      callbackUrl: await callbackUrl(app, store.db, branch, type, gw.settings['environment']),
-      paymentMethod: req.paymentMethod ?? undefined,
-    })
-    if (r.kind === 'skipped') {
-      skipped.push(r.reason)
-      continue
-    }
-    current = r.payment
-    if (r.kind === 'not_attempted') {
-      skipped.push(`${type}: ${r.outcome.message}`)
-      continue
-    }
-    break
+  } catch (err) {
+    await failIfNothingSent(app, branch, paymentId, err)
+    throw err
   }
   if (current.status === 'created') {
     const why = skipped.join('; ') || 'no gateway was tried'
@@ -283,4 +288,35 @@ async function waitForFinal(app: App, id: string, opts: PayOptions): Promise<Pay
       return p
     await new Promise((r) => setTimeout(r, poll))
   }
+}
+
+/**
+ * A payment whose attempt loop broke before anything reached a gateway (a vault or
+ * configuration problem) is failed at once, so it is never left `created`. One with an attempt
+ * that may have been sent stays for the recovery job: it may have been charged.
+ */
+async function failIfNothingSent(
+  app: App,
+  branch: BranchWithTenant,
+  paymentId: string,
+  err: unknown,
+): Promise<void> {
+  const store = await app.store()
+  await store.write(async (trx) => {
+    const p = await findPayment(trx, paymentId)
+    if (!p || p.status !== 'created') return
+    const sent = await trx
+      .selectFrom('payment_attempts')
+      .select('id')
+      .where('payment_id', '=', paymentId)
+      .where('status', 'in', ['sending', 'pending', 'unknown'])
+      .executeTakeFirst()
+    if (sent) return
+    const code = err instanceof DshError ? err.code : 'internal_error'
+    const message = err instanceof Error ? err.message : String(err)
+    await transition(app, trx, p, 'failed', `not sent: ${message}`, transitionContext(branch), {
+      failure_code: code,
+      failure_message: message,
+    })
+  })
 }
