@@ -8,6 +8,7 @@ import { decryptSecret } from '../../src/vault/crypto.js'
 import { loadKeyRing } from '../../src/vault/master-key.js'
 import { DIALECTS, useStoreEnv } from '../helpers/dialects.js'
 import { runInProcess } from '../helpers/run-cli.js'
+import { tamperEnvelope } from '../helpers/temp-home.js'
 
 // Distinctive values, so a leak anywhere is found by a plain substring search.
 const SECRETS = {
@@ -268,11 +269,11 @@ describe.each(DIALECTS)('vault and audit on $name', ({ name, enabled }) => {
           .selectFrom('gateway_configs')
           .select(['id', 'secrets'])
           .where('type', '=', 'stripe')
+          .where('branch_id', 'is', null)
           .executeTakeFirstOrThrow()
         const secrets = JSON.parse(row.secrets) as Record<string, string>
         const env = secrets['secretKey'] ?? ''
-        const last = env.at(-1) === 'A' ? 'B' : 'A'
-        secrets['secretKey'] = env.slice(0, -1) + last
+        secrets['secretKey'] = tamperEnvelope(env)
         await store.db
           .updateTable('gateway_configs')
           .set({ secrets: JSON.stringify(secrets) })

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { DSH_BIN } from '../helpers/cli.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
+import { tamperEnvelope } from '../helpers/temp-home.js'
 
 interface Payment {
   id: string
@@ -76,7 +77,7 @@ describe('a payment that cannot be sent is never left created', () => {
       .executeTakeFirstOrThrow()
     const secrets = JSON.parse(row.secrets) as Record<string, string>
     const good = secrets['secretKey'] ?? ''
-    secrets['secretKey'] = `${good.slice(0, -2)}${good.endsWith('AA') ? 'BB' : 'AA'}`
+    secrets['secretKey'] = tamperEnvelope(good)
     await store.db
       .updateTable('gateway_configs')
       .set({ secrets: JSON.stringify(secrets) })
