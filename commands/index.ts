@@ -3,7 +3,9 @@ import type { Runtime } from '../src/cli/runtime.js'
 import { auditCommand } from './audit.js'
 import { branchCommand } from './branch.js'
 import { configCommand } from './config.js'
+import { completionCommand } from './completion.js'
 import { createContext } from './context.js'
+import { exitCodesCommand } from './exit-codes.js'
 import { gatewayCommand } from './gateway.js'
 import { initCommand, migrateCommand } from './init.js'
 import { keysCommand } from './keys.js'
@@ -59,6 +61,8 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 con
   program.addCommand(sandboxCommand(ctx))
   program.addCommand(keysCommand(ctx))
   program.addCommand(auditCommand(ctx))
+  program.addCommand(exitCodesCommand(ctx))
+  program.addCommand(completionCommand(ctx))
   program.addCommand(versionCommand(ctx))
 
   applyEverywhere(program, rt)

@@ -136,4 +136,27 @@ describe('bad input gets a clear error and the documented exit code', () => {
       node: process.version,
     })
   })
+  it('exit codes are listed by dsh exit-codes and dsh help exit-codes', async () => {
+    const list = await run('exit-codes', '--json')
+    expect(list.code).toBe(0)
+    const codes = list.json<{ code: number }[]>().map((c) => c.code)
+    expect(codes).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 130])
+    const help = await run('help', 'exit-codes')
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/130\s+interrupted/)
+  })
+})
+
+describe('shell completion', () => {
+  it('prints a bash script that parses and knows the command tree', async () => {
+    const r = await run('completion', 'bash')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('"branch add"')
+    expect(r.stdout).toContain('complete -o default -F _dsh dsh')
+    const { spawnSync } = await import('node:child_process')
+    const check = spawnSync('bash', ['-n'], { input: r.stdout })
+    expect(check.status).toBe(0)
+    expect((await run('completion', 'fish')).stdout).toContain("complete -c dsh -n '__fish_use_subcommand'")
+    expect((await run('completion', 'tcsh')).code).toBe(2)
+  })
 })
