@@ -239,7 +239,7 @@ Examples:
     .action(
       ctx.action(
         async (app, opts: { tenant: string; dryRun?: boolean; removeTenant?: boolean }) => {
-          const { migrateTenantGateways } = await import('../src/services/gateway-manage.js')
+          const { migrateTenantGateways } = await import('../src/services/gateway-migrate.js')
           const r = await migrateTenantGateways(app, opts)
           app.out.result(r, () => {
             if (r.copied.length === 0 && r.removedTenantConfigs.length === 0)

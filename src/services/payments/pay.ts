@@ -19,9 +19,9 @@ import { audit } from '../audit.js'
 import { requireBranch } from '../branches.js'
 import { runAttempt, transitionContext } from './attempt.js'
 import { callbackUrl } from './callback-url.js'
+import { replay, waitForFinal } from './pay-follow.js'
 import { type PayFlags, parsePayRequest } from './pay-input.js'
 import { decideRoute, excludeUnsendable } from './routing.js'
-import { syncPayment } from './sync.js'
 import { transition } from './transition.js'
 import { type PaymentView, paymentView } from './view.js'
 
@@ -236,60 +236,6 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
   return { payment: paymentView(current, branch.code), replayed: false, skipped }
 }
 
-async function replay(
-  app: App,
-  branch: BranchWithTenant,
-  seen: { fingerprint: string; payment_id: string },
-  fingerprint: string,
-  opts: PayOptions,
-): Promise<PayResult> {
-  if (seen.fingerprint !== fingerprint) {
-    throw conflict(
-      'idempotency_conflict',
-      'this idempotency key was already used for a different payment request',
-      'use a new key for a new payment; repeat the same request to get the original result',
-    )
-  }
-  const store = await app.store()
-  // A concurrent duplicate waits (up to 10 s) for the first request's result.
-  const deadline = Date.now() + 10_000
-  let p = await findPayment(store.db, seen.payment_id)
-  while (p && p.status === 'created' && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100))
-    p = await findPayment(store.db, seen.payment_id)
-  }
-  if (!p)
-    throw new DshError(
-      'internal',
-      'payment_missing',
-      `payment ${seen.payment_id} behind the idempotency key is missing`,
-    )
-  if (p.status === 'created')
-    throw conflict(
-      'payment_in_progress',
-      `payment ${p.id} for this idempotency key is still being sent`,
-      'try again in a few seconds',
-    )
-  if (opts.wait && !isFinal(p.status as PaymentStatus)) p = await waitForFinal(app, p.id, opts)
-  return { payment: paymentView(p, branch.code), replayed: true, skipped: [] }
-}
-
-/** --wait: follows the payment to a final state by querying the gateway until the timeout. */
-async function waitForFinal(app: App, id: string, opts: PayOptions): Promise<PaymentRow> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 90_000)
-  const poll = opts.pollMs ?? 1_000
-  for (;;) {
-    const p = await syncPayment(app, id)
-    if (
-      isFinal(p.status as PaymentStatus) ||
-      p.status === 'needs_review' ||
-      Date.now() + poll > deadline
-    )
-      return p
-    await new Promise((r) => setTimeout(r, poll))
-  }
-}
-
 /**
  * A payment whose attempt loop broke before anything reached a gateway (a vault or
  * configuration problem) is failed at once, so it is never left `created`. One with an attempt
@@ -304,7 +250,7 @@ async function failIfNothingSent(
   const store = await app.store()
   await store.write(async (trx) => {
     const p = await findPayment(trx, paymentId)
-    if (!p || p.status !== 'created') return
+    if (p?.status !== 'created') return
     const sent = await trx
       .selectFrom('payment_attempts')
       .select('id')
