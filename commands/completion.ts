@@ -18,7 +18,9 @@ function walk(cmd: Command, prefix: string, out: Node[]): void {
 }
 
 function bash(nodes: Node[]): string {
-  const cases = nodes.map((n) => `    "${n.path}") words="${[...n.subcommands, ...n.flags].join(' ')}" ;;`).join('\n')
+  const cases = nodes
+    .map((n) => `    "${n.path}") words="${[...n.subcommands, ...n.flags].join(' ')}" ;;`)
+    .join('\n')
   const known = nodes.map((n) => `"${n.path}"`).join(' ')
   return `# dsh completion for bash (zsh: autoload -U +X bashcompinit && bashcompinit first)
 _dsh() {
@@ -43,8 +45,12 @@ function fish(nodes: Node[]): string {
   const lines = ['# dsh completion for fish', 'complete -c dsh -f']
   for (const n of nodes) {
     const parts = n.path ? n.path.split(' ') : []
-    const cond = parts.length === 0 ? '__fish_use_subcommand' : `__fish_seen_subcommand_from ${parts[parts.length - 1]}`
-    if (n.subcommands.length) lines.push(`complete -c dsh -n '${cond}' -a '${n.subcommands.join(' ')}'`)
+    const cond =
+      parts.length === 0
+        ? '__fish_use_subcommand'
+        : `__fish_seen_subcommand_from ${parts[parts.length - 1]}`
+    if (n.subcommands.length)
+      lines.push(`complete -c dsh -n '${cond}' -a '${n.subcommands.join(' ')}'`)
     for (const f of n.flags) lines.push(`complete -c dsh -n '${cond}' -l ${f.slice(2)}`)
   }
   return `${lines.join('\n')}\n`
@@ -54,14 +60,18 @@ export function completionCommand(ctx: CommandContext): Command {
   return new Command('completion')
     .description('Print a shell completion script')
     .argument('<shell>', 'bash | zsh | fish')
-    .addHelpText('after', '\nExamples:\n  dsh completion bash > /etc/bash_completion.d/dsh\n  dsh completion zsh >> ~/.zshrc\n  dsh completion fish > ~/.config/fish/completions/dsh.fish')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsh completion bash > /etc/bash_completion.d/dsh\n  dsh completion zsh >> ~/.zshrc\n  dsh completion fish > ~/.config/fish/completions/dsh.fish',
+    )
     .action(async (shell: string, _opts: unknown, cmd: Command) => {
       let root: Command = cmd
       while (root.parent) root = root.parent
       const nodes: Node[] = []
       walk(root, '', nodes)
       if (shell === 'bash') ctx.rt.stdout.write(bash(nodes))
-      else if (shell === 'zsh') ctx.rt.stdout.write(`autoload -U +X bashcompinit && bashcompinit\n${bash(nodes)}`)
+      else if (shell === 'zsh')
+        ctx.rt.stdout.write(`autoload -U +X bashcompinit && bashcompinit\n${bash(nodes)}`)
       else if (shell === 'fish') ctx.rt.stdout.write(fish(nodes))
       else {
         const { usageError } = await import('../src/core/errors.js')

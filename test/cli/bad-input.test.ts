@@ -156,7 +156,9 @@ describe('shell completion', () => {
     const { spawnSync } = await import('node:child_process')
     const check = spawnSync('bash', ['-n'], { input: r.stdout })
     expect(check.status).toBe(0)
-    expect((await run('completion', 'fish')).stdout).toContain("complete -c dsh -n '__fish_use_subcommand'")
+    expect((await run('completion', 'fish')).stdout).toContain(
+      "complete -c dsh -n '__fish_use_subcommand'",
+    )
     expect((await run('completion', 'tcsh')).code).toBe(2)
   })
 })
