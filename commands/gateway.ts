@@ -227,6 +227,31 @@ Examples:
     )
 
   gateway
+    .command('callback-url')
+    .description(
+      'Print the URL to register with the gateway for a branch’s callbacks (it holds a secret)',
+    )
+    .argument('<type>', 'mpesa | mpesa-kcb | stripe | square | bank')
+    .requiredOption('--branch <code>', 'the branch')
+    .option(
+      '--rotate',
+      'make a new secret path token (mpesa, mpesa-kcb, bank): the old URL stops working',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsh gateway callback-url mpesa --branch westlands\n  dsh gateway callback-url mpesa --branch westlands --rotate --json',
+    )
+    .action(
+      ctx.action(async (app, type: string, opts: { branch: string; rotate?: boolean }) => {
+        const { callbackUrlFor } = await import('../src/services/daemon-callback-url.js')
+        const r = await callbackUrlFor(app, type, opts.branch, opts.rotate === true)
+        app.out.result(r, () =>
+          r.rotated ? `${r.url}\n(new token: register this URL with ${type} now)` : r.url,
+        )
+      }),
+    )
+
+  gateway
     .command('migrate')
     .description('Copy tenant-level configurations down to every branch without its own')
     .requiredOption('--tenant <slug>', 'the tenant whose defaults to copy')

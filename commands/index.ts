@@ -2,9 +2,11 @@ import { Command, Option } from 'commander'
 import type { Runtime } from '../src/cli/runtime.js'
 import { auditCommand } from './audit.js'
 import { branchCommand } from './branch.js'
+import { callbacksCommand } from './callbacks.js'
 import { completionCommand } from './completion.js'
 import { configCommand } from './config.js'
 import { createContext } from './context.js'
+import { daemonCommand } from './daemon.js'
 import { exitCodesCommand } from './exit-codes.js'
 import { gatewayCommand } from './gateway.js'
 import { initCommand, migrateCommand } from './init.js'
@@ -14,7 +16,9 @@ import { paymentsCommand } from './payments.js'
 import { routeCommand } from './route.js'
 import { sandboxCommand } from './sandbox.js'
 import { tenantCommand } from './tenant.js'
+import { tokenCommand } from './token.js'
 import { VERSION, versionCommand } from './version.js'
+import { watchCommand } from './watch.js'
 
 /** The whole command tree. Only commander is loaded here; each action imports what it needs. */
 export function buildProgram(rt: Runtime): Command {
@@ -61,6 +65,10 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 con
   program.addCommand(sandboxCommand(ctx))
   program.addCommand(keysCommand(ctx))
   program.addCommand(auditCommand(ctx))
+  program.addCommand(daemonCommand(ctx))
+  program.addCommand(callbacksCommand(ctx))
+  program.addCommand(tokenCommand(ctx))
+  program.addCommand(watchCommand(ctx))
   program.addCommand(exitCodesCommand(ctx))
   program.addCommand(completionCommand(ctx))
   program.addCommand(versionCommand(ctx))

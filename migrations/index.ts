@@ -2,6 +2,7 @@ import type { Migration } from 'kysely'
 import * as foundation from './2026_11_26_0001_foundation.js'
 import * as gatewaysAudit from './2026_11_26_0002_gateways_audit.js'
 import * as payments from './2026_11_26_0003_payments.js'
+import * as daemon from './2026_11_26_0004_daemon.js'
 
 /**
  * Every migration, in order. A static list (not a folder scan) so the same code runs from the
@@ -11,4 +12,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026_11_26_0001_foundation': foundation,
   '2026_11_26_0002_gateways_audit': gatewaysAudit,
   '2026_11_26_0003_payments': payments,
+  '2026_11_26_0004_daemon': daemon,
 }

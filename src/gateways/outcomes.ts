@@ -164,6 +164,15 @@ export interface LoggedRequest {
   body?: unknown
 }
 
+/** Callback URLs carry the branch's secret path token (Daraja signs nothing): never kept. */
+function hidePathTokens(v: unknown): unknown {
+  if (typeof v === 'string')
+    return v.replace(/(\/callbacks\/[a-z-]+\/)[0-9a-f]{32}/g, '$1[redacted]')
+  if (Array.isArray(v)) return v.map(hidePathTokens)
+  if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) return v
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, hidePathTokens(x)]))
+}
+
 export function attemptLog(
   request: LoggedRequest,
   response: unknown,
@@ -171,7 +180,7 @@ export function attemptLog(
   endMs: number,
 ): AttemptLog {
   return {
-    request: redactForAudit(request),
+    request: hidePathTokens(redactForAudit(request)),
     response: redactForAudit(response),
     latencyMs: Math.max(0, Math.round(endMs - startedMs)),
   }

@@ -191,4 +191,75 @@ export interface Database {
   settlement_accounts: SettlementAccountsTable
   audit_log: AuditLogTable
   audit_head: AuditHeadTable
+  api_tokens: ApiTokensTable
+  callback_inbox: CallbackInboxTable
+  events: EventsTable
+  event_head: EventHeadTable
+  job_ticks: JobTicksTable
+}
+
+// The daemon (migration 2026_11_26_0004_daemon).
+
+export interface ApiTokensTable {
+  id: string
+  name: string
+  role: string
+  tenant_id: string | null
+  /** SHA-256 (hex) of the token; the token itself is never stored. */
+  token_hash: string
+  /** The first characters, to recognise a token in lists. */
+  token_prefix: string
+  created_at: string
+  created_by: string
+  revoked_at: string | null
+  last_used_at: string | null
+}
+
+export interface CallbackInboxTable {
+  id: string
+  dedupe_key: string
+  gateway: string
+  branch_id: string | null
+  tenant_id: string | null
+  status: string
+  received_at: string
+  /** The raw body with secrets redacted and phone numbers masked. */
+  body: string
+  headers: string
+  remote_addr: string | null
+  gateway_ref: string | null
+  duplicates: number
+  last_duplicate_at: string | null
+  attempts: number
+  next_attempt_at: string | null
+  lease_until: string | null
+  last_error: string | null
+  note: string | null
+  payment_id: string | null
+  processed_at: string | null
+  updated_at: string
+}
+
+export interface EventsTable {
+  seq: Int8
+  at: string
+  type: string
+  tenant_id: string
+  branch_id: string
+  payment_id: string | null
+  data: string
+}
+
+export interface EventHeadTable {
+  id: number
+  seq: Int8
+}
+
+export interface JobTicksTable {
+  job: string
+  tick: string
+  owner: string
+  started_at: string
+  finished_at: string | null
+  outcome: string | null
 }

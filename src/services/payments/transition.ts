@@ -7,6 +7,7 @@ import { maskMsisdn } from '../../core/phone.js'
 import { insertPaymentEvent, type PaymentRow, updatePayment } from '../../store/payments-store.js'
 import type { Database, PaymentsTable } from '../../store/schema.js'
 import { audit } from '../audit.js'
+import { appendEvent } from '../events.js'
 
 export interface TransitionContext {
   branchCode: string
@@ -73,6 +74,7 @@ export async function transition(
         receipt: extra.receipt_number ?? p.receipt_number,
       },
     })
+    await appendEvent(trx, { at: now, payment: p, changes, from, to, reason, ctx })
   }
   return { ...p, ...(changes as Partial<PaymentRow>) }
 }

@@ -1,0 +1,250 @@
+import type { App } from '../app.js'
+import { DshError, validationError } from '../core/errors.js'
+import { isGatewayType } from '../core/gateways/types.js'
+import { withActor } from '../services/daemon-actor.js'
+import { listSettlementBatches } from '../services/daemon-settlements.js'
+import { setupGateway } from '../services/gateway-setup.js'
+import { gatewayView } from '../services/gateway-view.js'
+import { branchGateways } from '../services/payments/branch-gateways.js'
+import { pay } from '../services/payments/pay.js'
+import { paymentView } from '../services/payments/view.js'
+import { authenticate, type Principal, type Role, tokenToucher } from '../services/tokens.js'
+import { type BranchWithTenant, findBranchByCode, findBranchById } from '../store/branches-store.js'
+import { findPayment } from '../store/payments-store.js'
+import type { DaemonContext } from './context.js'
+import { header, parseJsonBody, type Req, readBody, sendJson } from './http.js'
+import { HttpError } from './http-errors.js'
+import type { Route } from './router.js'
+
+const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 }
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** In a request body, what the CLI calls a usage problem (a missing field) is an invalid body. */
+function asBodyError(err: unknown): unknown {
+  if (err instanceof DshError && err.kind === 'usage')
+    return new DshError('validation', err.code, err.message.replace(/--([a-z-]+)/g, '$1'), {
+      hint: err.hint,
+    })
+  return err
+}
+
+/**
+ * The REST API. Checks run in a fixed order: 401 no or bad token, 403 role (viewers only GET),
+ * 404 a resource of another tenant or unknown, 422 invalid body, 409 idempotency conflict.
+ */
+export function apiRoutes(ctx: DaemonContext): Route[] {
+  const touch = tokenToucher(ctx.store.db, () => ctx.app.clock.now())
+  const warn = (m: string) => ctx.log.warn('api.warning', { detail: m })
+
+  async function principal(req: Req, needed: Role, what: string): Promise<Principal> {
+    const m = /^Bearer\s+(\S+)$/i.exec(header(req.raw, 'authorization') ?? '')
+    const p = await authenticate(ctx.store.db, m?.[1])
+    if (!p)
+      throw new HttpError(401, 'unauthorized', 'a valid bearer token is required', {
+        'www-authenticate': 'Bearer realm="dsh"',
+      })
+    touch(p)
+    if (RANK[p.role] < RANK[needed])
+      throw new HttpError(
+        403,
+        'forbidden',
+        `token "${p.name}" has role ${p.role}; ${what} needs ${needed}`,
+      )
+    return p
+  }
+
+  /** A branch the token may see; another tenant's branch is as unknown as a missing one. */
+  async function branch(p: Principal, code: string): Promise<BranchWithTenant> {
+    const b = /^[a-z][a-z0-9-]{0,39}$/.test(code)
+      ? await findBranchByCode(ctx.store.db, code)
+      : undefined
+    if (!b || (p.tenantId !== null && b.tenant_id !== p.tenantId))
+      throw new HttpError(404, 'branch_not_found', `no branch "${code}"`)
+    return b
+  }
+
+  /** The App acting as the token: audit rows carry its name. */
+  const as = (p: Principal): App => withActor(ctx.app, p.name, { warn })
+
+  async function jsonBody(req: Req): Promise<Record<string, unknown>> {
+    const body = parseJsonBody(await readBody(req.raw))
+    if (!isRecord(body)) throw validationError('invalid_body', 'the body must be a JSON object')
+    return body
+  }
+
+  return [
+    {
+      method: 'GET',
+      pattern: '/api/branches/:id/payment-gateways',
+      async handler(req, res) {
+        const p = await principal(req, 'viewer', 'reading gateways')
+        const b = await branch(p, req.params['id'] ?? '')
+        const app = as(p)
+        const rows = await branchGateways(ctx.store.db, b)
+        sendJson(
+          res,
+          200,
+          rows.map((g) =>
+            gatewayView(app, g.row, { tenant: b.tenant_slug, branch: b.code }, g.source),
+          ),
+        )
+      },
+    },
+    {
+      method: 'POST',
+      pattern: '/api/branches/:id/payment-gateways/:type',
+      async handler(req, res) {
+        const p = await principal(req, 'admin', 'configuring a gateway')
+        const b = await branch(p, req.params['id'] ?? '')
+        const type = req.params['type'] ?? ''
+        if (!isGatewayType(type))
+          throw new HttpError(404, 'unknown_gateway_type', `no gateway type "${type}"`)
+        const body = await jsonBody(req)
+        const values: Record<string, string> = {}
+        for (const [k, v] of Object.entries(body)) {
+          if (k === 'fees' || k === 'enabled') continue
+          if (typeof v !== 'string')
+            throw validationError('invalid_field', `field "${k}" must be a string`)
+          values[k] = v
+        }
+        const fees = body['fees'] ?? {}
+        if (!isRecord(fees) || Object.values(fees).some((v) => typeof v !== 'string'))
+          throw validationError(
+            'invalid_fees',
+            'fees must be an object of decimal strings, e.g. {"transactionFeeRate":"1.5"}',
+          )
+        const known = [
+          'transactionFeeRate',
+          'transactionFeeFlat',
+          'conversionFeeRate',
+          'settlementFee',
+        ]
+        const stray = Object.keys(fees).filter((k) => !known.includes(k))
+        if (stray.length)
+          throw validationError('invalid_fees', `unknown fee fields: ${stray.join(', ')}`)
+        const enabled = body['enabled']
+        if (enabled !== undefined && typeof enabled !== 'boolean')
+          throw validationError('invalid_field', 'enabled must be true or false')
+        const f = fees as Record<string, string | undefined>
+        const r = await setupGateway(as(p), {
+          type,
+          branch: b.code,
+          values,
+          fees: {
+            transactionFeeRate: f['transactionFeeRate'],
+            transactionFeeFlat: f['transactionFeeFlat'],
+            conversionFeeRate: f['conversionFeeRate'],
+            settlementFee: f['settlementFee'],
+          },
+          enabled: enabled as boolean | undefined,
+        }).catch((e) => {
+          throw asBodyError(e)
+        })
+        sendJson(res, r.created ? 201 : 200, r.view)
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/api/branches/:id/settlements',
+      async handler(req, res) {
+        const p = await principal(req, 'viewer', 'reading settlements')
+        const b = await branch(p, req.params['id'] ?? '')
+        sendJson(res, 200, await listSettlementBatches(as(p), b))
+      },
+    },
+    {
+      method: 'POST',
+      pattern: '/api/payments/process',
+      async handler(req, res) {
+        const p = await principal(req, 'operator', 'taking a payment')
+        const body = await jsonBody(req)
+        if (typeof body['branch'] !== 'string')
+          throw validationError('invalid_field', 'branch (a branch code) is required')
+        const b = await branch(p, body['branch'])
+        const key = header(req.raw, 'idempotency-key')?.trim()
+        if (!key)
+          throw new HttpError(
+            400,
+            'idempotency_key_required',
+            'POST /api/payments/process needs an Idempotency-Key header',
+          )
+        const allowed = [
+          'branch',
+          'amount',
+          'currency',
+          'phone',
+          'orderId',
+          'method',
+          'customerType',
+          'paymentMethod',
+        ]
+        const stray = Object.keys(body).filter((k) => !allowed.includes(k))
+        if (stray.length)
+          throw validationError('invalid_field', `unknown fields: ${stray.join(', ')}`)
+        if (typeof body['amount'] !== 'string')
+          throw validationError(
+            'amount_not_string',
+            'amount must be a decimal string such as "1500.00", never a JSON number',
+          )
+        for (const k of allowed)
+          if (body[k] !== undefined && typeof body[k] !== 'string')
+            throw validationError('invalid_field', `${k} must be a string`)
+        const s = (k: string) => body[k] as string | undefined
+        const r = await pay(
+          as(p),
+          {
+            branch: b.code,
+            amount: s('amount'),
+            currency: s('currency'),
+            phone: s('phone'),
+            order: s('orderId'),
+            method: s('method'),
+            customerType: s('customerType'),
+            idempotencyKey: key,
+            paymentMethod: s('paymentMethod'),
+          },
+          { wait: false },
+        ).catch((e) => {
+          throw asBodyError(e)
+        })
+        sendJson(res, r.replayed ? 200 : 201, {
+          ...r.payment,
+          replayed: r.replayed,
+          skipped: r.skipped,
+        })
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/api/payments/:id/status',
+      async handler(req, res) {
+        const p = await principal(req, 'viewer', 'reading payments')
+        const id = req.params['id'] ?? ''
+        const row = id.length <= 64 ? await findPayment(ctx.store.db, id) : undefined
+        if (!row || (p.tenantId !== null && row.tenant_id !== p.tenantId))
+          throw new HttpError(404, 'payment_not_found', `no payment "${id}"`)
+        const b = await findBranchById(ctx.store.db, row.branch_id)
+        sendJson(res, 200, paymentView(row, b?.code ?? row.branch_id))
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/api/events',
+      async handler(req, res) {
+        const p = await principal(req, 'viewer', 'following events')
+        const code = req.query.get('branch')
+        const b = code ? await branch(p, code) : undefined
+        const last = header(req.raw, 'last-event-id') ?? req.query.get('lastEventId') ?? undefined
+        if (last !== undefined && !/^\d{1,15}$/.test(last.trim()))
+          throw new HttpError(400, 'invalid_last_event_id', 'Last-Event-ID must be an event number')
+        await ctx.hub.subscribe(
+          res,
+          { tenantId: p.tenantId, branchId: b?.id ?? null },
+          last === undefined ? undefined : Number(last.trim()),
+        )
+      },
+    },
+  ]
+}

@@ -1,0 +1,104 @@
+import type { Kysely } from 'kysely'
+import type { App } from '../app.js'
+import type { GatewayAdapter } from '../core/payments/gateway-port.js'
+import type { IdGen } from '../core/ports.js'
+import { adapterFor } from '../services/payments/adapters.js'
+import { type BranchGateway, branchGateways } from '../services/payments/branch-gateways.js'
+import { branchForToken, PUBLIC_URL_SETTING } from '../services/payments/callback-url.js'
+import { type BranchWithTenant, findBranchByCode, findBranchById } from '../store/branches-store.js'
+import type { Store } from '../store/connect.js'
+import type { Database } from '../store/schema.js'
+import { getSetting } from '../store/settings-store.js'
+import type { InboxWriter } from './inbox-writer.js'
+import type { JobRunner } from './jobs.js'
+import type { Logger } from './log.js'
+import type { Metrics } from './metrics.js'
+import type { DaemonOptions } from './options.js'
+import type { EventHub } from './sse.js'
+import type { InboxWorker } from './worker.js'
+
+/**
+ * A small read-through cache with a short life: the daemon reads configuration from the store
+ * when it needs it, so a `dsh` command in another process (a rotated token, a new gateway secret)
+ * applies within `ttlMs` without a restart. Concurrent misses share one load.
+ */
+export class TtlCache<V> {
+  private entries = new Map<string, { value: V; until: number }>()
+  private loading = new Map<string, Promise<V>>()
+  constructor(
+    private readonly ttlMs: number,
+    private readonly max = 10_000,
+  ) {}
+
+  async get(key: string, load: () => Promise<V>): Promise<V> {
+    const hit = this.entries.get(key)
+    if (hit && hit.until > Date.now()) return hit.value
+    const pending = this.loading.get(key)
+    if (pending) return pending
+    const p = load()
+      .then((value) => {
+        if (this.entries.size >= this.max) this.entries.clear()
+        this.entries.set(key, { value, until: Date.now() + this.ttlMs })
+        return value
+      })
+      .finally(() => this.loading.delete(key))
+    this.loading.set(key, p)
+    return p
+  }
+}
+
+export interface GatewayHandle {
+  gw: BranchGateway
+  adapter: GatewayAdapter
+}
+
+export interface DaemonContext {
+  /** The daemon's App, acting as `daemon` in the audit log. */
+  app: App
+  /** Ids for inbox rows (time-ordered, from a pooled random source: one per callback). */
+  ids: IdGen
+  store: Store
+  options: DaemonOptions
+  log: Logger
+  metrics: Metrics
+  inbox: InboxWriter
+  worker: InboxWorker
+  hub: EventHub
+  jobs: JobRunner | undefined
+  instanceId: string
+  inflight(): number
+  /** The bank API's webhook secret for a branch (the settlement issue provides it). */
+  bankSecret(db: Kysely<Database>, branch: BranchWithTenant): Promise<string | undefined>
+  lookups: Lookups
+}
+
+/** The cached look-ups of the callback hot path. */
+export interface Lookups {
+  branchForToken(type: string, token: string): Promise<BranchWithTenant | null>
+  branchByCode(code: string): Promise<BranchWithTenant | null>
+  gateway(branch: BranchWithTenant, type: string): Promise<GatewayHandle | null>
+  publicUrl(): Promise<string | null>
+}
+
+export function createLookups(app: App, store: Store, ttlMs = 1_000): Lookups {
+  const tokens = new TtlCache<BranchWithTenant | null>(ttlMs)
+  const codes = new TtlCache<BranchWithTenant | null>(ttlMs)
+  const gateways = new TtlCache<GatewayHandle | null>(ttlMs)
+  const setting = new TtlCache<string | null>(ttlMs)
+  return {
+    branchForToken: (type, token) =>
+      tokens.get(`${type}:${token}`, async () => {
+        const id = await branchForToken(store.db, type, token)
+        return id ? ((await findBranchById(store.db, id)) ?? null) : null
+      }),
+    branchByCode: (code) =>
+      codes.get(code, async () => (await findBranchByCode(store.db, code)) ?? null),
+    gateway: (branch, type) =>
+      gateways.get(`${branch.id}:${type}`, async () => {
+        const gw = (await branchGateways(store.db, branch)).find((g) => g.type === type)
+        return gw ? { gw, adapter: await adapterFor(app, gw) } : null
+      }),
+    publicUrl: () =>
+      setting.get('public', async () => (await getSetting(store.db, PUBLIC_URL_SETTING)) ?? null),
+  }
+}

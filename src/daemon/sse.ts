@@ -1,0 +1,106 @@
+import type { ServerResponse } from 'node:http'
+import type { Kysely } from 'kysely'
+import { eventJson } from '../services/events.js'
+import { latestEventSeq, listEventsAfter } from '../store/events-store.js'
+import type { Database } from '../store/schema.js'
+import type { Logger } from './log.js'
+
+interface Subscriber {
+  res: ServerResponse
+  /** null: every tenant (an unscoped token). */
+  tenantId: string | null
+  branchId: string | null
+  /** The last event number this subscriber has passed (sent or filtered out). */
+  lastSeq: number
+}
+
+export interface EventHub {
+  /** Streams events after `lastEventId` (or from now) to `res` until it closes. */
+  subscribe(
+    res: ServerResponse,
+    filter: { tenantId: string | null; branchId: string | null },
+    lastEventId: number | undefined,
+  ): Promise<void>
+  size(): number
+  close(): void
+}
+
+/**
+ * Live events from the store's append-only events table: changes made by `dsh pay` in other
+ * processes and by other daemons appear too. One poll serves every subscriber; each keeps its own
+ * position, so `Last-Event-ID` resumes exactly where a stream stopped.
+ */
+export function createEventHub(
+  db: Kysely<Database>,
+  log: Logger,
+  pollMs = 250,
+  heartbeatMs = 15_000,
+): EventHub {
+  const subs = new Set<Subscriber>()
+  let polling = false
+  let closed = false
+
+  const send = (s: Subscriber, text: string) => {
+    if (!s.res.writableEnded) s.res.write(text)
+  }
+
+  async function poll(): Promise<void> {
+    if (polling || subs.size === 0) return
+    polling = true
+    try {
+      for (;;) {
+        const from = Math.min(...[...subs].map((s) => s.lastSeq))
+        const rows = await listEventsAfter(db, from, 500)
+        for (const row of rows) {
+          const seq = Number(row.seq)
+          for (const s of subs) {
+            if (seq <= s.lastSeq) continue
+            s.lastSeq = seq
+            if (s.tenantId && row.tenant_id !== s.tenantId) continue
+            if (s.branchId && row.branch_id !== s.branchId) continue
+            send(s, `id: ${seq}\nevent: payment\ndata: ${eventJson(row)}\n\n`)
+          }
+        }
+        if (rows.length < 500) break
+      }
+    } catch (err) {
+      log.warn('events.poll_failed', { error: (err as Error).message })
+    } finally {
+      polling = false
+    }
+  }
+
+  const timer = setInterval(() => void poll(), pollMs)
+  const beat = setInterval(() => {
+    for (const s of subs) send(s, ': keep-alive\n\n')
+  }, heartbeatMs)
+
+  return {
+    async subscribe(res, filter, lastEventId) {
+      const start = lastEventId ?? (await latestEventSeq(db))
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      })
+      res.write(`retry: 2000\n: dsh events from ${start}\n\n`)
+      if (closed) {
+        res.end()
+        return
+      }
+      const s: Subscriber = { res, ...filter, lastSeq: start }
+      subs.add(s)
+      res.on('close', () => subs.delete(s))
+      void poll()
+    },
+    size: () => subs.size,
+    close() {
+      closed = true
+      clearInterval(timer)
+      clearInterval(beat)
+      for (const s of subs) s.res.end()
+      subs.clear()
+    },
+  }
+}

@@ -1,0 +1,153 @@
+import type { App } from '../app.js'
+import {
+  type ProcessOptions,
+  processInboxEntry,
+  wakeMatchedCallbacks,
+} from '../services/callbacks.js'
+import { latestEventSeq } from '../store/events-store.js'
+import { dueInbox } from '../store/inbox-store.js'
+import type { Logger } from './log.js'
+import type { Metrics } from './metrics.js'
+
+export interface InboxWorker {
+  /** Something was stored: look now rather than at the next poll. */
+  kick(): void
+  start(): void
+  /** Finishes the entries in hand, takes no new ones. */
+  stop(timeoutMs: number): Promise<void>
+  /** When the loop last went round (health). */
+  lastLoopAt(): number
+}
+
+export interface WorkerOptions extends ProcessOptions {
+  /** How often to look for due entries when nothing kicks the worker. */
+  pollMs: number
+  /** Entries processed at once when the daemon is not busy answering requests. */
+  concurrency: number
+  /**
+   * While requests are being answered, processing takes at most this share of the time, one
+   * entry at a time: acknowledging callbacks always comes first, and the backlog waits (durably).
+   */
+  busyShare: number
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+const yieldToIo = () => new Promise<void>((r) => setImmediate(r))
+
+/**
+ * Processes the inbox after acknowledgement: entries due now (new, retries after back-off,
+ * unmatched ones whose payment appeared, claims abandoned by a dead worker).
+ */
+export function createInboxWorker(
+  app: App,
+  opts: WorkerOptions,
+  log: Logger,
+  metrics: Metrics,
+  busy: () => boolean,
+): InboxWorker {
+  let stopped = true
+  let wake: (() => void) | undefined
+  let loop: Promise<void> | undefined
+  let lastLoop = Date.now()
+  let eventSeq = -1
+  let lastWake = 0
+
+  const waitForKick = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms)
+      function done() {
+        clearTimeout(t)
+        wake = undefined
+        resolve()
+      }
+      wake = done
+    })
+
+  async function one(id: string): Promise<void> {
+    try {
+      const r = await processInboxEntry(app, id, opts)
+      if (!r.claimed) return
+      metrics.inc('dsh_callbacks_processed_total', { status: r.status })
+      const fields = { callback: id, status: r.status, payment: r.paymentId, note: r.note }
+      if (r.status === 'received' || r.status === 'unmatched') log.debug('callback.waiting', fields)
+      else if (['applied', 'ignored'].includes(r.status)) log.info('callback.processed', fields)
+      else log.warn('callback.processed', fields)
+    } catch (err) {
+      log.error('callback.process_failed', { callback: id, error: (err as Error).message })
+    }
+  }
+
+  /** Unmatched callbacks whose payment has shown up since the last look become due now. */
+  async function wakeUnmatched(): Promise<void> {
+    const now = Date.now()
+    if (now - lastWake < opts.pollMs) return
+    lastWake = now
+    const store = await app.store()
+    if (eventSeq < 0) eventSeq = await latestEventSeq(store.db)
+    for (let i = 0; i < 10; i++) {
+      const r = await wakeMatchedCallbacks(app, eventSeq)
+      if (r.woken > 0) log.debug('callback.woken', { count: r.woken })
+      if (r.seq === eventSeq) break
+      eventSeq = r.seq
+    }
+  }
+
+  async function run(): Promise<void> {
+    const store = await app.store()
+    while (!stopped) {
+      lastLoop = Date.now()
+      let due: { id: string }[]
+      try {
+        await wakeUnmatched()
+        due = await dueInbox(store.db, app.clock.now().toISOString(), 64)
+      } catch (err) {
+        log.error('inbox.poll_failed', { error: (err as Error).message })
+        await sleep(opts.pollMs)
+        continue
+      }
+      if (due.length === 0) {
+        await waitForKick(opts.pollMs)
+        continue
+      }
+      if (busy()) {
+        // One at a time, resting long enough that processing takes at most busyShare.
+        for (const { id } of due) {
+          if (stopped || !busy()) break
+          const started = performance.now()
+          await one(id)
+          const spent = performance.now() - started
+          await sleep(Math.max(5, (spent * (1 - opts.busyShare)) / opts.busyShare))
+        }
+        continue
+      }
+      let next = 0
+      const lane = async () => {
+        while (!stopped && next < due.length && !busy()) {
+          await one(due[next++]!.id)
+          // The store calls resolve as microtasks: yield so that requests get in between.
+          await yieldToIo()
+        }
+      }
+      await Promise.all(Array.from({ length: opts.concurrency }, lane))
+    }
+  }
+
+  return {
+    kick() {
+      wake?.()
+    },
+    start() {
+      if (!stopped) return
+      stopped = false
+      loop = run().catch((err) =>
+        log.error('inbox.worker_crashed', { error: (err as Error).message }),
+      )
+    },
+    async stop(timeoutMs) {
+      stopped = true
+      wake?.()
+      if (loop) await Promise.race([loop, sleep(timeoutMs)])
+    },
+    lastLoopAt: () => lastLoop,
+  }
+}

@@ -1,0 +1,190 @@
+import { createServer } from 'node:net'
+import { afterAll, describe, expect, it } from 'vitest'
+import { type App, createApp } from '../../src/app.js'
+import { type Sandbox, startSandbox } from '../../src/sandbox/index.js'
+import { withActor } from '../../src/services/daemon-actor.js'
+import { pay } from '../../src/services/payments/pay.js'
+import { DEFAULT_RECOVERY, parseSchedule, runRecovery } from '../../src/services/recovery.js'
+import { usePaymentsEnv } from '../helpers/payments-env.js'
+import { testRuntime } from '../helpers/run-cli.js'
+import { freePort, startDaemon, waitFor } from './helpers.js'
+
+interface Payment {
+  id: string
+  status: string
+  branch: string
+  checkoutRequestId: string | null
+  timeline: { to: string; actor: string; reason: string }[]
+}
+
+const env = usePaymentsEnv('sqlite', { callbackDelayMs: 100 })
+let never: Sandbox | undefined
+
+afterAll(async () => {
+  await never?.close()
+})
+
+/** A sandbox whose customers never act: STK Query keeps saying "being processed". */
+async function pointKarenAtSilentSandbox(): Promise<void> {
+  never ??= await startSandbox({ callbackDelayMs: 3_600_000 })
+  const r = await env.run('gateway', 'setup', 'mpesa', '--branch', 'karen', '--base-url', never.url)
+  expect(r.code, r.stderr).toBe(0)
+}
+
+/** An App on the store whose clock the test moves. */
+function virtualApp(): { app: App; set(ms: number): void } {
+  let now = Date.now()
+  const { rt } = testRuntime({
+    env: { DSH_HOME: env.home, DSH_DB: env.db },
+    clock: { now: () => new Date(now) },
+  })
+  const app = withActor(createApp(rt, {}), 'daemon')
+  return {
+    app,
+    set(ms) {
+      now = ms
+    },
+  }
+}
+
+describe('recovery schedule', () => {
+  it('parses offsets and every/until forms', () => {
+    expect(parseSchedule('30s,60s,2m,3m', 'x')).toEqual([30_000, 60_000, 120_000, 180_000])
+    expect(parseSchedule('1h/3h', 'x')).toEqual([3_600_000, 7_200_000, 10_800_000])
+    expect(() => parseSchedule('2m,1m', 'x')).toThrow(/increasing/)
+    expect(DEFAULT_RECOVERY.unknownMs).toHaveLength(24)
+  })
+
+  it('on a virtual clock: a pending payment is asked at 30, 60, 120 and 180 s, then needs review', async () => {
+    await pointKarenAtSilentSandbox()
+    const v = virtualApp()
+    const t0 = Date.now()
+    v.set(t0)
+    const r = await pay(v.app, {
+      branch: 'karen',
+      amount: '210',
+      currency: 'KES',
+      phone: '0712345699',
+    })
+    expect(r.payment.status).toBe('pending')
+    const queries = () =>
+      never!.requests().filter((q) => q.path === '/mpesa/stkpushquery/v1/query').length
+    const checks: number[] = []
+    for (const s of [10, 29, 31, 45, 61, 100, 121, 150, 181, 200]) {
+      v.set(t0 + s * 1000)
+      const before = queries()
+      const rep = await runRecovery(v.app, { schedule: DEFAULT_RECOVERY })
+      expect(rep.errors).toBe(0)
+      if (queries() > before) checks.push(s)
+    }
+    expect(checks).toEqual([31, 61, 121, 181])
+    const p = (await env.run('payments', 'show', r.payment.id, '--json')).json<Payment>()
+    expect(p.status).toBe('needs_review')
+    expect(p.timeline.at(-1)).toMatchObject({ to: 'needs_review', actor: 'daemon:recovery' })
+    expect(p.timeline.at(-1)?.reason).toContain('no final answer after 4 recovery checks')
+    await v.app.close()
+  })
+
+  it('on a virtual clock: an unknown payment is asked hourly for 24 h, then needs review', async () => {
+    const v = virtualApp()
+    const t0 = Date.now()
+    v.set(t0)
+    // The push answer is withheld past the read timeout: the outcome is unknown.
+    const r = await pay(v.app, {
+      branch: 'westlands',
+      amount: '220',
+      currency: 'KES',
+      phone: '0700009408',
+    })
+    expect(r.payment.status).toBe('unknown')
+    const checked: number[] = []
+    const at = (h: number, m = 0) => t0 + h * 3_600_000 + m * 60_000
+    const times = [at(0, 1), at(0, 30), ...Array.from({ length: 24 }, (_, i) => at(i + 1, 1))]
+    for (const [i, ms] of times.entries()) {
+      v.set(ms)
+      const rep = await runRecovery(v.app, { schedule: DEFAULT_RECOVERY })
+      if (rep.checked > 0) checked.push(i)
+      // Between two scheduled checks nothing is asked.
+      v.set(ms + 20 * 60_000)
+      expect((await runRecovery(v.app, { schedule: DEFAULT_RECOVERY })).checked).toBe(0)
+    }
+    // 30 s after the push (the first check every payment gets), then every hour to 24 h.
+    expect(checked).toEqual([0, ...Array.from({ length: 24 }, (_, i) => i + 2)])
+    const p = (await env.run('payments', 'show', r.payment.id, '--json')).json<Payment>()
+    expect(p.status).toBe('needs_review')
+    await v.app.close()
+  })
+})
+
+describe('a real daemon with every callback dropped', () => {
+  it('every payment is final or needs_review at the end of the recovery schedule', async () => {
+    await pointKarenAtSilentSandbox()
+    // Callbacks go to an address where nothing listens: every one is dropped.
+    const dead = await new Promise<number>((resolve) => {
+      const s = createServer()
+      s.listen(0, '127.0.0.1', () => {
+        const a = s.address()
+        s.close(() => resolve(typeof a === 'object' && a ? a.port : 0))
+      })
+    })
+    expect((await env.run('config', 'set', 'public-url', `http://127.0.0.1:${dead}`)).code).toBe(0)
+    const daemon = await startDaemon({ DSH_HOME: env.home, DSH_DB: env.db }, [
+      '--port',
+      String(await freePort()),
+      '--recovery-interval',
+      '1s',
+      '--recovery-schedule',
+      '1s,2s,3s',
+    ])
+    const want: [string, string, string][] = [
+      ['westlands', '0712345601', 'succeeded'],
+      ['westlands', '0712345602', 'succeeded'],
+      ['westlands', '0700001032', 'cancelled'],
+      ['westlands', '0700000001', 'failed'],
+      ['westlands', '0700002001', 'failed'],
+      ['westlands', '0700001037', 'failed'],
+      ['karen', '0712345603', 'needs_review'],
+      ['karen', '0712345604', 'needs_review'],
+    ]
+    const made: { id: string; want: string }[] = []
+    for (const [branch, phone, status] of want) {
+      const r = await env.run(
+        'pay',
+        '--branch',
+        branch,
+        '--amount',
+        '230',
+        '--currency',
+        'KES',
+        '--phone',
+        phone,
+        '--json',
+      )
+      expect(r.code, r.stderr).toBe(0)
+      made.push({ id: r.json<Payment>().id, want: status })
+    }
+    const final = ['succeeded', 'failed', 'cancelled', 'needs_review']
+    const done = await waitFor(
+      async () => {
+        const all = await Promise.all(
+          made.map(async (m) =>
+            (await env.run('payments', 'show', m.id, '--json')).json<Payment>(),
+          ),
+        )
+        return all.every((p) => final.includes(p.status)) ? all : undefined
+      },
+      15_000,
+      'every payment to be final or need review',
+      200,
+    )
+    expect(done.map((p) => p.status)).toEqual(made.map((m) => m.want))
+    for (const p of done) expect(p.timeline.at(-1)?.actor).toBe('daemon:recovery')
+    // Each karen payment was asked exactly once per scheduled check.
+    const karenQueries = never!.requests().filter((q) => q.path === '/mpesa/stkpushquery/v1/query')
+    expect(karenQueries.length).toBe(4 + 2 * 3)
+    const dropped = env.sandbox.deliveries().filter((d) => d.url.includes(`:${dead}/`))
+    expect(dropped.length).toBeGreaterThanOrEqual(6)
+    expect(dropped.every((d) => d.status === undefined)).toBe(true)
+    expect(await daemon.stop()).toBe(0)
+  }, 40_000)
+})
