@@ -64,9 +64,9 @@ export function completionCommand(ctx: CommandContext): Command {
       'after',
       '\nExamples:\n  dsh completion bash > /etc/bash_completion.d/dsh\n  dsh completion zsh >> ~/.zshrc\n  dsh completion fish > ~/.config/fish/completions/dsh.fish',
     )
-    .action(async (shell: string, _opts: unknown, cmd: Command) => {
-      let root: Command = cmd
-      while (root.parent) root = root.parent
+    .action(async (shell: string) => {
+      const { buildProgram } = await import('./index.js')
+      const root = await buildProgram(ctx.rt, [], true)
       const nodes: Node[] = []
       walk(root, '', nodes)
       if (shell === 'bash') ctx.rt.stdout.write(bash(nodes))

@@ -1,27 +1,146 @@
 import { Command, Option } from 'commander'
 import type { Runtime } from '../src/cli/runtime.js'
-import { auditCommand } from './audit.js'
-import { branchCommand } from './branch.js'
-import { callbacksCommand } from './callbacks.js'
-import { completionCommand } from './completion.js'
-import { configCommand } from './config.js'
-import { createContext } from './context.js'
-import { daemonCommand } from './daemon.js'
-import { exitCodesCommand } from './exit-codes.js'
-import { gatewayCommand } from './gateway.js'
-import { initCommand, migrateCommand } from './init.js'
-import { keysCommand } from './keys.js'
-import { payCommand } from './pay.js'
-import { paymentsCommand } from './payments.js'
-import { routeCommand } from './route.js'
-import { sandboxCommand } from './sandbox.js'
-import { tenantCommand } from './tenant.js'
-import { tokenCommand } from './token.js'
-import { VERSION, versionCommand } from './version.js'
-import { watchCommand } from './watch.js'
+import { type CommandContext, createContext } from './context.js'
+import { VERSION } from './version.js'
 
-/** The whole command tree. Only commander is loaded here; each action imports what it needs. */
-export function buildProgram(rt: Runtime): Command {
+interface Entry {
+  name: string
+  /** Shown by `dsh --help`; a test keeps it equal to the loaded command's description. */
+  description: string
+  load: (ctx: CommandContext) => Promise<Command>
+}
+
+/**
+ * Every top-level command. Only the one being run is loaded: the others stand as light stubs
+ * with their name and description, so `dsh --help` and every command start fast.
+ */
+export const COMMANDS: readonly Entry[] = [
+  {
+    name: 'init',
+    description:
+      'Create DSH_HOME, the master key and the store, and migrate it (safe to run again)',
+    load: async (ctx) => (await import('./init.js')).initCommand(ctx),
+  },
+  {
+    name: 'migrate',
+    description: 'Apply pending schema migrations to the store',
+    load: async (ctx) => (await import('./init.js')).migrateCommand(ctx),
+  },
+  {
+    name: 'tenant',
+    description: 'Businesses that own branches',
+    load: async (ctx) => (await import('./tenant.js')).tenantCommand(ctx),
+  },
+  {
+    name: 'branch',
+    description: 'Restaurant branches: currency, time zone, rates, methods',
+    load: async (ctx) => (await import('./branch.js')).branchCommand(ctx),
+  },
+  {
+    name: 'gateway',
+    description: 'Payment gateway configurations per branch, with tenant defaults',
+    load: async (ctx) => (await import('./gateway.js')).gatewayCommand(ctx),
+  },
+  {
+    name: 'pay',
+    description:
+      'Take a payment: route it, try the gateways with safe failover, and print the result',
+    load: async (ctx) => (await import('./pay.js')).payCommand(ctx),
+  },
+  {
+    name: 'payments',
+    description: 'Payments: list, inspect and resolve',
+    load: async (ctx) => (await import('./payments.js')).paymentsCommand(ctx),
+  },
+  {
+    name: 'route',
+    description: 'Payment routing rules per branch',
+    load: async (ctx) => (await import('./route.js')).routeCommand(ctx),
+  },
+  {
+    name: 'config',
+    description: 'Store-wide settings, e.g. the public callback URL',
+    load: async (ctx) => (await import('./config.js')).configCommand(ctx),
+  },
+  {
+    name: 'sandbox',
+    description:
+      'Run loopback simulators of Daraja, KCB/Zed, Stripe, Square and a bank API (no store)',
+    load: async (ctx) => (await import('./sandbox.js')).sandboxCommand(ctx),
+  },
+  {
+    name: 'keys',
+    description: 'The master key that encrypts gateway credentials',
+    load: async (ctx) => (await import('./keys.js')).keysCommand(ctx),
+  },
+  {
+    name: 'audit',
+    description: 'The append-only, hash-chained audit log',
+    load: async (ctx) => (await import('./audit.js')).auditCommand(ctx),
+  },
+  {
+    name: 'daemon',
+    description:
+      'Receive gateway callbacks, serve the REST API, live events and metrics, run scheduled jobs',
+    load: async (ctx) => (await import('./daemon.js')).daemonCommand(ctx),
+  },
+  {
+    name: 'callbacks',
+    description: 'The durable callback inbox: what gateways sent, and what became of it',
+    load: async (ctx) => (await import('./callbacks.js')).callbacksCommand(ctx),
+  },
+  {
+    name: 'token',
+    description: 'Bearer tokens for the daemon’s REST API and live events',
+    load: async (ctx) => (await import('./token.js')).tokenCommand(ctx),
+  },
+  {
+    name: 'watch',
+    description: 'Print payments as they change, live from the daemon (server-sent events)',
+    load: async (ctx) => (await import('./watch.js')).watchCommand(ctx),
+  },
+  {
+    name: 'exit-codes',
+    description: 'List dsh’s exit codes (also: dsh help exit-codes)',
+    load: async (ctx) => (await import('./exit-codes.js')).exitCodesCommand(ctx),
+  },
+  {
+    name: 'completion',
+    description: 'Print a shell completion script',
+    load: async (ctx) => (await import('./completion.js')).completionCommand(ctx),
+  },
+  {
+    name: 'version',
+    description: 'Print the version, the schema version and the Node version',
+    load: async (ctx) => (await import('./version.js')).versionCommand(ctx),
+  },
+]
+
+/** Global flags that take a value, to skip it when looking for the command name. */
+const VALUE_FLAGS = new Set(['--db'])
+
+/** The top-level command argv asks for (`help <cmd>` asks for <cmd>), if any. */
+export function requestedCommand(argv: readonly string[]): string | undefined {
+  const words: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? ''
+    if (a === '--') break
+    if (VALUE_FLAGS.has(a)) i++
+    else if (!a.startsWith('-')) words.push(a)
+    if (words.length === 2) break
+  }
+  return words[0] === 'help' ? words[1] : words[0]
+}
+
+/**
+ * The command tree for this argv: the requested command in full, the rest as stubs (`all`
+ * loads every command, for shell completion).
+ */
+export async function buildProgram(
+  rt: Runtime,
+  argv: readonly string[] = [],
+  all = false,
+): Promise<Command> {
   const ctx = createContext(rt)
   const program = new Command('dsh')
     .description(
@@ -53,25 +172,12 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 con
 6 gateway unavailable, 7 configuration/store, 8 findings, 130 interrupted.`,
     )
 
-  program.addCommand(initCommand(ctx))
-  program.addCommand(migrateCommand(ctx))
-  program.addCommand(tenantCommand(ctx))
-  program.addCommand(branchCommand(ctx))
-  program.addCommand(gatewayCommand(ctx))
-  program.addCommand(payCommand(ctx))
-  program.addCommand(paymentsCommand(ctx))
-  program.addCommand(routeCommand(ctx))
-  program.addCommand(configCommand(ctx))
-  program.addCommand(sandboxCommand(ctx))
-  program.addCommand(keysCommand(ctx))
-  program.addCommand(auditCommand(ctx))
-  program.addCommand(daemonCommand(ctx))
-  program.addCommand(callbacksCommand(ctx))
-  program.addCommand(tokenCommand(ctx))
-  program.addCommand(watchCommand(ctx))
-  program.addCommand(exitCodesCommand(ctx))
-  program.addCommand(completionCommand(ctx))
-  program.addCommand(versionCommand(ctx))
+  const wanted = requestedCommand(argv)
+  for (const e of COMMANDS) {
+    program.addCommand(
+      all || e.name === wanted ? await e.load(ctx) : new Command(e.name).description(e.description),
+    )
+  }
 
   applyEverywhere(program, rt)
   return program

@@ -9,12 +9,12 @@ const OK_CODES = new Set(['commander.helpDisplayed', 'commander.version', 'comma
 export async function runCli(
   rt: Runtime,
   argv: string[],
-  build: (rt: Runtime) => Command,
+  build: (rt: Runtime, argv: readonly string[]) => Command | Promise<Command>,
 ): Promise<number> {
-  const program = build(rt)
   const json = argv.includes('--json')
   const verbose = argv.includes('--verbose')
   try {
+    const program = await build(rt, argv)
     await program.parseAsync(argv, { from: 'user' })
     return 0
   } catch (err) {

@@ -4,8 +4,12 @@ import { DshError } from '../core/errors.js'
 import type { AttemptLog, GatewayOutcome } from '../core/payments/gateway-port.js'
 import { canMove, type PaymentStatus } from '../core/payments/states.js'
 import type { BranchWithTenant } from '../store/branches-store.js'
-import { dialectOf } from '../store/connect.js'
-import { type PaymentRow, updateAttempt, updatePayment } from '../store/payments-store.js'
+import {
+  findPaymentForUpdate,
+  type PaymentRow,
+  updateAttempt,
+  updatePayment,
+} from '../store/payments-store.js'
 import type { Database } from '../store/schema.js'
 import { statusFor, transitionContext } from './payments/attempt.js'
 import type { BranchGateway } from './payments/branch-gateways.js'
@@ -13,9 +17,7 @@ import { transition } from './payments/transition.js'
 
 /** Reads a payment inside a write transaction, locking its row on PostgreSQL. */
 export async function lockPayment(trx: Kysely<Database>, id: string): Promise<PaymentRow> {
-  let q = trx.selectFrom('payments').selectAll().where('id', '=', id)
-  if (dialectOf(trx) === 'postgres') q = q.forUpdate()
-  const p = await q.executeTakeFirst()
+  const p = await findPaymentForUpdate(trx, id)
   if (!p) throw new DshError('internal', 'payment_vanished', `payment ${id} disappeared`)
   return p
 }

@@ -1,4 +1,5 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely'
+import { dialectOf } from './connect.js'
 import type { Database, PaymentAttemptsTable, PaymentEventsTable, PaymentsTable } from './schema.js'
 
 export type PaymentRow = Selectable<PaymentsTable>
@@ -10,6 +11,14 @@ export const insertPayment = (db: Kysely<Database>, row: Insertable<PaymentsTabl
 
 export const findPayment = (db: Kysely<Database>, id: string) =>
   db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst()
+
+/** Reads a payment inside a write transaction, locking its row on PostgreSQL (SQLite's
+ * BEGIN IMMEDIATE already serialises writers). */
+export function findPaymentForUpdate(db: Kysely<Database>, id: string) {
+  let q = db.selectFrom('payments').selectAll().where('id', '=', id)
+  if (dialectOf(db) === 'postgres') q = q.forUpdate()
+  return q.executeTakeFirst()
+}
 
 export const updatePayment = (
   db: Kysely<Database>,

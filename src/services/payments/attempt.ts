@@ -12,7 +12,7 @@ import type { BranchWithTenant } from '../../store/branches-store.js'
 import { readBreaker, writeBreaker } from '../../store/breakers-store.js'
 import type { Store } from '../../store/connect.js'
 import {
-  findPayment,
+  findPaymentForUpdate,
   insertAttempt,
   type PaymentRow,
   updateAttempt,
@@ -167,7 +167,7 @@ export async function applyAttemptResult(
       if (next.state !== b.state || next.consecutiveFaults !== b.consecutiveFaults)
         await writeBreaker(trx, branch.id, gw.type, next, nowIso)
     }
-    const p = await findPayment(trx, paymentId)
+    const p = await findPaymentForUpdate(trx, paymentId)
     if (!p) throw new DshError('internal', 'payment_vanished', `payment ${paymentId} disappeared`)
     if (o.status === 'failed' && o.kind === 'not_attempted')
       return { kind: 'not_attempted' as const, payment: p, outcome: o }

@@ -8,7 +8,7 @@ import type { BranchWithTenant } from '../../store/branches-store.js'
 import { isUniqueViolation } from '../../store/errors.js'
 import {
   findIdempotencyKey,
-  findPayment,
+  findPaymentForUpdate,
   findUnknownTwin,
   insertIdempotencyKey,
   insertPayment,
@@ -249,7 +249,7 @@ async function failIfNothingSent(
 ): Promise<void> {
   const store = await app.store()
   await store.write(async (trx) => {
-    const p = await findPayment(trx, paymentId)
+    const p = await findPaymentForUpdate(trx, paymentId)
     if (p?.status !== 'created') return
     const sent = await trx
       .selectFrom('payment_attempts')

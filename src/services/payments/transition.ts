@@ -4,7 +4,12 @@ import type { FeeStructure } from '../../core/gateways/fees.js'
 import { paymentFee } from '../../core/payments/fees.js'
 import { canMove, isFinal, type PaymentStatus } from '../../core/payments/states.js'
 import { maskMsisdn } from '../../core/phone.js'
-import { insertPaymentEvent, type PaymentRow, updatePayment } from '../../store/payments-store.js'
+import {
+  findPaymentForUpdate,
+  insertPaymentEvent,
+  type PaymentRow,
+  updatePayment,
+} from '../../store/payments-store.js'
 import type { Database, PaymentsTable } from '../../store/schema.js'
 import { audit } from '../audit.js'
 import { appendEvent } from '../events.js'
@@ -32,6 +37,9 @@ export async function transition(
   ctx: TransitionContext,
   extra: Updateable<PaymentsTable> = {},
 ): Promise<PaymentRow | null> {
+  // Judge the move on the row as it is now, locked: another process (the daemon, a sync) may
+  // have moved it since the caller read it.
+  p = (await findPaymentForUpdate(trx, p.id)) ?? p
   const from = p.status as PaymentStatus
   if (!canMove(from, to)) return null
   const now = app.clock.now().toISOString()
