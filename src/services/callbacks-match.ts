@@ -14,6 +14,7 @@ import {
   findAttempt,
   findAttemptByRef,
   findPayment,
+  findUnreferencedMpesaAttempts,
   type PaymentRow,
 } from '../store/payments-store.js'
 import type { Database } from '../store/schema.js'
@@ -61,6 +62,8 @@ export async function matchPayment(
   db: Kysely<Database>,
   gateway: string,
   parsed: ParsedCallback,
+  branchId?: string,
+  nowMs: number = Date.now(),
 ): Promise<{ attempt: AttemptRow; payment: PaymentRow } | undefined> {
   let attempt = parsed.gatewayRef
     ? await findAttemptByRef(db, gateway, parsed.gatewayRef)
@@ -69,9 +72,44 @@ export async function matchPayment(
     const byRef = await findAttempt(db, parsed.attemptRef)
     if (byRef?.gateway === gateway) attempt = byRef
   }
+  if (!attempt && gateway === 'mpesa' && branchId)
+    attempt = await matchUnreferenced(db, branchId, parsed, nowMs)
   if (!attempt) return undefined
   const payment = await findPayment(db, attempt.payment_id)
   return payment ? { attempt, payment } : undefined
+}
+
+/**
+ * Daraja echoes nothing of ours, so a push whose answer timed out has no CheckoutRequestID to
+ * match. Its callback names the phone and amount: while an M-Pesa payment is unknown, dsh refuses
+ * a second push to the same phone for the same amount, so at most one such attempt can wait.
+ * Exactly one candidate (in the last 24 h) is a match, which the `verify` policy still confirms
+ * by an STK query with the callback's CheckoutRequestID; anything else stays unmatched.
+ */
+async function matchUnreferenced(
+  db: Kysely<Database>,
+  branchId: string,
+  parsed: ParsedCallback,
+  nowMs: number,
+): Promise<AttemptRow | undefined> {
+  if (!parsed.payer || parsed.amountMinor === undefined || !parsed.gatewayRef) return undefined
+  const since = new Date(nowMs - 24 * 3600_000).toISOString()
+  const payer = parsed.payer
+  const candidates = (
+    await findUnreferencedMpesaAttempts(db, branchId, parsed.amountMinor, since)
+  ).filter((a) => a.payment_phone !== null && samePhone(payer, a.payment_phone))
+  return candidates.length === 1 ? candidates[0] : undefined
+}
+
+/**
+ * The inbox keeps callbacks with phone numbers masked (254******675): such a number matches a
+ * stored one of the same length with the same visible digits. Uniqueness, checked above, and the
+ * confirming STK query make up for what the mask hides.
+ */
+function samePhone(given: string, stored: string): boolean {
+  if (!given.includes('*')) return given === stored
+  if (given.length !== stored.length) return false
+  return [...given].every((c, i) => c === '*' || c === stored[i])
 }
 
 /** Amount and currency must be the payment's: anything else is for a human, never a success. */

@@ -78,6 +78,8 @@ export async function applyOutcomeLocked(
       failure_kind: o.status === 'failed' ? o.kind : null,
       code: o.code,
       message: o.message,
+      // A push whose answer timed out learns its CheckoutRequestID from the callback here.
+      ...(o.refs.gatewayRef ? { gateway_ref: o.refs.gatewayRef } : {}),
       ...(receipt ? { receipt_number: receipt } : {}),
       ...(input.log
         ? {

@@ -126,3 +126,28 @@ export const insertIdempotencyKey = (
   db: Kysely<Database>,
   row: Selectable<Database['idempotency_keys']>,
 ) => db.insertInto('idempotency_keys').values(row).execute()
+
+/**
+ * M-Pesa attempts of a branch still waiting without a CheckoutRequestID (the push's answer never
+ * came), for this amount, newest first, with the payment's phone.
+ */
+export const findUnreferencedMpesaAttempts = (
+  db: Kysely<Database>,
+  branchId: string,
+  amountMinor: bigint,
+  sinceIso: string,
+) =>
+  db
+    .selectFrom('payment_attempts')
+    .innerJoin('payments', 'payments.id', 'payment_attempts.payment_id')
+    .selectAll('payment_attempts')
+    .select('payments.phone as payment_phone')
+    .where('payments.branch_id', '=', branchId)
+    .where('payments.amount_minor', '=', amountMinor)
+    .where('payments.status', 'in', ['created', 'unknown'])
+    .where('payments.created_at', '>=', sinceIso)
+    .where('payment_attempts.gateway', '=', 'mpesa')
+    .where('payment_attempts.gateway_ref', 'is', null)
+    .where('payment_attempts.status', 'in', ['sending', 'unknown'])
+    .orderBy('payment_attempts.created_at', 'desc')
+    .execute()

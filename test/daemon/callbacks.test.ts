@@ -143,28 +143,71 @@ describe('dsh daemon: callbacks into the durable inbox', () => {
   })
 
   it('a callback that arrives before the payment row is committed is applied once the row exists', async () => {
-    // The push answer (with the CheckoutRequestID) is withheld 1.5 s; the callback comes at 100 ms.
+    // Two pushes of the same amount to the same phone at once: their answers (with the
+    // CheckoutRequestIDs) are withheld 1.5 s, the callbacks come at 100 ms. Neither callback can
+    // be matched yet (two candidates), so both wait as unmatched until the references exist.
     await run('gateway', 'setup', 'mpesa', '--branch', 'westlands', '--read-timeout', '5')
-    env.sandbox.script({ gateway: 'mpesa', outcome: 'slow_success', count: 1 })
-    const paying = pay('170', '0712345670')
-    const early = await waitFor(
-      async () => (await callbacks()).find((c) => c.status === 'unmatched'),
+    env.sandbox.script({ gateway: 'mpesa', outcome: 'slow_success', count: 2 })
+    const paying = Promise.all([pay('170', '0712345670'), pay('170', '0712345670')])
+    await waitFor(
+      async () =>
+        (await callbacks()).filter((c) => c.status === 'unmatched').length === 2 ? true : undefined,
       5_000,
-      'the early callback to be stored as unmatched',
+      'both early callbacks to be stored as unmatched',
     )
-    const p = await paying
-    expect(p.status).toBe('pending')
-    expect(early.dedupeKey).toBe(`mpesa:${p.checkoutRequestId}`)
+    const early = (await callbacks()).filter((c) => c.status === 'unmatched')
+    const paid = await paying
+    for (const p of paid) expect(p.status).toBe('pending')
+    expect(early.map((c) => c.dedupeKey).sort()).toEqual(
+      paid.map((p) => `mpesa:${p.checkoutRequestId}`).sort(),
+    )
+    for (const p of paid) {
+      const done = await waitFor(
+        async () => ((await show(p.id)).status === 'succeeded' ? show(p.id) : undefined),
+        10_000,
+        'the early callback to be applied',
+      )
+      expect(done.timeline.filter((e) => e.to === 'succeeded')).toHaveLength(1)
+      const entry = (await callbacks()).find((c) => c.dedupeKey === `mpesa:${p.checkoutRequestId}`)
+      expect(entry).toMatchObject({ status: 'applied', paymentId: p.id })
+      expect(entry!.attempts).toBeGreaterThanOrEqual(2)
+    }
+    await run('gateway', 'setup', 'mpesa', '--branch', 'westlands', '--read-timeout', '1')
+  })
+
+  it('a push whose answer timed out is resolved by its callback, matched on phone and amount', async () => {
+    // Read timeout 1 s, answer withheld 1.5 s: the push is `unknown` with no CheckoutRequestID.
+    env.sandbox.script({ gateway: 'mpesa', outcome: 'slow_success', count: 1 })
+    const r = await run(
+      'pay',
+      '--branch',
+      'westlands',
+      '--amount',
+      '175',
+      '--currency',
+      'KES',
+      '--phone',
+      '0712345675',
+      '--json',
+    )
+    // The callback (at 100 ms) may settle the payment before the 1 s timeout: 0 or 6 both fine.
+    expect([0, 6]).toContain(r.code)
+    const p = r.json<Payment>()
     const done = await waitFor(
       async () => ((await show(p.id)).status === 'succeeded' ? show(p.id) : undefined),
       10_000,
-      'the early callback to be applied',
+      'the callback to resolve the timed-out push',
     )
+    expect(done.checkoutRequestId).toMatch(/^ws_CO_/)
+    expect(done.receiptNumber).toMatch(/^[A-Z0-9]{10}$/)
     expect(done.timeline.filter((e) => e.to === 'succeeded')).toHaveLength(1)
-    const entry = (await callbacks()).find((c) => c.id === early.id)
-    expect(entry).toMatchObject({ status: 'applied', paymentId: p.id })
-    expect(entry!.attempts).toBeGreaterThanOrEqual(2)
-    await run('gateway', 'setup', 'mpesa', '--branch', 'westlands', '--read-timeout', '1')
+    expect(env.sandbox.ledger().filter((c) => c.phone === '254712345675')).toHaveLength(1)
+    const attempts = (await run('payments', 'show', p.id, '--json')).json<{
+      attempts: { status: string; gatewayRef: string | null }[]
+    }>().attempts
+    expect(attempts).toEqual([
+      expect.objectContaining({ status: 'succeeded', gatewayRef: done.checkoutRequestId }),
+    ])
   })
 
   it('refuses malformed JSON (400), 1 MiB (413), a wrong path token (404), bad or stale Stripe signatures (401), changing nothing', async () => {

@@ -83,6 +83,11 @@ export interface ParsedCallback {
   amountMinor?: bigint | undefined
   currency?: string | undefined
   shortcode?: string | undefined
+  /**
+   * The paying MSISDN where the callback names it (Daraja's PhoneNumber item), so a callback for
+   * a push whose answer never came (no CheckoutRequestID stored) can still find its payment.
+   */
+  payer?: string | undefined
 }
 
 export interface CredentialCheck {

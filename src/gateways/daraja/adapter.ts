@@ -305,6 +305,7 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
           outcome: outcomeFor(DARAJA_CODES, stk.resultCode, stk.resultDesc, refs, amountMinor),
           amountMinor,
           currency: 'KES',
+          payer: stk.phoneNumber,
         }
       }
       const c2b = parseC2BConfirmation(body)

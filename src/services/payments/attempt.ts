@@ -12,6 +12,7 @@ import type { BranchWithTenant } from '../../store/branches-store.js'
 import { readBreaker, writeBreaker } from '../../store/breakers-store.js'
 import type { Store } from '../../store/connect.js'
 import {
+  findAttempt,
   findPaymentForUpdate,
   insertAttempt,
   type PaymentRow,
@@ -146,19 +147,33 @@ export async function applyAttemptResult(
   const o = result.outcome
   const nowIso = app.clock.now().toISOString()
   return store.write(async (trx) => {
-    await updateAttempt(trx, attemptId, {
-      status: o.status === 'failed' ? (o.kind === 'unknown' ? 'unknown' : 'failed') : o.status,
-      failure_kind: o.status === 'failed' ? o.kind : null,
-      code: o.code,
-      message: o.message,
-      gateway_ref: o.refs.gatewayRef ?? null,
-      secondary_ref: o.refs.secondaryRef ?? null,
-      receipt_number: o.refs.receiptNumber ?? null,
+    const before = await findAttempt(trx, attemptId)
+    const logs = {
       request: JSON.stringify(redactForAudit(result.log.request)),
       response: JSON.stringify(redactForAudit(result.log.response)),
       latency_ms: Math.round(result.log.latencyMs),
       updated_at: nowIso,
-    })
+    }
+    // A callback may have settled the attempt while our call was still waiting: a late
+    // timeout never undoes what the gateway already told us.
+    if (
+      before &&
+      (before.status === 'succeeded' || before.status === 'failed') &&
+      o.status !== 'succeeded'
+    ) {
+      await updateAttempt(trx, attemptId, logs)
+    } else {
+      await updateAttempt(trx, attemptId, {
+        ...logs,
+        status: o.status === 'failed' ? (o.kind === 'unknown' ? 'unknown' : 'failed') : o.status,
+        failure_kind: o.status === 'failed' ? o.kind : null,
+        code: o.code,
+        message: o.message,
+        gateway_ref: o.refs.gatewayRef ?? before?.gateway_ref ?? null,
+        secondary_ref: o.refs.secondaryRef ?? before?.secondary_ref ?? null,
+        receipt_number: o.refs.receiptNumber ?? before?.receipt_number ?? null,
+      })
+    }
     if (countsForBreaker) {
       const settings = breakerSettings(gw)
       const fault = o.status === 'failed' && o.gatewayFault
