@@ -326,7 +326,13 @@ async function decide(app: App, store: Store, e: InboxRow): Promise<Decision> {
   }
   if (e.gateway === 'mpesa' && parsed.shortcode !== undefined)
     return decideC2B(app, store, e, branch, body, parsed)
-  const found = await matchPayment(store.db, e.gateway, parsed, branch.id, app.clock.now().getTime())
+  const found = await matchPayment(
+    store.db,
+    e.gateway,
+    parsed,
+    branch.id,
+    app.clock.now().getTime(),
+  )
   if (!found)
     return {
       kind: 'unmatched',

@@ -75,7 +75,7 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
           decision.candidates.filter((c) => c.reason !== 'not configured for this branch').length
         ? rejected[0]
         : `no enabled gateway of ${branch.code} can take ${formatMoney({ minor: req.amountMinor, currency: req.currency })} by ${req.method}: tried ${tried || 'none'}`,
-      'see `dsh route explain` and `dsh gateway list --branch ' + branch.code + '`',
+      `see \`dsh route explain\` and \`dsh gateway list --branch ${branch.code}\``,
     )
   }
   if (req.method === 'mpesa' && req.phone) {
