@@ -82,6 +82,29 @@ export function asQueryOutcome(o: GatewayOutcome): GatewayOutcome {
   return o
 }
 
+/** Rule builders shared by every gateway code table (the codes.ts files). */
+export const declined = (message: string, extra: Partial<CodeRule> = {}): CodeRule => ({
+  status: 'failed',
+  kind: 'declined',
+  gatewayFault: false,
+  message,
+  ...extra,
+})
+
+export const notAttempted = (gatewayFault: boolean, message: string): CodeRule => ({
+  status: 'failed',
+  kind: 'not_attempted',
+  gatewayFault,
+  message,
+})
+
+export const unknownRule = (gatewayFault: boolean, message: string): CodeRule => ({
+  status: 'failed',
+  kind: 'unknown',
+  gatewayFault,
+  message,
+})
+
 /**
  * Transport failures. Before the request leaves, nothing can be charged (not_attempted); after it
  * was sent and no answer came, it may have been (unknown). A reset with no answer sits between

@@ -1,18 +1,4 @@
-import { type CodeRule, type CodeTable, transportTable } from '../outcomes.js'
-
-const declined = (message: string, extra: Partial<CodeRule> = {}): CodeRule => ({
-  status: 'failed',
-  kind: 'declined',
-  gatewayFault: false,
-  message,
-  ...extra,
-})
-const notAttempted = (gatewayFault: boolean, message: string): CodeRule => ({
-  status: 'failed',
-  kind: 'not_attempted',
-  gatewayFault,
-  message,
-})
+import { type CodeTable, declined, notAttempted, transportTable } from '../outcomes.js'
 
 /**
  * STK result codes (GATEWAYS.md §1.4), as they arrive in the callback (a number) and the STK

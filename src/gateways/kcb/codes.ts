@@ -1,12 +1,5 @@
 import { STK_RESULT_CODES } from '../daraja/codes.js'
-import { type CodeRule, type CodeTable, transportTable } from '../outcomes.js'
-
-const notAttempted = (gatewayFault: boolean, message: string): CodeRule => ({
-  status: 'failed',
-  kind: 'not_attempted',
-  gatewayFault,
-  message,
-})
+import { type CodeTable, notAttempted, transportTable } from '../outcomes.js'
 
 /**
  * KCB M-Pesa collection through Zed (GATEWAYS.md §2). Zed publishes no documentation, so the

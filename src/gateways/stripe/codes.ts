@@ -1,24 +1,10 @@
-import { type CodeRule, type CodeTable, transportTable } from '../outcomes.js'
-
-const declined = (message: string, extra: Partial<CodeRule> = {}): CodeRule => ({
-  status: 'failed',
-  kind: 'declined',
-  gatewayFault: false,
-  message,
-  ...extra,
-})
-const notAttempted = (gatewayFault: boolean, message: string): CodeRule => ({
-  status: 'failed',
-  kind: 'not_attempted',
-  gatewayFault,
-  message,
-})
-const unknown = (gatewayFault: boolean, message: string): CodeRule => ({
-  status: 'failed',
-  kind: 'unknown',
-  gatewayFault,
-  message,
-})
+import {
+  type CodeTable,
+  declined,
+  notAttempted,
+  transportTable,
+  unknownRule as unknown,
+} from '../outcomes.js'
 
 /**
  * Stripe (GATEWAYS.md §3). Looked up in this order: `pi.<status>` for a PaymentIntent, else the
