@@ -1,0 +1,71 @@
+import { execFileSync } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DSH_BIN } from '../helpers/cli.js'
+import { runInProcess } from '../helpers/run-cli.js'
+import { tempHome } from '../helpers/temp-home.js'
+
+// A real terminal: tmux runs bin/dsh, send-keys types, capture-pane reads the screen (.ci/run
+// installs tmux when a machine lacks it).
+const home = tempHome()
+const session = `dsh-test-${process.pid}`
+const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' })
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function screenWhen(predicate: (s: string) => boolean, ms = 8_000): Promise<string> {
+  const deadline = Date.now() + ms
+  let screen = ''
+  while (Date.now() < deadline) {
+    screen = tmux('capture-pane', '-t', session, '-p')
+    if (predicate(screen)) return screen
+    await sleep(100)
+  }
+  throw new Error(`screen never matched; last screen:\n${screen}`)
+}
+
+function start(args: string[]) {
+  const cmd = `DSH_HOME=${home.home} ${process.execPath} ${DSH_BIN} ${args.join(' ')}; echo "EXIT=$?"; sleep 30`
+  tmux('new-session', '-d', '-s', session, '-x', '150', '-y', '40', cmd)
+}
+
+beforeAll(async () => {
+  for (const args of [
+    ['init'],
+    ['tenant', 'add', 'acme', '--name', 'Acme'],
+    ['branch', 'add', 'w', '--tenant', 'acme', '--name', 'W', '--currency', 'KES'],
+  ]) {
+    expect((await runInProcess(args, { env: { DSH_HOME: home.home } })).code).toBe(0)
+  }
+})
+afterAll(() => {
+  try {
+    tmux('kill-session', '-t', session)
+  } catch {}
+  home.cleanup()
+})
+
+describe('prompts on a terminal', () => {
+  it('asks for missing gateway fields, masks secrets, and never shows them', async () => {
+    start(['gateway', 'setup', 'stripe', '--branch', 'w'])
+    await screenWhen((s) => s.includes('Stripe secret key'))
+    tmux('send-keys', '-t', session, 'sk_test_PROMPTSECRET42', 'Enter')
+    await screenWhen((s) => s.includes('Stripe webhook signing secret'))
+    tmux('send-keys', '-t', session, 'whsec_PROMPTED17', 'Enter')
+    const screen = await screenWhen((s) => s.includes('EXIT='))
+    tmux('kill-session', '-t', session)
+    expect(screen).toContain('EXIT=0')
+    expect(screen).toContain('configured stripe')
+    expect(screen).toContain('••••••••ET42')
+    expect(screen).not.toContain('PROMPTSECRET')
+    expect(screen).not.toContain('whsec_PROMPTED')
+  })
+
+  it('offers the choices of an enum field', async () => {
+    start(['branch', 'add', 'k', '--tenant', 'acme', '--name', 'K'])
+    await screenWhen((s) => s.includes('Currency'))
+    tmux('send-keys', '-t', session, 'Down', 'Enter')
+    const screen = await screenWhen((s) => s.includes('EXIT='))
+    tmux('kill-session', '-t', session)
+    expect(screen).toContain('EXIT=0')
+    expect(screen).toContain('UGX')
+  })
+})
