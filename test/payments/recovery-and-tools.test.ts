@@ -114,6 +114,73 @@ describe('a payment that cannot be sent is never left created', () => {
   })
 })
 
+describe('card payments without --payment-method', () => {
+  it('use the sandbox test card in a sandbox set-up, and are refused (exit 2) in production', async () => {
+    const r = await env.run(
+      'pay',
+      '--branch',
+      'westlands',
+      '--amount',
+      '95',
+      '--currency',
+      'KES',
+      '--method',
+      'card',
+      '--wait',
+      '--timeout',
+      '10s',
+      '--json',
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json<Payment>()).toMatchObject({ status: 'succeeded', gateway: 'stripe' })
+    const add = await env.run(
+      'branch',
+      'add',
+      'nyali',
+      '--tenant',
+      'acme',
+      '--name',
+      'Nyali',
+      '--currency',
+      'KES',
+    )
+    expect(add.code, add.stderr).toBe(0)
+    const sk = join(env.home, 'sk-live')
+    writeFileSync(sk, 'sk_live_example')
+    const wh = join(env.home, 'wh-live')
+    writeFileSync(wh, 'whsec_live')
+    const setup = await env.run(
+      'gateway',
+      'setup',
+      'stripe',
+      '--branch',
+      'nyali',
+      '--environment',
+      'production',
+      '--base-url',
+      'https://api.stripe.com',
+      '--secret-key-file',
+      sk,
+      '--webhook-secret-file',
+      wh,
+    )
+    expect(setup.code, setup.stderr).toBe(0)
+    const live = await env.run(
+      'pay',
+      '--branch',
+      'nyali',
+      '--amount',
+      '95',
+      '--currency',
+      'KES',
+      '--method',
+      'card',
+    )
+    expect(live.code).toBe(2)
+    expect(live.stderr).toContain('--payment-method')
+  })
+})
+
 describe('route set/show and gateway test', () => {
   it('a branch replaces its routing rules with a validated file and can reset them', async () => {
     const file = join(env.home, 'rules.json')

@@ -1,5 +1,5 @@
 import type { App } from '../../app.js'
-import { conflict, DshError, notFound, validationError } from '../../core/errors.js'
+import { conflict, DshError, notFound, usageError, validationError } from '../../core/errors.js'
 import { formatMoney } from '../../core/money/format.js'
 import { requestFingerprint } from '../../core/payments/fingerprint.js'
 import { isFinal, type PaymentStatus } from '../../core/payments/states.js'
@@ -77,6 +77,19 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
         : `no enabled gateway of ${branch.code} can take ${formatMoney({ minor: req.amountMinor, currency: req.currency })} by ${req.method}: tried ${tried || 'none'}`,
       `see \`dsh route explain\` and \`dsh gateway list --branch ${branch.code}\``,
     )
+  }
+  if (req.method === 'card' && !req.paymentMethod) {
+    const live = order.filter(
+      (t) =>
+        sandboxCard(t, gateways.find((g) => g.type === t)?.settings['environment']) === undefined,
+    )
+    if (live.length === order.length) {
+      throw usageError(
+        'missing_flags',
+        'missing required flag: --payment-method (a production card payment needs the customer’s card token)',
+        'give the Stripe pm_… or Square source id from your card terminal or checkout',
+      )
+    }
   }
   if (req.method === 'mpesa' && req.phone) {
     const twin = await findUnknownTwin(store.db, branch.id, req.phone, req.amountMinor)
@@ -199,7 +212,7 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
         orderId: req.orderId ?? paymentId,
         description: `Order ${req.orderId ?? paymentId}`.slice(0, 60),
         callbackUrl: await callbackUrl(app, store.db, branch, type, gw.settings['environment']),
-        paymentMethod: req.paymentMethod ?? undefined,
+        paymentMethod: req.paymentMethod ?? sandboxCard(type, gw.settings['environment']),
       })
       if (r.kind === 'skipped') {
         skipped.push(r.reason)
@@ -265,4 +278,12 @@ async function failIfNothingSent(
       failure_message: message,
     })
   })
+}
+
+/** The sandbox test card a sandbox card payment uses when none is given; none in production. */
+function sandboxCard(type: string, environment: string | undefined): string | undefined {
+  if (environment === 'production') return undefined
+  if (type === 'stripe') return 'pm_card_visa'
+  if (type === 'square') return 'cnon:card-nonce-ok'
+  return undefined
 }
