@@ -26,8 +26,8 @@ export function auditCommand(ctx: CommandContext): Command {
     )
     .action(
       ctx.action(async (app, opts: ListOptions) => {
-        const { auditList } = await import('../src/services/audit.js')
-        const { parseAuditFilter } = await import('../src/services/audit-filter.js')
+        const { auditList } = await import('../src/audit/audit.js')
+        const { parseAuditFilter } = await import('../src/audit/filter.js')
         const rows = await auditList(app, parseAuditFilter(opts))
         app.out.result(rows, () =>
           rows.length === 0
@@ -54,7 +54,7 @@ export function auditCommand(ctx: CommandContext): Command {
     .addHelpText('after', '\nExamples:\n  dsh audit verify\n  dsh audit verify --json')
     .action(
       ctx.action(async (app) => {
-        const { auditVerify } = await import('../src/services/audit.js')
+        const { auditVerify } = await import('../src/audit/audit.js')
         const r = await auditVerify(app)
         app.out.result(r, () =>
           r.ok

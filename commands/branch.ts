@@ -1,8 +1,8 @@
 import { Command } from 'commander'
 import type { App } from '../src/app.js'
 import { formatMoney } from '../src/core/money/format.js'
-import type { BranchView } from '../src/services/branches.js'
-import type { SettlementAccountView } from '../src/services/settlement-accounts.js'
+import type { SettlementAccountView } from '../src/settlement/accounts.js'
+import type { BranchView } from '../src/tenants/branches.js'
 import type { CommandContext } from './context.js'
 
 interface SettingsOptions {
@@ -75,7 +75,7 @@ export function branchCommand(ctx: CommandContext): Command {
             choices: ['KES', 'UGX', 'TZS', 'RWF', 'BIF', 'CDF', 'SSP', 'USD'],
           },
         ])
-        const { addBranch } = await import('../src/services/branches.js')
+        const { addBranch } = await import('../src/tenants/branches.js')
         const b = await addBranch(app, {
           ...opts,
           code,
@@ -97,7 +97,7 @@ export function branchCommand(ctx: CommandContext): Command {
     .addHelpText('after', '\nExamples:\n  dsh branch list\n  dsh branch list --tenant acme --json')
     .action(
       ctx.action(async (app, opts: { tenant?: string }) => {
-        const { branchList } = await import('../src/services/branches.js')
+        const { branchList } = await import('../src/tenants/branches.js')
         const rows = await branchList(app, opts)
         app.out.result(rows, () =>
           rows.length === 0
@@ -142,7 +142,7 @@ export function branchCommand(ctx: CommandContext): Command {
     )
     .action(
       ctx.action(async (app, code: string) => {
-        const { branchShow } = await import('../src/services/branches.js')
+        const { branchShow } = await import('../src/tenants/branches.js')
         const b = await branchShow(app, code)
         app.out.result(b, () => showBranch(app, b))
       }),
@@ -155,7 +155,7 @@ export function branchCommand(ctx: CommandContext): Command {
     )
     .action(
       ctx.action(async (app, code: string, opts: SettingsOptions) => {
-        const { setBranch } = await import('../src/services/branches.js')
+        const { setBranch } = await import('../src/tenants/branches.js')
         const b = await setBranch(app, code, opts)
         app.out.result(b, () => `updated branch ${b.code}\n${showBranch(app, b)}`)
       }),
@@ -172,7 +172,7 @@ export function branchCommand(ctx: CommandContext): Command {
       .addHelpText('after', `\nExamples:\n  dsh branch ${name} westlands`)
       .action(
         ctx.action(async (app, code: string) => {
-          const { setBranchStatus } = await import('../src/services/branches.js')
+          const { setBranchStatus } = await import('../src/tenants/branches.js')
           const b = await setBranchStatus(app, code, status)
           app.out.result(b, () => `branch ${b.code} is ${b.status}`)
         }),
@@ -212,7 +212,7 @@ Examples:
     )
     .action(
       ctx.action(async (app, code: string, opts: Record<string, string | boolean | undefined>) => {
-        const svc = await import('../src/services/settlement-accounts.js')
+        const svc = await import('../src/settlement/accounts.js')
         const input = opts as Parameters<typeof svc.setSettlementAccount>[2]
         if (!svc.isChange(input)) {
           const rows = await svc.showSettlementAccounts(app, code)

@@ -21,7 +21,7 @@ export function callbacksCommand(ctx: CommandContext): Command {
     )
     .action(
       ctx.action(async (app, opts: Record<string, string | undefined>) => {
-        const { callbacksList } = await import('../src/services/inbox.js')
+        const { callbacksList } = await import('../src/callbacks/inbox.js')
         const rows = await callbacksList(app, opts)
         app.out.result(rows, () =>
           rows.length === 0
@@ -63,7 +63,7 @@ export function callbacksCommand(ctx: CommandContext): Command {
     )
     .action(
       ctx.action(async (app, id: string) => {
-        const { callbacksShow } = await import('../src/services/inbox.js')
+        const { callbacksShow } = await import('../src/callbacks/inbox.js')
         const c = await callbacksShow(app, id)
         app.out.result(c, () =>
           [
@@ -96,7 +96,7 @@ export function callbacksCommand(ctx: CommandContext): Command {
     .action(
       ctx.action(async (app, id: string) => {
         const { replayCallback, DEFAULT_UNMATCHED_WINDOW_MS } = await import(
-          '../src/services/callbacks.js'
+          '../src/callbacks/process.js'
         )
         const r = await replayCallback(app, id, {
           unmatchedWindowMs: DEFAULT_UNMATCHED_WINDOW_MS,

@@ -13,7 +13,7 @@ export function configCommand(ctx: CommandContext): Command {
     .addHelpText('after', '\nExamples:\n  dsh config set public-url https://pay.example.co.ke')
     .action(
       ctx.action(async (app, name: string, value: string) => {
-        const { configSet } = await import('../src/services/config.js')
+        const { configSet } = await import('../src/admin/config.js')
         const r = await configSet(app, name, value)
         app.out.result(r, () => `${r.name} = ${r.value}`)
       }),
@@ -25,7 +25,7 @@ export function configCommand(ctx: CommandContext): Command {
     .addHelpText('after', '\nExamples:\n  dsh config get public-url\n  dsh config get --json')
     .action(
       ctx.action(async (app, name: string | undefined) => {
-        const { configGet } = await import('../src/services/config.js')
+        const { configGet } = await import('../src/admin/config.js')
         const rows = await configGet(app, name)
         app.out.result(name ? rows[0] : rows, () =>
           rows.map((r) => `${r.name} = ${r.value ?? '(not set)'}`).join('\n'),

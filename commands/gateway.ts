@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander'
 import type { App } from '../src/app.js'
 import { ALL_FIELDS } from '../src/core/gateways/fields.js'
-import type { GatewayView } from '../src/services/gateway-view.js'
+import type { GatewayView } from '../src/gateway-config/view.js'
 import type { CommandContext } from './context.js'
 import { collectFieldValues } from './secret-input.js'
 
@@ -77,7 +77,7 @@ Examples:
     )
     .action(
       ctx.action(async (app, type: string, opts: Opts) => {
-        const { setupGateway } = await import('../src/services/gateway-setup.js')
+        const { setupGateway } = await import('../src/gateway-config/setup.js')
         const values = collectFieldValues(app, ALL_FIELDS, opts)
         const fees = {
           transactionFeeRate: opts['transactionFeeRate'] as string | undefined,
@@ -110,7 +110,7 @@ Examples:
     )
     .action(
       ctx.action(async (app, opts: Opts) => {
-        const { gatewayList } = await import('../src/services/gateway-manage.js')
+        const { gatewayList } = await import('../src/gateway-config/manage.js')
         const rows = await gatewayList(app, opts)
         app.out.result(rows, () =>
           rows.length === 0
@@ -142,7 +142,7 @@ Examples:
     )
     .action(
       ctx.action(async (app, type: string, opts: Opts) => {
-        const { gatewayShow } = await import('../src/services/gateway-manage.js')
+        const { gatewayShow } = await import('../src/gateway-config/manage.js')
         const g = await gatewayShow(app, type, opts)
         app.out.result(g, () => renderGateway(app, g))
       }),
@@ -164,7 +164,7 @@ Examples:
       )
       .action(
         ctx.action(async (app, type: string, opts: Opts) => {
-          const { changeGateway } = await import('../src/services/gateway-manage.js')
+          const { changeGateway } = await import('../src/gateway-config/manage.js')
           const r = await changeGateway(
             app,
             type,
@@ -190,7 +190,7 @@ Examples:
     )
     .action(
       ctx.action(async (app, opts: { branch?: string }) => {
-        const { gatewayStatus } = await import('../src/services/payments/gateway-health.js')
+        const { gatewayStatus } = await import('../src/gateway-config/health.js')
         const rows = await gatewayStatus(app, opts.branch)
         app.out.result(rows, () =>
           rows.length === 0
@@ -220,7 +220,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  dsh gateway test mpesa --branch westlands')
     .action(
       ctx.action(async (app, type: string, opts: { branch: string }) => {
-        const { gatewayTest } = await import('../src/services/payments/gateway-health.js')
+        const { gatewayTest } = await import('../src/gateway-config/health.js')
         const r = await gatewayTest(app, type, opts.branch)
         app.out.result(r, () => `${r.gateway} credentials of ${r.branch}: ok (${r.message})`)
       }),
@@ -243,7 +243,7 @@ Examples:
     )
     .action(
       ctx.action(async (app, type: string, opts: { branch: string; rotate?: boolean }) => {
-        const { callbackUrlFor } = await import('../src/services/daemon-callback-url.js')
+        const { callbackUrlFor } = await import('../src/callbacks/callback-url-view.js')
         const r = await callbackUrlFor(app, type, opts.branch, opts.rotate === true)
         app.out.result(r, () =>
           r.rotated ? `${r.url}\n(new token: register this URL with ${type} now)` : r.url,
@@ -264,7 +264,7 @@ Examples:
     .action(
       ctx.action(
         async (app, opts: { tenant: string; dryRun?: boolean; removeTenant?: boolean }) => {
-          const { migrateTenantGateways } = await import('../src/services/gateway-migrate.js')
+          const { migrateTenantGateways } = await import('../src/gateway-config/migrate.js')
           const r = await migrateTenantGateways(app, opts)
           app.out.result(r, () => {
             if (r.copied.length === 0 && r.removedTenantConfigs.length === 0)

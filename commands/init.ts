@@ -12,7 +12,7 @@ export function initCommand(ctx: CommandContext): Command {
     )
     .action(
       ctx.action(async (app) => {
-        const { initialise } = await import('../src/services/init.js')
+        const { initialise } = await import('../src/admin/init.js')
         const r = await initialise(app)
         app.out.result(r, () =>
           app.out.fields([
@@ -45,7 +45,7 @@ export function migrateCommand(ctx: CommandContext): Command {
         const { migrateToLatest } = await import('../src/store/migrate.js')
         const store = await app.rawStore()
         const applied = await migrateToLatest(store)
-        const { recordMigrations } = await import('../src/services/init.js')
+        const { recordMigrations } = await import('../src/admin/init.js')
         await recordMigrations(app, applied)
         app.out.result({ store: store.location, applied }, () =>
           applied.length ? `applied ${applied.join(', ')}` : 'the store is up to date',

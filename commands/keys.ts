@@ -19,7 +19,7 @@ Back up DSH_HOME first: files under $DSH_HOME/backups/ keep the key they were wr
     )
     .action(
       ctx.action(async (app, opts: { dryRun?: boolean }) => {
-        const { rotateKeys } = await import('../src/services/keys.js')
+        const { rotateKeys } = await import('../src/vault/keys.js')
         const r = await rotateKeys(app, opts)
         app.out.result(r, () =>
           r.dryRun

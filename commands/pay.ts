@@ -1,7 +1,7 @@
 import { Command } from 'commander'
 import type { App } from '../src/app.js'
 import { formatMoney } from '../src/core/money/format.js'
-import type { PaymentView } from '../src/services/payments/view.js'
+import type { PaymentView } from '../src/payments/view.js'
 import type { CommandContext } from './context.js'
 
 export function renderPayment(app: App, p: PaymentView): string {
@@ -93,7 +93,7 @@ attempted or the outcome is unknown, 3 invalid input, 4 unknown or disabled bran
     )
     .action(
       ctx.action(async (app, opts: PayOpts) => {
-        const { pay } = await import('../src/services/payments/pay.js')
+        const { pay } = await import('../src/payments/pay.js')
         const { DshError, usageError } = await import('../src/core/errors.js')
         let timeoutMs: number
         try {

@@ -22,7 +22,7 @@ export function paymentsCommand(ctx: CommandContext): Command {
     )
     .action(
       ctx.action(async (app, opts: Record<string, string | undefined>) => {
-        const { paymentsList } = await import('../src/services/payments/queries.js')
+        const { paymentsList } = await import('../src/payments/queries.js')
         const rows = await paymentsList(app, opts)
         app.out.result(rows, () =>
           rows.length === 0
@@ -62,7 +62,7 @@ export function paymentsCommand(ctx: CommandContext): Command {
     )
     .action(
       ctx.action(async (app, id: string) => {
-        const { paymentShow } = await import('../src/services/payments/queries.js')
+        const { paymentShow } = await import('../src/payments/queries.js')
         const p = await paymentShow(app, id)
         app.out.result(p, () =>
           [
@@ -106,9 +106,9 @@ export function paymentsCommand(ctx: CommandContext): Command {
         const { usageError } = await import('../src/core/errors.js')
         if (!id === !opts.stale)
           throw usageError('sync_target', 'give a payment id or --stale (not both)')
-        const { syncPayment, syncStale } = await import('../src/services/payments/sync.js')
+        const { syncPayment, syncStale } = await import('../src/payments/sync.js')
         if (id) {
-          const { paymentShow } = await import('../src/services/payments/queries.js')
+          const { paymentShow } = await import('../src/payments/queries.js')
           await syncPayment(app, id.trim())
           const p = await paymentShow(app, id.trim())
           app.out.result(p, () => renderPayment(app, p))

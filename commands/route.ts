@@ -46,7 +46,7 @@ export function routeCommand(ctx: CommandContext): Command {
     )
     .action(
       ctx.action(async (app, opts: { branch: string }) => {
-        const { showRules } = await import('../src/services/payments/routing.js')
+        const { showRules } = await import('../src/routing/rules.js')
         const r = await showRules(app, opts.branch)
         app.out.result(r, () => renderRules(app, r.branch, r.source, r.rules))
       }),
@@ -97,7 +97,7 @@ Examples:
             )
           }
         }
-        const { setRules } = await import('../src/services/payments/routing.js')
+        const { setRules } = await import('../src/routing/rules.js')
         const r = await setRules(app, opts.branch, doc)
         app.out.result(r, () => renderRules(app, r.branch, r.source, r.rules))
       }),
@@ -126,7 +126,7 @@ Examples:
             customerType: string
           },
         ) => {
-          const { explainRoute } = await import('../src/services/payments/explain.js')
+          const { explainRoute } = await import('../src/routing/explain.js')
           const d = await explainRoute(app, opts)
           app.out.result(d, () => renderDecision(app, d))
         },

@@ -24,7 +24,7 @@ export function tenantCommand(ctx: CommandContext): Command {
         const filled = await app.prompter.fill({ ...opts }, [
           { key: 'name', flag: '--name', message: 'Tenant name' },
         ])
-        const { addTenant } = await import('../src/services/tenants.js')
+        const { addTenant } = await import('../src/tenants/tenants.js')
         const t = await addTenant(app, {
           slug,
           name: filled['name'] ?? '',
@@ -40,7 +40,7 @@ export function tenantCommand(ctx: CommandContext): Command {
     .addHelpText('after', '\nExamples:\n  dsh tenant list\n  dsh tenant list --json')
     .action(
       ctx.action(async (app) => {
-        const { tenantList } = await import('../src/services/tenants.js')
+        const { tenantList } = await import('../src/tenants/tenants.js')
         const rows = await tenantList(app)
         app.out.result(rows, () =>
           rows.length === 0

@@ -23,7 +23,7 @@ Examples:
     )
     .action(
       ctx.action(async (app, opts: { name?: string; role?: string; tenant?: string }) => {
-        const { createToken } = await import('../src/services/tokens.js')
+        const { createToken } = await import('../src/access/tokens.js')
         const t = await createToken(app, opts)
         app.out.result(t, () =>
           [
@@ -41,7 +41,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  dsh token list\n  dsh token list --json')
     .action(
       ctx.action(async (app) => {
-        const { listTokens } = await import('../src/services/tokens.js')
+        const { listTokens } = await import('../src/access/tokens.js')
         const rows = await listTokens(app)
         app.out.result(rows, () =>
           rows.length === 0
@@ -68,7 +68,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  dsh token revoke pos-westlands')
     .action(
       ctx.action(async (app, nameOrId: string) => {
-        const { revokeToken } = await import('../src/services/tokens.js')
+        const { revokeToken } = await import('../src/access/tokens.js')
         const t = await revokeToken(app, nameOrId)
         app.out.result(t, () => `revoked token "${t.name}" (${t.id})`)
       }),

@@ -39,7 +39,7 @@ connection it resumes where it stopped. Stops on Ctrl-C or SIGTERM.`,
           app.out.warn('a token given as a flag shows in process listings; prefer DSH_TOKEN')
         if (opts.since !== undefined && !/^\d{1,15}$/.test(opts.since))
           throw usageError('invalid_since', '--since must be an event number')
-        const { watchEvents } = await import('../src/services/daemon-watch.js')
+        const { watchEvents } = await import('../src/cli/watch-client.js')
         const { formatMoney } = await import('../src/core/money/format.js')
         const stop = new AbortController()
         const onTerm = () => stop.abort()

@@ -1,14 +1,18 @@
 import type { Kysely } from 'kysely'
+import { getSetting } from '../admin/settings-store.js'
 import type { App } from '../app.js'
+import { branchForToken, PUBLIC_URL_SETTING } from '../callbacks/callback-url.js'
 import type { GatewayAdapter } from '../core/payments/gateway-port.js'
 import type { IdGen } from '../core/ports.js'
-import { adapterFor } from '../services/payments/adapters.js'
-import { type BranchGateway, branchGateways } from '../services/payments/branch-gateways.js'
-import { branchForToken, PUBLIC_URL_SETTING } from '../services/payments/callback-url.js'
-import { type BranchWithTenant, findBranchByCode, findBranchById } from '../store/branches-store.js'
+import { adapterFor } from '../gateway-config/adapters.js'
+import { type BranchGateway, branchGateways } from '../gateway-config/in-force.js'
 import type { Store } from '../store/connect.js'
 import type { Database } from '../store/schema.js'
-import { getSetting } from '../store/settings-store.js'
+import {
+  type BranchWithTenant,
+  findBranchByCode,
+  findBranchById,
+} from '../tenants/branches-store.js'
 import type { InboxWriter } from './inbox-writer.js'
 import type { JobRunner } from './jobs.js'
 import type { Logger } from './log.js'

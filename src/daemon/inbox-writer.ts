@@ -1,11 +1,11 @@
-import type { Store } from '../store/connect.js'
 import {
   type InboxInsert,
   type InboxWriteResult,
   insertInboxBatch,
   isBusy,
   openSqliteInboxWriter,
-} from '../store/inbox-store.js'
+} from '../callbacks/inbox-store.js'
+import type { Store } from '../store/connect.js'
 import { HttpError } from './http-errors.js'
 
 /**

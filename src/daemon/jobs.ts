@@ -1,13 +1,8 @@
 import type { App } from '../app.js'
 import { configError } from '../core/errors.js'
-import {
-  type DaemonJob,
-  daemonJobs,
-  type JobSettings,
-  tickCoordinator,
-} from '../services/scheduler.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
+import { type DaemonJob, daemonJobs, type JobSettings, tickCoordinator } from './scheduler.js'
 
 export interface JobRunner {
   /** Per job: scheduled and beating on time. */

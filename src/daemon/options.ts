@@ -5,7 +5,7 @@ import {
   parseDuration,
   parseSchedule,
   type RecoverySchedule,
-} from '../services/recovery.js'
+} from '../payments/recovery.js'
 import { LEVELS, type Level } from './log.js'
 
 /** Everything `dsh daemon` is configured with (flags win over the environment over defaults). */

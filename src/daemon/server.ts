@@ -1,12 +1,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { configError } from '../core/errors.js'
-import { storeGauges } from '../services/daemon-metrics.js'
 import type { DaemonContext } from './context.js'
 import { header, type Req, sendJson, sendText } from './http.js'
 import { errorReply, HttpError } from './http-errors.js'
 import { redactLine } from './log.js'
 import { createRouter, type Route } from './router.js'
+import { storeGauges } from './store-gauges.js'
 
 export interface DaemonServer {
   listen(): Promise<{ url: string; port: number }>

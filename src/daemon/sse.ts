@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import type { Kysely } from 'kysely'
-import { eventJson } from '../services/events.js'
-import { latestEventSeq, listEventsAfter } from '../store/events-store.js'
+import { eventJson } from '../payments/events.js'
+import { latestEventSeq, listEventsAfter } from '../payments/events-store.js'
 import type { Database } from '../store/schema.js'
 import type { Logger } from './log.js'
 

@@ -1,11 +1,11 @@
 import type { App } from '../app.js'
+import { dueInbox } from '../callbacks/inbox-store.js'
 import {
   type ProcessOptions,
   processInboxEntry,
   wakeMatchedCallbacks,
-} from '../services/callbacks.js'
-import { latestEventSeq } from '../store/events-store.js'
-import { dueInbox } from '../store/inbox-store.js'
+} from '../callbacks/process.js'
+import { latestEventSeq } from '../payments/events-store.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
 

@@ -81,7 +81,7 @@ async function main() {
       )
     }
     const { createApp } = await import(dist('src/app.js'))
-    const { pay } = await import(dist('src/services/payments/pay.js'))
+    const { pay } = await import(dist('src/payments/pay.js'))
     const { ulidGen } = await import(dist('src/core/ids.js'))
     const { randomBytes } = await import('node:crypto')
     const rt = {

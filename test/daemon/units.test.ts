@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { bodyKey, keptHeaders, looseRef, redactCallbackBody } from '../../src/callbacks/inbox.js'
 import { DshError } from '../../src/core/errors.js'
 import { TtlCache } from '../../src/daemon/context.js'
 import { errorReply, HttpError, httpStatusOf } from '../../src/daemon/http-errors.js'
@@ -6,8 +7,7 @@ import { createLogger, redactLine } from '../../src/daemon/log.js'
 import { Metrics } from '../../src/daemon/metrics.js'
 import { everyCron, ipAllowed, parseDaemonOptions } from '../../src/daemon/options.js'
 import { createRouter } from '../../src/daemon/router.js'
-import { bodyKey, keptHeaders, looseRef, redactCallbackBody } from '../../src/services/inbox.js'
-import { nextCheckAt } from '../../src/services/recovery.js'
+import { nextCheckAt } from '../../src/payments/recovery.js'
 
 describe('DshError kinds map to HTTP statuses in one place', () => {
   it.each([

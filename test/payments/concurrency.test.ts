@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { pay } from '../../src/services/payments/pay.js'
+import { pay } from '../../src/payments/pay.js'
 import { dsh } from '../helpers/cli.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
 
@@ -118,7 +118,7 @@ describe('concurrency', () => {
     expect(counts).toEqual({ pending: total })
     // Let every simulated customer act, then resolve every payment by querying.
     await new Promise((r) => setTimeout(r, 500))
-    const { syncStale } = await import('../../src/services/payments/sync.js')
+    const { syncStale } = await import('../../src/payments/sync.js')
     const store = await app.store()
     await store.db
       .updateTable('payments')

@@ -1,0 +1,75 @@
+import type { App } from '../app.js'
+import { audit } from '../audit/audit.js'
+import { PUBLIC_URL_SETTING } from '../callbacks/callback-url.js'
+import { usageError, validationError } from '../core/errors.js'
+import { getSetting, putSetting } from './settings-store.js'
+
+/** Settings a user may set with `dsh config`: name → store key and validator. */
+const KEYS: Record<string, { key: string; parse: (v: string) => string; help: string }> = {
+  'public-url': {
+    key: PUBLIC_URL_SETTING,
+    help: 'the base URL gateways call back (the daemon’s address as the internet sees it)',
+    parse(v) {
+      let url: URL
+      try {
+        url = new URL(v)
+      } catch {
+        throw validationError(
+          'invalid_url',
+          `"${v}" is not a URL`,
+          'e.g. https://pay.example.co.ke',
+        )
+      }
+      const local = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
+      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
+        throw validationError(
+          'invalid_url',
+          'the public URL must be https (http only for 127.0.0.1/localhost)',
+        )
+      }
+      if (url.search || url.hash)
+        throw validationError('invalid_url', 'the public URL must not have a query or fragment')
+      return url.toString().replace(/\/+$/, '')
+    },
+  },
+}
+
+function keyOf(name: string) {
+  const k = KEYS[name]
+  if (!k)
+    throw usageError(
+      'unknown_setting',
+      `unknown setting "${name}"`,
+      `settings: ${Object.keys(KEYS).join(', ')}`,
+    )
+  return k
+}
+
+export async function configSet(
+  app: App,
+  name: string,
+  value: string,
+): Promise<{ name: string; value: string }> {
+  const k = keyOf(name)
+  const parsed = k.parse(value.trim())
+  const store = await app.store()
+  await store.write(async (trx) => {
+    await putSetting(trx, k.key, parsed, app.clock.now().toISOString())
+    await audit(app, trx, { action: 'config.set', target: name, request: { name, value: parsed } })
+  })
+  return { name, value: parsed }
+}
+
+export async function configGet(
+  app: App,
+  name?: string,
+): Promise<{ name: string; value: string | null; help: string }[]> {
+  const names = name ? [name] : Object.keys(KEYS)
+  const store = await app.store()
+  const out = []
+  for (const n of names) {
+    const k = keyOf(n)
+    out.push({ name: n, value: (await getSetting(store.db, k.key)) ?? null, help: k.help })
+  }
+  return out
+}

@@ -1,0 +1,69 @@
+import type { Kysely } from 'kysely'
+import { dialectOf } from '../store/connect.js'
+import type { Database } from '../store/schema.js'
+
+export interface AuditHead {
+  seq: number
+  hash: string
+}
+
+/** Reads the chain head; on PostgreSQL it locks the row so appends are serialised. */
+export async function lockAuditHead(db: Kysely<Database>): Promise<AuditHead> {
+  let q = db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1)
+  // SQLite has no FOR UPDATE; its BEGIN IMMEDIATE already serialises writers.
+  if (dialectOf(db) === 'postgres') q = q.forUpdate()
+  const row = await q.executeTakeFirst()
+  return row ? { seq: Number(row.seq), hash: row.hash } : { seq: 0, hash: '' }
+}
+
+export async function readAuditHead(db: Kysely<Database>): Promise<AuditHead | null> {
+  const row = await db
+    .selectFrom('audit_head')
+    .select(['seq', 'hash'])
+    .where('id', '=', 1)
+    .executeTakeFirst()
+  return row ? { seq: Number(row.seq), hash: row.hash } : null
+}
+
+export interface AuditInsert {
+  seq: number
+  at: string
+  actor: string
+  action: string
+  tenant: string | null
+  branch: string | null
+  target: string | null
+  request: string
+  outcome: string
+  prev_hash: string
+  hash: string
+}
+
+export async function appendAuditRow(db: Kysely<Database>, row: AuditInsert): Promise<void> {
+  await db.insertInto('audit_log').values(row).execute()
+  await db
+    .updateTable('audit_head')
+    .set({ seq: row.seq, hash: row.hash })
+    .where('id', '=', 1)
+    .execute()
+}
+
+export interface AuditFilter {
+  branch?: string | undefined
+  action?: string | undefined
+  since?: string | undefined
+  limit?: number | undefined
+}
+
+export function listAuditRows(db: Kysely<Database>, f: AuditFilter) {
+  let q = db.selectFrom('audit_log').selectAll()
+  if (f.branch) q = q.where('branch', '=', f.branch)
+  if (f.action)
+    q = f.action.endsWith('*')
+      ? q.where('action', 'like', `${f.action.slice(0, -1)}%`)
+      : q.where('action', '=', f.action)
+  if (f.since) q = q.where('at', '>=', f.since)
+  q = q.orderBy('seq', 'asc')
+  if (f.limit) q = q.limit(f.limit)
+  return q.execute()
+}

@@ -1,0 +1,129 @@
+import type { Kysely } from 'kysely'
+import type { App } from '../app.js'
+import { type AuditContent, nextRecord, verifyChain } from '../core/audit/chain.js'
+import { redactForAudit } from '../core/audit/redact.js'
+import { DshError } from '../core/errors.js'
+import type { Database } from '../store/schema.js'
+import { auditKey } from '../vault/vault.js'
+import {
+  type AuditFilter,
+  appendAuditRow,
+  listAuditRows,
+  lockAuditHead,
+  readAuditHead,
+} from './audit-store.js'
+
+export interface AuditEntry {
+  action: string
+  tenant?: string | null | undefined
+  branch?: string | null | undefined
+  target?: string | null | undefined
+  request?: unknown
+  outcome?: string
+}
+
+/**
+ * Appends one row to the hash chain. Call it inside the same write transaction as the change it
+ * records, so the change and its audit row commit or roll back together.
+ */
+export async function audit(app: App, trx: Kysely<Database>, entry: AuditEntry): Promise<void> {
+  const key = await auditKey(app, trx, true)
+  if (!key)
+    throw new DshError('internal', 'audit_key_missing', 'the audit key could not be created')
+  const head = await lockAuditHead(trx)
+  const content: AuditContent = {
+    at: app.clock.now().toISOString(),
+    actor: app.actor,
+    action: entry.action,
+    tenant: entry.tenant ?? null,
+    branch: entry.branch ?? null,
+    target: entry.target ?? null,
+    request: redactForAudit(entry.request ?? {}),
+    outcome: entry.outcome ?? 'ok',
+  }
+  const rec = nextRecord(key, head.seq > 0 ? head : null, content)
+  await appendAuditRow(trx, {
+    seq: rec.seq,
+    at: rec.at,
+    actor: rec.actor,
+    action: rec.action,
+    tenant: rec.tenant,
+    branch: rec.branch,
+    target: rec.target,
+    request: JSON.stringify(rec.request),
+    outcome: rec.outcome,
+    prev_hash: rec.prevHash,
+    hash: rec.hash,
+  })
+}
+
+export interface AuditView {
+  seq: number
+  at: string
+  actor: string
+  action: string
+  tenant: string | null
+  branch: string | null
+  target: string | null
+  request: unknown
+  outcome: string
+}
+
+function parseRequest(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+export async function auditList(app: App, filter: AuditFilter): Promise<AuditView[]> {
+  const store = await app.store()
+  const rows = await listAuditRows(store.db, filter)
+  return rows.map((r) => ({
+    seq: Number(r.seq),
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    tenant: r.tenant,
+    branch: r.branch,
+    target: r.target,
+    request: parseRequest(r.request),
+    outcome: r.outcome,
+  }))
+}
+
+export interface VerifyReport {
+  ok: boolean
+  rows: number
+  headSeq: number
+  firstBrokenSeq?: number
+  reason?: string
+}
+
+export async function auditVerify(app: App): Promise<VerifyReport> {
+  const store = await app.store()
+  const key = await auditKey(app, store.db, false)
+  const rows = await store.db.selectFrom('audit_log').selectAll().orderBy('seq', 'asc').execute()
+  const head = await readAuditHead(store.db)
+  if (!key) {
+    if (rows.length === 0 && (!head || Number(head.seq) === 0))
+      return { ok: true, rows: 0, headSeq: 0 }
+    return {
+      ok: false,
+      rows: rows.length,
+      headSeq: Number(head?.seq ?? 0),
+      firstBrokenSeq: 1,
+      reason: 'the audit key is missing from the store',
+    }
+  }
+  const result = verifyChain(key, rows, head && head.seq > 0 ? head : null)
+  if (result.ok) return { ok: true, rows: result.count, headSeq: result.headSeq }
+  return {
+    ok: false,
+    rows: result.count,
+    headSeq: head?.seq ?? 0,
+    firstBrokenSeq: result.firstBrokenSeq,
+    reason: result.reason,
+  }
+}

@@ -1,0 +1,248 @@
+import type { Kysely } from 'kysely'
+import type { App } from '../app.js'
+import { audit } from '../audit/audit.js'
+import type { ParsedCallback } from '../core/payments/gateway-port.js'
+import { adapterFor } from '../gateway-config/adapters.js'
+import { type BranchGateway, branchGateways } from '../gateway-config/in-force.js'
+import { accountReferenceFor, parseC2BConfirmation } from '../gateways/index.js'
+import { transitionContext } from '../payments/attempt.js'
+import {
+  type AttemptRow,
+  findPayment,
+  insertAttempt,
+  insertPayment,
+  insertPaymentEvent,
+  type PaymentRow,
+} from '../payments/payments-store.js'
+import { transition } from '../payments/transition.js'
+import type { Store } from '../store/connect.js'
+import type { Database } from '../store/schema.js'
+import { type BranchWithTenant, listBranches } from '../tenants/branches-store.js'
+import type { InboxRow } from './inbox-store.js'
+import { type Decision, decideForPayment } from './match.js'
+
+const DSH_ACCOUNT_REF = /^[A-Z2-7]{12}$/
+
+/**
+ * A C2B confirmation is either the echo of one of our STK pushes (its bill reference is the
+ * push's AccountReference, or the payment already carries the receipt) or a payment nobody
+ * pushed for: it becomes a payment of the branch owning the shortcode and account reference.
+ */
+export async function decideC2B(
+  app: App,
+  store: Store,
+  e: InboxRow,
+  tokenBranch: BranchWithTenant,
+  body: unknown,
+  parsed: ParsedCallback,
+): Promise<Decision> {
+  const c2b = parseC2BConfirmation(body)
+  if (!c2b || parsed.amountMinor === undefined)
+    return { kind: 'final', status: 'invalid', note: 'not a C2B confirmation' }
+  const known = await store.db
+    .selectFrom('payments')
+    .selectAll()
+    .where('tenant_id', '=', tokenBranch.tenant_id)
+    .where('receipt_number', '=', c2b.transId)
+    .executeTakeFirst()
+  if (known)
+    return {
+      kind: 'final',
+      status: 'applied',
+      note: `payment ${known.id} already carries receipt ${c2b.transId}`,
+      paymentId: known.id,
+    }
+  const owners = await shortcodeOwners(store.db, tokenBranch, c2b.businessShortCode)
+  if (owners.length === 0)
+    return {
+      kind: 'final',
+      status: 'review',
+      note: `C2B ${c2b.transId}: no branch of this tenant owns shortcode ${c2b.businessShortCode}; no payment recorded`,
+    }
+  const ref = c2b.billRefNumber.trim().toUpperCase()
+  if (DSH_ACCOUNT_REF.test(ref)) {
+    const stk = await stkAttemptFor(store.db, owners, ref, app.clock.now().getTime())
+    if (stk) {
+      const owner = owners.find((o) => o.branch.id === stk.payment.branch_id)!
+      const adapter = await adapterFor(app, owner.gw)
+      const asStk: ParsedCallback = {
+        ...parsed,
+        gatewayRef: stk.attempt.gateway_ref ?? undefined,
+      }
+      return decideForPayment(e, owner.branch, owner.gw, adapter, asStk, stk.attempt, stk.payment)
+    }
+  }
+  let owner = owners.length === 1 ? owners[0] : undefined
+  if (!owner) {
+    const byRef = owners.filter((o) => accountNamesBranch(c2b.billRefNumber, o.branch.code))
+    owner = byRef.length === 1 ? byRef[0] : undefined
+  }
+  if (!owner)
+    return {
+      kind: 'final',
+      status: 'review',
+      note: `C2B ${c2b.transId} to shared shortcode ${c2b.businessShortCode}: account reference "${c2b.billRefNumber}" names none of ${owners.map((o) => o.branch.code).join(', ')}; no payment recorded`,
+    }
+  return { kind: 'c2b', branch: owner.branch, gw: owner.gw, c2b, amountMinor: parsed.amountMinor }
+}
+
+/** "westlands", "WESTLANDS-T12", "westlands 88": the account reference starts with the code. */
+const accountNamesBranch = (billRef: string, code: string) => {
+  const r = billRef.trim().toLowerCase()
+  return r === code || (r.startsWith(code) && /^[^a-z0-9]/.test(r.slice(code.length)))
+}
+
+async function shortcodeOwners(
+  db: Kysely<Database>,
+  tokenBranch: BranchWithTenant,
+  shortcode: string,
+): Promise<{ branch: BranchWithTenant; gw: BranchGateway }[]> {
+  const out: { branch: BranchWithTenant; gw: BranchGateway }[] = []
+  for (const b of await listBranches(db, { tenantId: tokenBranch.tenant_id })) {
+    const gw = (await branchGateways(db, b)).find((g) => g.type === 'mpesa')
+    if (!gw) continue
+    const s = gw.settings
+    if ([s['shortcode'], s['paybillNumber'], s['tillNumber']].includes(shortcode))
+      out.push({ branch: b, gw })
+  }
+  return out
+}
+
+/** The STK push (of the last 7 days, not yet receipted) whose AccountReference is `ref`. */
+async function stkAttemptFor(
+  db: Kysely<Database>,
+  owners: readonly { branch: BranchWithTenant }[],
+  ref: string,
+  nowMs: number,
+): Promise<{ attempt: AttemptRow; payment: PaymentRow } | undefined> {
+  const rows = await db
+    .selectFrom('payment_attempts')
+    .innerJoin('payments', 'payments.id', 'payment_attempts.payment_id')
+    .selectAll('payment_attempts')
+    .where('payment_attempts.gateway', '=', 'mpesa')
+    .where(
+      'payments.branch_id',
+      'in',
+      owners.map((o) => o.branch.id),
+    )
+    .where('payments.receipt_number', 'is', null)
+    .where('payment_attempts.created_at', '>=', new Date(nowMs - 7 * 86_400_000).toISOString())
+    .execute()
+  const attempt = rows.find((a) => accountReferenceFor(a.id) === ref)
+  if (!attempt) return undefined
+  const payment = await findPayment(db, attempt.payment_id)
+  return payment ? { attempt, payment } : undefined
+}
+
+const ORDER = /^[A-Za-z0-9._:/-]{1,64}$/
+
+export async function createC2BPayment(
+  app: App,
+  trx: Kysely<Database>,
+  d: Extract<Decision, { kind: 'c2b' }>,
+  actor: string,
+): Promise<{ payment: PaymentRow; note: string }> {
+  const { branch, gw, c2b } = d
+  // The inbox row's lock serialises this receipt: a replay finds the payment made the first time.
+  const existing = await trx
+    .selectFrom('payments')
+    .selectAll()
+    .where('tenant_id', '=', branch.tenant_id)
+    .where('receipt_number', '=', c2b.transId)
+    .executeTakeFirst()
+  if (existing)
+    return { payment: existing, note: `payment ${existing.id} already carries ${c2b.transId}` }
+  const now = app.clock.now().toISOString()
+  const id = app.ids.next('pay')
+  const billRef = c2b.billRefNumber.trim()
+  const row: PaymentRow = {
+    id,
+    tenant_id: branch.tenant_id,
+    branch_id: branch.id,
+    order_id: ORDER.test(billRef) ? billRef : null,
+    amount_minor: d.amountMinor,
+    currency: 'KES',
+    refunded_minor: 0n,
+    method: 'mpesa',
+    customer_type: 'regular',
+    phone: null,
+    gateway: 'mpesa',
+    status: 'created',
+    failure_code: null,
+    failure_message: null,
+    routing: JSON.stringify({
+      rule: 'c2b',
+      reason: `C2B ${c2b.transactionType || 'payment'} to shortcode ${c2b.businessShortCode} with no STK push behind it`,
+      order: ['mpesa'],
+      candidates: [],
+    }),
+    idempotency_key: null,
+    receipt_number: null,
+    gateway_ref: c2b.transId,
+    fee_minor: null,
+    fee_rate_bp: null,
+    fee_flat_minor: null,
+    fee_currency: null,
+    settlement_status: 'unsettled',
+    settlement_batch_id: null,
+    next_check_at: null,
+    check_count: 0,
+    created_at: now,
+    updated_at: now,
+    completed_at: null,
+  }
+  await insertPayment(trx, row)
+  await insertPaymentEvent(trx, {
+    id: app.ids.next('pe'),
+    payment_id: id,
+    at: now,
+    from_status: null,
+    to_status: 'created',
+    actor,
+    reason: `C2B confirmation ${c2b.transId}`,
+  })
+  await insertAttempt(trx, {
+    id: app.ids.next('att'),
+    payment_id: id,
+    seq: 1,
+    gateway: 'mpesa',
+    gateway_config_id: gw.row.id,
+    status: 'succeeded',
+    failure_kind: null,
+    code: '0',
+    message: 'C2B confirmation',
+    gateway_ref: c2b.transId,
+    secondary_ref: null,
+    receipt_number: c2b.transId,
+    request: null,
+    response: JSON.stringify({ ...c2b, msisdn: c2b.msisdn ? '[masked]' : '' }),
+    latency_ms: 0,
+    created_at: now,
+    updated_at: now,
+  })
+  await audit(app, trx, {
+    action: 'payment.create',
+    tenant: branch.tenant_slug,
+    branch: branch.code,
+    target: id,
+    request: {
+      source: 'c2b',
+      amount: d.amountMinor.toString(),
+      currency: 'KES',
+      method: 'mpesa',
+      transId: c2b.transId,
+      shortcode: c2b.businessShortCode,
+      accountReference: billRef,
+    },
+  })
+  const moved = await transition(
+    app,
+    trx,
+    row,
+    'succeeded',
+    `C2B ${c2b.transId} to ${c2b.businessShortCode} (account ${billRef || 'none'})`,
+    { ...transitionContext(branch, gw), actor },
+    { receipt_number: c2b.transId },
+  )
+  return { payment: moved ?? row, note: `new C2B payment ${id} (${c2b.transId})` }
+}

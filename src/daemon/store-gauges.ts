@@ -1,0 +1,45 @@
+import type { App } from '../app.js'
+import { inboxCounts } from '../callbacks/inbox-store.js'
+import { type BreakerView, gatewayStatus } from '../gateway-config/health.js'
+
+export interface StoreGauges {
+  payments: { status: string; gateway: string; count: number }[]
+  inbox: { status: string; gateway: string; count: number; duplicates: number }[]
+  /** Open payments (created, pending, unknown) the recovery job still has to resolve. */
+  recoveryBacklog: number
+  /** … of which the next check is already due. */
+  recoveryOverdue: number
+  breakers: BreakerView[]
+}
+
+/** The store-wide numbers behind `GET /metrics`, read at scrape time (every process's work). */
+export async function storeGauges(app: App): Promise<StoreGauges> {
+  const store = await app.store()
+  const payments = await store.db
+    .selectFrom('payments')
+    .select((eb) => ['status', 'gateway', eb.fn.countAll<number | string>().as('count')])
+    .groupBy(['status', 'gateway'])
+    .execute()
+  const open = await store.db
+    .selectFrom('payments')
+    .select((eb) => [
+      eb.fn.countAll<number | string>().as('all'),
+      eb.fn
+        .count<number | string>('id')
+        .filterWhere('next_check_at', '<=', app.clock.now().toISOString())
+        .as('due'),
+    ])
+    .where('status', 'in', ['created', 'pending', 'unknown'])
+    .executeTakeFirst()
+  return {
+    payments: payments.map((r) => ({
+      status: r.status,
+      gateway: r.gateway ?? 'none',
+      count: Number(r.count),
+    })),
+    inbox: await inboxCounts(store.db),
+    recoveryBacklog: Number(open?.all ?? 0),
+    recoveryOverdue: Number(open?.due ?? 0),
+    breakers: await gatewayStatus(app),
+  }
+}

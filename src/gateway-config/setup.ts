@@ -1,0 +1,182 @@
+import type { App } from '../app.js'
+import { audit } from '../audit/audit.js'
+import { usageError, validationError } from '../core/errors.js'
+import { resolveConfig, validateConfig } from '../core/gateways/config.js'
+import { type FeeInput, noFees, parseFees } from '../core/gateways/fees.js'
+import { ALL_FIELDS, GATEWAY_FIELDS } from '../core/gateways/fields.js'
+import { GATEWAY_TYPES, type GatewayType, isGatewayType } from '../core/gateways/types.js'
+import { seal } from '../vault/vault.js'
+import {
+  findGatewayConfig,
+  type GatewayConfigRow,
+  insertGatewayConfig,
+  replaceGatewayConfig,
+} from './gateways-store.js'
+import { checkScope, resolveScope, type ScopeInput, scopeLabel } from './scope.js'
+import {
+  displaySettings,
+  feesOf,
+  feesView,
+  type GatewayView,
+  gatewayView,
+  parseJsonObject,
+  secretContext,
+} from './view.js'
+
+export interface SetupInput extends ScopeInput {
+  type: string
+  /** Field values by camelCase name, as given on the command line or read from files. */
+  values: Record<string, string>
+  fees: FeeInput
+  enabled?: boolean | undefined
+}
+
+export function parseGatewayType(type: string): GatewayType {
+  if (!isGatewayType(type)) {
+    throw usageError(
+      'unknown_gateway_type',
+      `unknown gateway type "${type}"`,
+      `use one of ${GATEWAY_TYPES.join(', ')}`,
+    )
+  }
+  return type
+}
+
+/** Flags that belong to another gateway type are a usage error, not silently ignored. */
+function checkFieldsBelong(type: GatewayType, values: Record<string, string>): void {
+  const own = new Set(GATEWAY_FIELDS[type].map((f) => f.name))
+  const foreign = Object.keys(values).filter((k) => !own.has(k))
+  if (foreign.length > 0) {
+    const flags = foreign.map((k) => `--${ALL_FIELDS.find((f) => f.name === k)?.flag ?? k}`)
+    throw usageError(
+      'flag_not_for_type',
+      `${flags.join(', ')} ${foreign.length === 1 ? 'does' : 'do'} not apply to ${type}`,
+      `see \`dsh gateway setup ${type} --help\``,
+    )
+  }
+}
+
+/**
+ * Creates or updates the configuration of one type for a branch or a tenant. Given values
+ * override the current ones; missing required values are asked for on a terminal, otherwise
+ * listed all at once as a usage error.
+ */
+export async function setupGateway(
+  app: App,
+  input: SetupInput,
+): Promise<{ created: boolean; view: GatewayView }> {
+  const type = parseGatewayType(input.type)
+  const scopeIn = checkScope(input)
+  checkFieldsBelong(type, input.values)
+  // Judge the given values on their own first, so invalid input (3) outranks not found (4).
+  validateConfig(type, resolveConfig(type, input.values).values)
+  const store = await app.store()
+  const target = await resolveScope(store.db, scopeIn)
+  const existing = await findGatewayConfig(store.db, target.scope, type)
+  const current = existing ? displaySettings(type, parseJsonObject(existing.settings)) : {}
+  const currentSecrets = existing ? parseJsonObject(existing.secrets) : {}
+  // Existing secrets count as present: they need not be typed again.
+  const present = {
+    ...current,
+    ...Object.fromEntries(Object.keys(currentSecrets).map((k) => [k, '(kept)'])),
+  }
+  let { values, missing } = resolveConfig(type, input.values, present)
+  if (missing.length > 0) {
+    const filled = await app.prompter.fill(
+      values,
+      missing.map((f) => ({
+        key: f.name,
+        flag: `--${f.flag}`,
+        message: f.label,
+        ...(f.kind === 'secret' ? { secret: true } : {}),
+        ...(f.choices ? { choices: f.choices } : {}),
+      })),
+    )
+    ;({ values, missing } = resolveConfig(type, { ...input.values, ...filled }, present))
+  }
+  const secretNames = new Set(
+    GATEWAY_FIELDS[type].filter((f) => f.kind === 'secret').map((f) => f.name),
+  )
+  const forValidation = Object.fromEntries(
+    Object.entries(values).filter(([k, v]) => !(secretNames.has(k) && v === '(kept)')),
+  )
+  const normalised = validateConfig(type, forValidation)
+  if (type === 'mpesa-kcb') checkKcbCurrencies(app, normalised)
+  const fees = parseFees(input.fees, existing ? feesOf(existing) : noFees(target.currency))
+
+  const now = app.clock.now().toISOString()
+  const id = existing?.id ?? app.ids.next('gw')
+  const settings: Record<string, string> = {}
+  const secrets: Record<string, string> = { ...currentSecrets }
+  for (const [k, v] of Object.entries(normalised)) {
+    if (secretNames.has(k)) secrets[k] = seal(app, v, secretContext(id, k))
+    else settings[k] = v
+  }
+  const row: GatewayConfigRow = {
+    id,
+    tenant_id: target.tenant.id,
+    branch_id: target.branch?.id ?? null,
+    scope: target.scope,
+    type,
+    enabled: input.enabled === false ? 0 : input.enabled === true ? 1 : (existing?.enabled ?? 1),
+    settings: JSON.stringify(settings),
+    secrets: JSON.stringify(secrets),
+    fee_currency: fees.currency,
+    transaction_fee_bp: fees.transactionFeeBp,
+    transaction_fee_flat_minor: fees.transactionFeeFlatMinor,
+    conversion_fee_bp: fees.conversionFeeBp,
+    settlement_fee_minor: fees.settlementFeeMinor,
+    created_at: existing?.created_at ?? now,
+    updated_at: now,
+  }
+  await store.write(async (trx) => {
+    const again = await findGatewayConfig(trx, target.scope, type)
+    if (again && again.id !== id)
+      throw validationError(
+        'concurrent_setup',
+        `the ${type} configuration of ${scopeLabel(target)} changed meanwhile; run the command again`,
+      )
+    if (again) await replaceGatewayConfig(trx, row)
+    else await insertGatewayConfig(trx, row)
+    await audit(app, trx, {
+      action: existing ? 'gateway.update' : 'gateway.create',
+      tenant: target.tenant.slug,
+      branch: target.branch?.code ?? null,
+      target: id,
+      request: {
+        type,
+        settings,
+        updatedFields: Object.keys(input.values).sort(),
+        fees: feesView(fees),
+        enabled: row.enabled === 1,
+      },
+    })
+  })
+  return {
+    created: !existing,
+    view: gatewayView(
+      app,
+      row,
+      { tenant: target.tenant.slug, branch: target.branch?.code ?? null },
+      target.branch ? 'branch' : 'tenant',
+    ),
+  }
+}
+
+/** PRODUCT.md: KCB's M-Pesa collection is KES; other currencies are the operator's claim. */
+function checkKcbCurrencies(app: App, values: Record<string, string>): void {
+  const list = (values['currencies'] ?? 'KES').split(',')
+  const def = values['defaultCurrency'] ?? 'KES'
+  if (!list.includes(def)) {
+    throw validationError(
+      'invalid_field',
+      `--default-currency ${def} is not among --currencies ${list.join(',')}`,
+    )
+  }
+  const others = list.filter((c) => c !== 'KES')
+  if (others.length > 0) {
+    app.out.warn(
+      `KCB M-Pesa collection is documented for KES only; ${others.join(', ')} will be tried as you configured. Confirm with KCB that they are supported.`,
+    )
+  }
+}

@@ -1,0 +1,205 @@
+import type { App } from '../app.js'
+import { redactForAudit } from '../core/audit/redact.js'
+import { DshError } from '../core/errors.js'
+import { admit, closedBreaker, record } from '../core/payments/breaker.js'
+import type {
+  GatewayCallResult,
+  GatewayOutcome,
+  InitiateRequest,
+} from '../core/payments/gateway-port.js'
+import type { PaymentStatus } from '../core/payments/states.js'
+import { adapterFor } from '../gateway-config/adapters.js'
+import { type BranchGateway, breakerSettings } from '../gateway-config/in-force.js'
+import type { Store } from '../store/connect.js'
+import type { BranchWithTenant } from '../tenants/branches-store.js'
+import { readBreaker, writeBreaker } from './breakers-store.js'
+import {
+  findAttempt,
+  findPaymentForUpdate,
+  insertAttempt,
+  type PaymentRow,
+  updateAttempt,
+} from './payments-store.js'
+import { type TransitionContext, transition } from './transition.js'
+
+export const transitionContext = (
+  branch: BranchWithTenant,
+  gw?: BranchGateway,
+): TransitionContext => ({
+  branchCode: branch.code,
+  branchCurrency: branch.currency,
+  tenantSlug: branch.tenant_slug,
+  fees: gw?.fees,
+})
+
+/** The payment state an outcome leads to. */
+export function statusFor(o: GatewayOutcome): PaymentStatus {
+  if (o.status === 'pending') return 'pending'
+  if (o.status === 'succeeded') return 'succeeded'
+  if (o.kind === 'unknown') return 'unknown'
+  return o.cancelled ? 'cancelled' : 'failed'
+}
+
+export type AttemptResult =
+  | { kind: 'done'; payment: PaymentRow; outcome: GatewayOutcome }
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'not_attempted'; payment: PaymentRow; outcome: GatewayOutcome }
+
+/** Lets one call through the branch × gateway breaker, taking the half-open probe atomically. */
+async function admitThroughBreaker(
+  app: App,
+  store: Store,
+  branchId: string,
+  gw: BranchGateway,
+): Promise<{ allowed: boolean; retryAtMs?: number }> {
+  const settings = breakerSettings(gw)
+  const nowMs = app.clock.now().getTime()
+  const current = await readBreaker(store.db, branchId, gw.type)
+  if (!current || current.state === 'closed') return { allowed: true }
+  return store.write(async (trx) => {
+    const b = (await readBreaker(trx, branchId, gw.type, true)) ?? closedBreaker()
+    const a = admit(b, nowMs, settings)
+    if (!a.allowed) return { allowed: false, retryAtMs: a.retryAtMs }
+    if (a.probe) await writeBreaker(trx, branchId, gw.type, a.next, new Date(nowMs).toISOString())
+    return { allowed: true }
+  })
+}
+
+/**
+ * One attempt at one gateway: the attempt row (with our reference) is committed as `sending`
+ * before the call, so a crash never leads to a second charge; then the outcome, the breaker and
+ * the payment move together in one transaction.
+ */
+export async function runAttempt(
+  app: App,
+  store: Store,
+  branch: BranchWithTenant,
+  paymentId: string,
+  seq: number,
+  gw: BranchGateway,
+  request: Omit<InitiateRequest, 'attemptRef'>,
+): Promise<AttemptResult> {
+  const admission = await admitThroughBreaker(app, store, branch.id, gw)
+  const attemptId = app.ids.next('att')
+  const now = () => app.clock.now().toISOString()
+  if (!admission.allowed) {
+    const at = new Date(admission.retryAtMs ?? 0).toISOString()
+    await insertAttempt(store.db, {
+      id: attemptId,
+      payment_id: paymentId,
+      seq,
+      gateway: gw.type,
+      gateway_config_id: gw.row.id,
+      status: 'failed',
+      failure_kind: 'not_attempted',
+      code: 'breaker_open',
+      message: `circuit breaker open until ${at}`,
+      created_at: now(),
+      updated_at: now(),
+    })
+    return { kind: 'skipped', reason: `${gw.type}: circuit breaker open until ${at}` }
+  }
+  // Open the credentials first: a vault problem must not leave a `sending` attempt behind.
+  const adapter = await adapterFor(app, gw)
+  await insertAttempt(store.db, {
+    id: attemptId,
+    payment_id: paymentId,
+    seq,
+    gateway: gw.type,
+    gateway_config_id: gw.row.id,
+    status: 'sending',
+    created_at: now(),
+    updated_at: now(),
+  })
+  let result: GatewayCallResult
+  try {
+    result = await adapter.initiate({ ...request, attemptRef: attemptId })
+  } catch (err) {
+    // An adapter refusing our own input (e.g. an amount it cannot send) never reached the gateway.
+    if (err instanceof DshError && err.kind === 'validation') {
+      result = {
+        outcome: {
+          status: 'failed',
+          kind: 'not_attempted',
+          gatewayFault: false,
+          refs: {},
+          code: err.code,
+          message: err.message,
+        },
+        log: { request: null, response: null, latencyMs: 0 },
+      }
+    } else throw err
+  }
+  return applyAttemptResult(app, store, branch, paymentId, attemptId, gw, result, true)
+}
+
+/** Writes an attempt's outcome and moves the payment; `countsForBreaker` for live calls only. */
+export async function applyAttemptResult(
+  app: App,
+  store: Store,
+  branch: BranchWithTenant,
+  paymentId: string,
+  attemptId: string,
+  gw: BranchGateway,
+  result: GatewayCallResult,
+  countsForBreaker: boolean,
+): Promise<AttemptResult> {
+  const o = result.outcome
+  const nowIso = app.clock.now().toISOString()
+  return store.write(async (trx) => {
+    const before = await findAttempt(trx, attemptId)
+    const logs = {
+      request: JSON.stringify(redactForAudit(result.log.request)),
+      response: JSON.stringify(redactForAudit(result.log.response)),
+      latency_ms: Math.round(result.log.latencyMs),
+      updated_at: nowIso,
+    }
+    // A callback may have settled the attempt while our call was still waiting: a late
+    // timeout never undoes what the gateway already told us.
+    if (
+      before &&
+      (before.status === 'succeeded' || before.status === 'failed') &&
+      o.status !== 'succeeded'
+    ) {
+      await updateAttempt(trx, attemptId, logs)
+    } else {
+      await updateAttempt(trx, attemptId, {
+        ...logs,
+        status: o.status === 'failed' ? (o.kind === 'unknown' ? 'unknown' : 'failed') : o.status,
+        failure_kind: o.status === 'failed' ? o.kind : null,
+        code: o.code,
+        message: o.message,
+        gateway_ref: o.refs.gatewayRef ?? before?.gateway_ref ?? null,
+        secondary_ref: o.refs.secondaryRef ?? before?.secondary_ref ?? null,
+        receipt_number: o.refs.receiptNumber ?? before?.receipt_number ?? null,
+      })
+    }
+    if (countsForBreaker) {
+      const settings = breakerSettings(gw)
+      const fault = o.status === 'failed' && o.gatewayFault
+      const b = (await readBreaker(trx, branch.id, gw.type, true)) ?? closedBreaker()
+      const next = record(b, fault, app.clock.now().getTime(), settings)
+      if (next.state !== b.state || next.consecutiveFaults !== b.consecutiveFaults)
+        await writeBreaker(trx, branch.id, gw.type, next, nowIso)
+    }
+    const p = await findPaymentForUpdate(trx, paymentId)
+    if (!p) throw new DshError('internal', 'payment_vanished', `payment ${paymentId} disappeared`)
+    if (o.status === 'failed' && o.kind === 'not_attempted')
+      return { kind: 'not_attempted' as const, payment: p, outcome: o }
+    const to = statusFor(o)
+    const reason = `${gw.type}: ${o.message}${o.code ? ` (${o.code})` : ''}`
+    const extra = {
+      gateway: gw.type,
+      gateway_ref: o.refs.gatewayRef ?? p.gateway_ref,
+      receipt_number: o.refs.receiptNumber ?? p.receipt_number,
+      failure_code: o.status === 'failed' ? o.code : null,
+      failure_message: o.status === 'failed' ? o.message : null,
+      next_check_at:
+        to === 'pending' || to === 'unknown'
+          ? new Date(app.clock.now().getTime() + 30_000).toISOString()
+          : null,
+    }
+    const moved = await transition(app, trx, p, to, reason, transitionContext(branch, gw), extra)
+    return { kind: 'done' as const, payment: moved ?? p, outcome: o }
+  })
+}

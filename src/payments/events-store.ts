@@ -1,0 +1,56 @@
+import type { Kysely, Selectable } from 'kysely'
+import type { Database, EventsTable } from '../store/schema.js'
+
+export type EventRow = Selectable<EventsTable>
+
+export interface EventInsert {
+  at: string
+  type: string
+  tenant_id: string
+  branch_id: string
+  payment_id: string | null
+  data: string
+}
+
+/**
+ * Appends one event in the caller's transaction. The number comes from the one `event_head` row,
+ * whose update locks it until commit on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises
+ * writers), so numbers follow commit order: a reader that has seen N never misses a row below N.
+ */
+export async function appendEventRow(db: Kysely<Database>, row: EventInsert): Promise<number> {
+  const head = await db
+    .updateTable('event_head')
+    .set((eb) => ({ seq: eb('seq', '+', 1) }))
+    .where('id', '=', 1)
+    .returning('seq')
+    .executeTakeFirstOrThrow()
+  const seq = Number(head.seq)
+  await db
+    .insertInto('events')
+    .values({ ...row, seq })
+    .execute()
+  return seq
+}
+
+export interface EventFilter {
+  tenantId?: string | undefined
+  branchId?: string | undefined
+}
+
+/** Events after `afterSeq`, oldest first. */
+export function listEventsAfter(
+  db: Kysely<Database>,
+  afterSeq: number,
+  limit: number,
+  f: EventFilter = {},
+) {
+  let q = db.selectFrom('events').selectAll().where('seq', '>', afterSeq)
+  if (f.tenantId) q = q.where('tenant_id', '=', f.tenantId)
+  if (f.branchId) q = q.where('branch_id', '=', f.branchId)
+  return q.orderBy('seq').limit(limit).execute()
+}
+
+export async function latestEventSeq(db: Kysely<Database>): Promise<number> {
+  const row = await db.selectFrom('event_head').select('seq').where('id', '=', 1).executeTakeFirst()
+  return Number(row?.seq ?? 0)
+}

@@ -1,0 +1,158 @@
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely'
+import { dialectOf } from '../store/connect.js'
+import type {
+  Database,
+  PaymentAttemptsTable,
+  PaymentEventsTable,
+  PaymentsTable,
+} from '../store/schema.js'
+
+export type PaymentRow = Selectable<PaymentsTable>
+export type AttemptRow = Selectable<PaymentAttemptsTable>
+export type PaymentEventRow = Selectable<PaymentEventsTable>
+
+export const insertPayment = (db: Kysely<Database>, row: Insertable<PaymentsTable>) =>
+  db.insertInto('payments').values(row).execute()
+
+export const findPayment = (db: Kysely<Database>, id: string) =>
+  db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst()
+
+/** Reads a payment inside a write transaction, locking its row on PostgreSQL (SQLite's
+ * BEGIN IMMEDIATE already serialises writers). */
+export function findPaymentForUpdate(db: Kysely<Database>, id: string) {
+  let q = db.selectFrom('payments').selectAll().where('id', '=', id)
+  if (dialectOf(db) === 'postgres') q = q.forUpdate()
+  return q.executeTakeFirst()
+}
+
+export const updatePayment = (
+  db: Kysely<Database>,
+  id: string,
+  changes: Updateable<PaymentsTable>,
+) => db.updateTable('payments').set(changes).where('id', '=', id).execute()
+
+export const insertAttempt = (db: Kysely<Database>, row: Insertable<PaymentAttemptsTable>) =>
+  db.insertInto('payment_attempts').values(row).execute()
+
+export const updateAttempt = (
+  db: Kysely<Database>,
+  id: string,
+  changes: Updateable<PaymentAttemptsTable>,
+) => db.updateTable('payment_attempts').set(changes).where('id', '=', id).execute()
+
+export const listAttempts = (db: Kysely<Database>, paymentId: string) =>
+  db
+    .selectFrom('payment_attempts')
+    .selectAll()
+    .where('payment_id', '=', paymentId)
+    .orderBy('seq')
+    .execute()
+
+export const findAttemptByRef = (db: Kysely<Database>, gateway: string, gatewayRef: string) =>
+  db
+    .selectFrom('payment_attempts')
+    .selectAll()
+    .where('gateway', '=', gateway)
+    .where('gateway_ref', '=', gatewayRef)
+    .executeTakeFirst()
+
+export const findAttempt = (db: Kysely<Database>, id: string) =>
+  db.selectFrom('payment_attempts').selectAll().where('id', '=', id).executeTakeFirst()
+
+export const insertPaymentEvent = (db: Kysely<Database>, row: Insertable<PaymentEventsTable>) =>
+  db.insertInto('payment_events').values(row).execute()
+
+export const listPaymentEvents = (db: Kysely<Database>, paymentId: string) =>
+  db
+    .selectFrom('payment_events')
+    .selectAll()
+    .where('payment_id', '=', paymentId)
+    .orderBy('at')
+    .orderBy('id')
+    .execute()
+
+export interface PaymentFilter {
+  branchId?: string | undefined
+  tenantId?: string | undefined
+  status?: string | undefined
+  gateway?: string | undefined
+  since?: string | undefined
+  limit?: number | undefined
+}
+
+export function listPayments(db: Kysely<Database>, f: PaymentFilter) {
+  let q = db.selectFrom('payments').selectAll()
+  if (f.branchId) q = q.where('branch_id', '=', f.branchId)
+  if (f.tenantId) q = q.where('tenant_id', '=', f.tenantId)
+  if (f.status) q = q.where('status', '=', f.status)
+  if (f.gateway) q = q.where('gateway', '=', f.gateway)
+  if (f.since) q = q.where('created_at', '>=', f.since)
+  q = q.orderBy('created_at', 'desc').orderBy('id', 'desc')
+  if (f.limit) q = q.limit(f.limit)
+  return q.execute()
+}
+
+/** Open payments due for a gateway query (recovery), oldest first. */
+export const duePayments = (db: Kysely<Database>, nowIso: string, limit: number) =>
+  db
+    .selectFrom('payments')
+    .selectAll()
+    .where('status', 'in', ['pending', 'unknown', 'created'])
+    .where('next_check_at', '<=', nowIso)
+    .orderBy('next_check_at')
+    .limit(limit)
+    .execute()
+
+/** An M-Pesa payment to the same phone and amount whose outcome is still unknown. */
+export const findUnknownTwin = (
+  db: Kysely<Database>,
+  branchId: string,
+  phone: string,
+  amountMinor: bigint,
+) =>
+  db
+    .selectFrom('payments')
+    .select(['id', 'status', 'created_at'])
+    .where('branch_id', '=', branchId)
+    .where('phone', '=', phone)
+    .where('amount_minor', '=', amountMinor)
+    .where('status', '=', 'unknown')
+    .executeTakeFirst()
+
+export const findIdempotencyKey = (db: Kysely<Database>, tenantId: string, key: string) =>
+  db
+    .selectFrom('idempotency_keys')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('key', '=', key)
+    .executeTakeFirst()
+
+export const insertIdempotencyKey = (
+  db: Kysely<Database>,
+  row: Selectable<Database['idempotency_keys']>,
+) => db.insertInto('idempotency_keys').values(row).execute()
+
+/**
+ * M-Pesa attempts of a branch still waiting without a CheckoutRequestID (the push's answer never
+ * came), for this amount, newest first, with the payment's phone.
+ */
+export const findUnreferencedMpesaAttempts = (
+  db: Kysely<Database>,
+  branchId: string,
+  amountMinor: bigint,
+  sinceIso: string,
+) =>
+  db
+    .selectFrom('payment_attempts')
+    .innerJoin('payments', 'payments.id', 'payment_attempts.payment_id')
+    .selectAll('payment_attempts')
+    .select('payments.phone as payment_phone')
+    .where('payments.branch_id', '=', branchId)
+    .where('payments.amount_minor', '=', amountMinor)
+    .where('payments.status', 'in', ['created', 'unknown'])
+    .where('payments.created_at', '>=', sinceIso)
+    .where('payment_attempts.gateway', '=', 'mpesa')
+    .where('payment_attempts.gateway_ref', 'is', null)
+    .where('payment_attempts.status', 'in', ['sending', 'unknown'])
+    .orderBy('payment_attempts.created_at', 'desc')
+    .execute()

@@ -1,0 +1,88 @@
+import type { Kysely, Updateable } from 'kysely'
+import type { App } from '../app.js'
+import { audit } from '../audit/audit.js'
+import type { FeeStructure } from '../core/gateways/fees.js'
+import { paymentFee } from '../core/payments/fees.js'
+import { canMove, isFinal, type PaymentStatus } from '../core/payments/states.js'
+import { maskMsisdn } from '../core/phone.js'
+import type { Database, PaymentsTable } from '../store/schema.js'
+import { appendEvent } from './events.js'
+import {
+  findPaymentForUpdate,
+  insertPaymentEvent,
+  type PaymentRow,
+  updatePayment,
+} from './payments-store.js'
+
+export interface TransitionContext {
+  branchCode: string
+  branchCurrency: string
+  tenantSlug: string
+  /** The fee structure in force, recorded when the payment succeeds. */
+  fees?: FeeStructure | undefined
+  actor?: string | undefined
+}
+
+/**
+ * The one place a payment changes state: checks the move is legal (a late failure never
+ * overrides a success), records fees on success, appends the timeline event and the audit row,
+ * all in the caller's transaction. Returns the updated row, or null when the move was refused.
+ */
+export async function transition(
+  app: App,
+  trx: Kysely<Database>,
+  p: PaymentRow,
+  to: PaymentStatus,
+  reason: string,
+  ctx: TransitionContext,
+  extra: Updateable<PaymentsTable> = {},
+): Promise<PaymentRow | null> {
+  // Judge the move on the row as it is now, locked: another process (the daemon, a sync) may
+  // have moved it since the caller read it.
+  p = (await findPaymentForUpdate(trx, p.id)) ?? p
+  const from = p.status as PaymentStatus
+  if (!canMove(from, to)) return null
+  const now = app.clock.now().toISOString()
+  const changes: Updateable<PaymentsTable> = { ...extra, status: to, updated_at: now }
+  if (isFinal(to) || to === 'needs_review') {
+    changes.completed_at = isFinal(to) ? now : null
+    changes.next_check_at = null
+  }
+  if (to === 'succeeded' && ctx.fees) {
+    const fee = paymentFee(BigInt(p.amount_minor), p.currency, ctx.branchCurrency, ctx.fees)
+    changes.fee_minor = fee.feeMinor
+    changes.fee_rate_bp = fee.rateBp
+    changes.fee_flat_minor = fee.flatMinor
+    changes.fee_currency = p.currency
+  }
+  if (from === to && Object.keys(extra).length === 0) return p
+  await updatePayment(trx, p.id, changes)
+  if (from !== to) {
+    await insertPaymentEvent(trx, {
+      id: app.ids.next('pe'),
+      payment_id: p.id,
+      at: now,
+      from_status: from,
+      to_status: to,
+      actor: ctx.actor ?? app.actor,
+      reason,
+    })
+    await audit(app, trx, {
+      action: `payment.${to}`,
+      tenant: ctx.tenantSlug,
+      branch: ctx.branchCode,
+      target: p.id,
+      request: {
+        from,
+        reason,
+        amount: p.amount_minor.toString(),
+        currency: p.currency,
+        gateway: extra.gateway ?? p.gateway,
+        phone: p.phone ? maskMsisdn(p.phone) : null,
+        receipt: extra.receipt_number ?? p.receipt_number,
+      },
+    })
+    await appendEvent(trx, { at: now, payment: p, changes, from, to, reason, ctx })
+  }
+  return { ...p, ...(changes as Partial<PaymentRow>) }
+}

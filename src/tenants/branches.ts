@@ -1,0 +1,224 @@
+import type { Kysely } from 'kysely'
+import type { App } from '../app.js'
+import { audit } from '../audit/audit.js'
+import { conflict, notFound, usageError } from '../core/errors.js'
+import { currency } from '../core/money/index.js'
+import { type BasisPoints, formatPercent, parsePercent } from '../core/money/rates.js'
+import { parseChoiceList, parseName, parseSlug, parseTimeZone } from '../core/validate.js'
+import { isUniqueViolation } from '../store/errors.js'
+import type { Database } from '../store/schema.js'
+import {
+  type BranchRow,
+  type BranchWithTenant,
+  findBranchByCode,
+  insertBranch,
+  listBranches,
+  updateBranch,
+} from './branches-store.js'
+import { requireTenant } from './tenants.js'
+
+export const PAYMENT_METHODS = ['mpesa', 'card', 'cash'] as const
+export const DEFAULT_TIMEZONE = 'Africa/Nairobi'
+
+export interface BranchView {
+  id: string
+  code: string
+  name: string
+  tenant: string
+  currency: string
+  timezone: string
+  taxRate: string
+  taxRateBp: number
+  serviceChargeRate: string
+  serviceChargeRateBp: number
+  tips: boolean
+  methods: string[]
+  status: 'active' | 'disabled'
+  createdAt: string
+  updatedAt: string
+}
+
+export const branchView = (r: BranchWithTenant): BranchView => ({
+  id: r.id,
+  code: r.code,
+  name: r.name,
+  tenant: r.tenant_slug,
+  currency: r.currency,
+  timezone: r.timezone,
+  taxRate: formatPercent(r.tax_rate_bp),
+  taxRateBp: r.tax_rate_bp,
+  serviceChargeRate: formatPercent(r.service_charge_bp),
+  serviceChargeRateBp: r.service_charge_bp,
+  tips: Boolean(r.tips_enabled),
+  methods: r.methods.split(',').filter(Boolean),
+  status: r.status === 'disabled' ? 'disabled' : 'active',
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+})
+
+export interface BranchSettingsInput {
+  name?: string | undefined
+  timezone?: string | undefined
+  taxRate?: string | undefined
+  serviceCharge?: string | undefined
+  tips?: boolean | undefined
+  methods?: string | undefined
+}
+
+interface ParsedSettings {
+  name?: string
+  timezone?: string
+  tax_rate_bp?: BasisPoints
+  service_charge_bp?: BasisPoints
+  tips_enabled?: number
+  methods?: string
+}
+
+function parseSettings(input: BranchSettingsInput): ParsedSettings {
+  const out: ParsedSettings = {}
+  if (input.name !== undefined) out.name = parseName(input.name, 'branch name')
+  if (input.timezone !== undefined) out.timezone = parseTimeZone(input.timezone)
+  if (input.taxRate !== undefined) out.tax_rate_bp = parsePercent(input.taxRate, 'tax rate')
+  if (input.serviceCharge !== undefined)
+    out.service_charge_bp = parsePercent(input.serviceCharge, 'service charge')
+  if (input.tips !== undefined) out.tips_enabled = input.tips ? 1 : 0
+  if (input.methods !== undefined)
+    out.methods = parseChoiceList(input.methods, PAYMENT_METHODS, 'payment method').join(',')
+  return out
+}
+
+export interface AddBranchInput extends BranchSettingsInput {
+  code: string
+  tenant: string
+  name: string
+  currency: string
+}
+
+export async function addBranch(app: App, input: AddBranchInput): Promise<BranchView> {
+  // Validate everything before looking anything up: invalid input (3) outranks not found (4).
+  const code = parseSlug(input.code, 'branch code')
+  const tenantSlug = parseSlug(input.tenant, 'tenant slug')
+  const cur = currency(input.currency).code
+  const s = parseSettings({
+    timezone: DEFAULT_TIMEZONE,
+    methods: PAYMENT_METHODS.join(','),
+    ...input,
+  })
+  const store = await app.store()
+  const now = app.clock.now().toISOString()
+  try {
+    return await store.write(async (trx) => {
+      const tenant = await requireTenant(trx, tenantSlug)
+      if (await findBranchByCode(trx, code)) throw branchExists(code)
+      const row: BranchRow = {
+        id: app.ids.next('br'),
+        tenant_id: tenant.id,
+        code,
+        name: s.name ?? code,
+        currency: cur,
+        timezone: s.timezone ?? DEFAULT_TIMEZONE,
+        tax_rate_bp: s.tax_rate_bp ?? 0,
+        service_charge_bp: s.service_charge_bp ?? 0,
+        tips_enabled: s.tips_enabled ?? 0,
+        methods: s.methods ?? PAYMENT_METHODS.join(','),
+        status: 'active',
+        created_at: now,
+        updated_at: now,
+      }
+      await insertBranch(trx, row)
+      await audit(app, trx, {
+        action: 'branch.create',
+        tenant: tenant.slug,
+        branch: code,
+        target: row.id,
+        request: { ...input },
+      })
+      return branchView({ ...row, tenant_slug: tenant.slug })
+    })
+  } catch (err) {
+    throw isUniqueViolation(err) ? branchExists(code) : err
+  }
+}
+
+const branchExists = (code: string) =>
+  conflict(
+    'branch_exists',
+    `branch "${code}" already exists`,
+    'branch codes are unique in a store; choose another code',
+  )
+
+/** Finds a branch by code or throws exit 4 with a hint. */
+export async function requireBranch(db: Kysely<Database>, code: string): Promise<BranchWithTenant> {
+  const b = await findBranchByCode(db, code)
+  if (!b) throw notFound('branch_not_found', `no branch "${code}"`, 'see `dsh branch list`')
+  return b
+}
+
+export async function branchList(
+  app: App,
+  filter: { tenant?: string | undefined },
+): Promise<BranchView[]> {
+  const store = await app.store()
+  const tenantId = filter.tenant
+    ? (await requireTenant(store.db, parseSlug(filter.tenant, 'tenant slug'))).id
+    : undefined
+  return (await listBranches(store.db, tenantId ? { tenantId } : {})).map(branchView)
+}
+
+export async function branchShow(app: App, code: string): Promise<BranchView> {
+  const store = await app.store()
+  return branchView(await requireBranch(store.db, parseSlug(code, 'branch code')))
+}
+
+export async function setBranch(
+  app: App,
+  code: string,
+  input: BranchSettingsInput,
+): Promise<BranchView> {
+  parseSlug(code, 'branch code')
+  const changes = parseSettings(input)
+  if (Object.keys(changes).length === 0) {
+    throw usageError(
+      'nothing_to_change',
+      'nothing to change',
+      'give at least one of --name, --timezone, --tax-rate, --service-charge, --tips/--no-tips, --methods',
+    )
+  }
+  return changeBranch(app, code, changes)
+}
+
+export async function setBranchStatus(
+  app: App,
+  code: string,
+  status: 'active' | 'disabled',
+): Promise<BranchView> {
+  parseSlug(code, 'branch code')
+  return changeBranch(app, code, { status })
+}
+
+async function changeBranch(
+  app: App,
+  code: string,
+  changes: ParsedSettings & { status?: string },
+): Promise<BranchView> {
+  const store = await app.store()
+  const now = app.clock.now().toISOString()
+  return store.write(async (trx) => {
+    const before = await requireBranch(trx, code)
+    await updateBranch(trx, before.id, { ...changes, updated_at: now })
+    const action =
+      changes.status === 'disabled'
+        ? 'branch.disable'
+        : changes.status === 'active'
+          ? 'branch.enable'
+          : 'branch.update'
+    await audit(app, trx, {
+      action,
+      tenant: before.tenant_slug,
+      branch: code,
+      target: before.id,
+      request: changes,
+    })
+    return branchView(await requireBranch(trx, code))
+  })
+}

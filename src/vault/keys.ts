@@ -1,0 +1,104 @@
+import { getSetting, putSetting } from '../admin/settings-store.js'
+import type { App } from '../app.js'
+import { audit } from '../audit/audit.js'
+import { setGatewaySecrets } from '../gateway-config/gateways-store.js'
+import { parseJsonObject, secretContext } from '../gateway-config/view.js'
+import { keyIdOf, reencrypt } from './crypto.js'
+import { loadKeyRing, usesEnvKey } from './master-key.js'
+import { beginRotation, finishRotation, rotationPending } from './rotation.js'
+import { AUDIT_KEY_CONTEXT, AUDIT_KEY_SETTING, resetKeyRing } from './vault.js'
+
+export interface RotateResult {
+  dryRun: boolean
+  fromKeyId: string
+  toKeyId: string | null
+  secretsReencrypted: number
+  resumed: boolean
+  /** Under DSH_MASTER_KEY: the operator must now deploy the new key. */
+  nextStep: string | null
+}
+
+/**
+ * `dsh keys rotate`: a new master key, every secret re-encrypted in one transaction, then the
+ * key file swapped. An interruption at any point leaves a store that still decrypts.
+ */
+export async function rotateKeys(
+  app: App,
+  opts: { dryRun?: boolean | undefined },
+): Promise<RotateResult> {
+  const store = await app.store()
+  const before = loadKeyRing(app.home, app.rt.env)
+  const resumed = rotationPending(app.home, app.rt.env)
+  const configs = await store.db.selectFrom('gateway_configs').select(['id', 'secrets']).execute()
+  const count =
+    configs.reduce((n, c) => n + Object.keys(parseJsonObject(c.secrets)).length, 0) +
+    ((await getSetting(store.db, AUDIT_KEY_SETTING)) ? 1 : 0)
+  if (opts.dryRun) {
+    return {
+      dryRun: true,
+      fromKeyId: before.primary.id,
+      toKeyId: null,
+      secretsReencrypted: count,
+      resumed,
+      nextStep: null,
+    }
+  }
+  const next = beginRotation(app.home, app.rt.env)
+  const ring = loadKeyRing(app.home, app.rt.env)
+  const ringWithNext = ring.keys.some((k) => k.id === next.id)
+    ? ring
+    : { primary: ring.primary, keys: [...ring.keys, next] }
+  let n = 0
+  await store.write(async (trx) => {
+    // The audit row is chained with the audit key before that key is re-sealed; the HMAC key
+    // itself never changes, so the chain stays verifiable.
+    await audit(app, trx, {
+      action: 'keys.rotate',
+      target: next.id,
+      request: { fromKeyId: before.primary.id, toKeyId: next.id, resumed },
+    })
+    for (const c of await trx.selectFrom('gateway_configs').select(['id', 'secrets']).execute()) {
+      const sealed = parseJsonObject(c.secrets)
+      const out: Record<string, string> = {}
+      for (const [field, envelope] of Object.entries(sealed)) {
+        out[field] = reencrypt(ringWithNext, next, envelope, secretContext(c.id, field))
+        n++
+      }
+      await setGatewaySecrets(trx, c.id, JSON.stringify(out))
+    }
+    const auditKey = await getSetting(trx, AUDIT_KEY_SETTING)
+    if (auditKey) {
+      await putSetting(
+        trx,
+        AUDIT_KEY_SETTING,
+        reencrypt(ringWithNext, next, auditKey, AUDIT_KEY_CONTEXT),
+        app.clock.now().toISOString(),
+      )
+      n++
+    }
+  })
+  // A process that loaded its keys before the rotation began may have written under the old key
+  // since; sweep once more so nothing is left that the retired key alone can open.
+  await store.write(async (trx) => {
+    for (const c of await trx.selectFrom('gateway_configs').select(['id', 'secrets']).execute()) {
+      const sealed = parseJsonObject(c.secrets)
+      if (Object.values(sealed).every((e) => keyIdOf(e) === next.id)) continue
+      const out: Record<string, string> = {}
+      for (const [field, envelope] of Object.entries(sealed))
+        out[field] = reencrypt(ringWithNext, next, envelope, secretContext(c.id, field))
+      await setGatewaySecrets(trx, c.id, JSON.stringify(out))
+    }
+  })
+  finishRotation(app.home, app.rt.env)
+  resetKeyRing(app)
+  return {
+    dryRun: false,
+    fromKeyId: before.primary.id,
+    toKeyId: next.id,
+    secretsReencrypted: n,
+    resumed,
+    nextStep: usesEnvKey(app.rt.env)
+      ? 'set DSH_MASTER_KEY to the value of DSH_NEW_MASTER_KEY for every dsh process, then unset DSH_NEW_MASTER_KEY'
+      : null,
+  }
+}
