@@ -3,28 +3,19 @@ import { join } from 'node:path'
 import { createOutput, type Output } from './cli/output.js'
 import { createPrompter, type Prompter } from './cli/prompter.js'
 import type { GlobalOptions, Runtime } from './cli/runtime.js'
-import type { Clock, IdGen } from './core/ports.js'
+import type { Ctx } from './context.js'
 import { openStore, type Store } from './store/connect.js'
 import { assertMigrated } from './store/migrate.js'
 
-/** What every command and the daemon get: configuration, the store (opened lazily), I/O seams. */
-export interface App {
+/** The CLI's context: the narrow `Ctx` every capability takes, plus the terminal's own parts. */
+export interface App extends Ctx {
   readonly rt: Runtime
   readonly globals: GlobalOptions
-  readonly home: string
   readonly dbSpec: string
-  readonly clock: Clock
-  readonly ids: IdGen
   readonly out: Output
   readonly prompter: Prompter
-  /** The acting user, recorded in the audit log. */
-  readonly actor: string
-  /** The migrated store; exit 7 when it is missing, unmigrated or too new. */
-  store(): Promise<Store>
   /** The store, created when missing, with no schema check (init and migrate). */
   rawStore(): Promise<Store>
-  /** Registers clean-up (HTTP pools, timers) to run when the command or daemon ends. */
-  onClose(fn: () => Promise<void> | void): void
   close(): Promise<void>
 }
 
@@ -38,6 +29,8 @@ export function createApp(rt: Runtime, globals: GlobalOptions): App {
   let opened: Promise<Store> | undefined
   let checked: Promise<Store> | undefined
   const closers: (() => Promise<void> | void)[] = []
+  const out = createOutput(rt, globals)
+  const prompter = createPrompter(rt, globals)
   const raw = () => {
     opened ??= openStore(dbSpec, { create: true })
     return opened
@@ -49,8 +42,11 @@ export function createApp(rt: Runtime, globals: GlobalOptions): App {
     dbSpec,
     clock: rt.clock,
     ids: rt.ids,
-    out: createOutput(rt, globals),
-    prompter: createPrompter(rt, globals),
+    out,
+    prompter,
+    ask: prompter,
+    warn: (message) => out.warn(message),
+    env: rt.env,
     actor: rt.user,
     store() {
       checked ??= (async () => {

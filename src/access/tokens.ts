@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import { conflict, notFound, usageError, validationError } from '../core/errors.js'
 import { parseSlug } from '../core/validate.js'
 import { isUniqueViolation } from '../store/errors.js'
@@ -67,7 +67,7 @@ export function parseRole(role: string | undefined): Role {
 }
 
 export async function createToken(
-  app: App,
+  ctx: Ctx,
   input: { name?: string | undefined; role?: string | undefined; tenant?: string | undefined },
 ): Promise<CreatedToken> {
   const missing = (['name', 'role'] as const).filter((k) => !input[k])
@@ -89,11 +89,11 @@ export async function createToken(
     )
   const role = parseRole(input.role)
   const slug = input.tenant === undefined ? undefined : parseSlug(input.tenant, 'tenant slug')
-  const store = await app.store()
+  const store = await ctx.store()
   const tenant = slug ? await requireTenant(store.db, slug) : undefined
   const token = `dsh_${randomBytes(32).toString('base64url')}`
-  const id = app.ids.next('tok')
-  const now = app.clock.now().toISOString()
+  const id = ctx.ids.next('tok')
+  const now = ctx.clock.now().toISOString()
   try {
     await store.write(async (trx) => {
       await insertToken(trx, {
@@ -104,12 +104,12 @@ export async function createToken(
         token_hash: hashToken(token),
         token_prefix: token.slice(0, 8),
         created_at: now,
-        created_by: app.actor,
+        created_by: ctx.actor,
         revoked_at: null,
         last_used_at: null,
       })
       // Never the token, nor any part of it.
-      await audit(app, trx, {
+      await audit(ctx, trx, {
         action: 'token.create',
         tenant: tenant?.slug ?? null,
         target: id,
@@ -128,14 +128,14 @@ export async function createToken(
   return { token, name, role, tenant: tenant?.slug ?? null }
 }
 
-export async function listTokens(app: App): Promise<TokenView[]> {
-  const store = await app.store()
+export async function listTokens(ctx: Ctx): Promise<TokenView[]> {
+  const store = await ctx.store()
   return (await listTokenRows(store.db)).map(view)
 }
 
-export async function revokeToken(app: App, nameOrId: string): Promise<TokenView> {
-  const store = await app.store()
-  const now = app.clock.now().toISOString()
+export async function revokeToken(ctx: Ctx, nameOrId: string): Promise<TokenView> {
+  const store = await ctx.store()
+  const now = ctx.clock.now().toISOString()
   const revoked = await store.write(async (trx) => {
     const row = await findTokenByNameOrId(trx, nameOrId.trim())
     if (!row || row.revoked_at)
@@ -145,7 +145,7 @@ export async function revokeToken(app: App, nameOrId: string): Promise<TokenView
         'see `dsh token list` for names and ids',
       )
     await revokeTokenRow(trx, row.id, now)
-    await audit(app, trx, {
+    await audit(ctx, trx, {
       action: 'token.revoke',
       tenant: row.tenant_slug,
       target: row.id,

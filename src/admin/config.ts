@@ -1,6 +1,6 @@
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
 import { PUBLIC_URL_SETTING } from '../callbacks/callback-url.js'
+import type { Ctx } from '../context.js'
 import { usageError, validationError } from '../core/errors.js'
 import { getSetting, putSetting } from './settings-store.js'
 
@@ -46,26 +46,26 @@ function keyOf(name: string) {
 }
 
 export async function configSet(
-  app: App,
+  ctx: Ctx,
   name: string,
   value: string,
 ): Promise<{ name: string; value: string }> {
   const k = keyOf(name)
   const parsed = k.parse(value.trim())
-  const store = await app.store()
+  const store = await ctx.store()
   await store.write(async (trx) => {
-    await putSetting(trx, k.key, parsed, app.clock.now().toISOString())
-    await audit(app, trx, { action: 'config.set', target: name, request: { name, value: parsed } })
+    await putSetting(trx, k.key, parsed, ctx.clock.now().toISOString())
+    await audit(ctx, trx, { action: 'config.set', target: name, request: { name, value: parsed } })
   })
   return { name, value: parsed }
 }
 
 export async function configGet(
-  app: App,
+  ctx: Ctx,
   name?: string,
 ): Promise<{ name: string; value: string | null; help: string }[]> {
   const names = name ? [name] : Object.keys(KEYS)
-  const store = await app.store()
+  const store = await ctx.store()
   const out = []
   for (const n of names) {
     const k = keyOf(n)

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { App } from '../app.js'
+import type { Ctx } from '../context.js'
 import { type AuditContent, nextRecord, verifyChain } from '../core/audit/chain.js'
 import { redactForAudit } from '../core/audit/redact.js'
 import { DshError } from '../core/errors.js'
@@ -26,14 +26,14 @@ export interface AuditEntry {
  * Appends one row to the hash chain. Call it inside the same write transaction as the change it
  * records, so the change and its audit row commit or roll back together.
  */
-export async function audit(app: App, trx: Kysely<Database>, entry: AuditEntry): Promise<void> {
-  const key = await auditKey(app, trx, true)
+export async function audit(ctx: Ctx, trx: Kysely<Database>, entry: AuditEntry): Promise<void> {
+  const key = await auditKey(ctx, trx, true)
   if (!key)
     throw new DshError('internal', 'audit_key_missing', 'the audit key could not be created')
   const head = await lockAuditHead(trx)
   const content: AuditContent = {
-    at: app.clock.now().toISOString(),
-    actor: app.actor,
+    at: ctx.clock.now().toISOString(),
+    actor: ctx.actor,
     action: entry.action,
     tenant: entry.tenant ?? null,
     branch: entry.branch ?? null,
@@ -77,8 +77,8 @@ function parseRequest(text: string): unknown {
   }
 }
 
-export async function auditList(app: App, filter: AuditFilter): Promise<AuditView[]> {
-  const store = await app.store()
+export async function auditList(ctx: Ctx, filter: AuditFilter): Promise<AuditView[]> {
+  const store = await ctx.store()
   const rows = await listAuditRows(store.db, filter)
   return rows.map((r) => ({
     seq: Number(r.seq),
@@ -101,9 +101,9 @@ export interface VerifyReport {
   reason?: string
 }
 
-export async function auditVerify(app: App): Promise<VerifyReport> {
-  const store = await app.store()
-  const key = await auditKey(app, store.db, false)
+export async function auditVerify(ctx: Ctx): Promise<VerifyReport> {
+  const store = await ctx.store()
+  const key = await auditKey(ctx, store.db, false)
   const rows = await store.db.selectFrom('audit_log').selectAll().orderBy('seq', 'asc').execute()
   const head = await readAuditHead(store.db)
   if (!key) {

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import type { ParsedCallback } from '../core/payments/gateway-port.js'
 import { adapterFor } from '../gateway-config/adapters.js'
 import { type BranchGateway, branchGateways } from '../gateway-config/in-force.js'
@@ -29,7 +29,7 @@ const DSH_ACCOUNT_REF = /^[A-Z2-7]{12}$/
  * pushed for: it becomes a payment of the branch owning the shortcode and account reference.
  */
 export async function decideC2B(
-  app: App,
+  ctx: Ctx,
   store: Store,
   e: InboxRow,
   tokenBranch: BranchWithTenant,
@@ -61,10 +61,10 @@ export async function decideC2B(
     }
   const ref = c2b.billRefNumber.trim().toUpperCase()
   if (DSH_ACCOUNT_REF.test(ref)) {
-    const stk = await stkAttemptFor(store.db, owners, ref, app.clock.now().getTime())
+    const stk = await stkAttemptFor(store.db, owners, ref, ctx.clock.now().getTime())
     if (stk) {
       const owner = owners.find((o) => o.branch.id === stk.payment.branch_id)!
-      const adapter = await adapterFor(app, owner.gw)
+      const adapter = await adapterFor(ctx, owner.gw)
       const asStk: ParsedCallback = {
         ...parsed,
         gatewayRef: stk.attempt.gateway_ref ?? undefined,
@@ -137,7 +137,7 @@ async function stkAttemptFor(
 const ORDER = /^[A-Za-z0-9._:/-]{1,64}$/
 
 export async function createC2BPayment(
-  app: App,
+  ctx: Ctx,
   trx: Kysely<Database>,
   d: Extract<Decision, { kind: 'c2b' }>,
   actor: string,
@@ -152,8 +152,8 @@ export async function createC2BPayment(
     .executeTakeFirst()
   if (existing)
     return { payment: existing, note: `payment ${existing.id} already carries ${c2b.transId}` }
-  const now = app.clock.now().toISOString()
-  const id = app.ids.next('pay')
+  const now = ctx.clock.now().toISOString()
+  const id = ctx.ids.next('pay')
   const billRef = c2b.billRefNumber.trim()
   const row: PaymentRow = {
     id,
@@ -193,7 +193,7 @@ export async function createC2BPayment(
   }
   await insertPayment(trx, row)
   await insertPaymentEvent(trx, {
-    id: app.ids.next('pe'),
+    id: ctx.ids.next('pe'),
     payment_id: id,
     at: now,
     from_status: null,
@@ -202,7 +202,7 @@ export async function createC2BPayment(
     reason: `C2B confirmation ${c2b.transId}`,
   })
   await insertAttempt(trx, {
-    id: app.ids.next('att'),
+    id: ctx.ids.next('att'),
     payment_id: id,
     seq: 1,
     gateway: 'mpesa',
@@ -220,7 +220,7 @@ export async function createC2BPayment(
     created_at: now,
     updated_at: now,
   })
-  await audit(app, trx, {
+  await audit(ctx, trx, {
     action: 'payment.create',
     tenant: branch.tenant_slug,
     branch: branch.code,
@@ -236,7 +236,7 @@ export async function createC2BPayment(
     },
   })
   const moved = await transition(
-    app,
+    ctx,
     trx,
     row,
     'succeeded',

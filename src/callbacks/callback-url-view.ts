@@ -1,6 +1,6 @@
 import { getSetting } from '../admin/settings-store.js'
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import { usageError } from '../core/errors.js'
 import { GATEWAY_TYPES, type GatewayType } from '../core/gateways/types.js'
 import { parseSlug } from '../core/validate.js'
@@ -31,7 +31,7 @@ const TOKEN_TYPES: readonly string[] = ['mpesa', 'mpesa-kcb', 'bank']
  * Stripe and Square are verified by signature, so their URL names the branch.
  */
 export async function callbackUrlFor(
-  app: App,
+  ctx: Ctx,
   typeIn: string,
   branchCode: string,
   rotate: boolean,
@@ -49,13 +49,13 @@ export async function callbackUrlFor(
       `${type} callbacks are verified by their signature, not a path token`,
       `rotate the webhook secret with \`dsh gateway setup ${type} --branch ${branchCode} …\` instead`,
     )
-  const store = await app.store()
+  const store = await ctx.store()
   const branch = await requireBranch(store.db, parseSlug(branchCode, 'branch code'))
   if (rotate) {
     await store.write(async (trx) => {
-      await rotateCallbackToken(app, trx, branch.id, type)
+      await rotateCallbackToken(ctx, trx, branch.id, type)
       // The token itself never goes into the audit log.
-      await audit(app, trx, {
+      await audit(ctx, trx, {
         action: 'gateway.callback_token_rotate',
         tenant: branch.tenant_slug,
         branch: branch.code,
@@ -66,10 +66,10 @@ export async function callbackUrlFor(
   let url: string
   if ((GATEWAY_TYPES as readonly string[]).includes(type)) {
     const gw = (await branchGateways(store.db, branch)).find((g) => g.type === type)
-    url = await callbackUrl(app, store.db, branch, type as GatewayType, gw?.settings['environment'])
+    url = await callbackUrl(ctx, store.db, branch, type as GatewayType, gw?.settings['environment'])
   } else {
     const base = (await getSetting(store.db, PUBLIC_URL_SETTING)) ?? SANDBOX_PUBLIC_URL
-    const token = await callbackToken(app, store.db, branch.id, type, true)
+    const token = await callbackToken(ctx, store.db, branch.id, type, true)
     url = `${base.replace(/\/+$/, '')}/callbacks/${type}/${token}`
   }
   return { type, branch: branch.code, url, rotated: rotate }

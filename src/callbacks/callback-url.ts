@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { getSetting, putSetting } from '../admin/settings-store.js'
-import type { App } from '../app.js'
+import type { Ctx } from '../context.js'
 import { configError } from '../core/errors.js'
 import type { GatewayType } from '../core/gateways/types.js'
 import type { Database } from '../store/schema.js'
@@ -17,7 +17,7 @@ const tokenKey = (branchId: string, type: string) => `callback_token:${branchId}
  * path is the proof). Random hex: never contains a word Daraja forbids in URLs.
  */
 export async function callbackToken(
-  app: App,
+  ctx: Ctx,
   db: Kysely<Database>,
   branchId: string,
   type: string,
@@ -31,7 +31,7 @@ export async function callbackToken(
     .values({
       key: tokenKey(branchId, type),
       value: randomBytes(16).toString('hex'),
-      updated_at: app.clock.now().toISOString(),
+      updated_at: ctx.clock.now().toISOString(),
     })
     .onConflict((oc) => oc.column('key').doNothing())
     .execute()
@@ -39,13 +39,13 @@ export async function callbackToken(
 }
 
 export async function rotateCallbackToken(
-  app: App,
+  ctx: Ctx,
   db: Kysely<Database>,
   branchId: string,
   type: string,
 ): Promise<string> {
   const token = randomBytes(16).toString('hex')
-  await putSetting(db, tokenKey(branchId, type), token, app.clock.now().toISOString())
+  await putSetting(db, tokenKey(branchId, type), token, ctx.clock.now().toISOString())
   return token
 }
 
@@ -76,7 +76,7 @@ export function callbackPath(type: GatewayType, branchCode: string, token: strin
  * public-url`), or the local default for sandbox set-ups; a production push without one is exit 7.
  */
 export async function callbackUrl(
-  app: App,
+  ctx: Ctx,
   db: Kysely<Database>,
   branch: BranchWithTenant,
   type: GatewayType,
@@ -95,6 +95,6 @@ export async function callbackUrl(
   const token =
     type === 'stripe' || type === 'square'
       ? ''
-      : ((await callbackToken(app, db, branch.id, type, true)) ?? '')
+      : ((await callbackToken(ctx, db, branch.id, type, true)) ?? '')
   return `${base.replace(/\/+$/, '')}${callbackPath(type, branch.code, token)}`
 }

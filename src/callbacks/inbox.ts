@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import type { App } from '../app.js'
 import { parseAuditFilter } from '../audit/filter.js'
+import type { Ctx } from '../context.js'
 import { isPhoneKey, isSecretKey, maskPhone, REDACTED } from '../core/audit/redact.js'
 import { notFound, validationError } from '../core/errors.js'
 import type { IdGen } from '../core/ports.js'
@@ -213,7 +213,7 @@ export interface CallbacksFilter {
   limit?: string | undefined
 }
 
-export async function callbacksList(app: App, f: CallbacksFilter): Promise<InboxView[]> {
+export async function callbacksList(ctx: Ctx, f: CallbacksFilter): Promise<InboxView[]> {
   if (f.status && !(INBOX_STATUSES as readonly string[]).includes(f.status))
     throw validationError(
       'invalid_status',
@@ -225,7 +225,7 @@ export async function callbacksList(app: App, f: CallbacksFilter): Promise<Inbox
       `--gateway "${f.gateway}" is not one of ${CALLBACK_GATEWAYS.join(', ')}`,
     )
   const { limit } = parseAuditFilter({ limit: f.limit })
-  const store = await app.store()
+  const store = await ctx.store()
   const branch = f.branch
     ? await requireBranch(store.db, parseSlug(f.branch, 'branch code'))
     : undefined
@@ -239,8 +239,8 @@ export async function callbacksList(app: App, f: CallbacksFilter): Promise<Inbox
   return rows.map((r) => inboxView(r, r.branch_id ? (codes.get(r.branch_id) ?? null) : null))
 }
 
-export async function callbacksShow(app: App, id: string): Promise<InboxDetail> {
-  const store = await app.store()
+export async function callbacksShow(ctx: Ctx, id: string): Promise<InboxDetail> {
+  const store = await ctx.store()
   const r = await findInbox(store.db, id.trim())
   if (!r) throw notFound('callback_not_found', `no callback "${id}"`, 'see `dsh callbacks list`')
   const codes = new Map((await listBranches(store.db)).map((b) => [b.id, b.code]))

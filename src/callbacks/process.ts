@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import { conflict, DshError, notFound } from '../core/errors.js'
 import type { GatewayOutcome, ParsedCallback } from '../core/payments/gateway-port.js'
 import { adapterFor } from '../gateway-config/adapters.js'
@@ -46,12 +46,12 @@ export interface ProcessResult {
 }
 
 export async function processInboxEntry(
-  app: App,
+  ctx: Ctx,
   id: string,
   opts: ProcessOptions,
 ): Promise<ProcessResult> {
-  const store = await app.store()
-  const now = app.clock.now()
+  const store = await ctx.store()
+  const now = ctx.clock.now()
   const lease = new Date(now.getTime() + (opts.leaseMs ?? 30_000)).toISOString()
   const claimed = await claimInbox(store.db, id, now.toISOString(), lease)
   const entry = await findInbox(store.db, id)
@@ -64,22 +64,22 @@ export async function processInboxEntry(
       note: entry.note,
       paymentId: entry.payment_id,
     }
-  return processClaimed(app, store, entry, opts)
+  return processClaimed(ctx, store, entry, opts)
 }
 
 async function processClaimed(
-  app: App,
+  ctx: Ctx,
   store: Store,
   entry: InboxRow,
   opts: ProcessOptions,
 ): Promise<ProcessResult> {
   let decision: Decision
   try {
-    decision = await decide(app, store, entry)
+    decision = await decide(ctx, store, entry)
   } catch (err) {
     decision = { kind: 'retry', error: (err as Error).message ?? String(err) }
   }
-  return record(app, store, entry, decision, opts)
+  return record(ctx, store, entry, decision, opts)
 }
 
 /**
@@ -87,12 +87,12 @@ async function processClaimed(
  * the same transaction that records the replay, so a daemon never processes it at the same time.
  */
 export async function replayCallback(
-  app: App,
+  ctx: Ctx,
   id: string,
   opts: ProcessOptions,
 ): Promise<ProcessResult> {
-  const store = await app.store()
-  const now = app.clock.now()
+  const store = await ctx.store()
+  const now = ctx.clock.now()
   const nowIso = now.toISOString()
   const entry = await store.write(async (trx) => {
     const e = await lockInbox(trx, id.trim())
@@ -110,7 +110,7 @@ export async function replayCallback(
       updated_at: nowIso,
     }
     await updateInbox(trx, e.id, claim)
-    await audit(app, trx, {
+    await audit(ctx, trx, {
       action: 'callback.replay',
       branch: await branchCode(trx, e.branch_id),
       target: e.id,
@@ -118,7 +118,7 @@ export async function replayCallback(
     })
     return { ...e, ...claim }
   })
-  return processClaimed(app, store, entry, opts)
+  return processClaimed(ctx, store, entry, opts)
 }
 
 /**
@@ -127,10 +127,10 @@ export async function replayCallback(
  * gateway references due now. Returns the last event number read.
  */
 export async function wakeMatchedCallbacks(
-  app: App,
+  ctx: Ctx,
   afterSeq: number,
 ): Promise<{ seq: number; woken: number }> {
-  const store = await app.store()
+  const store = await ctx.store()
   const events = await listEventsAfter(store.db, afterSeq, 1_000)
   const last = events.at(-1)
   if (!last) return { seq: afterSeq, woken: 0 }
@@ -146,7 +146,7 @@ export async function wakeMatchedCallbacks(
   const woken = await wakeUnmatched(
     store.db,
     refs.map((r) => ({ gateway: r.gateway, gateway_ref: r.gateway_ref! })),
-    app.clock.now().toISOString(),
+    ctx.clock.now().toISOString(),
   )
   return { seq: Number(last.seq), woken }
 }
@@ -161,13 +161,13 @@ const backoff = (attempts: number, baseMs: number, capMs: number) =>
   Math.min(capMs, baseMs * 2 ** Math.max(0, Math.min(attempts - 1, 20)))
 
 async function record(
-  app: App,
+  ctx: Ctx,
   store: Store,
   e: InboxRow,
   d: Decision,
   opts: ProcessOptions,
 ): Promise<ProcessResult> {
-  const now = app.clock.now()
+  const now = ctx.clock.now()
   const nowIso = now.toISOString()
   const actor = opts.actor ?? 'daemon:callback'
   const done = (status: string, note: string | null, paymentId: string | null) => ({
@@ -193,7 +193,7 @@ async function record(
     case 'apply': {
       const r = await store.write(async (trx) => {
         await lockInbox(trx, e.id)
-        const applied = await applyOutcomeLocked(app, trx, {
+        const applied = await applyOutcomeLocked(ctx, trx, {
           paymentId: d.payment.id,
           attemptId: d.attemptId,
           branch: d.branch,
@@ -213,7 +213,7 @@ async function record(
     case 'review': {
       const r = await store.write(async (trx) => {
         await lockInbox(trx, e.id)
-        const reviewed = await reviewLocked(app, trx, {
+        const reviewed = await reviewLocked(ctx, trx, {
           paymentId: d.payment.id,
           branch: d.branch,
           reason: d.reason,
@@ -231,7 +231,7 @@ async function record(
     case 'c2b': {
       const p = await store.write(async (trx) => {
         await lockInbox(trx, e.id)
-        const made = await createC2BPayment(app, trx, d, actor)
+        const made = await createC2BPayment(ctx, trx, d, actor)
         await updateInbox(trx, e.id, done('applied', made.note, made.payment.id))
         return made
       })
@@ -245,7 +245,7 @@ async function record(
         const note = `${d.note}; orphaned after ${Math.round(opts.unmatchedWindowMs / 1000)} s unmatched`
         await store.write(async (trx) => {
           await updateInbox(trx, e.id, done('orphaned', note, null))
-          await audit(app, trx, {
+          await audit(ctx, trx, {
             action: 'callback.orphaned',
             branch: await branchCode(trx, e.branch_id),
             target: e.id,
@@ -300,7 +300,7 @@ function applyNote(r: ApplyResult, o: GatewayOutcome, gateway: string): [string,
   ]
 }
 
-async function decide(app: App, store: Store, e: InboxRow): Promise<Decision> {
+async function decide(ctx: Ctx, store: Store, e: InboxRow): Promise<Decision> {
   const branch = e.branch_id ? await findBranchById(store.db, e.branch_id) : undefined
   if (!branch) return { kind: 'final', status: 'invalid', note: 'its branch no longer exists' }
   let body: unknown
@@ -310,13 +310,13 @@ async function decide(app: App, store: Store, e: InboxRow): Promise<Decision> {
     return { kind: 'final', status: 'invalid', note: 'the stored body is not JSON' }
   }
   if (e.gateway === 'bank') {
-    const m = await matchSettlementCallback(app, store.db, branch, body)
+    const m = await matchSettlementCallback(ctx, store.db, branch, body)
     return { kind: 'unmatched', note: m.note }
   }
   const gw = (await branchGateways(store.db, branch)).find((g) => g.type === e.gateway)
   if (!gw)
     return { kind: 'retry', error: `branch ${branch.code} has no ${e.gateway} configuration` }
-  const adapter = await adapterFor(app, gw)
+  const adapter = await adapterFor(ctx, gw)
   let parsed: ParsedCallback
   try {
     parsed = adapter.parseCallback(body)
@@ -325,13 +325,13 @@ async function decide(app: App, store: Store, e: InboxRow): Promise<Decision> {
     return unknownShape(store.db, e, branch, body, err)
   }
   if (e.gateway === 'mpesa' && parsed.shortcode !== undefined)
-    return decideC2B(app, store, e, branch, body, parsed)
+    return decideC2B(ctx, store, e, branch, body, parsed)
   const found = await matchPayment(
     store.db,
     e.gateway,
     parsed,
     branch.id,
-    app.clock.now().getTime(),
+    ctx.clock.now().getTime(),
   )
   if (!found)
     return {

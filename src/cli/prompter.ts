@@ -1,24 +1,11 @@
+import type { Ask } from '../context.js'
 import { usageError } from '../core/errors.js'
 import type { GlobalOptions, Runtime } from './runtime.js'
 
-export interface Field {
-  /** The option name as commander stores it (camelCase). */
-  key: string
-  /** The flag as the user types it, e.g. `--consumer-secret`. */
-  flag: string
-  message: string
-  secret?: boolean
-  choices?: readonly string[]
-  default?: string
-}
+export type { Field } from '../context.js'
 
-export interface Prompter {
-  readonly interactive: boolean
-  /** Fills every missing field by asking on a TTY; otherwise one usage error naming all missing flags. */
-  fill(values: Record<string, unknown>, fields: readonly Field[]): Promise<Record<string, string>>
-  /** Asks before a severe action; without a TTY it requires --yes. */
-  confirm(message: string, yesFlag: boolean): Promise<void>
-}
+/** The terminal's way of asking: prompts on a TTY, else one usage error naming every flag. */
+export type Prompter = Ask
 
 const missing = (v: unknown) => v === undefined || v === null || v === ''
 

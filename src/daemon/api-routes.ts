@@ -1,5 +1,5 @@
 import { authenticate, type Principal, type Role, tokenToucher } from '../access/tokens.js'
-import type { App } from '../app.js'
+import type { Ctx } from '../context.js'
 import { withActor } from '../context.js'
 import { DshError, validationError } from '../core/errors.js'
 import { isGatewayType } from '../core/gateways/types.js'
@@ -69,8 +69,8 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
     return b
   }
 
-  /** The App acting as the token: audit rows carry its name. */
-  const as = (p: Principal): App => withActor(ctx.app, p.name, { warn })
+  /** The context acting as the token: audit rows carry its name. */
+  const as = (p: Principal): Ctx => withActor(ctx.app, p.name, { warn })
 
   async function jsonBody(req: Req): Promise<Record<string, unknown>> {
     const body = parseJsonBody(await readBody(req.raw))

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import { getSetting } from '../admin/settings-store.js'
-import type { App } from '../app.js'
 import { branchForToken, PUBLIC_URL_SETTING } from '../callbacks/callback-url.js'
+import type { Ctx } from '../context.js'
 import type { GatewayAdapter } from '../core/payments/gateway-port.js'
 import type { IdGen } from '../core/ports.js'
 import { adapterFor } from '../gateway-config/adapters.js'
@@ -57,8 +57,8 @@ export interface GatewayHandle {
 }
 
 export interface DaemonContext {
-  /** The daemon's App, acting as `daemon` in the audit log. */
-  app: App
+  /** The daemon's Ctx, acting as `daemon` in the audit log. */
+  app: Ctx
   /** Ids for inbox rows (time-ordered, from a pooled random source: one per callback). */
   ids: IdGen
   store: Store
@@ -84,7 +84,7 @@ export interface Lookups {
   publicUrl(): Promise<string | null>
 }
 
-export function createLookups(app: App, store: Store, ttlMs = 1_000): Lookups {
+export function createLookups(app: Ctx, store: Store, ttlMs = 1_000): Lookups {
   const tokens = new TtlCache<BranchWithTenant | null>(ttlMs)
   const codes = new TtlCache<BranchWithTenant | null>(ttlMs)
   const gateways = new TtlCache<GatewayHandle | null>(ttlMs)

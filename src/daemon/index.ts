@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely'
 import { configGet, configSet } from '../admin/config.js'
 import type { App } from '../app.js'
 import { releaseClaims } from '../callbacks/inbox-store.js'
+import type { Ctx } from '../context.js'
 import { withActor } from '../context.js'
 import { ulidGen } from '../core/ids.js'
 import { bankWebhookSecret } from '../settlement/batches.js'
@@ -38,7 +39,7 @@ export interface RunDaemonDeps {
   onStopping?: (() => void) | undefined
   /** The bank API's webhook secret per branch; the settlement issue provides the real one. */
   bankSecret?:
-    | ((app: App, db: Kysely<Database>, branch: BranchWithTenant) => Promise<string | undefined>)
+    | ((app: Ctx, db: Kysely<Database>, branch: BranchWithTenant) => Promise<string | undefined>)
     | undefined
   /** Where the JSON-lines log goes (default: the runtime's stderr). */
   logWrite?: ((text: string) => void) | undefined
@@ -77,7 +78,7 @@ function nextSignal(signals: SignalSource): { signal: Promise<string>; cancel():
   return { signal, cancel: () => cancel() }
 }
 
-async function storePublicUrl(app: App, url: string, log: Logger): Promise<void> {
+async function storePublicUrl(app: Ctx, url: string, log: Logger): Promise<void> {
   const current = (await configGet(app, 'public-url'))[0]?.value ?? null
   if (current === url.trim().replace(/\/+$/, '')) return
   const r = await configSet(app, 'public-url', url)

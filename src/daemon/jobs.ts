@@ -1,4 +1,4 @@
-import type { App } from '../app.js'
+import type { Ctx } from '../context.js'
 import { configError } from '../core/errors.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
@@ -25,7 +25,7 @@ interface Running {
  * each tick once; `noOverlap` keeps a slow run from overlapping the next in this daemon.
  */
 export async function startJobs(
-  app: App,
+  app: Ctx,
   settings: JobSettings,
   owner: string,
   log: Logger,

@@ -1,5 +1,5 @@
-import type { App } from '../app.js'
 import { inboxCounts } from '../callbacks/inbox-store.js'
+import type { Ctx } from '../context.js'
 import { type BreakerView, gatewayStatus } from '../gateway-config/health.js'
 
 export interface StoreGauges {
@@ -13,7 +13,7 @@ export interface StoreGauges {
 }
 
 /** The store-wide numbers behind `GET /metrics`, read at scrape time (every process's work). */
-export async function storeGauges(app: App): Promise<StoreGauges> {
+export async function storeGauges(app: Ctx): Promise<StoreGauges> {
   const store = await app.store()
   const payments = await store.db
     .selectFrom('payments')

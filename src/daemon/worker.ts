@@ -1,10 +1,10 @@
-import type { App } from '../app.js'
 import { dueInbox } from '../callbacks/inbox-store.js'
 import {
   type ProcessOptions,
   processInboxEntry,
   wakeMatchedCallbacks,
 } from '../callbacks/process.js'
+import type { Ctx } from '../context.js'
 import { latestEventSeq } from '../payments/events-store.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
@@ -39,7 +39,7 @@ const yieldToIo = () => new Promise<void>((r) => setImmediate(r))
  * unmatched ones whose payment appeared, claims abandoned by a dead worker).
  */
 export function createInboxWorker(
-  app: App,
+  app: Ctx,
   opts: WorkerOptions,
   log: Logger,
   metrics: Metrics,

@@ -1,4 +1,4 @@
-import type { App } from '../app.js'
+import type { Ctx } from '../context.js'
 import type { GatewayType } from '../core/gateways/types.js'
 import type { GatewayAdapter } from '../core/payments/gateway-port.js'
 import { mpesaWholeShillings, toSquareAmount, toStripeAmount } from '../gateways/amounts.js'
@@ -15,30 +15,30 @@ interface Shared {
   adapters: Map<string, GatewayAdapter>
 }
 
-const perApp = new WeakMap<App, Shared>()
+const perApp = new WeakMap<Ctx, Shared>()
 
-function shared(app: App): Shared {
-  let s = perApp.get(app)
+function shared(ctx: Ctx): Shared {
+  let s = perApp.get(ctx)
   if (!s) {
     const created: Shared = {
       clients: new Map(),
-      tokens: createTokenCache(app.clock),
+      tokens: createTokenCache(ctx.clock),
       adapters: new Map(),
     }
-    app.onClose(async () => {
+    ctx.onClose(async () => {
       for (const c of created.clients.values()) await c.close()
     })
-    perApp.set(app, created)
+    perApp.set(ctx, created)
     s = created
   }
   return s
 }
 
-function clientFor(app: App, readTimeoutMs: number): HttpClient {
-  const s = shared(app)
+function clientFor(ctx: Ctx, readTimeoutMs: number): HttpClient {
+  const s = shared(ctx)
   let c = s.clients.get(readTimeoutMs)
   if (!c) {
-    const env = app.rt.env
+    const env = ctx.env
     const httpProxy = env['HTTP_PROXY'] ?? env['http_proxy']
     const httpsProxy = env['HTTPS_PROXY'] ?? env['https_proxy']
     const noProxy = env['NO_PROXY'] ?? env['no_proxy']
@@ -64,20 +64,20 @@ function clientFor(app: App, readTimeoutMs: number): HttpClient {
  * One per configuration version per process; HTTP pools and OAuth tokens are shared, so every
  * branch using one Daraja consumer key shares one token.
  */
-export async function adapterFor(app: App, gw: BranchGateway): Promise<GatewayAdapter> {
-  const s = shared(app)
+export async function adapterFor(ctx: Ctx, gw: BranchGateway): Promise<GatewayAdapter> {
+  const s = shared(ctx)
   const key = `${gw.row.id}@${gw.row.updated_at}`
   const cached = s.adapters.get(key)
   if (cached) return cached
   const secrets: Record<string, string> = {}
   for (const [field, envelope] of Object.entries(parseJsonObject(gw.row.secrets))) {
-    secrets[field] = unseal(app, envelope, secretContext(gw.row.id, field))
+    secrets[field] = unseal(ctx, envelope, secretContext(gw.row.id, field))
   }
   const readTimeoutMs = Number(gw.settings['readTimeout'] ?? '30') * 1000
   const adapter = createAdapter(
     gw.type,
     { settings: gw.settings, secrets },
-    { http: clientFor(app, readTimeoutMs), tokens: s.tokens, clock: app.clock },
+    { http: clientFor(ctx, readTimeoutMs), tokens: s.tokens, clock: ctx.clock },
   )
   s.adapters.set(key, adapter)
   return adapter

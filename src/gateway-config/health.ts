@@ -1,4 +1,4 @@
-import type { App } from '../app.js'
+import type { Ctx } from '../context.js'
 import { configError, DshError } from '../core/errors.js'
 import { admit, closedBreaker } from '../core/payments/breaker.js'
 import type { CredentialCheck } from '../core/payments/gateway-port.js'
@@ -22,13 +22,13 @@ export interface BreakerView {
 }
 
 /** `dsh gateway status`: every branch × configured gateway with its breaker. */
-export async function gatewayStatus(app: App, branchCode?: string): Promise<BreakerView[]> {
-  const store = await app.store()
+export async function gatewayStatus(ctx: Ctx, branchCode?: string): Promise<BreakerView[]> {
+  const store = await ctx.store()
   const branches = branchCode
     ? [await requireBranch(store.db, parseSlug(branchCode, 'branch code'))]
     : await listBranches(store.db)
   const breakers = await listBreakers(store.db, branchCode ? branches[0]?.id : undefined)
-  const nowMs = app.clock.now().getTime()
+  const nowMs = ctx.clock.now().getTime()
   const out: BreakerView[] = []
   for (const b of branches) {
     for (const g of await branchGateways(store.db, b)) {
@@ -58,12 +58,12 @@ export async function gatewayStatus(app: App, branchCode?: string): Promise<Brea
 
 /** `dsh gateway test`: checks the credentials against the configured endpoint. */
 export async function gatewayTest(
-  app: App,
+  ctx: Ctx,
   typeIn: string,
   branchCode: string,
 ): Promise<CredentialCheck & { branch: string; gateway: string }> {
   const type = parseGatewayType(typeIn)
-  const store = await app.store()
+  const store = await ctx.store()
   const branch = await requireBranch(store.db, parseSlug(branchCode, 'branch code'))
   const gw = (await branchGateways(store.db, branch)).find((g) => g.type === type)
   if (!gw)
@@ -73,7 +73,7 @@ export async function gatewayTest(
       `branch ${branch.code} has no ${type} configuration`,
       { hint: `set one up with \`dsh gateway setup ${type} --branch ${branch.code}\`` },
     )
-  const check = await (await adapterFor(app, gw)).testCredentials()
+  const check = await (await adapterFor(ctx, gw)).testCredentials()
   const result = { branch: branch.code, gateway: type, ...check }
   if (!check.ok && check.problem === 'rejected') {
     throw Object.assign(

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import { notFound } from '../core/errors.js'
 import { GATEWAY_TYPES } from '../core/gateways/types.js'
 import type { Database } from '../store/schema.js'
@@ -77,8 +77,8 @@ async function rowsForTenant(
   return rows
 }
 
-export async function gatewayList(app: App, input: ScopeInput): Promise<GatewayListRow[]> {
-  const store = await app.store()
+export async function gatewayList(ctx: Ctx, input: ScopeInput): Promise<GatewayListRow[]> {
+  const store = await ctx.store()
   if (input.branch || input.tenant) {
     const s = await resolveScope(store.db, checkScope(input))
     return rowsForTenant(store.db, { id: s.tenant.id, slug: s.tenant.slug }, s.branch?.code)
@@ -102,18 +102,18 @@ export async function effectiveConfig(
 }
 
 export async function gatewayShow(
-  app: App,
+  ctx: Ctx,
   typeIn: string,
   input: ScopeInput,
 ): Promise<GatewayView> {
   const type = parseGatewayType(typeIn)
   const scopeIn = checkScope(input)
-  const store = await app.store()
+  const store = await ctx.store()
   const s = await resolveScope(store.db, scopeIn)
   const found = await effectiveConfig(store.db, s, type)
   if (!found) throw noConfig(type, s)
   return gatewayView(
-    app,
+    ctx,
     found.row,
     { tenant: s.tenant.slug, branch: s.branch?.code ?? null },
     found.source,
@@ -129,14 +129,14 @@ const noConfig = (type: string, s: ResolvedScope) =>
 
 /** Enable, disable or remove the scope's own configuration (never an inherited one). */
 export async function changeGateway(
-  app: App,
+  ctx: Ctx,
   typeIn: string,
   input: ScopeInput & { yes?: boolean | undefined },
   change: 'enable' | 'disable' | 'remove',
 ): Promise<GatewayView | { removed: string }> {
   const type = parseGatewayType(typeIn)
   const scopeIn = checkScope(input)
-  const store = await app.store()
+  const store = await ctx.store()
   const s = await resolveScope(store.db, scopeIn)
   const own = await findGatewayConfig(store.db, s.scope, type)
   if (!own) {
@@ -153,15 +153,15 @@ export async function changeGateway(
     throw noConfig(type, s)
   }
   if (change === 'remove')
-    await app.prompter.confirm(
+    await ctx.ask.confirm(
       `Remove the ${type} configuration of ${scopeLabel(s)}`,
       input.yes === true,
     )
-  const now = app.clock.now().toISOString()
+  const now = ctx.clock.now().toISOString()
   await store.write(async (trx) => {
     if (change === 'remove') await deleteGatewayConfig(trx, own.id)
     else await setGatewayEnabled(trx, own.id, change === 'enable', now)
-    await audit(app, trx, {
+    await audit(ctx, trx, {
       action: `gateway.${change}`,
       tenant: s.tenant.slug,
       branch: s.branch?.code ?? null,
@@ -171,7 +171,7 @@ export async function changeGateway(
   })
   if (change === 'remove') return { removed: own.id }
   return gatewayView(
-    app,
+    ctx,
     { ...own, enabled: change === 'enable' ? 1 : 0, updated_at: now },
     { tenant: s.tenant.slug, branch: s.branch?.code ?? null },
     s.branch ? 'branch' : 'tenant',

@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Kysely } from 'kysely'
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import { parseSlug } from '../core/validate.js'
 import type { Database } from '../store/schema.js'
 import { listBranches } from '../tenants/branches-store.js'
@@ -38,12 +38,12 @@ export interface MigrateResult {
  * re-encrypted for their new rows. A backup of everything touched is written first.
  */
 export async function migrateTenantGateways(
-  app: App,
+  ctx: Ctx,
   input: { tenant: string; dryRun?: boolean | undefined; removeTenant?: boolean | undefined },
 ): Promise<MigrateResult> {
   const slug = parseSlug(input.tenant, 'tenant slug')
-  const store = await app.store()
-  const now = app.clock.now().toISOString()
+  const store = await ctx.store()
+  const now = ctx.clock.now().toISOString()
   const plan = async (db: Kysely<Database>) => {
     const s = await resolveScope(db, { tenant: slug })
     const configs = await listGatewayConfigsOfTenant(db, s.tenant.id)
@@ -57,7 +57,7 @@ export async function migrateTenantGateways(
     for (const d of defaults) {
       for (const b of branches)
         if (!owned.has(`${b.id}|${d.type}`))
-          copies.push({ from: d, branch: b, id: app.ids.next('gw') })
+          copies.push({ from: d, branch: b, id: ctx.ids.next('gw') })
     }
     return { s, configs, defaults, copies }
   }
@@ -83,14 +83,14 @@ export async function migrateTenantGateways(
   const p = await store.write(async (trx) => {
     const p = await plan(trx)
     if (p.copies.length === 0 && !(input.removeTenant && p.defaults.length > 0)) return p
-    backup = writeBackup(app, `gateway-migrate-${slug}`, now, p.configs)
+    backup = writeBackup(ctx, `gateway-migrate-${slug}`, now, p.configs)
     for (const c of p.copies) {
       const secrets = parseJsonObject(c.from.secrets)
       const resealed: Record<string, string> = {}
       for (const [field, envelope] of Object.entries(secrets)) {
         resealed[field] = seal(
-          app,
-          unseal(app, envelope, secretContext(c.from.id, field)),
+          ctx,
+          unseal(ctx, envelope, secretContext(c.from.id, field)),
           secretContext(c.id, field),
         )
       }
@@ -105,7 +105,7 @@ export async function migrateTenantGateways(
       })
     }
     if (input.removeTenant) for (const d of p.defaults) await deleteGatewayConfig(trx, d.id)
-    await audit(app, trx, {
+    await audit(ctx, trx, {
       action: 'gateway.migrate',
       tenant: slug,
       request: {
@@ -120,8 +120,8 @@ export async function migrateTenantGateways(
 }
 
 /** Writes rows as stored (secrets stay encrypted) under $DSH_HOME/backups/, mode 0600. */
-function writeBackup(app: App, name: string, now: string, rows: unknown[]): string {
-  const dir = join(app.home, 'backups')
+function writeBackup(ctx: Ctx, name: string, now: string, rows: unknown[]): string {
+  const dir = join(ctx.home, 'backups')
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const path = join(dir, `${name}-${now.replace(/[:.]/g, '-')}.json`)
   writeFileSync(

@@ -1,5 +1,5 @@
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import { usageError, validationError } from '../core/errors.js'
 import { resolveConfig, validateConfig } from '../core/gateways/config.js'
 import { type FeeInput, noFees, parseFees } from '../core/gateways/fees.js'
@@ -62,7 +62,7 @@ function checkFieldsBelong(type: GatewayType, values: Record<string, string>): v
  * listed all at once as a usage error.
  */
 export async function setupGateway(
-  app: App,
+  ctx: Ctx,
   input: SetupInput,
 ): Promise<{ created: boolean; view: GatewayView }> {
   const type = parseGatewayType(input.type)
@@ -70,7 +70,7 @@ export async function setupGateway(
   checkFieldsBelong(type, input.values)
   // Judge the given values on their own first, so invalid input (3) outranks not found (4).
   validateConfig(type, resolveConfig(type, input.values).values)
-  const store = await app.store()
+  const store = await ctx.store()
   const target = await resolveScope(store.db, scopeIn)
   const existing = await findGatewayConfig(store.db, target.scope, type)
   const current = existing ? displaySettings(type, parseJsonObject(existing.settings)) : {}
@@ -82,7 +82,7 @@ export async function setupGateway(
   }
   let { values, missing } = resolveConfig(type, input.values, present)
   if (missing.length > 0) {
-    const filled = await app.prompter.fill(
+    const filled = await ctx.ask.fill(
       values,
       missing.map((f) => ({
         key: f.name,
@@ -101,15 +101,15 @@ export async function setupGateway(
     Object.entries(values).filter(([k, v]) => !(secretNames.has(k) && v === '(kept)')),
   )
   const normalised = validateConfig(type, forValidation)
-  if (type === 'mpesa-kcb') checkKcbCurrencies(app, normalised)
+  if (type === 'mpesa-kcb') checkKcbCurrencies(ctx, normalised)
   const fees = parseFees(input.fees, existing ? feesOf(existing) : noFees(target.currency))
 
-  const now = app.clock.now().toISOString()
-  const id = existing?.id ?? app.ids.next('gw')
+  const now = ctx.clock.now().toISOString()
+  const id = existing?.id ?? ctx.ids.next('gw')
   const settings: Record<string, string> = {}
   const secrets: Record<string, string> = { ...currentSecrets }
   for (const [k, v] of Object.entries(normalised)) {
-    if (secretNames.has(k)) secrets[k] = seal(app, v, secretContext(id, k))
+    if (secretNames.has(k)) secrets[k] = seal(ctx, v, secretContext(id, k))
     else settings[k] = v
   }
   const row: GatewayConfigRow = {
@@ -138,7 +138,7 @@ export async function setupGateway(
       )
     if (again) await replaceGatewayConfig(trx, row)
     else await insertGatewayConfig(trx, row)
-    await audit(app, trx, {
+    await audit(ctx, trx, {
       action: existing ? 'gateway.update' : 'gateway.create',
       tenant: target.tenant.slug,
       branch: target.branch?.code ?? null,
@@ -155,7 +155,7 @@ export async function setupGateway(
   return {
     created: !existing,
     view: gatewayView(
-      app,
+      ctx,
       row,
       { tenant: target.tenant.slug, branch: target.branch?.code ?? null },
       target.branch ? 'branch' : 'tenant',
@@ -164,7 +164,7 @@ export async function setupGateway(
 }
 
 /** PRODUCT.md: KCB's M-Pesa collection is KES; other currencies are the operator's claim. */
-function checkKcbCurrencies(app: App, values: Record<string, string>): void {
+function checkKcbCurrencies(ctx: Ctx, values: Record<string, string>): void {
   const list = (values['currencies'] ?? 'KES').split(',')
   const def = values['defaultCurrency'] ?? 'KES'
   if (!list.includes(def)) {
@@ -175,7 +175,7 @@ function checkKcbCurrencies(app: App, values: Record<string, string>): void {
   }
   const others = list.filter((c) => c !== 'KES')
   if (others.length > 0) {
-    app.out.warn(
+    ctx.warn(
       `KCB M-Pesa collection is documented for KES only; ${others.join(', ')} will be tried as you configured. Confirm with KCB that they are supported.`,
     )
   }

@@ -1,4 +1,4 @@
-import type { App } from '../app.js'
+import type { Ctx } from '../context.js'
 import { displayValue } from '../core/gateways/config.js'
 import type { FeeStructure } from '../core/gateways/fees.js'
 import { GATEWAY_FIELDS } from '../core/gateways/fields.js'
@@ -70,7 +70,7 @@ export function displaySettings(
 }
 
 export function gatewayView(
-  app: App,
+  ctx: Ctx,
   r: GatewayConfigRow,
   names: { tenant: string; branch: string | null },
   source: ConfigSource,
@@ -79,7 +79,7 @@ export function gatewayView(
   const sealed = parseJsonObject(r.secrets)
   const secrets: Record<string, string> = {}
   for (const [field, envelope] of Object.entries(sealed)) {
-    secrets[field] = maskSecret(unseal(app, envelope, secretContext(r.id, field)))
+    secrets[field] = maskSecret(unseal(ctx, envelope, secretContext(r.id, field)))
   }
   return {
     id: r.id,

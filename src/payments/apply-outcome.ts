@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { App } from '../app.js'
+import type { Ctx } from '../context.js'
 import { DshError } from '../core/errors.js'
 import type { AttemptLog, GatewayOutcome } from '../core/payments/gateway-port.js'
 import { canMove, type PaymentStatus } from '../core/payments/states.js'
@@ -52,12 +52,12 @@ export interface ApplyInput {
  * event commit together, and two workers (callback and recovery) never both move it.
  */
 export async function applyOutcomeLocked(
-  app: App,
+  ctx: Ctx,
   trx: Kysely<Database>,
   input: ApplyInput,
 ): Promise<ApplyResult> {
   const p = await lockPayment(trx, input.paymentId)
-  const now = app.clock.now().toISOString()
+  const now = ctx.clock.now().toISOString()
   const o = input.outcome
   const to = statusFor(o)
   const receipt = input.receiptNumber ?? o.refs.receiptNumber
@@ -91,7 +91,7 @@ export async function applyOutcomeLocked(
     })
   }
   const moved = await transition(
-    app,
+    ctx,
     trx,
     p,
     to,
@@ -115,7 +115,7 @@ export async function applyOutcomeLocked(
  * schedule that ended without an answer). A final payment is left as it is.
  */
 export async function reviewLocked(
-  app: App,
+  ctx: Ctx,
   trx: Kysely<Database>,
   input: {
     paymentId: string
@@ -127,7 +127,7 @@ export async function reviewLocked(
   const p = await lockPayment(trx, input.paymentId)
   if (p.status === 'needs_review') return { kind: 'same', payment: p }
   if (!canMove(p.status as PaymentStatus, 'needs_review')) return { kind: 'refused', payment: p }
-  const moved = await transition(app, trx, p, 'needs_review', input.reason, {
+  const moved = await transition(ctx, trx, p, 'needs_review', input.reason, {
     ...transitionContext(input.branch),
     actor: input.actor,
   })

@@ -1,4 +1,4 @@
-import type { App } from '../app.js'
+import type { Ctx } from '../context.js'
 import { redactForAudit } from '../core/audit/redact.js'
 import { DshError } from '../core/errors.js'
 import { admit, closedBreaker, record } from '../core/payments/breaker.js'
@@ -47,13 +47,13 @@ export type AttemptResult =
 
 /** Lets one call through the branch × gateway breaker, taking the half-open probe atomically. */
 async function admitThroughBreaker(
-  app: App,
+  ctx: Ctx,
   store: Store,
   branchId: string,
   gw: BranchGateway,
 ): Promise<{ allowed: boolean; retryAtMs?: number }> {
   const settings = breakerSettings(gw)
-  const nowMs = app.clock.now().getTime()
+  const nowMs = ctx.clock.now().getTime()
   const current = await readBreaker(store.db, branchId, gw.type)
   if (!current || current.state === 'closed') return { allowed: true }
   return store.write(async (trx) => {
@@ -71,7 +71,7 @@ async function admitThroughBreaker(
  * the payment move together in one transaction.
  */
 export async function runAttempt(
-  app: App,
+  ctx: Ctx,
   store: Store,
   branch: BranchWithTenant,
   paymentId: string,
@@ -79,9 +79,9 @@ export async function runAttempt(
   gw: BranchGateway,
   request: Omit<InitiateRequest, 'attemptRef'>,
 ): Promise<AttemptResult> {
-  const admission = await admitThroughBreaker(app, store, branch.id, gw)
-  const attemptId = app.ids.next('att')
-  const now = () => app.clock.now().toISOString()
+  const admission = await admitThroughBreaker(ctx, store, branch.id, gw)
+  const attemptId = ctx.ids.next('att')
+  const now = () => ctx.clock.now().toISOString()
   if (!admission.allowed) {
     const at = new Date(admission.retryAtMs ?? 0).toISOString()
     await insertAttempt(store.db, {
@@ -100,7 +100,7 @@ export async function runAttempt(
     return { kind: 'skipped', reason: `${gw.type}: circuit breaker open until ${at}` }
   }
   // Open the credentials first: a vault problem must not leave a `sending` attempt behind.
-  const adapter = await adapterFor(app, gw)
+  const adapter = await adapterFor(ctx, gw)
   await insertAttempt(store.db, {
     id: attemptId,
     payment_id: paymentId,
@@ -130,12 +130,12 @@ export async function runAttempt(
       }
     } else throw err
   }
-  return applyAttemptResult(app, store, branch, paymentId, attemptId, gw, result, true)
+  return applyAttemptResult(ctx, store, branch, paymentId, attemptId, gw, result, true)
 }
 
 /** Writes an attempt's outcome and moves the payment; `countsForBreaker` for live calls only. */
 export async function applyAttemptResult(
-  app: App,
+  ctx: Ctx,
   store: Store,
   branch: BranchWithTenant,
   paymentId: string,
@@ -145,7 +145,7 @@ export async function applyAttemptResult(
   countsForBreaker: boolean,
 ): Promise<AttemptResult> {
   const o = result.outcome
-  const nowIso = app.clock.now().toISOString()
+  const nowIso = ctx.clock.now().toISOString()
   return store.write(async (trx) => {
     const before = await findAttempt(trx, attemptId)
     const logs = {
@@ -178,7 +178,7 @@ export async function applyAttemptResult(
       const settings = breakerSettings(gw)
       const fault = o.status === 'failed' && o.gatewayFault
       const b = (await readBreaker(trx, branch.id, gw.type, true)) ?? closedBreaker()
-      const next = record(b, fault, app.clock.now().getTime(), settings)
+      const next = record(b, fault, ctx.clock.now().getTime(), settings)
       if (next.state !== b.state || next.consecutiveFaults !== b.consecutiveFaults)
         await writeBreaker(trx, branch.id, gw.type, next, nowIso)
     }
@@ -196,10 +196,10 @@ export async function applyAttemptResult(
       failure_message: o.status === 'failed' ? o.message : null,
       next_check_at:
         to === 'pending' || to === 'unknown'
-          ? new Date(app.clock.now().getTime() + 30_000).toISOString()
+          ? new Date(ctx.clock.now().getTime() + 30_000).toISOString()
           : null,
     }
-    const moved = await transition(app, trx, p, to, reason, transitionContext(branch, gw), extra)
+    const moved = await transition(ctx, trx, p, to, reason, transitionContext(branch, gw), extra)
     return { kind: 'done' as const, payment: moved ?? p, outcome: o }
   })
 }

@@ -1,4 +1,4 @@
-import type { App } from '../app.js'
+import type { Ctx } from '../context.js'
 import { conflict, DshError } from '../core/errors.js'
 import { isFinal, type PaymentStatus } from '../core/payments/states.js'
 import type { BranchWithTenant } from '../tenants/branches-store.js'
@@ -9,7 +9,7 @@ import { paymentView } from './view.js'
 
 /** A repeated idempotency key: the original payment, or exit 5 for a different request. */
 export async function replay(
-  app: App,
+  ctx: Ctx,
   branch: BranchWithTenant,
   seen: { fingerprint: string; payment_id: string },
   fingerprint: string,
@@ -22,7 +22,7 @@ export async function replay(
       'use a new key for a new payment; repeat the same request to get the original result',
     )
   }
-  const store = await app.store()
+  const store = await ctx.store()
   // A concurrent duplicate waits (up to 10 s) for the first request's result.
   const deadline = Date.now() + 10_000
   let p = await findPayment(store.db, seen.payment_id)
@@ -42,16 +42,16 @@ export async function replay(
       `payment ${p.id} for this idempotency key is still being sent`,
       'try again in a few seconds',
     )
-  if (opts.wait && !isFinal(p.status as PaymentStatus)) p = await waitForFinal(app, p.id, opts)
+  if (opts.wait && !isFinal(p.status as PaymentStatus)) p = await waitForFinal(ctx, p.id, opts)
   return { payment: paymentView(p, branch.code), replayed: true, skipped: [] }
 }
 
 /** --wait: follows the payment to a final state by querying the gateway until the timeout. */
-export async function waitForFinal(app: App, id: string, opts: PayOptions): Promise<PaymentRow> {
+export async function waitForFinal(ctx: Ctx, id: string, opts: PayOptions): Promise<PaymentRow> {
   const deadline = Date.now() + (opts.timeoutMs ?? 90_000)
   const poll = opts.pollMs ?? 1_000
   for (;;) {
-    const p = await syncPayment(app, id)
+    const p = await syncPayment(ctx, id)
     if (
       isFinal(p.status as PaymentStatus) ||
       p.status === 'needs_review' ||

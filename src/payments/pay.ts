@@ -1,6 +1,6 @@
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
 import { callbackUrl } from '../callbacks/callback-url.js'
+import type { Ctx } from '../context.js'
 import { conflict, DshError, notFound, usageError, validationError } from '../core/errors.js'
 import { formatMoney } from '../core/money/format.js'
 import { requestFingerprint } from '../core/payments/fingerprint.js'
@@ -40,9 +40,9 @@ export interface PayResult {
 }
 
 /** `dsh pay` / POST /api/payments/process: route, attempt with safe failover, optionally wait. */
-export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Promise<PayResult> {
+export async function pay(ctx: Ctx, flags: PayFlags, opts: PayOptions = {}): Promise<PayResult> {
   const req = parsePayRequest(flags)
-  const store = await app.store()
+  const store = await ctx.store()
   const branch = await requireBranch(store.db, req.branch)
   if (branch.status === 'disabled')
     throw notFound(
@@ -60,7 +60,7 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
   const fingerprint = requestFingerprint({ ...req, branch: branch.code })
   if (req.idempotencyKey) {
     const seen = await findIdempotencyKey(store.db, branch.tenant_id, req.idempotencyKey)
-    if (seen) return replay(app, branch, seen, fingerprint, opts)
+    if (seen) return replay(ctx, branch, seen, fingerprint, opts)
   }
 
   const { decision, gateways } = await decideRoute(store.db, branch, req)
@@ -102,8 +102,8 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
     }
   }
 
-  const paymentId = app.ids.next('pay')
-  const nowIso = app.clock.now().toISOString()
+  const paymentId = ctx.ids.next('pay')
+  const nowIso = ctx.clock.now().toISOString()
   let created: PaymentRow | null = null
   try {
     created = await store.write(async (trx) => {
@@ -142,7 +142,7 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
         fee_currency: null,
         settlement_status: 'unsettled',
         settlement_batch_id: null,
-        next_check_at: new Date(app.clock.now().getTime() + 30_000).toISOString(),
+        next_check_at: new Date(ctx.clock.now().getTime() + 30_000).toISOString(),
         check_count: 0,
         created_at: nowIso,
         updated_at: nowIso,
@@ -150,15 +150,15 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
       }
       await insertPayment(trx, row)
       await insertPaymentEvent(trx, {
-        id: app.ids.next('pe'),
+        id: ctx.ids.next('pe'),
         payment_id: paymentId,
         at: nowIso,
         from_status: null,
         to_status: 'created',
-        actor: app.actor,
+        actor: ctx.actor,
         reason: `routed by ${decision.rule}: ${decision.reason}`,
       })
-      await audit(app, trx, {
+      await audit(ctx, trx, {
         action: 'payment.create',
         tenant: branch.tenant_slug,
         branch: branch.code,
@@ -181,7 +181,7 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
   if (!created) {
     const seen = await findIdempotencyKey(store.db, branch.tenant_id, req.idempotencyKey ?? '')
     if (!seen) throw new DshError('internal', 'idempotency_lost', 'the idempotency key vanished')
-    return replay(app, branch, seen, fingerprint, opts)
+    return replay(ctx, branch, seen, fingerprint, opts)
   }
 
   let current: PaymentRow = created
@@ -194,7 +194,7 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
         current =
           (await store.write((trx) =>
             transition(
-              app,
+              ctx,
               trx,
               current,
               'succeeded',
@@ -205,13 +205,13 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
           )) ?? current
         break
       }
-      const r = await runAttempt(app, store, branch, paymentId, i + 1, gw, {
+      const r = await runAttempt(ctx, store, branch, paymentId, i + 1, gw, {
         amountMinor: req.amountMinor,
         currency: req.currency,
         phone: req.phone ?? undefined,
         orderId: req.orderId ?? paymentId,
         description: `Order ${req.orderId ?? paymentId}`.slice(0, 60),
-        callbackUrl: await callbackUrl(app, store.db, branch, type, gw.settings['environment']),
+        callbackUrl: await callbackUrl(ctx, store.db, branch, type, gw.settings['environment']),
         paymentMethod: req.paymentMethod ?? sandboxCard(type, gw.settings['environment']),
       })
       if (r.kind === 'skipped') {
@@ -226,7 +226,7 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
       break
     }
   } catch (err) {
-    await failIfNothingSent(app, branch, paymentId, err)
+    await failIfNothingSent(ctx, branch, paymentId, err)
     throw err
   }
   if (current.status === 'created') {
@@ -234,7 +234,7 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
     current =
       (await store.write((trx) =>
         transition(
-          app,
+          ctx,
           trx,
           current,
           'failed',
@@ -245,7 +245,7 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
       )) ?? current
   }
   if (opts.wait && !isFinal(current.status as PaymentStatus))
-    current = await waitForFinal(app, current.id, opts)
+    current = await waitForFinal(ctx, current.id, opts)
   return { payment: paymentView(current, branch.code), replayed: false, skipped }
 }
 
@@ -255,12 +255,12 @@ export async function pay(app: App, flags: PayFlags, opts: PayOptions = {}): Pro
  * that may have been sent stays for the recovery job: it may have been charged.
  */
 async function failIfNothingSent(
-  app: App,
+  ctx: Ctx,
   branch: BranchWithTenant,
   paymentId: string,
   err: unknown,
 ): Promise<void> {
-  const store = await app.store()
+  const store = await ctx.store()
   await store.write(async (trx) => {
     const p = await findPaymentForUpdate(trx, paymentId)
     if (p?.status !== 'created') return
@@ -273,7 +273,7 @@ async function failIfNothingSent(
     if (sent) return
     const code = err instanceof DshError ? err.code : 'internal_error'
     const message = err instanceof Error ? err.message : String(err)
-    await transition(app, trx, p, 'failed', `not sent: ${message}`, transitionContext(branch), {
+    await transition(ctx, trx, p, 'failed', `not sent: ${message}`, transitionContext(branch), {
       failure_code: code,
       failure_message: message,
     })

@@ -1,5 +1,5 @@
-import type { App } from '../app.js'
 import { parseAuditFilter } from '../audit/filter.js'
+import type { Ctx } from '../context.js'
 import { notFound, validationError } from '../core/errors.js'
 import { GATEWAY_TYPES } from '../core/gateways/types.js'
 import { isPaymentStatus, PAYMENT_STATUSES } from '../core/payments/states.js'
@@ -17,7 +17,7 @@ export interface ListFlags {
   limit?: string | undefined
 }
 
-export async function paymentsList(app: App, f: ListFlags): Promise<PaymentView[]> {
+export async function paymentsList(ctx: Ctx, f: ListFlags): Promise<PaymentView[]> {
   if (f.status && !isPaymentStatus(f.status))
     throw validationError(
       'invalid_status',
@@ -29,7 +29,7 @@ export async function paymentsList(app: App, f: ListFlags): Promise<PaymentView[
       `--gateway "${f.gateway}" is not one of ${GATEWAY_TYPES.join(', ')}`,
     )
   const common = parseAuditFilter({ since: f.since, limit: f.limit })
-  const store = await app.store()
+  const store = await ctx.store()
   const branch = f.branch
     ? await requireBranch(store.db, parseSlug(f.branch, 'branch code'))
     : undefined
@@ -49,8 +49,8 @@ export interface PaymentDetail extends PaymentView {
   timeline: ReturnType<typeof eventView>[]
 }
 
-export async function paymentShow(app: App, id: string): Promise<PaymentDetail> {
-  const store = await app.store()
+export async function paymentShow(ctx: Ctx, id: string): Promise<PaymentDetail> {
+  const store = await ctx.store()
   const p = await findPayment(store.db, id.trim())
   if (!p) throw notFound('payment_not_found', `no payment "${id}"`, 'see `dsh payments list`')
   const branch = await findBranchById(store.db, p.branch_id)

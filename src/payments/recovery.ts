@@ -1,4 +1,4 @@
-import type { App } from '../app.js'
+import type { Ctx } from '../context.js'
 import { usageError } from '../core/errors.js'
 import type { GatewayCallResult } from '../core/payments/gateway-port.js'
 import { adapterFor } from '../gateway-config/adapters.js'
@@ -99,9 +99,9 @@ export interface RecoveryOptions {
  * One run of the recovery job: every open payment whose check is due is claimed (so two daemons,
  * or two overlapping runs, never ask about it twice) and asked about once.
  */
-export async function runRecovery(app: App, opts: RecoveryOptions): Promise<RecoveryReport> {
-  const store = await app.store()
-  const nowMs = app.clock.now().getTime()
+export async function runRecovery(ctx: Ctx, opts: RecoveryOptions): Promise<RecoveryReport> {
+  const store = await ctx.store()
+  const nowMs = ctx.clock.now().getTime()
   const first = opts.schedule.pendingMs[0] ?? FIRST_CHECK_MS
   const horizon = new Date(nowMs + Math.max(0, FIRST_CHECK_MS - first)).toISOString()
   const candidates = await store.db
@@ -141,18 +141,18 @@ export async function runRecovery(app: App, opts: RecoveryOptions): Promise<Reco
     if (Number(claimed.numUpdatedRows) !== 1) continue
     report.checked++
     try {
-      const r = await recoverOne(app, p, attempt ?? null, pushAtMs, next, nowMs, opts)
+      const r = await recoverOne(ctx, p, attempt ?? null, pushAtMs, next, nowMs, opts)
       report[r]++
     } catch (err) {
       report.errors++
-      app.out.warn(`recovery of ${p.id} failed: ${(err as Error).message}`)
+      ctx.warn(`recovery of ${p.id} failed: ${(err as Error).message}`)
     }
   }
   return report
 }
 
 async function recoverOne(
-  app: App,
+  ctx: Ctx,
   p: PaymentRow,
   attempt: {
     id: string
@@ -165,7 +165,7 @@ async function recoverOne(
   nowMs: number,
   opts: RecoveryOptions,
 ): Promise<'resolved' | 'reviewed' | 'rescheduled'> {
-  const store = await app.store()
+  const store = await ctx.store()
   const actor = opts.actor ?? 'daemon:recovery'
   const branch = await findBranchById(store.db, p.branch_id)
   if (!branch) throw new Error(`the branch of payment ${p.id} is missing`)
@@ -177,7 +177,7 @@ async function recoverOne(
   if (!attempt) why = 'no gateway attempt is open for it'
   else if (!gw) why = `branch ${branch.code} no longer has a ${attempt.gateway} configuration`
   else {
-    result = await (await adapterFor(app, gw)).query(attempt.id, {
+    result = await (await adapterFor(ctx, gw)).query(attempt.id, {
       gatewayRef: attempt.gateway_ref ?? undefined,
       secondaryRef: attempt.secondary_ref ?? undefined,
     })
@@ -192,7 +192,7 @@ async function recoverOne(
     (o.status === 'succeeded' || (o.status === 'failed' && o.kind === 'declined'))
   ) {
     await store.write((trx) =>
-      applyOutcomeLocked(app, trx, {
+      applyOutcomeLocked(ctx, trx, {
         paymentId: p.id,
         attemptId: attempt.id,
         branch,
@@ -207,7 +207,7 @@ async function recoverOne(
   }
   if (next !== null) return 'rescheduled'
   const r = await store.write((trx) =>
-    reviewLocked(app, trx, {
+    reviewLocked(ctx, trx, {
       paymentId: p.id,
       branch,
       reason: `no final answer after ${p.check_count + 1} recovery checks over ${Math.round((nowMs - pushAtMs) / 1000)} s (last: ${why})`,

@@ -1,6 +1,6 @@
 import type { Kysely, Updateable } from 'kysely'
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import type { FeeStructure } from '../core/gateways/fees.js'
 import { paymentFee } from '../core/payments/fees.js'
 import { canMove, isFinal, type PaymentStatus } from '../core/payments/states.js'
@@ -29,12 +29,12 @@ export interface TransitionContext {
  * all in the caller's transaction. Returns the updated row, or null when the move was refused.
  */
 export async function transition(
-  app: App,
+  ctx: Ctx,
   trx: Kysely<Database>,
   p: PaymentRow,
   to: PaymentStatus,
   reason: string,
-  ctx: TransitionContext,
+  move: TransitionContext,
   extra: Updateable<PaymentsTable> = {},
 ): Promise<PaymentRow | null> {
   // Judge the move on the row as it is now, locked: another process (the daemon, a sync) may
@@ -42,14 +42,14 @@ export async function transition(
   p = (await findPaymentForUpdate(trx, p.id)) ?? p
   const from = p.status as PaymentStatus
   if (!canMove(from, to)) return null
-  const now = app.clock.now().toISOString()
+  const now = ctx.clock.now().toISOString()
   const changes: Updateable<PaymentsTable> = { ...extra, status: to, updated_at: now }
   if (isFinal(to) || to === 'needs_review') {
     changes.completed_at = isFinal(to) ? now : null
     changes.next_check_at = null
   }
-  if (to === 'succeeded' && ctx.fees) {
-    const fee = paymentFee(BigInt(p.amount_minor), p.currency, ctx.branchCurrency, ctx.fees)
+  if (to === 'succeeded' && move.fees) {
+    const fee = paymentFee(BigInt(p.amount_minor), p.currency, move.branchCurrency, move.fees)
     changes.fee_minor = fee.feeMinor
     changes.fee_rate_bp = fee.rateBp
     changes.fee_flat_minor = fee.flatMinor
@@ -59,18 +59,18 @@ export async function transition(
   await updatePayment(trx, p.id, changes)
   if (from !== to) {
     await insertPaymentEvent(trx, {
-      id: app.ids.next('pe'),
+      id: ctx.ids.next('pe'),
       payment_id: p.id,
       at: now,
       from_status: from,
       to_status: to,
-      actor: ctx.actor ?? app.actor,
+      actor: move.actor ?? ctx.actor,
       reason,
     })
-    await audit(app, trx, {
+    await audit(ctx, trx, {
       action: `payment.${to}`,
-      tenant: ctx.tenantSlug,
-      branch: ctx.branchCode,
+      tenant: move.tenantSlug,
+      branch: move.branchCode,
       target: p.id,
       request: {
         from,
@@ -82,7 +82,7 @@ export async function transition(
         receipt: extra.receipt_number ?? p.receipt_number,
       },
     })
-    await appendEvent(trx, { at: now, payment: p, changes, from, to, reason, ctx })
+    await appendEvent(trx, { at: now, payment: p, changes, from, to, reason, ctx: move })
   }
   return { ...p, ...(changes as Partial<PaymentRow>) }
 }

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import { DshError, notFound } from '../core/errors.js'
 import { toDecimalString } from '../core/money/format.js'
 import {
@@ -57,10 +57,10 @@ export async function decideRoute(
 }
 
 export async function showRules(
-  app: App,
+  ctx: Ctx,
   code: string,
 ): Promise<RulesInForce & { branch: string }> {
-  const store = await app.store()
+  const store = await ctx.store()
   const branch = await requireBranch(store.db, parseSlug(code, 'branch code'))
   return {
     branch: branch.code,
@@ -70,20 +70,20 @@ export async function showRules(
 
 /** Replaces the branch's rules with a validated document; `null` goes back to the defaults. */
 export async function setRules(
-  app: App,
+  ctx: Ctx,
   code: string,
   doc: unknown | null,
 ): Promise<RulesInForce & { branch: string }> {
   parseSlug(code, 'branch code')
   const rules = doc === null ? null : parseRules(doc)
-  const store = await app.store()
-  const now = app.clock.now().toISOString()
+  const store = await ctx.store()
+  const now = ctx.clock.now().toISOString()
   return store.write(async (trx) => {
     const branch = await requireBranch(trx, code)
     if (!branch) throw notFound('branch_not_found', `no branch "${code}"`)
     if (rules) await writeRoutingRules(trx, branch.id, JSON.stringify(rules), now)
     else await deleteRoutingRules(trx, branch.id)
-    await audit(app, trx, {
+    await audit(ctx, trx, {
       action: rules ? 'route.set' : 'route.reset',
       tenant: branch.tenant_slug,
       branch: branch.code,

@@ -1,5 +1,5 @@
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import { usageError, validationError } from '../core/errors.js'
 import { currency } from '../core/money/currency.js'
 import { toDecimalString } from '../core/money/format.js'
@@ -95,22 +95,22 @@ export const isChange = (input: SettlementAccountInput) =>
   changeKeys.some((k) => input[k] !== undefined)
 
 export async function showSettlementAccounts(
-  app: App,
+  ctx: Ctx,
   code: string,
 ): Promise<SettlementAccountView[]> {
-  const store = await app.store()
+  const store = await ctx.store()
   const b = await requireBranch(store.db, parseSlug(code, 'branch code'))
   return (await listSettlementAccounts(store.db, b.id)).map((r) => view(r, b.code))
 }
 
 /** Creates or updates the branch's settlement account and schedule for one currency. */
 export async function setSettlementAccount(
-  app: App,
+  ctx: Ctx,
   code: string,
   input: SettlementAccountInput,
 ): Promise<{ created: boolean; account: SettlementAccountView }> {
   parseSlug(code, 'branch code')
-  const store = await app.store()
+  const store = await ctx.store()
   const branch = await requireBranch(store.db, code)
   const cur = currency(input.currency ?? branch.currency).code
   const existing = await findSettlementAccount(store.db, branch.id, cur)
@@ -154,9 +154,9 @@ export async function setSettlementAccount(
       'invalid_bank_code',
       `--bank-code "${bankCode}" must be letters, digits or dashes`,
     )
-  const now = app.clock.now().toISOString()
+  const now = ctx.clock.now().toISOString()
   const row: SettlementAccountRow = {
-    id: existing?.id ?? app.ids.next('sa'),
+    id: existing?.id ?? ctx.ids.next('sa'),
     branch_id: branch.id,
     currency: cur,
     account_name: parseName(input.accountName ?? existing?.account_name ?? '', 'account name'),
@@ -183,7 +183,7 @@ export async function setSettlementAccount(
   await store.write(async (trx) => {
     const again = await findSettlementAccount(trx, branch.id, cur)
     await upsertSettlementAccount(trx, again ? { ...row, id: again.id } : row, again !== undefined)
-    await audit(app, trx, {
+    await audit(ctx, trx, {
       action: again ? 'settlement-account.update' : 'settlement-account.create',
       tenant: branch.tenant_slug,
       branch: branch.code,

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { App } from '../app.js'
+import type { Ctx } from '../context.js'
 import type { Database } from '../store/schema.js'
 import type { BranchWithTenant } from '../tenants/branches-store.js'
 
@@ -20,7 +20,7 @@ export interface SettlementBatchView {
 
 /** The branch's settlement batches, newest first. Empty until settlement batches exist. */
 export async function listSettlementBatches(
-  _app: App,
+  _app: Ctx,
   _branch: BranchWithTenant,
 ): Promise<SettlementBatchView[]> {
   return []
@@ -31,7 +31,7 @@ export async function listSettlementBatches(
  * no bank API is configured (then `/callbacks/bank/:token` answers 404 and stores nothing).
  */
 export async function bankWebhookSecret(
-  _app: App,
+  _app: Ctx,
   _db: Kysely<Database>,
   _branch: BranchWithTenant,
 ): Promise<string | undefined> {
@@ -43,7 +43,7 @@ export async function bankWebhookSecret(
  * it can complete: it stays unmatched (retried, then orphaned and audited), never dropped.
  */
 export async function matchSettlementCallback(
-  _app: App,
+  _app: Ctx,
   _db: Kysely<Database>,
   _branch: BranchWithTenant,
   _body: unknown,

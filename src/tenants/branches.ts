@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import { conflict, notFound, usageError } from '../core/errors.js'
 import { currency } from '../core/money/index.js'
 import { type BasisPoints, formatPercent, parsePercent } from '../core/money/rates.js'
@@ -94,7 +94,7 @@ export interface AddBranchInput extends BranchSettingsInput {
   currency: string
 }
 
-export async function addBranch(app: App, input: AddBranchInput): Promise<BranchView> {
+export async function addBranch(ctx: Ctx, input: AddBranchInput): Promise<BranchView> {
   // Validate everything before looking anything up: invalid input (3) outranks not found (4).
   const code = parseSlug(input.code, 'branch code')
   const tenantSlug = parseSlug(input.tenant, 'tenant slug')
@@ -104,14 +104,14 @@ export async function addBranch(app: App, input: AddBranchInput): Promise<Branch
     methods: PAYMENT_METHODS.join(','),
     ...input,
   })
-  const store = await app.store()
-  const now = app.clock.now().toISOString()
+  const store = await ctx.store()
+  const now = ctx.clock.now().toISOString()
   try {
     return await store.write(async (trx) => {
       const tenant = await requireTenant(trx, tenantSlug)
       if (await findBranchByCode(trx, code)) throw branchExists(code)
       const row: BranchRow = {
-        id: app.ids.next('br'),
+        id: ctx.ids.next('br'),
         tenant_id: tenant.id,
         code,
         name: s.name ?? code,
@@ -126,7 +126,7 @@ export async function addBranch(app: App, input: AddBranchInput): Promise<Branch
         updated_at: now,
       }
       await insertBranch(trx, row)
-      await audit(app, trx, {
+      await audit(ctx, trx, {
         action: 'branch.create',
         tenant: tenant.slug,
         branch: code,
@@ -155,23 +155,23 @@ export async function requireBranch(db: Kysely<Database>, code: string): Promise
 }
 
 export async function branchList(
-  app: App,
+  ctx: Ctx,
   filter: { tenant?: string | undefined },
 ): Promise<BranchView[]> {
-  const store = await app.store()
+  const store = await ctx.store()
   const tenantId = filter.tenant
     ? (await requireTenant(store.db, parseSlug(filter.tenant, 'tenant slug'))).id
     : undefined
   return (await listBranches(store.db, tenantId ? { tenantId } : {})).map(branchView)
 }
 
-export async function branchShow(app: App, code: string): Promise<BranchView> {
-  const store = await app.store()
+export async function branchShow(ctx: Ctx, code: string): Promise<BranchView> {
+  const store = await ctx.store()
   return branchView(await requireBranch(store.db, parseSlug(code, 'branch code')))
 }
 
 export async function setBranch(
-  app: App,
+  ctx: Ctx,
   code: string,
   input: BranchSettingsInput,
 ): Promise<BranchView> {
@@ -184,25 +184,25 @@ export async function setBranch(
       'give at least one of --name, --timezone, --tax-rate, --service-charge, --tips/--no-tips, --methods',
     )
   }
-  return changeBranch(app, code, changes)
+  return changeBranch(ctx, code, changes)
 }
 
 export async function setBranchStatus(
-  app: App,
+  ctx: Ctx,
   code: string,
   status: 'active' | 'disabled',
 ): Promise<BranchView> {
   parseSlug(code, 'branch code')
-  return changeBranch(app, code, { status })
+  return changeBranch(ctx, code, { status })
 }
 
 async function changeBranch(
-  app: App,
+  ctx: Ctx,
   code: string,
   changes: ParsedSettings & { status?: string },
 ): Promise<BranchView> {
-  const store = await app.store()
-  const now = app.clock.now().toISOString()
+  const store = await ctx.store()
+  const now = ctx.clock.now().toISOString()
   return store.write(async (trx) => {
     const before = await requireBranch(trx, code)
     await updateBranch(trx, before.id, { ...changes, updated_at: now })
@@ -212,7 +212,7 @@ async function changeBranch(
         : changes.status === 'active'
           ? 'branch.enable'
           : 'branch.update'
-    await audit(app, trx, {
+    await audit(ctx, trx, {
       action,
       tenant: before.tenant_slug,
       branch: code,

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import { conflict, notFound } from '../core/errors.js'
 import { currency } from '../core/money/index.js'
 import { parseName, parseSlug } from '../core/validate.js'
@@ -34,14 +34,14 @@ export interface AddTenantInput {
   currency?: string | undefined
 }
 
-export async function addTenant(app: App, input: AddTenantInput): Promise<TenantView> {
+export async function addTenant(ctx: Ctx, input: AddTenantInput): Promise<TenantView> {
   const slug = parseSlug(input.slug, 'tenant slug')
   const name = parseName(input.name, 'tenant name')
   const cur = currency(input.currency ?? 'KES').code
-  const store = await app.store()
-  const now = app.clock.now().toISOString()
+  const store = await ctx.store()
+  const now = ctx.clock.now().toISOString()
   const row: TenantRow = {
-    id: app.ids.next('tn'),
+    id: ctx.ids.next('tn'),
     slug,
     name,
     currency: cur,
@@ -52,7 +52,7 @@ export async function addTenant(app: App, input: AddTenantInput): Promise<Tenant
     await store.write(async (trx) => {
       if (await findTenantBySlug(trx, slug)) throw tenantExists(slug)
       await insertTenant(trx, row)
-      await audit(app, trx, {
+      await audit(ctx, trx, {
         action: 'tenant.create',
         tenant: slug,
         target: row.id,
@@ -72,8 +72,8 @@ const tenantExists = (slug: string) =>
     'choose another slug, or see `dsh tenant list`',
   )
 
-export async function tenantList(app: App): Promise<TenantView[]> {
-  const store = await app.store()
+export async function tenantList(ctx: Ctx): Promise<TenantView[]> {
+  const store = await ctx.store()
   return (await listTenants(store.db)).map((r) => view(r, r.branch_count))
 }
 

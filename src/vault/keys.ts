@@ -1,6 +1,6 @@
 import { getSetting, putSetting } from '../admin/settings-store.js'
-import type { App } from '../app.js'
 import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
 import { setGatewaySecrets } from '../gateway-config/gateways-store.js'
 import { parseJsonObject, secretContext } from '../gateway-config/view.js'
 import { keyIdOf, reencrypt } from './crypto.js'
@@ -23,12 +23,12 @@ export interface RotateResult {
  * key file swapped. An interruption at any point leaves a store that still decrypts.
  */
 export async function rotateKeys(
-  app: App,
+  ctx: Ctx,
   opts: { dryRun?: boolean | undefined },
 ): Promise<RotateResult> {
-  const store = await app.store()
-  const before = loadKeyRing(app.home, app.rt.env)
-  const resumed = rotationPending(app.home, app.rt.env)
+  const store = await ctx.store()
+  const before = loadKeyRing(ctx.home, ctx.env)
+  const resumed = rotationPending(ctx.home, ctx.env)
   const configs = await store.db.selectFrom('gateway_configs').select(['id', 'secrets']).execute()
   const count =
     configs.reduce((n, c) => n + Object.keys(parseJsonObject(c.secrets)).length, 0) +
@@ -43,8 +43,8 @@ export async function rotateKeys(
       nextStep: null,
     }
   }
-  const next = beginRotation(app.home, app.rt.env)
-  const ring = loadKeyRing(app.home, app.rt.env)
+  const next = beginRotation(ctx.home, ctx.env)
+  const ring = loadKeyRing(ctx.home, ctx.env)
   const ringWithNext = ring.keys.some((k) => k.id === next.id)
     ? ring
     : { primary: ring.primary, keys: [...ring.keys, next] }
@@ -52,7 +52,7 @@ export async function rotateKeys(
   await store.write(async (trx) => {
     // The audit row is chained with the audit key before that key is re-sealed; the HMAC key
     // itself never changes, so the chain stays verifiable.
-    await audit(app, trx, {
+    await audit(ctx, trx, {
       action: 'keys.rotate',
       target: next.id,
       request: { fromKeyId: before.primary.id, toKeyId: next.id, resumed },
@@ -72,7 +72,7 @@ export async function rotateKeys(
         trx,
         AUDIT_KEY_SETTING,
         reencrypt(ringWithNext, next, auditKey, AUDIT_KEY_CONTEXT),
-        app.clock.now().toISOString(),
+        ctx.clock.now().toISOString(),
       )
       n++
     }
@@ -89,15 +89,15 @@ export async function rotateKeys(
       await setGatewaySecrets(trx, c.id, JSON.stringify(out))
     }
   })
-  finishRotation(app.home, app.rt.env)
-  resetKeyRing(app)
+  finishRotation(ctx.home, ctx.env)
+  resetKeyRing(ctx)
   return {
     dryRun: false,
     fromKeyId: before.primary.id,
     toKeyId: next.id,
     secretsReencrypted: n,
     resumed,
-    nextStep: usesEnvKey(app.rt.env)
+    nextStep: usesEnvKey(ctx.env)
       ? 'set DSH_MASTER_KEY to the value of DSH_NEW_MASTER_KEY for every dsh process, then unset DSH_NEW_MASTER_KEY'
       : null,
   }

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
-import { type App, createApp } from '../../src/app.js'
+import { createApp } from '../../src/app.js'
+import type { Ctx } from '../../src/context.js'
 import { withActor } from '../../src/context.js'
 import { pay } from '../../src/payments/pay.js'
 import { DEFAULT_RECOVERY, parseSchedule, runRecovery } from '../../src/payments/recovery.js'
@@ -31,16 +32,18 @@ async function pointKarenAtSilentSandbox(): Promise<void> {
   expect(r.code, r.stderr).toBe(0)
 }
 
-/** An App on the store whose clock the test moves. */
-function virtualApp(): { app: App; set(ms: number): void } {
+/** A context on the store whose clock the test moves. */
+function virtualApp(): { app: Ctx; close(): Promise<void>; set(ms: number): void } {
   let now = Date.now()
   const { rt } = testRuntime({
     env: { DSH_HOME: env.home, DSH_DB: env.db },
     clock: { now: () => new Date(now) },
   })
-  const app = withActor(createApp(rt, {}), 'daemon')
+  const base = createApp(rt, {})
+  const app = withActor(base, 'daemon')
   return {
     app,
+    close: () => base.close(),
     set(ms) {
       now = ms
     },
@@ -82,7 +85,7 @@ describe('recovery schedule', () => {
     expect(p.status).toBe('needs_review')
     expect(p.timeline.at(-1)).toMatchObject({ to: 'needs_review', actor: 'daemon:recovery' })
     expect(p.timeline.at(-1)?.reason).toContain('no final answer after 4 recovery checks')
-    await v.app.close()
+    await v.close()
   })
 
   it('on a virtual clock: an unknown payment is asked hourly for 24 h, then needs review', async () => {
@@ -112,7 +115,7 @@ describe('recovery schedule', () => {
     expect(checked).toEqual([0, ...Array.from({ length: 24 }, (_, i) => i + 2)])
     const p = (await env.run('payments', 'show', r.payment.id, '--json')).json<Payment>()
     expect(p.status).toBe('needs_review')
-    await v.app.close()
+    await v.close()
   })
 })
 
