@@ -11,7 +11,7 @@ import type {
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
 import { asQueryOutcome, header, isRecord, outcomeFor, str, transportOutcome } from '../outcomes.js'
-import { timedRequest } from '../timed-request.js'
+import { gatewayCaller, jsonBody } from '../timed-request.js'
 import { BANK_CODES } from './codes.js'
 
 export const BANK_TOLERANCE_S = 300
@@ -89,31 +89,18 @@ export function createBankTransferClient(
   const webhookSecret = cfg.optionalSecret('webhookSecret')
   const readTimeoutMs = readTimeoutOf(cfg)
 
-  async function call(
+  const send = gatewayCaller(
+    deps.http,
+    base,
+    { Authorization: `Bearer ${apiKey}`, Accept: 'application/json' },
+    readTimeoutMs,
+  )
+  const call = (
     method: 'GET' | 'POST',
     path: string,
     body?: Record<string, unknown>,
     idempotencyKey?: string,
-  ) {
-    const headers: Record<string, string> = {
-      Authorization: `Bearer ${apiKey}`,
-      Accept: 'application/json',
-    }
-    if (body) headers['Content-Type'] = 'application/json'
-    if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey
-    const logged = { method, url: `${base}${path}`, headers, body }
-    return timedRequest(
-      deps.http,
-      {
-        method,
-        url: `${base}${path}`,
-        headers,
-        ...(body ? { body: JSON.stringify(body) } : {}),
-        ...(readTimeoutMs === undefined ? {} : { readTimeoutMs }),
-      },
-      logged,
-    )
-  }
+  ) => send(method, path, body ? jsonBody(body) : undefined, idempotencyKey)
 
   function classify(status: number, body: unknown, refs: GatewayRefs): GatewayOutcome {
     if (status < 300 && isRecord(body) && str(body['status'])) return transferOutcome(body, refs)

@@ -13,15 +13,8 @@ import { mpesaWholeShillings } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
 import type { HttpResponse } from '../http.js'
-import {
-  asQueryOutcome,
-  isRecord,
-  type LoggedRequest,
-  outcomeFor,
-  str,
-  transportOutcome,
-} from '../outcomes.js'
-import { timedRequest } from '../timed-request.js'
+import { asQueryOutcome, isRecord, outcomeFor, str, transportOutcome } from '../outcomes.js'
+import { gatewayCaller, jsonBody } from '../timed-request.js'
 import { KCB_CODES } from './codes.js'
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
@@ -65,24 +58,14 @@ export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): Gate
   // The only value seen working in public code; configurable because its meaning is unknown.
   const paymentType = cfg.optionalSetting('paymentType') ?? 'bookingTicket'
   const readTimeoutMs = readTimeoutOf(cfg)
-  const headers = {
-    'X-Authorization': apiKey,
-    'Content-Type': 'application/json',
-    Accept: 'application/json',
-  }
-
-  const send = (req: LoggedRequest & { method: 'GET' | 'POST' }) =>
-    timedRequest(
-      deps.http,
-      {
-        method: req.method,
-        url: req.url,
-        headers,
-        ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
-        ...(readTimeoutMs === undefined ? {} : { readTimeoutMs }),
-      },
-      { ...req, headers },
-    )
+  const call = gatewayCaller(
+    deps.http,
+    base,
+    { 'X-Authorization': apiKey, 'Content-Type': 'application/json', Accept: 'application/json' },
+    readTimeoutMs,
+  )
+  const send = (req: { method: 'GET' | 'POST'; url: string; body?: unknown }) =>
+    call(req.method, req.url, req.body === undefined ? undefined : jsonBody(req.body))
 
   return {
     type: 'mpesa-kcb',

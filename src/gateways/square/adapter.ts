@@ -21,7 +21,7 @@ import {
   transportOutcome,
   unknownOutcome,
 } from '../outcomes.js'
-import { timedRequest } from '../timed-request.js'
+import { gatewayCaller, jsonBody } from '../timed-request.js'
 import { SQUARE_CODES } from './codes.js'
 import { verifySquareSignature } from './signature.js'
 
@@ -92,27 +92,19 @@ export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): G
   const signatureKey = cfg.optionalSecret('webhookSignatureKey')
   const webhookUrl = cfg.optionalSetting('webhookUrl')
   const locationCurrency = cfg.optionalSetting('locationCurrency')
-  const readTimeoutMs = readTimeoutOf(cfg)
-  const headers = {
-    Authorization: `Bearer ${accessToken}`,
-    'Content-Type': 'application/json',
-    'Square-Version': SQUARE_VERSION,
-  }
+  const send = gatewayCaller(
+    deps.http,
+    base,
+    {
+      Authorization: `Bearer ${accessToken}`,
+      'Content-Type': 'application/json',
+      'Square-Version': SQUARE_VERSION,
+    },
+    readTimeoutOf(cfg),
+  )
 
-  async function call(method: 'GET' | 'POST', path: string, body?: Json) {
-    const logged = { method, url: `${base}${path}`, headers, body }
-    return timedRequest(
-      deps.http,
-      {
-        method,
-        url: `${base}${path}`,
-        headers,
-        ...(body ? { body: JSON.stringify(body) } : {}),
-        ...(readTimeoutMs === undefined ? {} : { readTimeoutMs }),
-      },
-      logged,
-    )
-  }
+  const call = (method: 'GET' | 'POST', path: string, body?: Json) =>
+    send(method, path, body === undefined ? undefined : jsonBody(body))
 
   function classify(status: number, body: unknown, refs: GatewayRefs): GatewayOutcome {
     const payment = isRecord(body) && isRecord(body['payment']) ? body['payment'] : undefined

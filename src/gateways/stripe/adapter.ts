@@ -20,7 +20,7 @@ import {
   transportOutcome,
   unknownOutcome,
 } from '../outcomes.js'
-import { timedRequest } from '../timed-request.js'
+import { formBody, gatewayCaller } from '../timed-request.js'
 import { STRIPE_CODES } from './codes.js'
 import { verifyStripeSignature } from './signature.js'
 
@@ -89,34 +89,15 @@ export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): G
   const readTimeoutMs = readTimeoutOf(cfg)
   const auth = { Authorization: `Bearer ${secretKey}` }
 
-  async function call(
+  const send = gatewayCaller(deps.http, base, auth, readTimeoutMs, (res) => ({
+    replayed: res.headers['idempotent-replayed'] === 'true',
+  }))
+  const call = (
     method: 'GET' | 'POST',
     path: string,
     form?: URLSearchParams,
     idempotencyKey?: string,
-  ) {
-    const headers: Record<string, string> = { ...auth }
-    if (form) headers['Content-Type'] = 'application/x-www-form-urlencoded'
-    if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey
-    const logged = {
-      method,
-      url: `${base}${path}`,
-      headers,
-      body: form ? Object.fromEntries(form) : undefined,
-    }
-    return timedRequest(
-      deps.http,
-      {
-        method,
-        url: `${base}${path}`,
-        headers,
-        ...(form ? { body: form.toString() } : {}),
-        ...(readTimeoutMs === undefined ? {} : { readTimeoutMs }),
-      },
-      logged,
-      (res) => ({ replayed: res.headers['idempotent-replayed'] === 'true' }),
-    )
-  }
+  ) => send(method, path, form ? formBody(form) : undefined, idempotencyKey)
 
   /** A PaymentIntent answer, an error answer, or an HTTP status without either. */
   function classify(status: number, body: unknown, refs: GatewayRefs): GatewayOutcome {
