@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { parseAuditFilter } from '../audit/filter.js'
 import type { Ctx } from '../context.js'
 import { isPhoneKey, isSecretKey, maskPhone, REDACTED } from '../core/audit/redact.js'
-import { notFound, validationError } from '../core/errors.js'
+import { fieldError, notFound } from '../core/errors.js'
 import type { IdGen } from '../core/ports.js'
 import { parseSlug } from '../core/validate.js'
 import { requireBranch } from '../tenants/branches.js'
@@ -215,14 +215,18 @@ export interface CallbacksFilter {
 
 export async function callbacksList(ctx: Ctx, f: CallbacksFilter): Promise<InboxView[]> {
   if (f.status && !(INBOX_STATUSES as readonly string[]).includes(f.status))
-    throw validationError(
+    throw fieldError(
+      'validation',
       'invalid_status',
-      `--status "${f.status}" is not one of ${INBOX_STATUSES.join(', ')}`,
+      ['status'],
+      `status "${f.status}" is not one of ${INBOX_STATUSES.join(', ')}`,
     )
   if (f.gateway && !(CALLBACK_GATEWAYS as readonly string[]).includes(f.gateway))
-    throw validationError(
+    throw fieldError(
+      'validation',
       'invalid_gateway',
-      `--gateway "${f.gateway}" is not one of ${CALLBACK_GATEWAYS.join(', ')}`,
+      ['gateway'],
+      `gateway "${f.gateway}" is not one of ${CALLBACK_GATEWAYS.join(', ')}`,
     )
   const { limit } = parseAuditFilter({ limit: f.limit })
   const store = await ctx.store()

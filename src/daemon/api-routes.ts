@@ -28,9 +28,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 /** In a request body, what the CLI calls a usage problem (a missing field) is an invalid body. */
 function asBodyError(err: unknown): unknown {
   if (err instanceof DshError && err.kind === 'usage')
-    return new DshError('validation', err.code, err.message.replace(/--([a-z-]+)/g, '$1'), {
-      hint: err.hint,
-    })
+    return new DshError('validation', err.code, err.message, { hint: err.hint })
   return err
 }
 
@@ -203,7 +201,7 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
             amount: s('amount'),
             currency: s('currency'),
             phone: s('phone'),
-            order: s('orderId'),
+            orderId: s('orderId'),
             method: s('method'),
             customerType: s('customerType'),
             idempotencyKey: key,

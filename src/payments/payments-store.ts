@@ -119,6 +119,8 @@ export const findUnknownTwin = (
     .where('status', '=', 'unknown')
     .executeTakeFirst()
 
+export type IdempotencyRow = Selectable<Database['idempotency_keys']>
+
 export const findIdempotencyKey = (db: Kysely<Database>, tenantId: string, key: string) =>
   db
     .selectFrom('idempotency_keys')
@@ -156,3 +158,31 @@ export const findUnreferencedMpesaAttempts = (
     .where('payment_attempts.status', 'in', ['sending', 'unknown'])
     .orderBy('payment_attempts.created_at', 'desc')
     .execute()
+
+/** The tenant's payment carrying a gateway receipt (receipts are unique per gateway account). */
+export function findPaymentByReceipt(
+  db: Kysely<Database>,
+  tenantId: string,
+  receipt: string,
+): Promise<PaymentRow | undefined> {
+  return db
+    .selectFrom('payments')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('receipt_number', '=', receipt)
+    .executeTakeFirst()
+}
+
+/** Whether an attempt of the payment may have reached a gateway (sending, pending or unknown). */
+export async function hasAttemptInFlight(
+  db: Kysely<Database>,
+  paymentId: string,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('payment_attempts')
+    .select('id')
+    .where('payment_id', '=', paymentId)
+    .where('status', 'in', ['sending', 'pending', 'unknown'])
+    .executeTakeFirst()
+  return row !== undefined
+}
