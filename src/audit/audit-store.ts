@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import type { StoredAuditRow } from '../core/audit/chain.js'
 import { dialectOf } from '../store/connect.js'
 import type { Database } from '../store/schema.js'
 
@@ -25,19 +26,7 @@ export async function readAuditHead(db: Kysely<Database>): Promise<AuditHead | n
   return row ? { seq: Number(row.seq), hash: row.hash } : null
 }
 
-export interface AuditInsert {
-  seq: number
-  at: string
-  actor: string
-  action: string
-  tenant: string | null
-  branch: string | null
-  target: string | null
-  request: string
-  outcome: string
-  prev_hash: string
-  hash: string
-}
+export type AuditInsert = StoredAuditRow & { seq: number }
 
 export async function appendAuditRow(db: Kysely<Database>, row: AuditInsert): Promise<void> {
   await db.insertInto('audit_log').values(row).execute()

@@ -10,8 +10,9 @@ import { listBranches } from '../tenants/branches-store.js'
 import { findInbox, type InboxInsert, type InboxRow, listInbox } from './inbox-store.js'
 
 /** Where callbacks come from: the gateways, and our bank API's transfer confirmations. */
-export const CALLBACK_GATEWAYS = ['mpesa', 'mpesa-kcb', 'stripe', 'square', 'bank'] as const
-export type CallbackGateway = (typeof CALLBACK_GATEWAYS)[number]
+export { CALLBACK_GATEWAYS, type CallbackGateway } from '../core/gateways/types.js'
+
+import { CALLBACK_GATEWAYS, type CallbackGateway } from '../core/gateways/types.js'
 
 /**
  * The life of an inbox entry. Waiting: received (new, or retrying after an error) and unmatched

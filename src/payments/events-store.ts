@@ -3,14 +3,8 @@ import type { Database, EventsTable } from '../store/schema.js'
 
 export type EventRow = Selectable<EventsTable>
 
-export interface EventInsert {
-  at: string
-  type: string
-  tenant_id: string
-  branch_id: string
-  payment_id: string | null
-  data: string
-}
+/** An event before it has its number (`seq`, given at append). */
+export type EventInsert = Omit<EventsTable, 'seq'>
 
 /**
  * Appends one event in the caller's transaction. The number comes from the one `event_head` row,
