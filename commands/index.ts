@@ -58,6 +58,12 @@ export const COMMANDS: readonly Entry[] = [
     load: async (ctx) => (await import('./route.js')).routeCommand(ctx),
   },
   {
+    name: 'reconcile',
+    description:
+      'Import bank and M-Pesa statements and reconcile them against payments and settlements',
+    load: async (ctx) => (await import('./reconcile.js')).reconcileCommand(ctx),
+  },
+  {
     name: 'config',
     description: 'Store-wide settings, e.g. the public callback URL',
     load: async (ctx) => (await import('./config.js')).configCommand(ctx),
