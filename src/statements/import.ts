@@ -242,20 +242,19 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
               if (newestFirst) forward = []
               else backward = []
             }
+            // A transaction that did not complete (M-Pesa `Failed`) leaves the balance as it was.
+            const moved = (r: CanonicalRow) => (r.completed ? r.amountMinor : 0n)
             if (prev && prev.balanceMinor !== null) {
-              if (newestFirst !== true && prev.balanceMinor + row.amountMinor !== row.balanceMinor)
+              if (newestFirst !== true && prev.balanceMinor + moved(row) !== row.balanceMinor)
                 forward.push({
                   line: row.line,
-                  expected: prev.balanceMinor + row.amountMinor,
+                  expected: prev.balanceMinor + moved(row),
                   actual: row.balanceMinor,
                 })
-              if (
-                newestFirst !== false &&
-                row.balanceMinor + prev.amountMinor !== prev.balanceMinor
-              )
+              if (newestFirst !== false && row.balanceMinor + moved(prev) !== prev.balanceMinor)
                 backward.push({
                   line: prev.line,
-                  expected: row.balanceMinor + prev.amountMinor,
+                  expected: row.balanceMinor + moved(prev),
                   actual: prev.balanceMinor,
                 })
             }
