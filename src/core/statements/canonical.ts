@@ -87,7 +87,8 @@ function offsetMinutes(timeZone: string, ms: number): number {
     parts['minute'] ?? 0,
     parts['second'] ?? 0,
   )
-  const off = Math.round((local - Math.floor(ms / 1000) * 1000) / 60_000)
+  // Whole seconds on both sides, so the difference is a whole number of minutes.
+  const off = Math.trunc((local - Math.floor(ms / 1000) * 1000) / 60_000)
   if (offsetCache.size > 100_000) offsetCache.clear()
   offsetCache.set(key, off)
   return off
