@@ -29,7 +29,8 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   // One row per transaction: the fingerprint is (branch, account, transaction id or time +
   // amount + reference + counterparty) and the occurrence index within its file, so identical
-  // rows stay distinct and overlapping statements merge to their union.
+  // rows stay distinct and overlapping statements merge to their union. The id is `sl_` + the
+  // fingerprint, so the primary key is the fingerprint's unique index (one index, not two).
   await db.schema
     .createTable('statement_lines')
     .addColumn('id', 'text', (c) => c.primaryKey())
@@ -37,7 +38,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('branch_id', 'text', (c) => c.notNull())
     .addColumn('kind', 'text', (c) => c.notNull())
     .addColumn('account', 'text', (c) => c.notNull())
-    .addColumn('fingerprint', 'text', (c) => c.notNull().unique())
+    .addColumn('fingerprint', 'text', (c) => c.notNull())
     .addColumn('line_no', 'integer', (c) => c.notNull())
     .addColumn('occurrence', 'integer', (c) => c.notNull())
     .addColumn('booked_at', 'text', (c) => c.notNull())

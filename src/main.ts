@@ -47,5 +47,10 @@ const code = await runCli(rt, process.argv.slice(2), buildProgram)
 finished = true
 // Let stdout drain before exiting so piped JSON is never cut short.
 process.exitCode = code
-if (code !== 0 || !process.stdout.writableNeedDrain) setImmediate(() => process.exit(code))
-else process.stdout.once('drain', () => process.exit(code))
+// A failing exit (8: findings printed after the result document) waits for it too; a reader that
+// went away (EPIPE) ends the wait.
+if (!process.stdout.writableNeedDrain) setImmediate(() => process.exit(code))
+else {
+  process.stdout.once('drain', () => process.exit(code))
+  process.stdout.once('error', () => process.exit(code))
+}

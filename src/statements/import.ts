@@ -27,7 +27,7 @@ import {
 } from '../core/statements/profile.js'
 import type { StatementLinesTable } from '../store/schema.js'
 import { requireBranch } from '../tenants/branches.js'
-import { CsvReadError, readCsv } from './read.js'
+import { CsvReadError, openCsv } from './read.js'
 import {
   deleteStatement,
   findStatementBySha,
@@ -150,7 +150,6 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
       const preamble: string[] = []
       let cols: ColumnIndex | undefined
       let width = 0
-      let skipped = 0
       let lines = 0
       let imported = 0
       let minAt: string | undefined
@@ -176,16 +175,25 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
       }
       const source = req.file === '-' ? (req.input as Readable) : req.file
       try {
-        for await (const rec of readCsv(source, {
+        const csv = await openCsv(source, {
           separator: profile.separator,
           encoding: profile.encoding,
           onChunk: (c) => sha.update(c),
-        })) {
-          if (skipped < profile.skipLines) {
-            skipped++
-            preamble.push(rec.raw)
-            continue
-          }
+          // The header is the first line naming every mapped column; the lines before it are
+          // the preamble. Without names, skipLines lines are skipped.
+          start: (peek) => {
+            if (!named) return profile.skipLines
+            for (let i = profile.skipLines; i < peek.length; i++) {
+              const cells = (peek[i] as string)
+                .split(profile.separator)
+                .map((c) => c.trim().replace(/^"|"$/g, '').replaceAll('""', '"'))
+              if (isHeaderRow(profile, cells)) return i
+            }
+            return profile.skipLines
+          },
+        })
+        preamble.push(...csv.preamble)
+        for await (const rec of csv.records) {
           if (profile.skipPatterns.some((p) => p.test(rec.raw))) continue
           if (!cols) {
             if (!named || isHeaderRow(profile, rec.cells)) {
@@ -372,10 +380,13 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
     if (e instanceof DryRun) result = e.result
     else throw e
   }
-  for (const b of result.balanceBreaks)
+  const WARN = 20
+  for (const b of result.balanceBreaks.slice(0, WARN))
     ctx.warn(
       `${fileName}:${b.line}: running balance breaks: expected ${b.expected} got ${b.actual} ${b.currency}`,
     )
+  if (result.balanceBreaks.length > WARN)
+    ctx.warn(`${fileName}: ${result.balanceBreaks.length - WARN} more running balance break(s)`)
   if (req.rejectsFile && rejects.length > 0) {
     const q = (s: string) => `"${s.replaceAll('"', '""')}"`
     writeFileSync(

@@ -34,7 +34,7 @@ export const findStatementBySha = (
     .orderBy('id')
     .executeTakeFirst()
 
-/** Inserts lines, skipping fingerprints already stored; returns how many were new. */
+/** Inserts lines, skipping fingerprints already stored (the id is `sl_` + the fingerprint); returns how many were new. */
 export async function insertLines(
   db: Kysely<Database>,
   rows: Insertable<StatementLinesTable>[],
@@ -43,7 +43,7 @@ export async function insertLines(
   const r = await db
     .insertInto('statement_lines')
     .values(rows)
-    .onConflict((oc) => oc.column('fingerprint').doNothing())
+    .onConflict((oc) => oc.column('id').doNothing())
     .executeTakeFirst()
   return Number(r.numInsertedOrUpdatedRows ?? 0n)
 }

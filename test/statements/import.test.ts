@@ -312,7 +312,7 @@ describe.each(DIALECTS)('statement import ($name)', ({ name, enabled }) => {
       'kes-decimals.csv',
       'ugx-decimals.csv',
     ]
-    it.runIf(enabled).each(cases.map((c, i) => [...c, files[i]] as const))(
+    it.runIf(enabled).each(cases.map((c, i) => [...c, files[i] as string] as const))(
       '%s',
       async (_label, body, profile, message, file) => {
         const path = join(tmp, file)
