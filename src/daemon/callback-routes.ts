@@ -162,8 +162,8 @@ function signedRoute(ctx: DaemonContext, gateway: 'stripe' | 'square'): Route['h
 function bankRoute(ctx: DaemonContext): Route['handler'] {
   return async (req, res) => {
     const branch = await ctx.lookups.branchForToken('bank', req.params['token'] ?? '')
-    const secret = branch ? await ctx.bankSecret(ctx.store.db, branch) : undefined
-    if (!branch || !secret) {
+    const secrets = branch ? await ctx.bankSecret(ctx.store.db, branch) : []
+    if (!branch || secrets.length === 0) {
       rejected(ctx, 'bank', 'token')
       throw notFound()
     }
@@ -172,7 +172,8 @@ function bankRoute(ctx: DaemonContext): Route['handler'] {
       throw e
     })
     const signature = header(req.raw, 'x-bank-signature')
-    if (!verifyBankSignature(raw, signature, secret, ctx.app.clock.now().getTime())) {
+    const nowMs = ctx.app.clock.now().getTime()
+    if (!secrets.some((secret) => verifyBankSignature(raw, signature, secret, nowMs))) {
       rejected(ctx, 'bank', 'signature')
       throw badSignature()
     }

@@ -1,5 +1,5 @@
-import { audit } from '../audit/audit.js'
 import type { Kysely } from 'kysely'
+import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { usageError, validationError } from '../core/errors.js'
 import { currency } from '../core/money/currency.js'
@@ -12,16 +12,16 @@ import {
   type ScheduleInput,
 } from '../core/schedule.js'
 import { parseName, parseSlug } from '../core/validate.js'
+import type { Database } from '../store/schema.js'
 import { requireBranch } from '../tenants/branches.js'
 import { maskSecret } from '../vault/mask.js'
 import { seal, unseal } from '../vault/vault.js'
-import type { Database } from '../store/schema.js'
 import {
   findSettlementAccount,
   listAccountSecrets,
   listSettlementAccounts,
-  setAccountSecrets,
   type SettlementAccountRow,
+  setAccountSecrets,
   upsertSettlementAccount,
 } from './settlement-accounts-store.js'
 
@@ -45,7 +45,10 @@ export interface SettlementAccountInput extends ScheduleInput {
 export const TRANSFER_ADAPTERS = ['file', 'http', 'manual'] as const
 export type TransferAdapter = (typeof TRANSFER_ADAPTERS)[number]
 const BANK_SECRET_FIELDS = ['apiKey', 'webhookSecret'] as const
-const BANK_SECRET_FLAGS: Record<(typeof BANK_SECRET_FIELDS)[number], 'bankApiKey' | 'bankWebhookSecret'> = {
+const BANK_SECRET_FLAGS: Record<
+  (typeof BANK_SECRET_FIELDS)[number],
+  'bankApiKey' | 'bankWebhookSecret'
+> = {
   apiKey: 'bankApiKey',
   webhookSecret: 'bankWebhookSecret',
 }
@@ -330,7 +333,10 @@ function bankApi(
   } catch {
     throw validationError('invalid_url', `--bank-api-url "${url}" is not a URL`)
   }
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && LOOPBACK.has(parsed.hostname)))
+  if (
+    parsed.protocol !== 'https:' &&
+    !(parsed.protocol === 'http:' && LOOPBACK.has(parsed.hostname))
+  )
     throw validationError(
       'invalid_url',
       `--bank-api-url "${url}" must use https`,

@@ -33,4 +33,8 @@ export const listAccountSecrets = (db: Kysely<Database>) =>
   db.selectFrom('settlement_accounts').select(['id', 'bank_secrets']).execute()
 
 export const setAccountSecrets = (db: Kysely<Database>, id: string, secrets: string) =>
-  db.updateTable('settlement_accounts').set({ bank_secrets: secrets }).where('id', '=', id).execute()
+  db
+    .updateTable('settlement_accounts')
+    .set({ bank_secrets: secrets })
+    .where('id', '=', id)
+    .execute()
