@@ -32,6 +32,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('bank_amount_minor', 'bigint')
     .addColumn('failure_reason', 'text')
     .addColumn('retry_of', 'text')
+    // Who is sending the transfer (host:pid) and until when: a concurrent run leaves it alone,
+    // a run after the sender died (same host, pid gone) or after the lease takes it over.
+    .addColumn('send_owner', 'text')
+    .addColumn('send_until', 'text')
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .addColumn('completed_at', 'text')

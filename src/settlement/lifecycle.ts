@@ -22,7 +22,7 @@ import {
   updateBatch,
 } from './batches-store.js'
 import { scheduleOf } from './settle.js'
-import { failLocked, type SendResult, sendBatch } from './transfer.js'
+import { failLocked, leaseUntil, SEND_OWNER, type SendResult, sendBatch } from './transfer.js'
 import { type BatchView, batchView, referenceOf } from './view.js'
 
 export const BATCH_STATUSES = ['pending', 'processing', 'completed', 'failed', 'cancelled'] as const
@@ -319,6 +319,8 @@ export async function retrySettlement(
       bank_amount_minor: null,
       failure_reason: null,
       retry_of: b.id,
+      send_owner: SEND_OWNER,
+      send_until: leaseUntil(new Date(at)),
       created_at: at,
       updated_at: at,
       completed_at: null,

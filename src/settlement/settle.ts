@@ -37,7 +37,7 @@ import {
   updateBatch,
 } from './batches-store.js'
 import { findCollectionAccount } from './collection-accounts-store.js'
-import { sendBatch } from './transfer.js'
+import { leaseUntil, SEND_OWNER, sendBatch } from './transfer.js'
 import { type BatchView, batchView, referenceOf } from './view.js'
 
 export interface SettleRequest {
@@ -373,6 +373,9 @@ async function runAccount(
       bank_amount_minor: null,
       failure_reason: null,
       retry_of: null,
+      // This run sends what it creates; a concurrent run leaves it alone.
+      send_owner: SEND_OWNER,
+      send_until: leaseUntil(opts.now),
       created_at: nowIso,
       updated_at: nowIso,
       completed_at: null,

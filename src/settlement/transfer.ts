@@ -7,6 +7,7 @@ import {
   renameSync,
   writeSync,
 } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Kysely } from 'kysely'
 import { audit } from '../audit/audit.js'
@@ -27,7 +28,6 @@ import {
   type AccountWithBranch,
   accountsWithBranch,
   type BatchRow,
-  findBatch,
   findBatchForUpdate,
   releaseItems,
   updateBatch,
@@ -61,6 +61,46 @@ async function accountOf(ctx: Ctx, b: BatchRow): Promise<AccountWithBranch> {
   return a
 }
 
+/** This process, as the sender of transfers: host:pid. */
+export const SEND_OWNER = `${hostname()}:${process.pid}`
+const LEASE_MS = 5 * 60_000
+export const leaseUntil = (now: Date) => new Date(now.getTime() + LEASE_MS).toISOString()
+
+/** Whether another process's claim on sending a batch still stands. */
+function heldByOther(b: BatchRow, now: Date): boolean {
+  if (!b.send_owner || b.send_owner === SEND_OWNER) return false
+  if (!b.send_until || b.send_until <= now.toISOString()) return false
+  const i = b.send_owner.lastIndexOf(':')
+  const host = b.send_owner.slice(0, i)
+  const pid = Number(b.send_owner.slice(i + 1))
+  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // ESRCH: the sender is gone (killed): its batch is ours to send. EPERM: it lives.
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+}
+
+/** Takes the sending of a pending batch, unless a live process holds it. */
+async function claimSend(ctx: Ctx, id: string): Promise<BatchRow | undefined> {
+  const store = await ctx.store()
+  return store.write(async (trx) => {
+    const b = await findBatchForUpdate(trx, id)
+    const now = ctx.clock.now()
+    if (b?.status !== 'pending' || heldByOther(b, new Date())) return undefined
+    const claim = { send_owner: SEND_OWNER, send_until: leaseUntil(now) }
+    await updateBatch(trx, id, claim)
+    return { ...b, ...claim }
+  })
+}
+
+async function releaseSend(ctx: Ctx, id: string): Promise<void> {
+  const store = await ctx.store()
+  await updateBatch(store.db, id, { send_owner: null, send_until: null })
+}
+
 export const narrativeOf = (b: BatchRow, branchCode: string) =>
   `${b.reference} ${branchCode} ${b.gateway} settlement`
 
@@ -70,9 +110,20 @@ export const narrativeOf = (b: BatchRow, branchCode: string) =>
  * a crash never pays twice.
  */
 export async function sendBatch(ctx: Ctx, batchId: string): Promise<SendResult> {
+  const b = await claimSend(ctx, batchId)
+  if (!b) return { sent: false }
+  try {
+    const r = await sendClaimed(ctx, b)
+    if (!r.sent) await releaseSend(ctx, b.id)
+    return r
+  } catch (err) {
+    await releaseSend(ctx, b.id).catch(() => {})
+    throw err
+  }
+}
+
+async function sendClaimed(ctx: Ctx, b: BatchRow): Promise<SendResult> {
   const store = await ctx.store()
-  const b = await findBatch(store.db, batchId)
-  if (!b || b.status !== 'pending') return { sent: false }
   const a = await accountOf(ctx, b)
   const adapter = a.transfer
   if (adapter === 'file') {

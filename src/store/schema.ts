@@ -303,6 +303,9 @@ export interface SettlementBatchesTable {
   bank_amount_minor: Int8 | null
   failure_reason: string | null
   retry_of: string | null
+  /** host:pid of the process sending the transfer, and its lease. */
+  send_owner: string | null
+  send_until: string | null
   created_at: string
   updated_at: string
   completed_at: string | null

@@ -34,6 +34,7 @@ interface Batch {
   netMinor: number
   net: string
   transfer: { adapter: string; transferId: string | null; files: string[]; sentAt: string } | null
+  createdAt: string
 }
 interface Report {
   date: string
