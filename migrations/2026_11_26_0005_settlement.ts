@@ -116,22 +116,18 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addUniqueConstraint('collection_accounts_tenant_currency_uq', ['tenant_id', 'currency'])
     .execute()
 
-  // What a settlement run reads: a branch's unsettled payments; and a batch's members.
+  // What a settlement run reads: a branch's succeeded payments not yet settled. Partial, so a
+  // payment leaves the index once batched (one B-tree delete) and settled history costs nothing.
   await db.schema
-    .createIndex('payments_settlement_idx')
+    .createIndex('payments_unsettled_idx')
     .on('payments')
-    .columns(['branch_id', 'settlement_status', 'currency'])
-    .execute()
-  await db.schema
-    .createIndex('payments_settlement_batch_idx')
-    .on('payments')
-    .column('settlement_batch_id')
+    .columns(['branch_id', 'completed_at'])
+    .where(sql<boolean>`settlement_status = 'unsettled' and status = 'succeeded'`)
     .execute()
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.dropIndex('payments_settlement_batch_idx').execute()
-  await db.schema.dropIndex('payments_settlement_idx').execute()
+  await db.schema.dropIndex('payments_unsettled_idx').execute()
   await db.schema.dropTable('collection_accounts').execute()
   await db.schema.alterTable('settlement_accounts').dropColumn('bank_secrets').execute()
   await db.schema.alterTable('settlement_accounts').dropColumn('bank_api_url').execute()

@@ -28,11 +28,11 @@ export interface Eligible {
 }
 
 function eligible(db: Kysely<Database>, e: Eligible) {
+  // The literals match the partial index payments_unsettled_idx (a bound parameter would not).
   let q = db
     .selectFrom('payments')
     .where('branch_id', '=', e.branchId)
-    .where('settlement_status', '=', 'unsettled')
-    .where('status', '=', 'succeeded')
+    .where(sql<boolean>`settlement_status = 'unsettled' and status = 'succeeded'`)
     .where('refunded_minor', '=', 0)
     .where('completed_at', '<=', e.upTo)
     .where('gateway', 'is not', null)
@@ -65,6 +65,8 @@ export const setPaymentFee = (
 export interface GatewayTotals {
   gateway: string
   currency: string
+  /** How many have no recorded fee yet (filled before batching). */
+  missingFees: number
   count: number
   gross: bigint
   fees: bigint
@@ -80,6 +82,7 @@ export async function eligibleTotals(db: Kysely<Database>, e: Eligible): Promise
       'gateway',
       'currency',
       eb.fn.countAll<string>().as('n'),
+      eb.fn.sum<string>(sql`case when fee_minor is null then 1 else 0 end`).as('missing'),
       eb.fn.sum<string>('amount_minor').as('gross'),
       eb.fn.sum<string>(sql`coalesce(fee_minor, 0)`).as('fees'),
       eb.fn
@@ -93,6 +96,7 @@ export async function eligibleTotals(db: Kysely<Database>, e: Eligible): Promise
   return rows.map((r) => ({
     gateway: r.gateway as string,
     currency: r.currency,
+    missingFees: Number(r.missing),
     count: Number(r.n),
     gross: big(r.gross),
     fees: big(r.fees),
@@ -171,6 +175,7 @@ export const markSettled = (db: Kysely<Database>, batchId: string, now: string) 
   db
     .updateTable('payments')
     .set({ settlement_status: 'settled', updated_at: now })
+    .where('id', 'in', liveItemsOf(db, batchId))
     .where('settlement_batch_id', '=', batchId)
     .execute()
 
@@ -179,6 +184,7 @@ export async function releaseItems(db: Kysely<Database>, batchId: string, now: s
   await db
     .updateTable('payments')
     .set({ settlement_status: 'unsettled', settlement_batch_id: null, updated_at: now })
+    .where('id', 'in', liveItemsOf(db, batchId))
     .where('settlement_batch_id', '=', batchId)
     .execute()
   await db

@@ -102,7 +102,7 @@ export const scheduleOf = (a: {
 })
 
 class DryRun {
-  constructor(readonly value: AccountRun) {}
+  constructor(readonly value: AccountRun[]) {}
 }
 
 interface AccountRun {
@@ -183,27 +183,44 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
     }
     return b
   }
+  const plans: {
+    a: AccountWithBranch
+    branch: BranchWithTenant
+    w: ReturnType<typeof runWindow>
+  }[] = []
   for (const a of accounts) {
     const runDate = date ?? localDate(now, a.branch_timezone)
     dates.add(runDate)
     const w = runWindow(a, runDate, now)
     cutoffs.add(w.cutoff.toISOString())
-    const branch = await branchOf(a)
-    let r: AccountRun
+    plans.push({ a, branch: await branchOf(a), w })
+  }
+  // One transaction for the whole run: every account's batches commit together (a payment's
+  // page is written once however many branches share it), or none does.
+  let runs: AccountRun[] = []
+  if (plans.length > 0) {
     try {
-      r = await store.write((trx) =>
-        runAccount(ctx, trx, a, branch, w, {
-          gateway: req.gateway,
-          dryRun,
-          record: req.recordRun !== false,
-          now,
-        }),
-      )
+      runs = await store.write(async (trx) => {
+        const out: AccountRun[] = []
+        for (const p of plans)
+          out.push(
+            await runAccount(ctx, trx, p.a, p.branch, p.w, {
+              gateway: req.gateway,
+              record: req.recordRun !== false,
+              now,
+            }),
+          )
+        if (dryRun) throw new DryRun(out)
+        return out
+      })
     } catch (err) {
-      if (err instanceof DryRun) r = err.value
-      else if (isUniqueViolation(err)) r = { batches: [], carried: [] }
+      if (err instanceof DryRun) runs = err.value
+      // A racing process made these batches first: for this run there is nothing to do.
+      else if (isUniqueViolation(err)) runs = []
       else throw err
     }
+  }
+  for (const r of runs) {
     created.push(...r.batches)
     carried.push(...r.carried)
   }
@@ -281,7 +298,7 @@ async function runAccount(
   account: AccountWithBranch,
   branch: BranchWithTenant,
   w: { cutoff: Date; periodStart: Date; upTo: Date },
-  opts: { gateway: string | undefined; dryRun: boolean; record: boolean; now: Date },
+  opts: { gateway: string | undefined; record: boolean; now: Date },
 ): Promise<AccountRun> {
   const a = (await lockAccount(trx, account.id)) ?? account
   const cur = a.currency
@@ -293,22 +310,26 @@ async function runAccount(
     gateway: opts.gateway,
   }
   const gateways = await branchGateways(trx, branch)
+  let totals = await eligibleTotals(trx, e)
   // A succeeded payment without a recorded fee gets the fee of the configuration in force now,
   // written on the payment: from then on it is the recorded fee.
-  for (const p of await paymentsWithoutFee(trx, e)) {
-    const fees = gateways.find((g) => g.type === p.gateway)?.fees ?? noFees(p.currency)
-    const fee = paymentFee(BigInt(p.amount_minor), p.currency, branch.currency, fees)
-    await setPaymentFee(trx, p.id, {
-      fee_minor: fee.feeMinor,
-      fee_rate_bp: fee.rateBp,
-      fee_flat_minor: fee.flatMinor,
-      fee_currency: p.currency,
-    })
+  if (totals.some((t) => t.missingFees > 0)) {
+    for (const p of await paymentsWithoutFee(trx, e)) {
+      const fees = gateways.find((g) => g.type === p.gateway)?.fees ?? noFees(p.currency)
+      const fee = paymentFee(BigInt(p.amount_minor), p.currency, branch.currency, fees)
+      await setPaymentFee(trx, p.id, {
+        fee_minor: fee.feeMinor,
+        fee_rate_bp: fee.rateBp,
+        fee_flat_minor: fee.flatMinor,
+        fee_currency: p.currency,
+      })
+    }
+    totals = await eligibleTotals(trx, e)
   }
   const min = BigInt(a.min_amount_minor)
   const plans: Plan[] = []
   const carried: CarryView[] = []
-  for (const t of await eligibleTotals(trx, e)) {
+  for (const t of totals) {
     const fees = gateways.find((g) => g.type === t.gateway)?.fees
     const settlementFee = fees && fees.currency === cur ? fees.settlementFeeMinor : 0n
     const plan: Plan = {
@@ -428,7 +449,5 @@ async function runAccount(
       batches.length > 0 ? 'batched' : carried.length > 0 ? 'carried_over' : 'nothing',
       nowIso,
     )
-  const result = { batches, carried }
-  if (opts.dryRun) throw new DryRun(result)
-  return result
+  return { batches, carried }
 }
