@@ -170,6 +170,41 @@ export const markBatched = (db: Kysely<Database>, batchId: string, now: string) 
     .where('id', 'in', liveItemsOf(db, batchId))
     .execute()
 
+/**
+ * Adds the eligible payments of one gateway to a new batch and points them at it, exactly the
+ * same set. SQLite (one writer at a time, inside BEGIN IMMEDIATE): the INSERT … SELECT, then the
+ * UPDATE with the same condition walking the partial index. PostgreSQL: one statement, an
+ * UPDATE … RETURNING feeding the INSERT, so a payment committed in between cannot slip in.
+ */
+export async function batchPayments(
+  db: Kysely<Database>,
+  batchId: string,
+  e: Eligible,
+  now: string,
+): Promise<void> {
+  if (dialectOf(db) === 'postgres') {
+    await sql`with moved as (
+        update payments set settlement_status = 'batched', settlement_batch_id = ${batchId}, updated_at = ${now}
+        where id in (${eligible(db, e).select('id')})
+        returning id, amount_minor, fee_minor, fee_rate_bp, fee_flat_minor
+      )
+      insert into settlement_batch_items (batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
+      select ${batchId}, id, amount_minor, fee_minor, ${conversionPart} from moved`.execute(db)
+    return
+  }
+  await insertItems(db, batchId, e)
+  await db
+    .updateTable('payments')
+    .set({ settlement_status: 'batched', settlement_batch_id: batchId, updated_at: now })
+    .where('branch_id', '=', e.branchId)
+    .where(sql<boolean>`settlement_status = 'unsettled' and status = 'succeeded'`)
+    .where('refunded_minor', '=', 0)
+    .where('completed_at', '<=', e.upTo)
+    .where('currency', '=', e.currency)
+    .where('gateway', '=', e.gateway as string)
+    .execute()
+}
+
 /** The batch's payments are paid out: settlement_status settled. */
 export const markSettled = (db: Kysely<Database>, batchId: string, now: string) =>
   db

@@ -22,15 +22,14 @@ import {
   type AccountWithBranch,
   accountsWithBranch,
   type BatchRow,
+  batchPayments,
   type Eligible,
   eligibleTotals,
   findBatch,
   insertBatch,
-  insertItems,
   itemTotals,
   listBatches,
   lockAccount,
-  markBatched,
   paymentsWithoutFee,
   recordRun,
   setPaymentFee,
@@ -402,8 +401,7 @@ async function runAccount(
       completed_at: null,
     }
     await insertBatch(trx, row)
-    await insertItems(trx, id, { ...e, gateway: p.gateway })
-    await markBatched(trx, id, nowIso)
+    await batchPayments(trx, id, { ...e, gateway: p.gateway }, nowIso)
     // The batch's figures are its members' (the same set, read under the account's lock).
     const t = await itemTotals(trx, id)
     if (
