@@ -2,6 +2,7 @@ export type { DaemonJob, JobProvider, JobResult, JobSettings } from '../context.
 
 import type { Ctx, DaemonJob, JobProvider, JobSettings } from '../context.js'
 import { runRecovery } from '../payments/recovery.js'
+import { settlementJobs } from '../settlement/jobs.js'
 import { claimTick, finishTick, pruneTicks } from './jobs-store.js'
 
 export const coreJobs: JobProvider = async (ctx, settings) => [
@@ -28,8 +29,8 @@ export const coreJobs: JobProvider = async (ctx, settings) => [
   },
 ]
 
-/** Settlement schedules plug in here: `JOB_PROVIDERS.push(settlementJobs)` or add it below. */
-export const JOB_PROVIDERS: JobProvider[] = [coreJobs]
+/** Every capability's scheduled jobs (settlement: one `settlement` job ticking each minute). */
+export const JOB_PROVIDERS: JobProvider[] = [coreJobs, settlementJobs]
 
 export async function daemonJobs(ctx: Ctx, settings: JobSettings): Promise<DaemonJob[]> {
   const out: DaemonJob[] = []

@@ -3,6 +3,7 @@ import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { setGatewaySecrets } from '../gateway-config/gateways-store.js'
 import { parseJsonObject, secretContext } from '../gateway-config/view.js'
+import { countBankSecrets, resealBankSecrets } from '../settlement/accounts.js'
 import { keyIdOf, reencrypt } from './crypto.js'
 import { loadKeyRing, usesEnvKey } from './master-key.js'
 import { beginRotation, finishRotation, rotationPending } from './rotation.js'
@@ -32,7 +33,8 @@ export async function rotateKeys(
   const configs = await store.db.selectFrom('gateway_configs').select(['id', 'secrets']).execute()
   const count =
     configs.reduce((n, c) => n + Object.keys(parseJsonObject(c.secrets)).length, 0) +
-    ((await getSetting(store.db, AUDIT_KEY_SETTING)) ? 1 : 0)
+    ((await getSetting(store.db, AUDIT_KEY_SETTING)) ? 1 : 0) +
+    (await countBankSecrets(store.db))
   if (opts.dryRun) {
     return {
       dryRun: true,
@@ -76,6 +78,9 @@ export async function rotateKeys(
       )
       n++
     }
+    n += await resealBankSecrets(trx, (envelope, context) =>
+      reencrypt(ringWithNext, next, envelope, context),
+    )
   })
   // A process that loaded its keys before the rotation began may have written under the old key
   // since; sweep once more so nothing is left that the retired key alone can open.
@@ -88,6 +93,9 @@ export async function rotateKeys(
         out[field] = reencrypt(ringWithNext, next, envelope, secretContext(c.id, field))
       await setGatewaySecrets(trx, c.id, JSON.stringify(out))
     }
+    await resealBankSecrets(trx, (envelope, context) =>
+      keyIdOf(envelope) === next.id ? null : reencrypt(ringWithNext, next, envelope, context),
+    )
   })
   finishRotation(ctx.home, ctx.env)
   resetKeyRing(ctx)
