@@ -9,6 +9,7 @@ import {
   paymentForReconciliation,
   type ReconPayment,
 } from '../payments/reconcile.js'
+import { batchesForReconciliation, completeFromStatement } from '../settlement/reconcile.js'
 import { findLine, type LineWithFile } from '../statements/statements-store.js'
 import type { Database } from '../store/schema.js'
 import { requireBranchById } from '../tenants/branches.js'
@@ -20,7 +21,14 @@ import {
   liveMatchOfPayment,
   unmatch,
 } from './recon-store.js'
-import { lineView, type PaymentRefView, paymentRefView, type StatementLineView } from './view.js'
+import {
+  type BatchRefView,
+  batchRefView,
+  lineView,
+  type PaymentRefView,
+  paymentRefView,
+  type StatementLineView,
+} from './view.js'
 
 export type DecisionKind = 'confirm' | 'reject' | 'ignore'
 
@@ -34,6 +42,7 @@ export interface DecisionResult {
   decision: DecisionKind | 'adopt'
   statementLine: StatementLineView
   payment: PaymentRefView | null
+  batch?: BatchRefView | null
   reason: string
 }
 
@@ -84,8 +93,11 @@ export async function decide(
     let target = req.targetId
     if (!target && kind === 'reject')
       target = live.find((m) => m.payment_id)?.payment_id ?? undefined
-    if (!target && kind !== 'ignore')
-      target = (await latestDiscrepancyOfLine(trx, line.id))?.payment_id ?? undefined
+    if (!target && kind === 'reject') target = live.find((m) => m.batch_id)?.batch_id ?? undefined
+    if (!target && kind !== 'ignore') {
+      const last = await latestDiscrepancyOfLine(trx, line.id)
+      target = last?.payment_id ?? last?.batch_id ?? undefined
+    }
     if (!target && kind !== 'ignore')
       throw fieldError(
         'usage',
@@ -93,6 +105,8 @@ export async function decide(
         ['targetId'],
         `name the payment to ${kind} with line ${line.id}`,
       )
+    if (target?.startsWith('stl_'))
+      return decideBatch(ctx, trx, kind, line, branch, target, req.reason, live)
     const p = target ? await payment(trx, target, line) : null
     if (kind === 'confirm' && p) {
       if (live.length > 0)
@@ -149,6 +163,7 @@ export async function decide(
     })
     await audit(ctx, trx, {
       action: `reconcile.${kind}`,
+      tenant: branch.tenant_slug,
       branch: branch.code,
       target: line.id,
       request: { payment: p?.id ?? null, reason: req.reason },
@@ -160,6 +175,79 @@ export async function decide(
       reason: req.reason,
     }
   })
+}
+
+/** confirm / reject a pair of a bank credit and a settlement batch. */
+async function decideBatch(
+  ctx: Ctx,
+  trx: Kysely<Database>,
+  kind: DecisionKind,
+  line: LineWithFile,
+  branch: { code: string; tenant_slug: string },
+  batchId: string,
+  reason: string,
+  live: readonly { id: string; batch_id: string | null; payment_id: string | null }[],
+): Promise<DecisionResult> {
+  const now = ctx.clock.now().toISOString()
+  const batch = (await batchesForReconciliation(trx, line.branch_id)).find((b) => b.id === batchId)
+  if (!batch)
+    throw notFound(
+      'batch_not_found',
+      `no processing or completed settlement batch ${batchId} in the line's branch`,
+    )
+  if (kind === 'confirm') {
+    if (live.length > 0)
+      throw conflict('line_matched', `line ${line.id} is already matched`, 'reject that pair first')
+    await insertMatches(trx, [
+      {
+        id: ctx.ids.next('rm'),
+        run_id: null,
+        branch_id: line.branch_id,
+        statement_line_id: line.id,
+        payment_id: null,
+        batch_id: batch.id,
+        pass: 'decision',
+        rule: 'confirmed by a person',
+        created_at: now,
+        unmatched_at: null,
+        unmatched_reason: null,
+      },
+    ])
+    await completeFromStatement(
+      ctx,
+      trx,
+      batch.id,
+      line.transaction_id ?? line.reference,
+      BigInt(line.amount_minor),
+    )
+  }
+  if (kind === 'reject')
+    for (const m of live)
+      if (m.batch_id === batch.id) await unmatch(trx, m.id, now, `rejected: ${reason}`)
+  await insertDecision(trx, {
+    id: ctx.ids.next('rdc'),
+    branch_id: line.branch_id,
+    statement_line_id: line.id,
+    target_id: batch.id,
+    decision: kind,
+    reason,
+    created_at: now,
+    created_by: ctx.actor,
+  })
+  await audit(ctx, trx, {
+    action: `reconcile.${kind}`,
+    tenant: branch.tenant_slug,
+    branch: branch.code,
+    target: line.id,
+    request: { batch: batch.id, reason },
+  })
+  return {
+    decision: kind,
+    statementLine: lineView(line),
+    payment: null,
+    batch: batchRefView(batch),
+    reason,
+  }
 }
 
 /**

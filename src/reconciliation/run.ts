@@ -3,6 +3,7 @@ import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { fieldError, notFound } from '../core/errors.js'
 import { parseAmount } from '../core/money/index.js'
+import { matchBatches } from '../core/reconciliation/batches.js'
 import {
   CATEGORIES,
   type Category,
@@ -17,6 +18,11 @@ import {
 } from '../core/reconciliation/match.js'
 import { parseStatementDate } from '../core/statements/canonical.js'
 import { fillReceipt, paymentsForReconciliation, type ReconPayment } from '../payments/reconcile.js'
+import {
+  batchesForReconciliation,
+  completeFromStatement,
+  type ReconBatch,
+} from '../settlement/reconcile.js'
 import {
   type LineWithFile,
   listLines,
@@ -36,6 +42,7 @@ import {
   type ReconMatchRow,
 } from './recon-store.js'
 import {
+  batchRefView,
   type DiscrepancyView,
   lineView,
   moneyTriple,
@@ -182,9 +189,8 @@ function runWindow(statements: readonly StatementRow[], req: RunRequest, tz: str
     : Math.min(...statements.map((s) => Date.parse(s.period_from)))
   const to = req.to
     ? parseBound(req.to, 'to', tz)
-    : Math.max(
-        ...statements.map((s) => Date.parse(s.period_to) + (s.period_to === s.period_from ? 1 : 0)),
-      )
+    : // A period ends at its last line (inclusive) or at the preamble day's end (exclusive).
+      Math.max(...statements.map((s) => Date.parse(s.period_to) + 1))
   if (!(from < to))
     throw fieldError('validation', 'invalid_window', ['from', 'to'], 'from must be before to')
   return { from, to }
@@ -195,6 +201,7 @@ interface Computed {
   findings: Finding[]
   lines: Map<string, LineWithFile>
   payments: Map<string, ReconPayment>
+  batches: Map<string, ReconBatch>
   summary: { lines: number; matched: number; autoMatched: number }
 }
 
@@ -245,6 +252,72 @@ async function computeMpesa(
     ...result,
     lines: new Map(lineRows.map((l) => [l.id, l])),
     payments: new Map(payments.map((p) => [p.id, p])),
+    batches: new Map(),
+  }
+}
+
+const coverageOf = (statements: readonly StatementRow[], from: number, to: number) =>
+  statements
+    .map(
+      (s) =>
+        [
+          Math.max(from, Date.parse(s.period_from)),
+          Math.min(to, Date.parse(s.period_to) + 1),
+        ] as const,
+    )
+    .filter(([a, b]) => a < b)
+
+async function computeBank(
+  trx: Kysely<Database>,
+  branch: BranchWithTenant,
+  statements: readonly StatementRow[],
+  from: number,
+  to: number,
+  live: readonly ReconMatchRow[],
+  decisions: Decisions,
+  graceMs: number,
+  nowMs: number,
+): Promise<Computed> {
+  const lineRows = (
+    await listLines(
+      trx,
+      branch.id,
+      'bank',
+      new Date(from).toISOString(),
+      new Date(to).toISOString(),
+    )
+  ).filter((l) => l.completed === 1)
+  const batches = await batchesForReconciliation(trx, branch.id)
+  const result = matchBatches(
+    lineRows.map(toLineIn),
+    batches.map((b) => ({
+      id: b.id,
+      reference: b.reference,
+      status: b.status,
+      currency: b.currency,
+      netMinor: b.netMinor,
+      sentAtMs: Date.parse(b.sentAt),
+    })),
+    live.map((m) => ({
+      lineId: m.statement_line_id,
+      paymentId: m.payment_id,
+      batchId: m.batch_id,
+      pass: m.pass,
+    })),
+    decisions,
+    {
+      beforeMs: DAY,
+      graceMs,
+      nowMs,
+      coverage: coverageOf(statements, from, to),
+      maxGroup: 5,
+    },
+  )
+  return {
+    ...result,
+    lines: new Map(lineRows.map((l) => [l.id, l])),
+    payments: new Map(),
+    batches: new Map(batches.map((b) => [b.id, b])),
   }
 }
 
@@ -276,14 +349,30 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
     const parts: Computed[] = []
     if (mpesa.length > 0)
       parts.push(await computeMpesa(trx, branch, mpesa, from, to, live, decisions, tolerance))
+    if (bank.length > 0)
+      parts.push(
+        await computeBank(
+          trx,
+          branch,
+          bank,
+          from,
+          to,
+          live,
+          decisions,
+          req.grace ? parseGrace(req.grace) : 3 * DAY,
+          ctx.clock.now().getTime(),
+        ),
+      )
     const lines = new Map<string, LineWithFile>()
     const payments = new Map<string, ReconPayment>()
+    const batches = new Map<string, ReconBatch>()
     const findings: Finding[] = []
     const matches: NewMatch[] = []
     const summary = { lines: 0, matched: 0, autoMatched: 0 }
     for (const p of parts) {
       for (const [k, v] of p.lines) lines.set(k, v)
       for (const [k, v] of p.payments) payments.set(k, v)
+      for (const [k, v] of p.batches) batches.set(k, v)
       findings.push(...p.findings)
       matches.push(...p.matches)
       summary.lines += p.summary.lines
@@ -295,7 +384,9 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
         ? (lines.get(f.lineId)?.booked_at ?? '')
         : f.paymentId
           ? (payments.get(f.paymentId)?.createdAt ?? '')
-          : ''
+          : f.batchId
+            ? (batches.get(f.batchId)?.sentAt ?? '')
+            : ''
     const sorted = findings
       .map((f) => ({ f, t: timeOf(f) }))
       .sort(
@@ -312,6 +403,7 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
       byCategory[f.category]++
       const l = f.lineId ? lines.get(f.lineId) : undefined
       const p = f.paymentId ? payments.get(f.paymentId) : undefined
+      const b = f.batchId ? batches.get(f.batchId) : undefined
       return {
         id: ctx.ids.next('rd'),
         category: f.category,
@@ -320,7 +412,7 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
         rule: f.rule,
         statementLine: l ? lineView(l) : null,
         payment: p ? paymentRefView(p) : null,
-        batch: null,
+        batch: b ? batchRefView(b) : null,
         ...moneyTriple(f.expectedMinor, f.actualMinor, f.currency),
         suggestion: f.suggestion,
       }
@@ -373,6 +465,21 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
       const p = m.paymentId ? payments.get(m.paymentId) : undefined
       if (l?.transaction_id && p && !p.receiptNumber)
         await fillReceipt(ctx, trx, branch, p.id, l.transaction_id)
+      // A paid batch is completed through the settlement service (audited, payments settled),
+      // with the statement's reference as the bank reference.
+      if (l && m.batchId) {
+        const paid = matches
+          .filter((x) => x.batchId === m.batchId)
+          .reduce((s, x) => s + BigInt(lines.get(x.lineId)?.amount_minor ?? 0), 0n)
+        const group = matches.filter((x) => x.lineId === m.lineId).length
+        await completeFromStatement(
+          ctx,
+          trx,
+          m.batchId,
+          l.transaction_id ?? l.reference,
+          group > 1 ? (batches.get(m.batchId)?.netMinor ?? paid) : paid,
+        )
+      }
     }
     await insertDiscrepancies(
       trx,

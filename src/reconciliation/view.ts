@@ -1,6 +1,7 @@
 import { toDecimalString } from '../core/money/index.js'
 import type { Category } from '../core/reconciliation/match.js'
 import type { ReconPayment } from '../payments/reconcile.js'
+import type { ReconBatch } from '../settlement/reconcile.js'
 import type { LineWithFile } from '../statements/statements-store.js'
 
 export interface StatementLineView {
@@ -101,4 +102,12 @@ export const moneyTriple = (expected: bigint, actual: bigint, currency: string) 
   differenceMinor: actual - expected,
   difference: dec(actual - expected, currency),
   currency,
+})
+
+export const batchRefView = (b: ReconBatch): BatchRefView => ({
+  id: b.id,
+  reference: b.reference,
+  netMinor: b.netMinor,
+  net: dec(b.netMinor, b.currency),
+  currency: b.currency,
 })
