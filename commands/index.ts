@@ -108,6 +108,12 @@ export const COMMANDS: readonly Entry[] = [
     load: async (ctx) => (await import('./daemon.js')).daemonCommand(ctx),
   },
   {
+    name: 'demo',
+    description:
+      'Run a whole day of a three-branch restaurant group against the sandbox, end to end, in under a minute',
+    load: async (ctx) => (await import('./demo.js')).demoCommand(ctx),
+  },
+  {
     name: 'callbacks',
     description: 'The durable callback inbox: what gateways sent, and what became of it',
     load: async (ctx) => (await import('./callbacks.js')).callbacksCommand(ctx),
