@@ -56,3 +56,7 @@ export function listAuditRows(db: Kysely<Database>, f: AuditFilter) {
   if (f.limit) q = q.limit(f.limit)
   return q.execute()
 }
+
+/** The whole chain, oldest first (verification reads every row). */
+export const listAllAuditRows = (db: Kysely<Database>) =>
+  db.selectFrom('audit_log').selectAll().orderBy('seq', 'asc').execute()

@@ -13,6 +13,7 @@ import { auditKey } from '../vault/vault.js'
 import {
   type AuditFilter,
   appendAuditRow,
+  listAllAuditRows,
   listAuditRows,
   lockAuditHead,
   readAuditHead,
@@ -103,7 +104,7 @@ export interface VerifyReport {
 export async function auditVerify(ctx: Ctx): Promise<VerifyReport> {
   const store = await ctx.store()
   const key = await auditKey(ctx, store.db, false)
-  const rows = await store.db.selectFrom('audit_log').selectAll().orderBy('seq', 'asc').execute()
+  const rows = await listAllAuditRows(store.db)
   const head = await readAuditHead(store.db)
   if (!key) {
     if (rows.length === 0 && (!head || Number(head.seq) === 0))

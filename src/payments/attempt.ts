@@ -11,7 +11,7 @@ import type { PaymentStatus } from '../core/payments/states.js'
 import { adapterFor } from '../gateway-config/adapters.js'
 import { type BranchGateway, breakerSettings } from '../gateway-config/in-force.js'
 import type { Store } from '../store/connect.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { readBreaker, writeBreaker } from './breakers-store.js'
 import {
   findAttempt,
