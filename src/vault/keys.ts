@@ -91,6 +91,12 @@ export async function rotateKeys(
   }
 }
 
+/** Settings held sealed by the vault, with the context each is bound to. */
+const SEALED_SETTINGS: readonly [string, string][] = [
+  [AUDIT_KEY_SETTING, AUDIT_KEY_CONTEXT],
+  ['alert_webhook_secret', 'settings:alert_webhook_secret'],
+]
+
 /**
  * Re-encrypts every secret the store holds under `to`, opening each with `ring` (which must hold
  * the key it was sealed with), in the caller's transaction. Returns how many were re-encrypted.
@@ -112,9 +118,10 @@ export async function reencryptStore(
     }
     await setGatewaySecrets(trx, c.id, JSON.stringify(out))
   }
-  const auditKey = await getSetting(trx, AUDIT_KEY_SETTING)
-  if (auditKey) {
-    await putSetting(trx, AUDIT_KEY_SETTING, reencrypt(ring, to, auditKey, AUDIT_KEY_CONTEXT), at)
+  for (const [key, context] of SEALED_SETTINGS) {
+    const sealed = await getSetting(trx, key)
+    if (!sealed) continue
+    await putSetting(trx, key, reencrypt(ring, to, sealed, context), at)
     n++
   }
   return n
