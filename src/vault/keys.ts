@@ -1,9 +1,10 @@
 import { getSetting, putSetting } from '../admin/settings-store.js'
 import { audit } from '../audit/audit.js'
+import { sealedSettings } from '../callbacks/callback-url.js'
 import type { Ctx } from '../context.js'
 import { setGatewaySecrets } from '../gateway-config/gateways-store.js'
 import { parseJsonObject, secretContext } from '../gateway-config/view.js'
-import { keyIdOf, reencrypt } from './crypto.js'
+import { encryptSecret, keyIdOf, reencrypt } from './crypto.js'
 import { loadKeyRing, usesEnvKey } from './master-key.js'
 import { beginRotation, finishRotation, rotationPending } from './rotation.js'
 import { AUDIT_KEY_CONTEXT, AUDIT_KEY_SETTING, resetKeyRing } from './vault.js'
@@ -32,7 +33,8 @@ export async function rotateKeys(
   const configs = await store.db.selectFrom('gateway_configs').select(['id', 'secrets']).execute()
   const count =
     configs.reduce((n, c) => n + Object.keys(parseJsonObject(c.secrets)).length, 0) +
-    ((await getSetting(store.db, AUDIT_KEY_SETTING)) ? 1 : 0)
+    ((await getSetting(store.db, AUDIT_KEY_SETTING)) ? 1 : 0) +
+    (await sealedSettings(store.db)).length
   if (opts.dryRun) {
     return {
       dryRun: true,
@@ -76,6 +78,18 @@ export async function rotateKeys(
       )
       n++
     }
+    // Callback path tokens and their look-up key (each bound to its own settings key).
+    for (const row of await sealedSettings(trx)) {
+      await putSetting(
+        trx,
+        row.key,
+        row.plain
+          ? encryptSecret(next, row.value, row.context)
+          : reencrypt(ringWithNext, next, row.value, row.context),
+        ctx.clock.now().toISOString(),
+      )
+      n++
+    }
   })
   // A process that loaded its keys before the rotation began may have written under the old key
   // since; sweep once more so nothing is left that the retired key alone can open.
@@ -87,6 +101,13 @@ export async function rotateKeys(
       for (const [field, envelope] of Object.entries(sealed))
         out[field] = reencrypt(ringWithNext, next, envelope, secretContext(c.id, field))
       await setGatewaySecrets(trx, c.id, JSON.stringify(out))
+    }
+    for (const row of await sealedSettings(trx)) {
+      if (!row.plain && keyIdOf(row.value) === next.id) continue
+      const value = row.plain
+        ? encryptSecret(next, row.value, row.context)
+        : reencrypt(ringWithNext, next, row.value, row.context)
+      await putSetting(trx, row.key, value, ctx.clock.now().toISOString())
     }
   })
   finishRotation(ctx.home, ctx.env)
