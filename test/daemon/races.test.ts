@@ -307,6 +307,68 @@ describe.each(DIALECTS)('races on $name', ({ name, enabled }) => {
       expect(env.sandbox.ledger().filter((c) => c.phone === '254700009001')).toHaveLength(9)
     }, 60_000)
 
+    it('lost, late and duplicate callbacks are told apart with the daemon running (receipt, duplicates, timeline)', async () => {
+      const entryOf = async (p: Payment) =>
+        (await run('callbacks', 'list', '--json'))
+          .json<Callback[]>()
+          .filter((c) => c.dedupeKey === `mpesa:${p.checkoutRequestId}`)
+      const lost = await pay('westlands', '181', '0700009001')
+      const late = await pay('westlands', '182', '0700009003')
+      const dup = await pay('westlands', '183', '0700009002')
+      const duplicated = await waitFor(
+        async () => ((await show(dup.id)).status === 'succeeded' ? show(dup.id) : undefined),
+        10_000,
+        'the duplicated callback to be applied',
+      )
+      // Three copies: one entry, applied once, two counted duplicates, the receipt it carried.
+      await waitFor(
+        async () => (await entryOf(dup))[0]?.duplicates === 2,
+        10_000,
+        'both duplicates to be counted',
+      )
+      expect(await entryOf(dup)).toEqual([
+        expect.objectContaining({ status: 'applied', duplicates: 2, paymentId: dup.id }),
+      ])
+      const dupCharge = env.sandbox.ledger().find((c) => c.reference === dup.checkoutRequestId)
+      expect(duplicated.receiptNumber).toBe(dupCharge!.receipt)
+      expect(duplicated.timeline.map((e) => [e.to, e.actor])).toEqual([
+        ['created', 'tester'],
+        ['pending', 'tester'],
+        ['succeeded', 'daemon:callback'],
+      ])
+      // The late one is still pending, with nothing in the inbox, while its callback is on its way.
+      expect((await show(late.id)).status).toBe('pending')
+      expect(await entryOf(late)).toEqual([])
+      const arrived = await waitFor(
+        async () => ((await show(late.id)).status === 'succeeded' ? show(late.id) : undefined),
+        15_000,
+        'the late callback to be applied',
+        200,
+      )
+      expect(await entryOf(late)).toEqual([
+        expect.objectContaining({ status: 'applied', duplicates: 0, paymentId: late.id }),
+      ])
+      const lateCharge = env.sandbox.ledger().find((c) => c.reference === late.checkoutRequestId)
+      expect(arrived.receiptNumber).toBe(lateCharge!.receipt)
+      expect(arrived.timeline.at(-1)).toMatchObject({ to: 'succeeded', actor: 'daemon:callback' })
+      // The lost one never got a callback: still pending, no inbox entry; a query resolves it,
+      // without a receipt (an STK Query carries none).
+      expect((await show(lost.id)).status).toBe('pending')
+      expect(await entryOf(lost)).toEqual([])
+      const synced = await run('payments', 'sync', lost.id, '--json')
+      expect(synced.code, synced.stderr).toBe(0)
+      const resolved = await show(lost.id)
+      expect(resolved.status).toBe('succeeded')
+      expect(resolved.receiptNumber).toBeNull()
+      expect(resolved.timeline.at(-1)).toMatchObject({ to: 'succeeded', actor: 'tester' })
+      expect(await entryOf(lost)).toEqual([])
+      // One charge each, whatever arrived how many times.
+      for (const p of [lost, late, dup])
+        expect(
+          env.sandbox.ledger().filter((c) => c.reference === p.checkoutRequestId),
+        ).toHaveLength(1)
+    }, 30_000)
+
     it('recovery with every callback dropped: every payment is final or needs_review at the end of the schedule', async () => {
       expect(await daemon!.stop()).toBe(0)
       daemon = undefined
