@@ -1,13 +1,17 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import { getSetting, putSetting } from '../admin/settings-store.js'
+import {
+  getSetting,
+  putSetting,
+  putSettingIfAbsent,
+  settingsWithPrefix,
+} from '../admin/settings.js'
 import type { Ctx } from '../context.js'
 import { configError } from '../core/errors.js'
 import type { GatewayType } from '../core/gateways/types.js'
 import type { Database } from '../store/schema.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { seal, unseal } from '../vault/vault.js'
-import { insertSettingIfAbsent, settingsWithPrefix } from './callback-tokens-store.js'
 
 export const PUBLIC_URL_SETTING = 'public_url'
 export const SANDBOX_PUBLIC_URL = 'http://127.0.0.1:8080'
@@ -69,12 +73,7 @@ async function lookupKey(ctx: Ctx, db: Kysely<Database>): Promise<Buffer> {
   let sealed = await getSetting(db, CALLBACK_LOOKUP_KEY_SETTING)
   if (!sealed) {
     const fresh = seal(ctx, randomBytes(32).toString('base64'), context)
-    await insertSettingIfAbsent(
-      db,
-      CALLBACK_LOOKUP_KEY_SETTING,
-      fresh,
-      ctx.clock.now().toISOString(),
-    )
+    await putSettingIfAbsent(db, CALLBACK_LOOKUP_KEY_SETTING, fresh, ctx.clock.now().toISOString())
     sealed = await getSetting(db, CALLBACK_LOOKUP_KEY_SETTING)
   }
   if (!sealed) throw new Error('the callback look-up key vanished')
@@ -135,7 +134,7 @@ export async function callbackToken(
   if (!create) return undefined
   // Insert-if-absent, then read back: two processes racing agree on one token.
   const now = ctx.clock.now().toISOString()
-  await insertSettingIfAbsent(
+  await putSettingIfAbsent(
     db,
     key,
     seal(ctx, randomBytes(16).toString('hex'), sealedSettingContext(key)),

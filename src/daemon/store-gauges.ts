@@ -1,6 +1,8 @@
-import { inboxCounts } from '../callbacks/inbox-store.js'
+import { lastBackupAt } from '../backup/backup.js'
+import { inboxCounts } from '../callbacks/inbox.js'
 import type { Ctx } from '../context.js'
 import { type BreakerView, gatewayStatus } from '../gateway-config/health.js'
+import { paymentGauges } from '../payments/records.js'
 
 export interface StoreGauges {
   payments: { status: string; gateway: string; count: number }[]
@@ -10,27 +12,14 @@ export interface StoreGauges {
   /** … of which the next check is already due. */
   recoveryOverdue: number
   breakers: BreakerView[]
+  /** When the newest backup in $DSH_HOME/backups was taken (null: none yet). */
+  lastBackupAt: Date | null
 }
 
 /** The store-wide numbers behind `GET /metrics`, read at scrape time (every process's work). */
 export async function storeGauges(app: Ctx): Promise<StoreGauges> {
   const store = await app.store()
-  const payments = await store.db
-    .selectFrom('payments')
-    .select((eb) => ['status', 'gateway', eb.fn.countAll<number | string>().as('count')])
-    .groupBy(['status', 'gateway'])
-    .execute()
-  const open = await store.db
-    .selectFrom('payments')
-    .select((eb) => [
-      eb.fn.countAll<number | string>().as('all'),
-      eb.fn
-        .count<number | string>('id')
-        .filterWhere('next_check_at', '<=', app.clock.now().toISOString())
-        .as('due'),
-    ])
-    .where('status', 'in', ['created', 'pending', 'unknown'])
-    .executeTakeFirst()
+  const { byStatus: payments, open } = await paymentGauges(store.db, app.clock.now().toISOString())
   return {
     payments: payments.map((r) => ({
       status: r.status,
@@ -41,5 +30,6 @@ export async function storeGauges(app: Ctx): Promise<StoreGauges> {
     recoveryBacklog: Number(open?.all ?? 0),
     recoveryOverdue: Number(open?.due ?? 0),
     breakers: await gatewayStatus(app),
+    lastBackupAt: lastBackupAt(app),
   }
 }
