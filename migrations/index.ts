@@ -5,6 +5,7 @@ import * as payments from './2026_11_26_0003_payments.js'
 import * as daemon from './2026_11_26_0004_daemon.js'
 import * as settlement from './2026_11_26_0005_settlement.js'
 import * as reconciliation from './2026_11_26_0007_reconciliation.js'
+import * as reports from './2026_11_29_0009_reports.js'
 
 /**
  * Every migration, in order. A static list (not a folder scan) so the same code runs from the
@@ -17,4 +18,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026_11_26_0004_daemon': daemon,
   '2026_11_26_0005_settlement': settlement,
   '2026_11_26_0007_reconciliation': reconciliation,
+  '2026_11_29_0009_reports': reports,
 }

@@ -11,12 +11,13 @@ import {
   findPayment,
   findPaymentByReceipt,
   insertAttempt,
+  listUnreceiptedMpesaAttempts,
   type PaymentRow,
-} from '../payments/payments-store.js'
+} from '../payments/records.js'
 import { transition } from '../payments/transition.js'
 import type { Store } from '../store/connect.js'
 import type { Database } from '../store/schema.js'
-import { type BranchWithTenant, listBranches } from '../tenants/branches-store.js'
+import { type BranchWithTenant, listBranches } from '../tenants/branches.js'
 import type { InboxRow } from './inbox-store.js'
 import { type Decision, decideForPayment } from './match.js'
 
@@ -38,12 +39,7 @@ export async function decideC2B(
   const c2b = parseC2BConfirmation(body)
   if (!c2b || parsed.amountMinor === undefined)
     return { kind: 'final', status: 'invalid', note: 'not a C2B confirmation' }
-  const known = await store.db
-    .selectFrom('payments')
-    .selectAll()
-    .where('tenant_id', '=', tokenBranch.tenant_id)
-    .where('receipt_number', '=', c2b.transId)
-    .executeTakeFirst()
+  const known = await findPaymentByReceipt(store.db, tokenBranch.tenant_id, c2b.transId)
   if (known)
     return {
       kind: 'final',
@@ -114,19 +110,11 @@ async function stkAttemptFor(
   ref: string,
   nowMs: number,
 ): Promise<{ attempt: AttemptRow; payment: PaymentRow } | undefined> {
-  const rows = await db
-    .selectFrom('payment_attempts')
-    .innerJoin('payments', 'payments.id', 'payment_attempts.payment_id')
-    .selectAll('payment_attempts')
-    .where('payment_attempts.gateway', '=', 'mpesa')
-    .where(
-      'payments.branch_id',
-      'in',
-      owners.map((o) => o.branch.id),
-    )
-    .where('payments.receipt_number', 'is', null)
-    .where('payment_attempts.created_at', '>=', new Date(nowMs - 7 * 86_400_000).toISOString())
-    .execute()
+  const rows = await listUnreceiptedMpesaAttempts(
+    db,
+    owners.map((o) => o.branch.id),
+    new Date(nowMs - 7 * 86_400_000).toISOString(),
+  )
   const attempt = rows.find((a) => accountReferenceFor(a.id) === ref)
   if (!attempt) return undefined
   const payment = await findPayment(db, attempt.payment_id)

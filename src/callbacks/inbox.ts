@@ -5,8 +5,7 @@ import { isPhoneKey, isSecretKey, maskPhone, REDACTED } from '../core/audit/reda
 import { fieldError, notFound } from '../core/errors.js'
 import type { IdGen } from '../core/ports.js'
 import { parseSlug } from '../core/validate.js'
-import { requireBranch } from '../tenants/branches.js'
-import { listBranches } from '../tenants/branches-store.js'
+import { listBranches, requireBranch } from '../tenants/branches.js'
 import { findInbox, type InboxInsert, type InboxRow, listInbox } from './inbox-store.js'
 
 /** Where callbacks come from: the gateways, and our bank API's transfer confirmations. */
@@ -258,3 +257,14 @@ export async function callbacksShow(ctx: Ctx, id: string): Promise<InboxDetail> 
     lastDuplicateAt: r.last_duplicate_at,
   }
 }
+
+export {
+  dueInbox,
+  type InboxInsert,
+  type InboxWriteResult,
+  inboxCounts,
+  insertInboxBatch,
+  isBusy,
+  openSqliteInboxWriter,
+  releaseClaims,
+} from './inbox-store.js'

@@ -15,9 +15,9 @@ import {
   findPayment,
   findUnreferencedMpesaAttempts,
   type PaymentRow,
-} from '../payments/payments-store.js'
+} from '../payments/records.js'
 import type { Database } from '../store/schema.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { looseRef } from './inbox.js'
 import type { InboxRow } from './inbox-store.js'
 

@@ -7,14 +7,10 @@ import { branchGateways } from '../gateway-config/in-force.js'
 import { setupGateway } from '../gateway-config/setup.js'
 import { gatewayView } from '../gateway-config/view.js'
 import { pay } from '../payments/pay.js'
-import { findPayment } from '../payments/payments-store.js'
+import { findPayment } from '../payments/records.js'
 import { paymentView } from '../payments/view.js'
 import { listSettlementBatches } from '../settlement/batches.js'
-import {
-  type BranchWithTenant,
-  findBranchByCode,
-  findBranchById,
-} from '../tenants/branches-store.js'
+import { type BranchWithTenant, findBranchByCode, findBranchById } from '../tenants/branches.js'
 import type { DaemonContext } from './context.js'
 import { header, parseJsonBody, type Req, readBody, sendJson } from './http.js'
 import { HttpError } from './http-errors.js'

@@ -2,10 +2,10 @@ import type { Kysely } from 'kysely'
 import { fieldError } from '../core/errors.js'
 import { parseSlug } from '../core/validate.js'
 import type { Database } from '../store/schema.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { requireBranch } from '../tenants/branches.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { TenantRow } from '../tenants/tenants.js'
 import { requireTenant } from '../tenants/tenants.js'
-import type { TenantRow } from '../tenants/tenants-store.js'
 import { branchScope, tenantScope } from './gateways-store.js'
 
 export interface ScopeInput {

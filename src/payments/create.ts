@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely'
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import type { Database } from '../store/schema.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { insertPayment, insertPaymentEvent, type PaymentRow } from './payments-store.js'
 
 /** What differs between payments when they are born; everything else starts the same. */

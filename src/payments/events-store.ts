@@ -48,3 +48,7 @@ export async function latestEventSeq(db: Kysely<Database>): Promise<number> {
   const row = await db.selectFrom('event_head').select('seq').where('id', '=', 1).executeTakeFirst()
   return Number(row?.seq ?? 0)
 }
+
+/** A cheap read that proves the store answers (the liveness probe). */
+export const pingStore = (db: Kysely<Database>) =>
+  db.selectFrom('event_head').select('seq').executeTakeFirst()

@@ -215,3 +215,86 @@ export const listPaymentsCreatedBetween = (
     .orderBy('created_at')
     .orderBy('id')
     .execute()
+
+/** M-Pesa attempts of these branches since a time whose payment has no receipt yet. */
+export const listUnreceiptedMpesaAttempts = (
+  db: Kysely<Database>,
+  branchIds: readonly string[],
+  sinceIso: string,
+) =>
+  db
+    .selectFrom('payment_attempts')
+    .innerJoin('payments', 'payments.id', 'payment_attempts.payment_id')
+    .selectAll('payment_attempts')
+    .where('payment_attempts.gateway', '=', 'mpesa')
+    .where('payments.branch_id', 'in', [...branchIds])
+    .where('payments.receipt_number', 'is', null)
+    .where('payment_attempts.created_at', '>=', sinceIso)
+    .execute()
+
+/** The gateway references of these payments' attempts (to wake callbacks waiting for them). */
+export const listAttemptRefs = async (db: Kysely<Database>, paymentIds: readonly string[]) =>
+  paymentIds.length === 0
+    ? []
+    : (
+        await db
+          .selectFrom('payment_attempts')
+          .select(['gateway', 'gateway_ref'])
+          .where('payment_id', 'in', [...paymentIds])
+          .where('gateway_ref', 'is not', null)
+          .execute()
+      ).map((r) => ({ gateway: r.gateway, gateway_ref: r.gateway_ref! }))
+
+/** Open payments whose next recovery check is due by `horizon`, oldest first. */
+export const listDueForRecovery = (
+  db: Kysely<Database>,
+  statuses: readonly string[],
+  horizon: string,
+  limit: number,
+) =>
+  db
+    .selectFrom('payments')
+    .selectAll()
+    .where('status', 'in', [...statuses])
+    .where('next_check_at', '<=', horizon)
+    .orderBy('next_check_at')
+    .limit(limit)
+    .execute()
+
+/**
+ * Claims a payment's recovery check by moving it to its next check, only if nobody moved it
+ * since it was read (same status, next check and count). True when this caller won.
+ */
+export async function claimRecoveryCheck(
+  db: Kysely<Database>,
+  p: PaymentRow,
+  nextCheckAt: string,
+): Promise<boolean> {
+  const r = await db
+    .updateTable('payments')
+    .set({ next_check_at: nextCheckAt, check_count: p.check_count + 1 })
+    .where('id', '=', p.id)
+    .where('status', '=', p.status)
+    .where('next_check_at', '=', p.next_check_at)
+    .where('check_count', '=', p.check_count)
+    .executeTakeFirst()
+  return Number(r.numUpdatedRows) === 1
+}
+
+/** Payments by status × gateway, and the open ones (all and due for a check). */
+export async function paymentGauges(db: Kysely<Database>, nowIso: string) {
+  const byStatus = await db
+    .selectFrom('payments')
+    .select((eb) => ['status', 'gateway', eb.fn.countAll<number | string>().as('count')])
+    .groupBy(['status', 'gateway'])
+    .execute()
+  const open = await db
+    .selectFrom('payments')
+    .select((eb) => [
+      eb.fn.countAll<number | string>().as('all'),
+      eb.fn.count<number | string>('id').filterWhere('next_check_at', '<=', nowIso).as('due'),
+    ])
+    .where('status', 'in', ['created', 'pending', 'unknown'])
+    .executeTakeFirst()
+  return { byStatus, open }
+}

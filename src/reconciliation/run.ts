@@ -460,6 +460,14 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
         unmatched_reason: null,
       })),
     )
+    const paidToBatch = new Map<string, bigint>()
+    const batchesOfLine = new Map<string, number>()
+    for (const m of matches) {
+      if (!m.batchId) continue
+      const amount = BigInt(lines.get(m.lineId)?.amount_minor ?? 0)
+      paidToBatch.set(m.batchId, (paidToBatch.get(m.batchId) ?? 0n) + amount)
+      batchesOfLine.set(m.lineId, (batchesOfLine.get(m.lineId) ?? 0) + 1)
+    }
     for (const m of matches) {
       const l = lines.get(m.lineId)
       const p = m.paymentId ? payments.get(m.paymentId) : undefined
@@ -468,16 +476,15 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
       // A paid batch is completed through the settlement service (audited, payments settled),
       // with the statement's reference as the bank reference.
       if (l && m.batchId) {
-        const paid = matches
-          .filter((x) => x.batchId === m.batchId)
-          .reduce((s, x) => s + BigInt(lines.get(x.lineId)?.amount_minor ?? 0), 0n)
-        const group = matches.filter((x) => x.lineId === m.lineId).length
+        const b = batches.get(m.batchId)
         await completeFromStatement(
           ctx,
           trx,
           m.batchId,
           l.transaction_id ?? l.reference,
-          group > 1 ? (batches.get(m.batchId)?.netMinor ?? paid) : paid,
+          (batchesOfLine.get(m.lineId) ?? 1) > 1 && b
+            ? b.netMinor
+            : (paidToBatch.get(m.batchId) ?? 0n),
         )
       }
     }

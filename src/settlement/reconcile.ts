@@ -62,7 +62,7 @@ export async function completeFromStatement(
   amountMinor: bigint,
 ): Promise<void> {
   const b = await findBatchForUpdate(trx, batchId)
-  if (!b || b.status !== 'processing') return
+  if (b?.status !== 'processing') return
   const a = (await accountsWithBranch(trx, { branchId: b.branch_id })).find(
     (x) => x.id === b.account_id,
   )

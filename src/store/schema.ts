@@ -202,6 +202,8 @@ export interface Database {
   settlement_batch_items: SettlementBatchItemsTable
   settlement_runs: SettlementRunsTable
   collection_accounts: CollectionAccountsTable
+  fx_rates: FxRatesTable
+  alerts: AlertsTable
 }
 
 // The daemon (migration 2026_11_26_0004_daemon).
@@ -259,6 +261,29 @@ export interface EventsTable {
 export interface EventHeadTable {
   id: number
   seq: Int8
+}
+
+export interface FxRatesTable {
+  from_currency: string
+  to_currency: string
+  as_of: string
+  /** The exact decimal rate as given (see src/core/money/fx.ts). */
+  rate: string
+  created_at: string
+  created_by: string
+}
+
+export interface AlertsTable {
+  id: string
+  code: string
+  subject: string
+  branch_id: string | null
+  severity: string
+  message: string
+  value: string | null
+  threshold: string | null
+  opened_at: string
+  closed_at: string | null
 }
 
 export interface JobTicksTable {

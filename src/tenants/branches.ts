@@ -235,3 +235,10 @@ async function changeBranch(
     return branchView(await requireBranch(trx, code))
   })
 }
+
+export {
+  type BranchWithTenant,
+  findBranchByCode,
+  findBranchById,
+  listBranches,
+} from './branches-store.js'

@@ -6,7 +6,7 @@
 // `hledger print` with an equivalent rules file and the ratio printed; otherwise it says skipped.
 import { spawnSync } from 'node:child_process'
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -15,20 +15,29 @@ const DSH = join(ROOT, 'bin', 'dsh')
 const dist = (p) => pathToFileURL(join(ROOT, 'dist', p)).href
 const LINES = Number(process.env.BENCH_LINES ?? 100_000)
 const BIG = Number(process.env.BENCH_BIG_LINES ?? 1_000_000)
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 2_000)
 const TARGETS = { import: 2.0, reimport: 1.5, big: 20, bigRssMb: 400, reconcile: 3.0 }
 
-function dsh(env, args, { rss } = {}) {
-  const pre = rss ? ['--import', pathToFileURL(rss.hook).href] : []
+let HOOK = ''
+/** Runs dsh in a child process; `usage` is its own CPU time and peak RSS (from a preload hook). */
+function dsh(env, args) {
+  const out = `${HOOK}.${process.hrtime.bigint()}.json`
+  const pre = HOOK ? ['--import', pathToFileURL(HOOK).href] : []
   const t0 = process.hrtime.bigint()
   const r = spawnSync(process.execPath, [...pre, DSH, ...args], {
-    env: { ...process.env, ...env, NO_COLOR: '1', RSS_OUT: rss?.out ?? '' },
+    env: { ...process.env, ...env, NO_COLOR: '1', USAGE_OUT: HOOK ? out : '' },
     encoding: 'utf8',
     maxBuffer: 1 << 30,
   })
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
   if (r.status !== 0 && r.status !== 8)
     throw new Error(`dsh ${args.join(' ')} failed (${r.status}): ${r.stderr}`)
-  return { seconds, stdout: r.stdout, stderr: r.stderr, code: r.status }
+  let usage = { cpuSeconds: Number.NaN, peakRssMb: Number.NaN }
+  try {
+    const u = JSON.parse(readFileSync(out, 'utf8'))
+    usage = { cpuSeconds: (u.user + u.system) / 1e6, peakRssMb: Math.round(u.maxRSS / 1024) }
+  } catch {}
+  return { seconds, stdout: r.stdout, stderr: r.stderr, code: r.status, ...usage }
 }
 
 const pad = (n) => String(n).padStart(2, '0')
@@ -116,6 +125,71 @@ async function seedPayments(db, n) {
   }
 }
 
+/**
+ * BATCHES processing settlement batches (one per branch-day and gateway, a fixture inserted in
+ * bulk) and the bank statement that pays them: 90% with their SETTLEMENT reference, 10% by net and
+ * date alone (unique nets).
+ */
+async function seedBatches(db, n, path) {
+  const { openStore } = await import(dist('src/store/connect.js'))
+  const store = await openStore(db)
+  const lines = ['Date,Value Date,Description,Reference,Debit,Credit,Balance']
+  try {
+    const branch = await store.db
+      .selectFrom('branches')
+      .selectAll()
+      .where('code', '=', 'bench')
+      .executeTakeFirstOrThrow()
+    const account = await store.db
+      .selectFrom('settlement_accounts')
+      .selectAll()
+      .executeTakeFirstOrThrow()
+    await store.write(async (trx) => {
+      let rows = []
+      for (let i = 0; i < n; i++) {
+        const id = `stl_bench${String(i).padStart(17, '0')}`
+        const sent = START + Math.floor((i * 29 * 86_400_000) / n)
+        const net = 1_000_000 + i * 137
+        const at = new Date(sent).toISOString()
+        rows.push({
+          id,
+          reference: `SETTLEMENT-${id.slice(-10)}`,
+          tenant_id: branch.tenant_id,
+          branch_id: branch.id,
+          account_id: account.id,
+          gateway: i % 2 ? 'mpesa' : 'stripe',
+          currency: 'KES',
+          period_start: null,
+          period_end: `${at}#${i}`,
+          status: 'processing',
+          payment_count: 0,
+          gross_minor: BigInt(net + 5_000),
+          transaction_fees_minor: 5_000n,
+          conversion_fees_minor: 0n,
+          settlement_fee_minor: 0n,
+          fees_minor: 5_000n,
+          net_minor: BigInt(net),
+          sent_at: at,
+          created_at: at,
+          updated_at: at,
+        })
+        const day = new Date(sent + 86_400_000 + 3 * 3_600_000).toISOString().slice(0, 10)
+        lines.push(
+          `${day},${day},Settlement ${i % 10 === 3 ? '' : `SETTLEMENT-${id.slice(-10)}`},TRF${i},,"${money(net)}",`,
+        )
+        if (rows.length === 200) {
+          await trx.insertInto('settlement_batches').values(rows).execute()
+          rows = []
+        }
+      }
+      if (rows.length > 0) await trx.insertInto('settlement_batches').values(rows).execute()
+    })
+  } finally {
+    await store.close()
+  }
+  writeFileSync(path, `${lines.join('\n')}\n`)
+}
+
 function hledger(csv, n, dir) {
   const which = spawnSync('hledger', ['--version'], { encoding: 'utf8' })
   if (which.status !== 0) return null
@@ -147,10 +221,10 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'dsh-bench-recon-'))
   const results = {}
   try {
-    const hook = join(dir, 'rss.mjs')
+    HOOK = join(dir, 'usage.mjs')
     writeFileSync(
-      hook,
-      "import { writeFileSync } from 'node:fs'\nprocess.on('exit', () => { if (process.env.RSS_OUT) writeFileSync(process.env.RSS_OUT, String(process.resourceUsage().maxRSS)) })\n",
+      HOOK,
+      "import { writeFileSync } from 'node:fs'\nprocess.on('exit', () => { if (process.env.USAGE_OUT) { const u = process.resourceUsage(); writeFileSync(process.env.USAGE_OUT, JSON.stringify({ user: u.userCPUTime, system: u.systemCPUTime, maxRSS: u.maxRSS })) } })\n",
     )
     const env = { DSH_HOME: join(dir, 'home') }
     for (const args of [
@@ -158,6 +232,17 @@ async function main() {
       ['tenant', 'add', 'acme', '--name', 'Acme'],
       ['branch', 'add', 'bench', '--tenant', 'acme', '--name', 'Bench', '--currency', 'KES'],
       ['branch', 'add', 'big', '--tenant', 'acme', '--name', 'Big', '--currency', 'KES'],
+      [
+        'branch',
+        'settlement-account',
+        'bench',
+        '--account-name',
+        'Bench Ltd',
+        '--account-number',
+        '0011223344',
+        '--bank-name',
+        'KCB',
+      ],
     ])
       dsh(env, args)
     const csv = join(dir, 'statement.csv')
@@ -174,7 +259,12 @@ async function main() {
     ])
     const impJson = JSON.parse(imp.stdout)
     if (impJson.imported !== LINES) throw new Error(`imported ${impJson.imported} of ${LINES}`)
-    results.import = { lines: LINES, seconds: imp.seconds, target: TARGETS.import }
+    results.import = {
+      lines: LINES,
+      seconds: imp.seconds,
+      cpuSeconds: imp.cpuSeconds,
+      target: TARGETS.import,
+    }
     const again = dsh(env, [
       'reconcile',
       'import',
@@ -191,18 +281,24 @@ async function main() {
     results.reimport = {
       lines: LINES,
       seconds: again.seconds,
+      cpuSeconds: again.cpuSeconds,
       inserted: 0,
       target: TARGETS.reimport,
     }
 
     await seedPayments(join(dir, 'home', 'dsh.db'), LINES)
+    const bankCsv = join(dir, 'bank.csv')
+    await seedBatches(join(dir, 'home', 'dsh.db'), BATCHES, bankCsv)
+    dsh(env, ['reconcile', 'import', bankCsv, '--branch', 'bench', '--profile', 'bank', '--json'])
     const rec = dsh(env, ['reconcile', 'run', '--branch', 'bench', '--json'])
     if (!rec.stdout) throw new Error(`reconcile printed nothing (${rec.code}): ${rec.stderr}`)
     const report = JSON.parse(rec.stdout)
     results.reconcile = {
-      lines: LINES,
+      lines: report.summary.lines,
       payments: LINES,
+      batches: BATCHES,
       seconds: rec.seconds,
+      cpuSeconds: rec.cpuSeconds,
       matched: report.summary.matched,
       autoMatchRateBp: report.summary.autoMatchRateBp,
       discrepancies: report.summary.discrepancies,
@@ -212,19 +308,21 @@ async function main() {
     if (BIG > 0) {
       const big = join(dir, 'big.csv')
       await writeStatement(big, BIG)
-      const out = join(dir, 'rss.txt')
-      const b = dsh(
-        env,
-        ['reconcile', 'import', big, '--branch', 'big', '--profile', 'mpesa', '--json'],
-        {
-          rss: { hook, out },
-        },
-      )
-      const rssMb = Number(readFileSync(out, 'utf8')) / 1024
+      const b = dsh(env, [
+        'reconcile',
+        'import',
+        big,
+        '--branch',
+        'big',
+        '--profile',
+        'mpesa',
+        '--json',
+      ])
       results.big = {
         lines: BIG,
         seconds: b.seconds,
-        peakRssMb: Math.round(rssMb),
+        cpuSeconds: b.cpuSeconds,
+        peakRssMb: b.peakRssMb,
         target: TARGETS.big,
         rssTarget: TARGETS.bigRssMb,
       }
@@ -232,7 +330,8 @@ async function main() {
     const h = hledger(csv, LINES, dir)
     results.hledger = h ?? { skipped: 'hledger is not on the PATH' }
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    if (process.env.BENCH_KEEP) console.log(`kept ${dir}`)
+    else rmSync(dir, { recursive: true, force: true })
   }
   const ok =
     results.import.seconds <= TARGETS.import &&
@@ -241,7 +340,7 @@ async function main() {
     (!results.big ||
       (results.big.seconds <= TARGETS.big && results.big.peakRssMb <= TARGETS.bigRssMb))
   const row = (name, r, extra = '') =>
-    `${name.padEnd(28)} ${r.seconds.toFixed(2).padStart(7)} s   target <= ${r.target} s ${r.seconds <= r.target ? 'ok' : 'MISSED'}${extra}`
+    `${name.padEnd(28)} ${r.seconds.toFixed(2).padStart(7)} s wall ${r.cpuSeconds.toFixed(2).padStart(6)} s CPU   target <= ${r.target} s ${r.seconds <= r.target ? 'ok' : 'MISSED'}${extra}`
   console.log(
     `statement import and reconciliation (${cpus().length} cores, node ${process.version})`,
   )
@@ -249,7 +348,7 @@ async function main() {
   console.log(row(`re-import ${LINES} (0 new)`, results.reimport))
   console.log(
     row(
-      `reconcile ${LINES} x ${LINES}`,
+      `reconcile ${LINES}+${BATCHES} lines`,
       results.reconcile,
       `   auto-matched ${(results.reconcile.autoMatchRateBp / 100).toFixed(2)}%`,
     ),
