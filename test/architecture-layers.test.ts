@@ -21,8 +21,11 @@ import {
 
 const SRC = join(ROOT, 'src')
 const COMMANDS = join(ROOT, 'commands')
-/** Folders of src/ that are not capabilities: the two front doors' own parts, core and plumbing. */
-const NOT_CAPABILITIES = new Set(['core', 'store', 'cli', 'daemon'])
+/**
+ * Folders of src/ that are not capabilities: the two front doors' own parts, core and plumbing,
+ * and src/demo, a front door like a command (it runs the sandbox and the daemon in-process).
+ */
+const NOT_CAPABILITIES = new Set(['core', 'store', 'cli', 'daemon', 'demo'])
 
 const capabilityDirs = () =>
   readdirSync(SRC)

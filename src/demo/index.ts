@@ -222,11 +222,7 @@ export async function runDemo(
       )
     }
     const found = runs.flatMap(foundOf)
-    const views = await finalViews(
-      app,
-      BRANCHES.map((b) => b.code),
-      runs,
-    )
+    const views = await finalViews(app, runs)
     const settled = await listSettlements(app, { limit: '100000' })
     return {
       home,

@@ -1,6 +1,7 @@
 import { callbackUrlFor } from '../callbacks/callback-url-view.js'
 import type { Ctx } from '../context.js'
 import { setupGateway } from '../gateway-config/setup.js'
+import { setRate } from '../reports/rates.js'
 import { setRules } from '../routing/rules.js'
 import { SANDBOX_PASSKEY, type Sandbox } from '../sandbox/index.js'
 import { setSettlementAccount } from '../settlement/accounts.js'
@@ -119,6 +120,10 @@ export async function setUpTenant(ctx: Ctx, sandbox: Sandbox): Promise<void> {
     ],
     fallback: ['square', 'stripe'],
   })
+
+  // Exchange rates into the tenant's currency, for the report's comparison (as `dsh rates set`).
+  await setRate(ctx, { from: 'UGX', to: 'KES', rate: '0.0347' })
+  await setRate(ctx, { from: 'TZS', to: 'KES', rate: '0.0489' })
 
   // Settlement accounts: holding 0 h, by hand; Nairobi through the (sandbox) bank API.
   for (const b of BRANCHES) {
