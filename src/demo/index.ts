@@ -17,7 +17,7 @@ import { settle } from '../settlement/settle.js'
 import { importStatement } from '../statements/import.js'
 import { BRANCHES, registerBankWebhook, setUpTenant } from './setup.js'
 import { bankStatement, mpesaStatement, type Planted, type StatementFile } from './statements.js'
-import { kcbScenes, plan, runPayments, waitUntilFinal } from './traffic.js'
+import { plan, runPayments, scenes as runScenes, waitUntilFinal } from './traffic.js'
 import { finalViews } from './views.js'
 
 export type { Planted } from './statements.js'
@@ -153,11 +153,13 @@ export async function runDemo(
     await registerBankWebhook(app, sandbox)
     step(`daemon on ${daemon.url} (recovery checks at 1s, 2s, 3s, 5s, 8s)`)
 
-    const scenes = await kcbScenes(app, sandbox.url, 3)
+    const scenes = await runScenes(app, sandbox.url, 3)
     step(
-      `KCB outage (HTTP 503, nothing pushed): ${scenes.outage.length} enterprise payments failed over to ${[...new Set(scenes.outage.map((o) => o.payment.gateway))].join(', ')}`,
+      `KCB outage (${scenes.outage[0]?.skipped[0] ?? 'no answer'}): ${scenes.outage.length} enterprise payments failed over to ${[...new Set(scenes.outage.map((o) => o.payment.gateway))].join(', ')}`,
     )
-    step(`KCB answer withheld past the read timeout: ${scenes.slow.id} is ${scenes.slow.status}`)
+    step(
+      `Stripe answer withheld past the read timeout, card charged: ${scenes.slow.id} is ${scenes.slow.status}`,
+    )
     const planned = plan()
     await runPayments(app, planned, 6, (n) => step(`${n} of ${planned.length} payments sent`))
     step(`${planned.length} payments sent; waiting for callbacks and recovery`)
@@ -167,7 +169,7 @@ export async function runDemo(
       ),
     )
     const slow = all.find((p) => p.id === scenes.slow.id)
-    step(`every payment is final; the slow KCB payment is ${slow?.status}`)
+    step(`every payment is final; the slow Stripe payment is ${slow?.status}`)
 
     for (const b of BRANCHES) {
       const r = await settle(app, { branch: b.code })

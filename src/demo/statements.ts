@@ -76,10 +76,11 @@ export function mpesaStatement(
     .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
   // Targets: charges whose payment learnt its receipt from the callback (plain successes).
   const targets = charges.filter((c) => byReceipt.get(c.receipt as string)?.status === 'succeeded')
-  if (targets.length < 3) throw new Error(`only ${targets.length} M-Pesa charges with a receipt`)
-  const [dropped, short, twice] = [targets[3], targets[10], targets[20]].map(
-    (c) => c ?? (targets[0] as Charge),
-  ) as [Charge, Charge, Charge]
+  const [dropped, short, twice] = [targets[3], targets[10], targets[20]] as Charge[]
+  if (!dropped || !short || !twice)
+    throw new Error(
+      `only ${targets.length} M-Pesa charges with a receipt: too few to plant problems`,
+    )
   const pid = (c: Charge) => (byReceipt.get(c.receipt as string) as PaymentView).id
   const planted: Planted[] = [
     { category: 'missing_in_statement', reference: pid(dropped) },

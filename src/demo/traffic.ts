@@ -145,34 +145,43 @@ async function script(sandboxUrl: string, gateway: string, outcome: string, coun
   if (!res.ok) throw new Error(`sandbox script ${gateway} ${outcome}: HTTP ${res.status}`)
 }
 
-export interface KcbScenes {
+export interface Scenes {
   /** Enterprise pushes during the KCB outage: each failed over to M-Pesa Daraja. */
   outage: { payment: PaymentView; skipped: string[] }[]
-  /** The push whose answer came too late: KCB charged, dsh did not hear it in time. */
+  /** The card payment whose answer came too late: Stripe charged, dsh did not hear it in time. */
   slow: PaymentView
 }
 
 /**
- * KCB scenes, one at a time so the scripted outcomes meet the right pushes: an outage (HTTP 503
- * before anything is pushed, so dsh fails over to Daraja), then an answer withheld past the read
- * timeout after the customer was charged (the payment is `unknown` until it is resolved).
+ * Scripted scenes, one at a time so the scripted outcomes meet the right requests: a KCB outage
+ * (HTTP 503 with Zed's error body, before anything is pushed, so dsh fails over to Daraja), then
+ * a Stripe answer withheld past Kampala's 1 s read timeout after the card was charged (the
+ * payment is `unknown` until the recovery job finds the charge by its attempt reference).
  */
-export async function kcbScenes(ctx: Ctx, sandboxUrl: string, outages: number): Promise<KcbScenes> {
-  const enterprise = (i: number, amount: string): PayInput => ({
-    branch: 'nairobi',
-    amount,
-    currency: 'KES',
-    phone: `0733${pad(520_000 + i * 11, 6)}`,
-    customerType: 'enterprise',
-    orderId: `NBO-KCB-${pad(i + 1, 2)}`,
-  })
+export async function scenes(ctx: Ctx, sandboxUrl: string, outages: number): Promise<Scenes> {
   await script(sandboxUrl, 'mpesa-kcb', 'http_503', outages)
-  const outage: KcbScenes['outage'] = []
+  const outage: Scenes['outage'] = []
   for (let i = 0; i < outages; i++) {
-    const r = await pay(ctx, enterprise(i, String(2_003 + 10 * i)))
+    const r = await pay(ctx, {
+      branch: 'nairobi',
+      amount: String(2_003 + 10 * i),
+      currency: 'KES',
+      phone: `0733${pad(520_000 + i * 11, 6)}`,
+      customerType: 'enterprise',
+      orderId: `NBO-KCB-${pad(i + 1, 2)}`,
+    })
     outage.push({ payment: r.payment, skipped: r.skipped })
   }
-  await script(sandboxUrl, 'mpesa-kcb', 'slow_success', 1)
-  const slow = (await pay(ctx, enterprise(outages, '4999'))).payment
+  await script(sandboxUrl, 'stripe', 'slow_success', 1)
+  const slow = (
+    await pay(ctx, {
+      branch: 'kampala',
+      amount: '73500',
+      currency: 'UGX',
+      method: 'card',
+      paymentMethod: 'pm_card_visa',
+      orderId: 'KAM-SLOW-01',
+    })
+  ).payment
   return { outage, slow }
 }

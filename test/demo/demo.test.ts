@@ -2,7 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { plan } from '../../src/demo/traffic.js'
 import { type CliResult, dsh } from '../helpers/cli.js'
+import { runInProcess } from '../helpers/run-cli.js'
 
 interface Ref {
   category: string
@@ -96,6 +98,44 @@ describe('dsh demo, from the built dist/ as a newcomer runs it', () => {
     expect(open.json()).toEqual([])
     const unknown = await dsh(['payments', 'list', '--status', 'unknown', '--json'], { env })
     expect(unknown.json()).toEqual([])
+  })
+
+  it('the scripted scenes happened: KCB outage failed over, lost callbacks and the slow answer resolved by recovery', async () => {
+    const env = { DSH_HOME: home }
+    const list = await runInProcess(['payments', 'list', '--limit', '1000', '--json'], { env })
+    const all = list.json<{ id: string; orderId: string }[]>()
+    const show = async (orderId: string) => {
+      const p = all.find((x) => x.orderId === orderId)
+      expect(p, orderId).toBeDefined()
+      const r = await runInProcess(['payments', 'show', p?.id ?? '', '--json'], { env })
+      return r.json<{
+        status: string
+        gateway: string
+        attempts: { gateway: string; status: string; failureKind: string | null }[]
+        timeline: { to: string; actor: string }[]
+      }>()
+    }
+    for (const o of ['NBO-KCB-01', 'NBO-KCB-02', 'NBO-KCB-03']) {
+      const p = await show(o)
+      expect(p).toMatchObject({ status: 'succeeded', gateway: 'mpesa' })
+      expect(p.attempts.map((a) => [a.gateway, a.status, a.failureKind])).toEqual([
+        ['mpesa-kcb', 'failed', 'not_attempted'],
+        ['mpesa', 'succeeded', null],
+      ])
+    }
+    const slow = await show('KAM-SLOW-01')
+    expect(slow.timeline.map((t) => [t.to, t.actor])).toEqual([
+      ['created', expect.any(String)],
+      ['unknown', expect.any(String)],
+      ['succeeded', 'daemon:recovery'],
+    ])
+    const lost = plan().filter((p) => p.story === 'lost callback')
+    expect(lost).toHaveLength(5)
+    for (const l of lost) {
+      const p = await show(l.input.orderId ?? '')
+      expect(p.status).toBe('succeeded')
+      expect(p.timeline.at(-1)).toMatchObject({ to: 'succeeded', actor: 'daemon:recovery' })
+    }
   })
 
   it('control: the same comparison fails when the statements carry a problem nobody planted', async () => {
