@@ -10,7 +10,7 @@ import {
   type ReconPayment,
 } from '../payments/reconcile.js'
 import { batchesForReconciliation, completeFromStatement } from '../settlement/reconcile.js'
-import { findLine, type LineWithFile } from '../statements/statements-store.js'
+import { statementLine as findLine, type LineWithFile } from '../statements/lines.js'
 import type { Database } from '../store/schema.js'
 import { requireBranchById } from '../tenants/branches.js'
 import {

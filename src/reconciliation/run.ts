@@ -25,13 +25,13 @@ import {
 } from '../settlement/reconcile.js'
 import {
   type LineWithFile,
-  listLines,
-  listStatements,
+  statementLines as listLines,
+  statementsOf as listStatements,
   type StatementRow,
-} from '../statements/statements-store.js'
+} from '../statements/lines.js'
 import type { Database } from '../store/schema.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { requireBranch } from '../tenants/branches.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
 import {
   insertDiscrepancies,
   insertMatches,

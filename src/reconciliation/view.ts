@@ -2,7 +2,7 @@ import { toDecimalString } from '../core/money/index.js'
 import type { Category } from '../core/reconciliation/match.js'
 import type { ReconPayment } from '../payments/reconcile.js'
 import type { ReconBatch } from '../settlement/reconcile.js'
-import type { LineWithFile } from '../statements/statements-store.js'
+import type { LineWithFile } from '../statements/lines.js'
 
 export interface StatementLineView {
   id: string

@@ -341,16 +341,19 @@ async function main() {
       (results.big.seconds <= TARGETS.big && results.big.peakRssMb <= TARGETS.bigRssMb))
   const row = (name, r, extra = '') =>
     `${name.padEnd(28)} ${r.seconds.toFixed(2).padStart(7)} s wall ${r.cpuSeconds.toFixed(2).padStart(6)} s CPU   target <= ${r.target} s ${r.seconds <= r.target ? 'ok' : 'MISSED'}${extra}`
+  const load = loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')
   console.log(
-    `statement import and reconciliation (${cpus().length} cores, node ${process.version})`,
+    `statement import and reconciliation (${cpus().length} cores, node ${process.version}, load ${load})`,
   )
   console.log(row(`import ${LINES} lines`, results.import))
   console.log(row(`re-import ${LINES} (0 new)`, results.reimport))
   console.log(
     row(
-      `reconcile ${LINES}+${BATCHES} lines`,
+      `reconcile $LINES+$BATCHESlines`,
       results.reconcile,
-      `   auto-matched ${(results.reconcile.autoMatchRateBp / 100).toFixed(2)}%`,
+      `   auto-matched $(results.reconcile.autoMatchRateBp / 100).toFixed(2)%`,
     ),
   )
   if (results.big)

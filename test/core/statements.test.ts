@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { toDecimalString } from '../../src/core/money/index.js'
@@ -12,6 +13,7 @@ import {
   parseStatementDate,
   phoneDigitsAgree,
 } from '../../src/core/statements/canonical.js'
+import { parseProfile } from '../../src/core/statements/profile.js'
 
 const US = { decimalMark: '.', thousandsMark: ',' }
 const DE = { decimalMark: ',', thousandsMark: '.' }
@@ -157,5 +159,45 @@ describe('the matcher', () => {
     expect(twins.findings).toMatchObject([
       { category: 'ambiguous', suggestion: expect.stringContaining('candidates: a, b') },
     ])
+  })
+})
+
+describe('profiles', () => {
+  it('the README example profile is valid', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+    const block = /\*\*Profiles\.\*\*[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)?.[1]
+    expect(block).toBeDefined()
+    const p = parseProfile('README', JSON.parse(block as string))
+    expect(p).toMatchObject({
+      name: 'kcb-ke',
+      kind: 'bank',
+      separator: ';',
+      encoding: 'latin1',
+      currency: 'KES',
+    })
+  })
+  it('refuses unknown keys, columns and a missing amount', () => {
+    expect(() =>
+      parseProfile('p.json', {
+        name: 'x',
+        dateFormat: 'yyyy-mm-dd',
+        columns: { bookedAt: 0, amount: 1 },
+        colour: 1,
+      }),
+    ).toThrow('p.json: unknown key "colour"')
+    expect(() =>
+      parseProfile('p.json', {
+        name: 'x',
+        dateFormat: 'yyyy-mm-dd',
+        columns: { bookedAt: 'Date', total: 'T' },
+      }),
+    ).toThrow('unknown column "total"')
+    expect(() =>
+      parseProfile('p.json', {
+        name: 'x',
+        dateFormat: 'yyyy-mm-dd',
+        columns: { bookedAt: 'Date' },
+      }),
+    ).toThrow('map either "amount" or "debit" and "credit"')
   })
 })

@@ -1,6 +1,7 @@
 import { expect } from 'vitest'
 import { type App, createApp } from '../../src/app.js'
 import type { PaymentStatus } from '../../src/core/payments/states.js'
+import type { IdGen } from '../../src/core/ports.js'
 import { transitionContext } from '../../src/payments/attempt.js'
 import { newPaymentRow, recordCreated } from '../../src/payments/create.js'
 import { findPayment } from '../../src/payments/payments-store.js'
@@ -21,18 +22,27 @@ export interface Seed {
 }
 
 /** Runs dsh in-process against a store, failing the test on a non-zero exit unless `code` says. */
-export async function run(env: Record<string, string>, args: string[], code = 0) {
-  const r = await runInProcess(args, { env })
+export async function run(env: Record<string, string>, args: string[], code = 0, ids?: IdGen) {
+  const r = await runInProcess(args, ids ? { env, ids } : { env })
   expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code)
   return r
 }
 
 /** A tenant `acme` with KES branches (no gateways needed: statements and payments only). */
-export async function setUpBranches(env: Record<string, string>, codes: readonly string[]) {
-  await run(env, ['init'])
-  await run(env, ['tenant', 'add', 'acme', '--name', 'Acme'])
+export async function setUpBranches(
+  env: Record<string, string>,
+  codes: readonly string[],
+  ids?: IdGen,
+) {
+  await run(env, ['init'], 0, ids)
+  await run(env, ['tenant', 'add', 'acme', '--name', 'Acme'], 0, ids)
   for (const c of codes)
-    await run(env, ['branch', 'add', c, '--tenant', 'acme', '--name', c, '--currency', 'KES'])
+    await run(
+      env,
+      ['branch', 'add', c, '--tenant', 'acme', '--name', c, '--currency', 'KES'],
+      0,
+      ids,
+    )
 }
 
 /**
