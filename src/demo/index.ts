@@ -16,6 +16,7 @@ import { listSettlements } from '../settlement/lifecycle.js'
 import { settle } from '../settlement/settle.js'
 import { importStatement } from '../statements/import.js'
 import { BRANCHES, registerBankWebhook, setUpTenant } from './setup.js'
+import { stalled } from './stalled.js'
 import { bankStatement, mpesaStatement, type Planted, type StatementFile } from './statements.js'
 import { plan, runPayments, scenes as runScenes, waitUntilFinal } from './traffic.js'
 import { finalViews } from './views.js'
@@ -106,7 +107,7 @@ async function startDaemonInProcess(app: App, logFile: string): Promise<RunningD
   const url = await Promise.race([
     ready,
     done.then(() => {
-      throw new Error(`the daemon stopped before listening; see ${logFile}`)
+      throw stalled(`the daemon stopped before listening; see ${logFile}`)
     }),
   ])
   return {
@@ -135,6 +136,9 @@ export async function runDemo(
   const app = createApp({ ...rt, env: { DSH_HOME: home } }, {})
   let sandbox: Sandbox | undefined
   let daemon: RunningDaemon | undefined
+  // Ctrl-C exits at once (130): the temporary home still goes, unless --keep.
+  const onExit = () => cleanUp(home, created)
+  if (!opts.keep) process.once('exit', onExit)
   try {
     step(`new store in ${home}`)
     await initialise(app)
@@ -174,7 +178,7 @@ export async function runDemo(
     for (const b of BRANCHES) {
       const r = await settle(app, { branch: b.code })
       const failed = r.failures.map((f) => `${f.reference}: ${f.message}`)
-      if (failed.length > 0) throw new Error(`settlement of ${b.code} failed: ${failed.join('; ')}`)
+      if (failed.length > 0) throw stalled(`settlement of ${b.code} failed: ${failed.join('; ')}`)
       step(
         `settled ${b.code}: ${r.report.batches.map((x) => `${x.gateway} ${x.net} ${x.currency}`).join(', ')}`,
       )
@@ -241,6 +245,7 @@ export async function runDemo(
     await daemon?.stop().catch((e) => say(`stopping the daemon: ${(e as Error).message}`))
     await sandbox?.close()
     await app.close()
+    process.removeListener('exit', onExit)
     if (!opts.keep) cleanUp(home, created)
     step(opts.keep ? `stopped; the store stays in ${home}` : 'stopped and cleaned up')
   }
@@ -254,7 +259,7 @@ async function waitForBankConfirmations(app: App, deadlineMs: number): Promise<v
     )
     if (open.length === 0) return
     if (Date.now() > deadlineMs)
-      throw new Error(`no bank confirmation for ${open.map((b) => b.reference).join(', ')}`)
+      throw stalled(`no bank confirmation for ${open.map((b) => b.reference).join(', ')}`)
     await new Promise((r) => setTimeout(r, 200))
   }
 }

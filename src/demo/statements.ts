@@ -5,6 +5,7 @@ import { parseAmount, toDecimalString } from '../core/money/index.js'
 import type { PaymentView } from '../payments/view.js'
 import type { Charge } from '../sandbox/index.js'
 import type { BatchView } from '../settlement/view.js'
+import { stalled } from './stalled.js'
 
 /** A problem the demo puts into a statement on purpose; reconciliation must find exactly these. */
 export interface Planted {
@@ -78,9 +79,7 @@ export function mpesaStatement(
   const targets = charges.filter((c) => byReceipt.get(c.receipt as string)?.status === 'succeeded')
   const [dropped, short, twice] = [targets[3], targets[10], targets[20]] as Charge[]
   if (!dropped || !short || !twice)
-    throw new Error(
-      `only ${targets.length} M-Pesa charges with a receipt: too few to plant problems`,
-    )
+    throw stalled(`only ${targets.length} M-Pesa charges with a receipt: too few to plant problems`)
   const pid = (c: Charge) => (byReceipt.get(c.receipt as string) as PaymentView).id
   const planted: Planted[] = [
     { category: 'missing_in_statement', reference: pid(dropped) },

@@ -4,6 +4,7 @@ import { pay } from '../payments/pay.js'
 import type { PayInput } from '../payments/pay-input.js'
 import { paymentsList } from '../payments/queries.js'
 import type { PaymentView } from '../payments/view.js'
+import { stalled } from './stalled.js'
 
 /** One payment of the demo's day, and why it is there. */
 export interface PlannedPayment {
@@ -126,7 +127,7 @@ export async function waitUntilFinal(
     const open = all.filter((p) => !isFinal(p.status as PaymentStatus))
     if (open.length === 0) return all
     if (Date.now() > deadlineMs)
-      throw new Error(
+      throw stalled(
         `payments still open at the deadline: ${open.map((p) => `${p.id} ${p.status}`).join(', ')}`,
       )
     if (open.length !== lastOpen) progress(open)
@@ -142,7 +143,7 @@ async function script(sandboxUrl: string, gateway: string, outcome: string, coun
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ gateway, outcome, count }),
   })
-  if (!res.ok) throw new Error(`sandbox script ${gateway} ${outcome}: HTTP ${res.status}`)
+  if (!res.ok) throw stalled(`sandbox script ${gateway} ${outcome}: HTTP ${res.status}`)
 }
 
 export interface Scenes {
