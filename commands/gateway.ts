@@ -65,6 +65,10 @@ export function gatewayCommand(ctx: CommandContext): Command {
       'fee rate on currency conversion in percent (default 0)',
     )
     .option('--settlement-fee <amount>', 'fee per settlement batch (default 0)')
+    .option(
+      '--custom-base-url',
+      'accept a production --base-url outside the gateway’s known hosts (its secrets are sent there)',
+    )
     .addHelpText(
       'after',
       `
@@ -91,6 +95,7 @@ Examples:
           tenant: opts.tenant,
           values,
           fees,
+          customBaseUrl: opts['customBaseUrl'] === true,
         })
         app.out.result(
           r.view,

@@ -3,6 +3,7 @@ import type { Ctx } from '../context.js'
 import { withActor } from '../context.js'
 import { DshError, validationError } from '../core/errors.js'
 import { isGatewayType } from '../core/gateways/types.js'
+import { maskUrl } from '../core/url-mask.js'
 import { branchGateways } from '../gateway-config/in-force.js'
 import { setupGateway } from '../gateway-config/setup.js'
 import { gatewayView } from '../gateway-config/view.js'
@@ -143,6 +144,14 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
             settlementFee: f['settlementFee'],
           },
           enabled: enabled as boolean | undefined,
+          onBaseUrlChange: (from, to) => {
+            if (p.tenantId !== null)
+              throw new HttpError(
+                403,
+                'forbidden',
+                `token "${p.name}" is scoped to a tenant; changing baseUrl${from === undefined ? '' : ` from ${maskUrl(from)}`} to ${maskUrl(to)} needs an unscoped admin token`,
+              )
+          },
         }).catch((e) => {
           throw asBodyError(e)
         })

@@ -5,6 +5,8 @@ import { resolveConfig, validateConfig } from '../core/gateways/config.js'
 import { type FeeInput, noFees, parseFees } from '../core/gateways/fees.js'
 import { ALL_FIELDS, GATEWAY_FIELDS } from '../core/gateways/fields.js'
 import { GATEWAY_TYPES, type GatewayType, isGatewayType } from '../core/gateways/types.js'
+import { maskUrl } from '../core/url-mask.js'
+import { isKnownHost, KNOWN_HOSTS } from '../gateways/known-hosts.js'
 import { seal } from '../vault/vault.js'
 import {
   findGatewayConfig,
@@ -29,6 +31,13 @@ export interface SetupInput extends ScopeInput {
   values: Record<string, string>
   fees: FeeInput
   enabled?: boolean | undefined
+  /** A production base URL off the gateway's known hosts is accepted (`--custom-base-url`). */
+  customBaseUrl?: boolean | undefined
+  /**
+   * Called before anything is written when the base URL in force changes (the API refuses it
+   * for tenant-scoped tokens). `from` is undefined for a new configuration.
+   */
+  onBaseUrlChange?: ((from: string | undefined, to: string) => void) | undefined
 }
 
 export function parseGatewayType(type: string): GatewayType {
@@ -74,7 +83,38 @@ export async function setupGateway(
   const target = await resolveScope(store.db, scopeIn)
   const existing = await findGatewayConfig(store.db, target.scope, type)
   const current = existing ? displaySettings(type, parseJsonObject(existing.settings)) : {}
-  const currentSecrets = existing ? parseJsonObject(existing.secrets) : {}
+  let currentSecrets = existing ? parseJsonObject(existing.secrets) : {}
+  const endpoint = endpointChange(type, current, input.values)
+  if (endpoint.environmentChanged && input.values['baseUrl'] === undefined && current['baseUrl']) {
+    // The old environment's default URL does not follow the configuration to the new one.
+    const oldDefault = resolveConfig(type, { environment: current['environment'] ?? '' }).values[
+      'baseUrl'
+    ]
+    if (current['baseUrl'] === oldDefault) delete current['baseUrl']
+  }
+  if (endpoint.givenUrl !== undefined) {
+    // A base URL the caller chose (not the one in force, nor the environment's default) moves
+    // the secrets to another host: asked first, so a refusal (403) outranks an invalid body.
+    const env = input.values['environment'] ?? current['environment'] ?? 'sandbox'
+    const inForce = existing
+      ? current['baseUrl']
+      : resolveConfig(type, { environment: env }).values['baseUrl']
+    if (endpoint.givenUrl !== inForce)
+      input.onBaseUrlChange?.(current['baseUrl'], endpoint.givenUrl)
+  }
+  if (existing && (endpoint.environmentChanged || endpoint.baseUrlChanged)) {
+    // Secrets were given for the old endpoint: a new one must be given every secret again, so a
+    // changed URL can never carry them to another host.
+    currentSecrets = {}
+    const secretFields = GATEWAY_FIELDS[type].filter((f) => f.kind === 'secret')
+    const absent = secretFields.filter((f) => !input.values[f.name])
+    if (absent.length > 0)
+      throw validationError(
+        'secrets_required',
+        `a new ${endpoint.environmentChanged ? 'environment' : 'base URL'} keeps no stored secret: give ${absent.map((f) => f.name).join(', ')} again`,
+        'secrets are sent to the base URL; give every secret with the new endpoint',
+      )
+  }
   // Existing secrets count as present: they need not be typed again.
   const present = {
     ...current,
@@ -101,6 +141,10 @@ export async function setupGateway(
     Object.entries(values).filter(([k, v]) => !(secretNames.has(k) && v === '(kept)')),
   )
   const normalised = validateConfig(type, forValidation)
+  checkBaseUrl(type, normalised, input.customBaseUrl === true)
+  const oldBaseUrl = existing ? parseJsonObject(existing.settings)['baseUrl'] : undefined
+  const newBaseUrl = normalised['baseUrl']
+  const baseUrlMoved = newBaseUrl !== undefined && newBaseUrl !== oldBaseUrl
   if (type === 'mpesa-kcb') checkKcbCurrencies(ctx, normalised)
   const fees = parseFees(input.fees, existing ? feesOf(existing) : noFees(target.currency))
 
@@ -147,6 +191,14 @@ export async function setupGateway(
         type,
         settings,
         updatedFields: Object.keys(input.values).sort(),
+        ...(baseUrlMoved
+          ? {
+              baseUrlChange: {
+                from: oldBaseUrl === undefined ? null : maskUrl(oldBaseUrl),
+                to: maskUrl(newBaseUrl),
+              },
+            }
+          : {}),
         fees: feesView(fees),
         enabled: row.enabled === 1,
       },
@@ -161,6 +213,51 @@ export async function setupGateway(
       target.branch ? 'branch' : 'tenant',
     ),
   }
+}
+
+/** Whether the given values move the configuration to another environment or base URL. */
+function endpointChange(
+  type: GatewayType,
+  current: Record<string, string>,
+  given: Record<string, string>,
+): { environmentChanged: boolean; baseUrlChanged: boolean; givenUrl?: string } {
+  if (type === 'cash') return { environmentChanged: false, baseUrlChanged: false }
+  const env = given['environment']?.trim()
+  const url = given['baseUrl']?.trim().replace(/\/+$/, '')
+  return {
+    environmentChanged: env !== undefined && env !== (current['environment'] ?? 'sandbox'),
+    baseUrlChanged: url !== undefined && url !== current['baseUrl'],
+    ...(url === undefined ? {} : { givenUrl: url }),
+  }
+}
+
+/**
+ * Secrets go to the base URL: never in clear text in production, never to a host outside the
+ * gateway's known ones unless the operator says so, never with a password in the URL.
+ */
+function checkBaseUrl(type: GatewayType, values: Record<string, string>, custom: boolean): void {
+  const url = values['baseUrl']
+  if (url === undefined) return
+  const parsed = new URL(url)
+  if (parsed.username || parsed.password)
+    throw validationError(
+      'invalid_field',
+      `baseUrl: ${maskUrl(url)} must not contain user information (user:password@)`,
+      'give credentials with their own flags, never in the URL',
+    )
+  if (values['environment'] !== 'production') return
+  if (parsed.protocol !== 'https:')
+    throw validationError(
+      'invalid_field',
+      'baseUrl: production URLs must use https',
+      'use https://…, or --environment sandbox for a local simulator',
+    )
+  if (!custom && !isKnownHost(type, url))
+    throw validationError(
+      'unknown_gateway_host',
+      `baseUrl: ${parsed.host} is not a known ${type} host (${type === 'cash' ? '' : KNOWN_HOSTS[type].join(', ')})`,
+      'give --custom-base-url to send this gateway’s secrets to another host on purpose',
+    )
 }
 
 /** PRODUCT.md: KCB's M-Pesa collection is KES; other currencies are the operator's claim. */

@@ -1,0 +1,32 @@
+/**
+ * The one function that makes a URL (or a libpq connection string) safe to print, log or audit:
+ * the password of its user information and every `password=` / `sslpassword=` parameter become
+ * `***`. It works on malformed text too (a mistyped scheme, a bad port or `%` escape): when in
+ * doubt it masks more, never less.
+ */
+export function maskUrl(text: string): string {
+  let out = text
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(out)
+  if (scheme) {
+    const head = scheme[0]
+    const rest = out.slice(head.length)
+    const first = rest.indexOf('@')
+    if (first >= 0) {
+      const after = rest.slice(first).search(/[/?#]/)
+      const end = after < 0 ? rest.length : first + after
+      const at = rest.lastIndexOf('@', end)
+      const userInfo = rest.slice(0, at)
+      const colon = userInfo.indexOf(':')
+      if (colon >= 0) out = `${head}${userInfo.slice(0, colon)}:***${rest.slice(at)}`
+    }
+  }
+  return out.replace(
+    /(^|[\s?&;])((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&#]*)/gi,
+    (_m, lead: string, key: string) => `${lead}${key}***`,
+  )
+}
+
+/** True when the URL carries a password in its user information (user:password@). */
+export function hasUserPassword(text: string): boolean {
+  return maskUrl(text.replace(/[?#].*$/, '')) !== text.replace(/[?#].*$/, '')
+}
