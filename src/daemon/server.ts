@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { configError } from '../core/errors.js'
+import { storedSecretsHealth } from '../gateway-config/secrets-health.js'
 import type { DaemonContext } from './context.js'
 import { header, type Req, sendJson, sendText } from './http.js'
 import { errorReply, HttpError } from './http-errors.js'
@@ -37,15 +38,21 @@ export function opsRoutes(ctx: DaemonContext): Route[] {
         } catch (err) {
           store = `unreachable: ${(err as Error).message}`
         }
+        const secrets = store === 'ok' ? await storedSecretsHealth(ctx.app) : 'unknown'
         const jobs = ctx.jobs?.alive() ?? {}
         const workerAgeMs = Date.now() - ctx.worker.lastLoopAt()
         const inboxWorker =
           workerAgeMs < 15_000 ? 'ok' : `stalled ${Math.round(workerAgeMs / 1000)} s`
-        const ok = store === 'ok' && inboxWorker === 'ok' && Object.values(jobs).every(Boolean)
+        const ok =
+          store === 'ok' &&
+          secrets === 'ok' &&
+          inboxWorker === 'ok' &&
+          Object.values(jobs).every(Boolean)
         sendJson(res, ok ? 200 : 503, {
           status: ok ? 'ok' : 'degraded',
           daemon: ctx.instanceId,
           store,
+          secrets,
           dialect: ctx.store.dialect,
           jobs: Object.fromEntries(Object.entries(jobs).map(([k, v]) => [k, v ? 'ok' : 'late'])),
           inboxWorker,

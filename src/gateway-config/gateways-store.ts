@@ -59,3 +59,6 @@ export const deleteGatewayConfig = (db: Kysely<Database>, id: string) =>
 
 export const setGatewaySecrets = (db: Kysely<Database>, id: string, secrets: string) =>
   db.updateTable('gateway_configs').set({ secrets }).where('id', '=', id).execute()
+
+export const listGatewaySecrets = (db: Kysely<Database>) =>
+  db.selectFrom('gateway_configs').select(['id', 'secrets']).orderBy('id').execute()
