@@ -43,9 +43,11 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
   const touch = tokenToucher(ctx.store.db, () => ctx.app.clock.now())
   const warn = (m: string) => ctx.log.warn('api.warning', { detail: m })
 
+  const bearer = (req: Req) =>
+    /^Bearer\s+(\S+)$/i.exec(header(req.raw, 'authorization') ?? '')?.[1]
+
   async function principal(req: Req, needed: Role, what: string): Promise<Principal> {
-    const m = /^Bearer\s+(\S+)$/i.exec(header(req.raw, 'authorization') ?? '')
-    const p = await authenticate(ctx.store.db, m?.[1])
+    const p = await authenticate(ctx.store.db, bearer(req))
     if (!p)
       throw new HttpError(401, 'unauthorized', 'a valid bearer token is required', {
         'www-authenticate': 'Bearer realm="dsh"',
@@ -256,6 +258,14 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
           res,
           { tenantId: p.tenantId, branchId: b?.id ?? null },
           last === undefined ? undefined : Number(last.trim()),
+          async () => {
+            // The same token, still live, still of this tenant (and the branch still its own).
+            const now = await authenticate(ctx.store.db, bearer(req))
+            if (!now || now.id !== p.id || now.tenantId !== p.tenantId) return false
+            if (!b) return true
+            const still = await findBranchById(ctx.store.db, b.id)
+            return Boolean(still && (p.tenantId === null || still.tenant_id === p.tenantId))
+          },
         )
       },
     },
