@@ -43,8 +43,7 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
   const touch = tokenToucher(ctx.store.db, () => ctx.app.clock.now())
   const warn = (m: string) => ctx.log.warn('api.warning', { detail: m })
 
-  const bearer = (req: Req) =>
-    /^Bearer\s+(\S+)$/i.exec(header(req.raw, 'authorization') ?? '')?.[1]
+  const bearer = (req: Req) => /^Bearer\s+(\S+)$/i.exec(header(req.raw, 'authorization') ?? '')?.[1]
 
   async function principal(req: Req, needed: Role, what: string): Promise<Principal> {
     const p = await authenticate(ctx.store.db, bearer(req))

@@ -18,6 +18,10 @@ export interface DaemonServer {
   busy(): boolean
 }
 
+/** At most ~200 characters of anything a client sent, in a message or a log line. */
+export const clip = (s: string, max = 200): string =>
+  s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** GET /healthz and GET /metrics. */
@@ -93,11 +97,17 @@ export function createDaemonServer(ctx: DaemonContext, routes: readonly Route[])
     const m = match(method, path)
     const route = m.kind === 'found' ? m.route.pattern : 'unmatched'
     try {
-      if (m.kind === 'none') throw new HttpError(404, 'not_found', `no route for ${method} ${path}`)
+      if (m.kind === 'none')
+        throw new HttpError(404, 'not_found', `no route for ${method} ${clip(path)}`)
       if (m.kind === 'method')
-        throw new HttpError(405, 'method_not_allowed', `${path} takes ${m.allowed.join(', ')}`, {
-          allow: m.allowed.join(', '),
-        })
+        throw new HttpError(
+          405,
+          'method_not_allowed',
+          `${clip(path)} takes ${m.allowed.join(', ')}`,
+          {
+            allow: m.allowed.join(', '),
+          },
+        )
       const forwarded = options.trustProxy
         ? header(raw, 'x-forwarded-for')?.split(',')[0]?.trim()
         : undefined
@@ -136,7 +146,7 @@ export function createDaemonServer(ctx: DaemonContext, routes: readonly Route[])
       if (log.enabled(level))
         log[level]('request', {
           method,
-          path: redactLine(path),
+          path: clip(redactLine(path)),
           route,
           status: res.statusCode,
           ms: Math.round(seconds * 10_000) / 10,
