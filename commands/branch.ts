@@ -12,6 +12,7 @@ interface SettingsOptions {
   serviceCharge?: string
   tips?: boolean
   methods?: string
+  maxAmount?: string
 }
 
 interface AddOptions extends SettingsOptions {
@@ -28,6 +29,10 @@ const settingsFlags = (cmd: Command) =>
     .option('--tips', 'accept tips')
     .option('--no-tips', 'do not accept tips')
     .option('--methods <list>', 'accepted methods: mpesa,card,cash (default all)')
+    .option(
+      '--max-amount <amount>',
+      'the largest single payment in the branch currency (default 10,000,000)',
+    )
 
 function showBranch(app: App, b: BranchView): string {
   return app.out.fields([
@@ -40,6 +45,7 @@ function showBranch(app: App, b: BranchView): string {
     ['Service charge', `${b.serviceChargeRate}%`],
     ['Tips', b.tips ? 'yes' : 'no'],
     ['Methods', b.methods.join(', ')],
+    ['Largest payment', formatMoney({ minor: b.maxAmountMinor, currency: b.currency })],
     ['Status', b.status],
     ['Created', b.createdAt],
     ['Updated', b.updatedAt],

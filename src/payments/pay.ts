@@ -8,7 +8,7 @@ import { isFinal, type PaymentStatus } from '../core/payments/states.js'
 import { maskMsisdn } from '../core/phone.js'
 import { decideRoute, excludeUnsendable } from '../routing/rules.js'
 import { isUniqueViolation } from '../store/errors.js'
-import { requireBranch } from '../tenants/branches.js'
+import { checkMaxAmount, requireBranch } from '../tenants/branches.js'
 import type { BranchWithTenant } from '../tenants/branches-store.js'
 import { runAttempt, transitionContext } from './attempt.js'
 import { replay, waitForFinal } from './pay-follow.js'
@@ -62,6 +62,7 @@ export async function pay(ctx: Ctx, flags: PayFlags, opts: PayOptions = {}): Pro
     const seen = await findIdempotencyKey(store.db, branch.tenant_id, req.idempotencyKey)
     if (seen) return replay(ctx, branch, seen, fingerprint, opts)
   }
+  checkMaxAmount(branch, req.amountMinor, req.currency)
 
   const { decision, gateways } = await decideRoute(store.db, branch, req)
   const rejected = excludeUnsendable(decision, req.amountMinor, req.currency)

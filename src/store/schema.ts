@@ -30,6 +30,8 @@ export interface BranchesTable {
   status: string
   created_at: string
   updated_at: string
+  /** The largest single payment in the branch currency; null: the default (migration 0006). */
+  max_amount_minor: Int8 | null
 }
 
 export interface GatewayConfigsTable {
