@@ -2,6 +2,7 @@ import { audit } from '../audit/audit.js'
 import { PUBLIC_URL_SETTING } from '../callbacks/callback-url.js'
 import type { Ctx } from '../context.js'
 import { usageError, validationError } from '../core/errors.js'
+import { maskUrl } from '../core/url-mask.js'
 import { getSetting, putSetting } from './settings-store.js'
 
 /** Settings a user may set with `dsh config`: name → store key and validator. */
@@ -16,10 +17,16 @@ const KEYS: Record<string, { key: string; parse: (v: string) => string; help: st
       } catch {
         throw validationError(
           'invalid_url',
-          `"${v}" is not a URL`,
+          `"${maskUrl(v)}" is not a URL`,
           'e.g. https://pay.example.co.ke',
         )
       }
+      if (url.username || url.password)
+        throw validationError(
+          'invalid_url',
+          `the public URL ${maskUrl(v)} must not contain user information (user:password@): gateways would be sent it`,
+          'give the address only, e.g. https://pay.example.co.ke',
+        )
       const local = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
       if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
         throw validationError(

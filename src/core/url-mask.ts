@@ -10,11 +10,12 @@ export function maskUrl(text: string): string {
   if (scheme) {
     const head = scheme[0]
     const rest = out.slice(head.length)
-    const first = rest.indexOf('@')
-    if (first >= 0) {
-      const after = rest.slice(first).search(/[/?#]/)
-      const end = after < 0 ? rest.length : first + after
-      const at = rest.lastIndexOf('@', end)
+    // The user information ends at the last '@' before the query (a password may hold '/' or
+    // '@' unescaped); a '?' in the password leaves none before it: then the last '@' at all.
+    const query = rest.search(/[?#]/)
+    let at = query < 0 ? rest.lastIndexOf('@') : rest.lastIndexOf('@', query)
+    if (at < 0) at = rest.lastIndexOf('@')
+    if (at >= 0) {
       const userInfo = rest.slice(0, at)
       const colon = userInfo.indexOf(':')
       if (colon >= 0) out = `${head}${userInfo.slice(0, colon)}:***${rest.slice(at)}`

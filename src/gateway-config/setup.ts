@@ -21,6 +21,7 @@ import {
   feesView,
   type GatewayView,
   gatewayView,
+  maskUrlSettings,
   parseJsonObject,
   secretContext,
 } from './view.js'
@@ -189,7 +190,7 @@ export async function setupGateway(
       target: id,
       request: {
         type,
-        settings,
+        settings: maskUrlSettings(type, settings),
         updatedFields: Object.keys(input.values).sort(),
         ...(baseUrlMoved
           ? {

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import { configError } from '../core/errors.js'
+import { maskUrl } from '../core/url-mask.js'
 import type { Database } from './schema.js'
 
 export type Dialect = 'sqlite' | 'postgres'
@@ -32,18 +33,41 @@ export const dialectOf = (db: Kysely<unknown> | Kysely<Database>): Dialect =>
 
 export const isPostgresUrl = (spec: string): boolean => /^postgres(ql)?:\/\//i.test(spec)
 
-/** postgres://user:secret@host:5432/db → postgres://user@host:5432/db */
-export function redactUrl(spec: string): string {
+const STORE_URL_FORM =
+  'expected a SQLite file path or postgres://user:password@host:5432/database (percent-encode special characters)'
+
+/**
+ * Refuses, before anything is opened or created, a --db that looks like a URL but is no usable
+ * PostgreSQL URL (a mistyped scheme, a bad port, a broken % escape): exit 7 with the expected
+ * form, its password masked.
+ */
+function checkStoreSpec(spec: string): void {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(spec)
+  if (!scheme) return
+  const bad = (why: string) =>
+    configError(
+      'invalid_store_url',
+      `${maskUrl(spec)} is not a usable store: ${why}`,
+      STORE_URL_FORM,
+    )
+  if (!isPostgresUrl(spec)) throw bad(`unknown scheme "${scheme[1]}"`)
+  let url: URL
   try {
-    const url = new URL(spec)
-    url.password = ''
-    return url.toString()
+    url = new URL(spec)
   } catch {
-    return spec.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1@')
+    throw bad('it is not a valid URL (check the port and any % escapes)')
   }
+  try {
+    for (const part of [url.username, url.password, url.pathname]) decodeURIComponent(part)
+    for (const part of url.search.split(/[?&=]/)) decodeURIComponent(part)
+  } catch {
+    throw bad('it has a broken % escape')
+  }
+  if (url.port !== '' && !/^\d{1,5}$/.test(url.port)) throw bad('its port is not a number')
 }
 
 export async function openStore(spec: string, options: OpenOptions = {}): Promise<Store> {
+  checkStoreSpec(spec)
   return isPostgresUrl(spec) ? openPostgres(spec) : openSqlite(spec, options)
 }
 
@@ -87,7 +111,7 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
   if (!options.create && !existsSync(path)) {
     throw configError(
       'store_missing',
-      `no dsh store at ${path}`,
+      `no dsh store at ${maskUrl(path)}`,
       'run `dsh init` first, or point --db / DSH_DB at an existing store',
     )
   }
@@ -102,7 +126,7 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
   } catch (cause) {
     throw configError(
       'store_unreadable',
-      `cannot open the SQLite store at ${path}: ${(cause as Error).message}`,
+      `cannot open the SQLite store at ${maskUrl(path)}: ${maskUrl((cause as Error).message)}`,
       'check the path and its permissions, or run `dsh init`',
       cause,
     )
@@ -111,7 +135,7 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
   return {
     db,
     dialect: 'sqlite',
-    location: path,
+    location: maskUrl(path),
     write: (fn) =>
       db.connection().execute(async (conn) => {
         await sql`begin immediate`.execute(conn)
@@ -129,7 +153,7 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
 }
 
 async function openPostgres(url: string): Promise<Store> {
-  const location = redactUrl(url)
+  const location = maskUrl(url)
   const { default: pg } = await import('pg')
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000 })
   // An idle client that loses its server must not crash the process.
@@ -139,9 +163,11 @@ async function openPostgres(url: string): Promise<Store> {
     client.release()
   } catch (cause) {
     await pool.end().catch(() => {})
-    const reason = String((cause as Error).message ?? cause).replaceAll(
-      decodeURIComponent(new URL(url).password || '\u0000'),
-      '***',
+    const reason = maskUrl(
+      String((cause as Error).message ?? cause).replaceAll(
+        decodeURIComponent(new URL(url).password || '\u0000'),
+        '***',
+      ),
     )
     throw configError(
       'store_unreachable',
