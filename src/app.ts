@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { createOutput, type Output } from './cli/output.js'
@@ -31,10 +32,33 @@ export function createApp(rt: Runtime, globals: GlobalOptions): App {
   const closers: (() => Promise<void> | void)[] = []
   const out = createOutput(rt, globals)
   const prompter = createPrompter(rt, globals)
-  const raw = () => {
-    opened ??= openStore(dbSpec, { create: true })
+  let looked = false
+  /** Warns (once) when the home or the SQLite store can be read by other users. */
+  const lookAtModes = (store: Store) => {
+    if (looked || process.platform === 'win32') return
+    looked = true
+    const paths = [home, ...(store.dialect === 'sqlite' ? [dbSpec] : [])]
+    for (const p of paths) {
+      let mode: number
+      try {
+        mode = statSync(p).mode
+      } catch {
+        continue
+      }
+      if ((mode & 0o077) !== 0)
+        out.warn(
+          `${p} can be read by other users (mode ${(mode & 0o777).toString(8)}); it holds phone numbers and payment records: run chmod ${p === home ? '700' : '600'} ${p}`,
+        )
+    }
+  }
+  const open = (create: boolean) => {
+    opened ??= openStore(dbSpec, { create }).then((s) => {
+      lookAtModes(s)
+      return s
+    })
     return opened
   }
+  const raw = () => open(true)
   return {
     rt,
     globals,
@@ -50,8 +74,7 @@ export function createApp(rt: Runtime, globals: GlobalOptions): App {
     actor: rt.user,
     store() {
       checked ??= (async () => {
-        opened ??= openStore(dbSpec, { create: false })
-        const store = await opened
+        const store = await open(false)
         await assertMigrated(store)
         return store
       })()

@@ -43,9 +43,15 @@ process.on('beforeExit', () => {
   process.exit(1)
 })
 
+// Every file dsh creates (store, WAL, lock, backups, keys) is the user's alone: 0600, folders 0700.
+process.umask(0o077)
+
 const code = await runCli(rt, process.argv.slice(2), buildProgram)
 finished = true
-// Let stdout drain before exiting so piped JSON is never cut short.
+// Let stdout and stderr drain before exiting (pipes are asynchronous), so piped JSON, an error
+// included, is never cut short at the pipe's buffer size.
 process.exitCode = code
-if (code !== 0 || !process.stdout.writableNeedDrain) setImmediate(() => process.exit(code))
-else process.stdout.once('drain', () => process.exit(code))
+const flushed = (s: NodeJS.WriteStream) =>
+  new Promise<void>((resolve) => s.write('', () => resolve()))
+await Promise.all([flushed(process.stdout), flushed(process.stderr)])
+process.exit(code)

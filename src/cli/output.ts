@@ -1,4 +1,5 @@
 import Table from 'cli-table3'
+import { clipEchoes } from '../core/clip.js'
 import type { DshError } from '../core/errors.js'
 import { toJson } from './json.js'
 import type { GlobalOptions, Runtime } from './runtime.js'
@@ -78,14 +79,15 @@ export function createOutput(rt: Runtime, globals: GlobalOptions): Output {
       return shown.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${v}`).join('\n')
     },
     error(err, verbose) {
+      const message = clipEchoes(err.message)
       if (json) {
-        const body: Record<string, unknown> = { code: err.code, message: err.message }
-        if (err.hint) body['hint'] = err.hint
+        const body: Record<string, unknown> = { code: err.code, message }
+        if (err.hint) body['hint'] = clipEchoes(err.hint)
         if (err.details) body['details'] = err.details
         rt.stderr.write(`${toJson({ error: body }, 0)}\n`)
       } else {
-        rt.stderr.write(`${red('dsh:')} ${err.message}\n`)
-        if (err.hint) rt.stderr.write(`hint: ${err.hint}\n`)
+        rt.stderr.write(`${red('dsh:')} ${message}\n`)
+        if (err.hint) rt.stderr.write(`hint: ${clipEchoes(err.hint)}\n`)
       }
       if (verbose) {
         const stack = (err.cause as Error | undefined)?.stack ?? err.stack

@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely'
-import { configError } from '../core/errors.js'
+import { configError, DshError } from '../core/errors.js'
 import { maskUrl } from '../core/url-mask.js'
 import type { Database } from './schema.js'
 
@@ -115,15 +115,39 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
       'run `dsh init` first, or point --db / DSH_DB at an existing store',
     )
   }
-  if (options.create) mkdirSync(dirname(path), { recursive: true })
+  if (options.create) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+    // Made here, mode 0600, whatever the umask: SQLite gives -wal and -shm the same mode.
+    if (path !== ':memory:' && !existsSync(path)) {
+      try {
+        closeSync(openSync(path, 'wx', 0o600))
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      }
+    }
+  }
   const { default: SQLite } = await import('better-sqlite3')
   let native: InstanceType<typeof SQLite>
   try {
     native = new SQLite(path, { timeout: options.busyTimeoutMs ?? 10_000 })
+    // Look before changing anything: another program's SQLite file is left exactly as it was.
+    const tables = native
+      .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")
+      .pluck()
+      .all() as string[]
+    if (tables.length > 0 && !tables.includes('kysely_migration')) {
+      native.close()
+      throw configError(
+        'not_a_dsh_store',
+        `${maskUrl(path)} is a SQLite database but not a dsh store (it has ${tables.length} other table${tables.length === 1 ? '' : 's'}); nothing was changed`,
+        'point --db / DSH_DB at a dsh store, or at a new file for `dsh init`',
+      )
+    }
     native.pragma('journal_mode = WAL')
     native.pragma('synchronous = NORMAL')
     native.pragma('foreign_keys = ON')
   } catch (cause) {
+    if (cause instanceof DshError) throw cause
     throw configError(
       'store_unreadable',
       `cannot open the SQLite store at ${maskUrl(path)}: ${maskUrl((cause as Error).message)}`,
