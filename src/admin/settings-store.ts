@@ -22,3 +22,32 @@ export async function putSetting(
     .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now }))
     .execute()
 }
+
+/** Writes a setting only when it is absent, so racing writers agree on one value. */
+export async function putSettingIfAbsent(
+  db: Kysely<Database>,
+  key: string,
+  value: string,
+  at: string,
+): Promise<void> {
+  await db
+    .insertInto('settings')
+    .values({ key, value, updated_at: at })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute()
+}
+
+/** The key of the first setting matching a LIKE pattern whose value is exactly `value`. */
+export async function findSettingKeyByValue(
+  db: Kysely<Database>,
+  keyPattern: string,
+  value: string,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('settings')
+    .select('key')
+    .where('key', 'like', keyPattern)
+    .where('value', '=', value)
+    .executeTakeFirst()
+  return row?.key
+}

@@ -1,6 +1,11 @@
 import type { Kysely } from 'kysely'
 import type { Ctx } from '../context.js'
-import { type AuditContent, nextRecord, verifyChain } from '../core/audit/chain.js'
+import {
+  type AuditContent,
+  nextRecord,
+  type StoredAuditRow,
+  verifyChain,
+} from '../core/audit/chain.js'
 import { redactForAudit } from '../core/audit/redact.js'
 import { DshError } from '../core/errors.js'
 import type { Database } from '../store/schema.js'
@@ -8,6 +13,7 @@ import { auditKey } from '../vault/vault.js'
 import {
   type AuditFilter,
   appendAuditRow,
+  listAllAuditRows,
   listAuditRows,
   lockAuditHead,
   readAuditHead,
@@ -57,16 +63,10 @@ export async function audit(ctx: Ctx, trx: Kysely<Database>, entry: AuditEntry):
   })
 }
 
-export interface AuditView {
+/** An audit row as `audit list` shows it: the request parsed, the chain hashes left out. */
+export type AuditView = Omit<StoredAuditRow, 'seq' | 'request' | 'prev_hash' | 'hash'> & {
   seq: number
-  at: string
-  actor: string
-  action: string
-  tenant: string | null
-  branch: string | null
-  target: string | null
   request: unknown
-  outcome: string
 }
 
 function parseRequest(text: string): unknown {
@@ -104,7 +104,7 @@ export interface VerifyReport {
 export async function auditVerify(ctx: Ctx): Promise<VerifyReport> {
   const store = await ctx.store()
   const key = await auditKey(ctx, store.db, false)
-  const rows = await store.db.selectFrom('audit_log').selectAll().orderBy('seq', 'asc').execute()
+  const rows = await listAllAuditRows(store.db)
   const head = await readAuditHead(store.db)
   if (!key) {
     if (rows.length === 0 && (!head || Number(head.seq) === 0))

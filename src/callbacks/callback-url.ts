@@ -1,11 +1,16 @@
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import { getSetting, putSetting } from '../admin/settings-store.js'
+import {
+  findSettingKeyByValue,
+  getSetting,
+  putSetting,
+  putSettingIfAbsent,
+} from '../admin/settings.js'
 import type { Ctx } from '../context.js'
 import { configError } from '../core/errors.js'
 import type { GatewayType } from '../core/gateways/types.js'
 import type { Database } from '../store/schema.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 
 export const PUBLIC_URL_SETTING = 'public_url'
 export const SANDBOX_PUBLIC_URL = 'http://127.0.0.1:8080'
@@ -26,15 +31,12 @@ export async function callbackToken(
   const existing = await getSetting(db, tokenKey(branchId, type))
   if (existing || !create) return existing
   // Insert-if-absent, then read back: two processes racing agree on one token.
-  await db
-    .insertInto('settings')
-    .values({
-      key: tokenKey(branchId, type),
-      value: randomBytes(16).toString('hex'),
-      updated_at: ctx.clock.now().toISOString(),
-    })
-    .onConflict((oc) => oc.column('key').doNothing())
-    .execute()
+  await putSettingIfAbsent(
+    db,
+    tokenKey(branchId, type),
+    randomBytes(16).toString('hex'),
+    ctx.clock.now().toISOString(),
+  )
   return getSetting(db, tokenKey(branchId, type))
 }
 
@@ -56,13 +58,8 @@ export async function branchForToken(
   token: string,
 ): Promise<string | undefined> {
   if (!/^[0-9a-f]{32}$/.test(token)) return undefined
-  const row = await db
-    .selectFrom('settings')
-    .select('key')
-    .where('key', 'like', `callback_token:%:${type}`)
-    .where('value', '=', token)
-    .executeTakeFirst()
-  return row?.key.split(':')[1]
+  const key = await findSettingKeyByValue(db, `callback_token:%:${type}`, token)
+  return key?.split(':')[1]
 }
 
 export function callbackPath(type: GatewayType, branchCode: string, token: string): string {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { configError } from '../core/errors.js'
 import { storedSecretsHealth } from '../gateway-config/secrets-health.js'
+import { pingStore } from '../payments/events.js'
 import type { DaemonContext } from './context.js'
 import { header, type Req, sendJson, sendText } from './http.js'
 import { errorReply, HttpError } from './http-errors.js'
@@ -34,7 +35,7 @@ export function opsRoutes(ctx: DaemonContext): Route[] {
         let store = 'ok'
         try {
           await Promise.race([
-            ctx.store.db.selectFrom('event_head').select('seq').executeTakeFirst(),
+            pingStore(ctx.store.db),
             sleep(2_000).then(() => {
               throw new Error('no answer within 2 s')
             }),

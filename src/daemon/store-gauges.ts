@@ -1,6 +1,7 @@
-import { inboxCounts } from '../callbacks/inbox-store.js'
+import { inboxCounts } from '../callbacks/inbox.js'
 import type { Ctx } from '../context.js'
 import { type BreakerView, gatewayStatus } from '../gateway-config/health.js'
+import { paymentGauges } from '../payments/records.js'
 
 export interface StoreGauges {
   payments: { status: string; gateway: string; count: number }[]
@@ -15,22 +16,7 @@ export interface StoreGauges {
 /** The store-wide numbers behind `GET /metrics`, read at scrape time (every process's work). */
 export async function storeGauges(app: Ctx): Promise<StoreGauges> {
   const store = await app.store()
-  const payments = await store.db
-    .selectFrom('payments')
-    .select((eb) => ['status', 'gateway', eb.fn.countAll<number | string>().as('count')])
-    .groupBy(['status', 'gateway'])
-    .execute()
-  const open = await store.db
-    .selectFrom('payments')
-    .select((eb) => [
-      eb.fn.countAll<number | string>().as('all'),
-      eb.fn
-        .count<number | string>('id')
-        .filterWhere('next_check_at', '<=', app.clock.now().toISOString())
-        .as('due'),
-    ])
-    .where('status', 'in', ['created', 'pending', 'unknown'])
-    .executeTakeFirst()
+  const { byStatus: payments, open } = await paymentGauges(store.db, app.clock.now().toISOString())
   return {
     payments: payments.map((r) => ({
       status: r.status,

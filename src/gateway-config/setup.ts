@@ -1,9 +1,9 @@
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
-import { usageError, validationError } from '../core/errors.js'
+import { fieldError, usageError, validationError } from '../core/errors.js'
 import { resolveConfig, validateConfig } from '../core/gateways/config.js'
 import { type FeeInput, noFees, parseFees } from '../core/gateways/fees.js'
-import { ALL_FIELDS, GATEWAY_FIELDS } from '../core/gateways/fields.js'
+import { GATEWAY_FIELDS } from '../core/gateways/fields.js'
 import { GATEWAY_TYPES, type GatewayType, isGatewayType } from '../core/gateways/types.js'
 import { maskUrl } from '../core/url-mask.js'
 import { isKnownHost, KNOWN_HOSTS } from '../gateways/known-hosts.js'
@@ -57,10 +57,11 @@ function checkFieldsBelong(type: GatewayType, values: Record<string, string>): v
   const own = new Set(GATEWAY_FIELDS[type].map((f) => f.name))
   const foreign = Object.keys(values).filter((k) => !own.has(k))
   if (foreign.length > 0) {
-    const flags = foreign.map((k) => `--${ALL_FIELDS.find((f) => f.name === k)?.flag ?? k}`)
-    throw usageError(
+    throw fieldError(
+      'usage',
       'flag_not_for_type',
-      `${flags.join(', ')} ${foreign.length === 1 ? 'does' : 'do'} not apply to ${type}`,
+      foreign,
+      `${foreign.join(', ')} ${foreign.length === 1 ? 'does' : 'do'} not apply to ${type}`,
       `see \`dsh gateway setup ${type} --help\``,
     )
   }
@@ -110,8 +111,10 @@ export async function setupGateway(
     const secretFields = GATEWAY_FIELDS[type].filter((f) => f.kind === 'secret')
     const absent = secretFields.filter((f) => !input.values[f.name])
     if (absent.length > 0)
-      throw validationError(
+      throw fieldError(
+        'validation',
         'secrets_required',
+        absent.map((f) => f.name),
         `a new ${endpoint.environmentChanged ? 'environment' : 'base URL'} keeps no stored secret: give ${absent.map((f) => f.name).join(', ')} again`,
         'secrets are sent to the base URL; give every secret with the new endpoint',
       )
@@ -241,23 +244,29 @@ function checkBaseUrl(type: GatewayType, values: Record<string, string>, custom:
   if (url === undefined) return
   const parsed = new URL(url)
   if (parsed.username || parsed.password)
-    throw validationError(
+    throw fieldError(
+      'validation',
       'invalid_field',
+      ['baseUrl'],
       `baseUrl: ${maskUrl(url)} must not contain user information (user:password@)`,
       'give credentials with their own flags, never in the URL',
     )
   if (values['environment'] !== 'production') return
   if (parsed.protocol !== 'https:')
-    throw validationError(
+    throw fieldError(
+      'validation',
       'invalid_field',
+      ['baseUrl'],
       'baseUrl: production URLs must use https',
       'use https://…, or --environment sandbox for a local simulator',
     )
   if (!custom && !isKnownHost(type, url))
-    throw validationError(
+    throw fieldError(
+      'validation',
       'unknown_gateway_host',
+      ['baseUrl'],
       `baseUrl: ${parsed.host} is not a known ${type} host (${type === 'cash' ? '' : KNOWN_HOSTS[type].join(', ')})`,
-      'give --custom-base-url to send this gateway’s secrets to another host on purpose',
+      'only `dsh gateway setup … --custom-base-url` sends this gateway’s secrets to another host',
     )
 }
 
@@ -266,9 +275,11 @@ function checkKcbCurrencies(ctx: Ctx, values: Record<string, string>): void {
   const list = (values['currencies'] ?? 'KES').split(',')
   const def = values['defaultCurrency'] ?? 'KES'
   if (!list.includes(def)) {
-    throw validationError(
+    throw fieldError(
+      'validation',
       'invalid_field',
-      `--default-currency ${def} is not among --currencies ${list.join(',')}`,
+      ['defaultCurrency', 'currencies'],
+      `defaultCurrency ${def} is not among currencies ${list.join(',')}`,
     )
   }
   const others = list.filter((c) => c !== 'KES')

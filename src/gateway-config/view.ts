@@ -107,3 +107,5 @@ export function gatewayView(
     updatedAt: r.updated_at,
   }
 }
+
+export { listGatewaySecrets, setGatewaySecrets } from './gateways-store.js'

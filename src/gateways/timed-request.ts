@@ -48,3 +48,58 @@ export async function timedRequest(
     }
   }
 }
+
+/** A body to send (`text`) and what the attempt log shows of it (`logged`, redacted later). */
+export interface CallBody {
+  text: string
+  logged: unknown
+  contentType: string
+}
+
+export const jsonBody = (body: unknown): CallBody => ({
+  text: JSON.stringify(body),
+  logged: body,
+  contentType: 'application/json',
+})
+
+export const formBody = (form: URLSearchParams): CallBody => ({
+  text: form.toString(),
+  logged: Object.fromEntries(form),
+  contentType: 'application/x-www-form-urlencoded',
+})
+
+/**
+ * The one way an adapter calls its gateway: bound to the base URL, the fixed headers and the read
+ * timeout; adds Content-Type and Idempotency-Key where given; timed and logged by timedRequest.
+ */
+export function gatewayCaller(
+  http: HttpClient,
+  base: string,
+  headers: Record<string, string>,
+  readTimeoutMs: number | undefined,
+  describe?: (res: HttpResponse) => Record<string, unknown>,
+) {
+  return (
+    method: 'GET' | 'POST',
+    path: string,
+    body?: CallBody,
+    idempotencyKey?: string,
+  ): Promise<TimedResult> => {
+    const url = path.startsWith('http') ? path : `${base}${path}`
+    const h: Record<string, string> = { ...headers }
+    if (body) h['Content-Type'] = body.contentType
+    if (idempotencyKey) h['Idempotency-Key'] = idempotencyKey
+    return timedRequest(
+      http,
+      {
+        method,
+        url,
+        headers: h,
+        ...(body ? { body: body.text } : {}),
+        ...(readTimeoutMs === undefined ? {} : { readTimeoutMs }),
+      },
+      { method, url, headers: h, body: body?.logged },
+      describe,
+    )
+  }
+}

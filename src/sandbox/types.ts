@@ -1,6 +1,8 @@
-/** The gateways the sandbox simulates (`bank` is our settlement transfer API). */
-export const SANDBOX_GATEWAYS = ['mpesa', 'mpesa-kcb', 'stripe', 'square', 'bank'] as const
-export type SandboxGateway = (typeof SANDBOX_GATEWAYS)[number]
+import { CALLBACK_GATEWAYS, type CallbackGateway } from '../core/gateways/types.js'
+
+/** The gateways the sandbox simulates: every one that calls dsh back (`bank` is our settlement transfer API). */
+export const SANDBOX_GATEWAYS = CALLBACK_GATEWAYS
+export type SandboxGateway = CallbackGateway
 
 /** Scriptable outcomes (magic values and `POST /__control/script`). */
 export const OUTCOMES = [

@@ -1,3 +1,5 @@
+import type { StoredAuditRow } from '../core/audit/chain.js'
+
 /** Row types as the drivers return them: money and counts may come back as number or string. */
 export type Int8 = number | string | bigint
 
@@ -74,19 +76,8 @@ export interface SettlementAccountsTable {
   updated_at: string
 }
 
-export interface AuditLogTable {
-  seq: Int8
-  at: string
-  actor: string
-  action: string
-  tenant: string | null
-  branch: string | null
-  target: string | null
-  request: string
-  outcome: string
-  prev_hash: string
-  hash: string
-}
+/** The hash-chained audit row (its shape is the chain's: src/core/audit/chain.ts). */
+export type AuditLogTable = Omit<StoredAuditRow, 'seq'> & { seq: Int8 }
 
 export interface AuditHeadTable {
   id: number

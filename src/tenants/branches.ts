@@ -4,6 +4,7 @@ import type { Ctx } from '../context.js'
 import { conflict, notFound, usageError, validationError } from '../core/errors.js'
 import { currency, formatMoney, parsePositiveAmount, toDecimalString } from '../core/money/index.js'
 import { type BasisPoints, formatPercent, parsePercent } from '../core/money/rates.js'
+import { METHODS } from '../core/payments/routing.js'
 import { parseChoiceList, parseName, parseSlug, parseTimeZone } from '../core/validate.js'
 import { isUniqueViolation } from '../store/errors.js'
 import type { Database, Int8 } from '../store/schema.js'
@@ -17,7 +18,8 @@ import {
 } from './branches-store.js'
 import { requireTenant } from './tenants.js'
 
-export const PAYMENT_METHODS = ['mpesa', 'card', 'cash'] as const
+/** The payment methods a branch may accept: the routing methods. */
+export const PAYMENT_METHODS = METHODS
 export const DEFAULT_TIMEZONE = 'Africa/Nairobi'
 
 /** A branch's largest single payment unless `--max-amount` says otherwise: 10,000,000 major units. */
@@ -272,3 +274,10 @@ async function changeBranch(
     return branchView(await requireBranch(trx, code))
   })
 }
+
+export {
+  type BranchWithTenant,
+  findBranchByCode,
+  findBranchById,
+  listBranches,
+} from './branches-store.js'

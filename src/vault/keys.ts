@@ -1,8 +1,12 @@
-import { getSetting, putSetting } from '../admin/settings-store.js'
+import { getSetting, putSetting } from '../admin/settings.js'
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
-import { setGatewaySecrets } from '../gateway-config/gateways-store.js'
-import { parseJsonObject, secretContext } from '../gateway-config/view.js'
+import {
+  listGatewaySecrets,
+  parseJsonObject,
+  secretContext,
+  setGatewaySecrets,
+} from '../gateway-config/view.js'
 import { keyIdOf, reencrypt } from './crypto.js'
 import { loadKeyRing, usesEnvKey } from './master-key.js'
 import { beginRotation, finishRotation, rotationPending } from './rotation.js'
@@ -29,7 +33,7 @@ export async function rotateKeys(
   const store = await ctx.store()
   const before = loadKeyRing(ctx.home, ctx.env)
   const resumed = rotationPending(ctx.home, ctx.env)
-  const configs = await store.db.selectFrom('gateway_configs').select(['id', 'secrets']).execute()
+  const configs = await listGatewaySecrets(store.db)
   const count =
     configs.reduce((n, c) => n + Object.keys(parseJsonObject(c.secrets)).length, 0) +
     ((await getSetting(store.db, AUDIT_KEY_SETTING)) ? 1 : 0)
@@ -57,7 +61,7 @@ export async function rotateKeys(
       target: next.id,
       request: { fromKeyId: before.primary.id, toKeyId: next.id, resumed },
     })
-    for (const c of await trx.selectFrom('gateway_configs').select(['id', 'secrets']).execute()) {
+    for (const c of await listGatewaySecrets(trx)) {
       const sealed = parseJsonObject(c.secrets)
       const out: Record<string, string> = {}
       for (const [field, envelope] of Object.entries(sealed)) {
@@ -80,7 +84,7 @@ export async function rotateKeys(
   // A process that loaded its keys before the rotation began may have written under the old key
   // since; sweep once more so nothing is left that the retired key alone can open.
   await store.write(async (trx) => {
-    for (const c of await trx.selectFrom('gateway_configs').select(['id', 'secrets']).execute()) {
+    for (const c of await listGatewaySecrets(trx)) {
       const sealed = parseJsonObject(c.secrets)
       if (Object.values(sealed).every((e) => keyIdOf(e) === next.id)) continue
       const out: Record<string, string> = {}

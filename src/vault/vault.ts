@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { statSync } from 'node:fs'
 import type { Kysely } from 'kysely'
-import { getSetting, putSetting } from '../admin/settings-store.js'
+import { getSetting, putSetting } from '../admin/settings.js'
 import type { Ctx } from '../context.js'
 import { DshError } from '../core/errors.js'
 import type { Database } from '../store/schema.js'

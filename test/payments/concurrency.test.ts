@@ -102,7 +102,7 @@ describe('concurrency', () => {
           amount: String(100 + (i % 50)),
           currency: 'KES',
           phone: `07${String(10_000_000 + i).slice(-8)}`,
-          order: `L-${i}`,
+          orderId: `L-${i}`,
           idempotencyKey: `load-${i}`,
         })
         ids.add(r.payment.id)

@@ -100,7 +100,7 @@ describe('a changed base URL or environment keeps no stored secret', () => {
       'http://127.0.0.1:18099',
     )
     expect(r.code, r.stderr).toBe(3)
-    expect(r.stderr).toContain('give passkey, consumerKey, consumerSecret again')
+    expect(r.stderr).toContain('give --passkey, --consumer-key, --consumer-secret again')
     const e = await env.run(
       'gateway',
       'setup',

@@ -1,17 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { validationError } from '../../core/errors.js'
 import { currency } from '../../core/money/currency.js'
-import type {
-  CredentialCheck,
-  GatewayCallResult,
-  GatewayOutcome,
-  GatewayRefs,
-  ParsedCallback,
-} from '../../core/payments/gateway-port.js'
+import type * as port from '../../core/payments/gateway-port.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
 import { asQueryOutcome, header, isRecord, outcomeFor, str, transportOutcome } from '../outcomes.js'
-import { timedRequest } from '../timed-request.js'
+import { gatewayCaller, jsonBody } from '../timed-request.js'
 import { BANK_CODES } from './codes.js'
 
 export const BANK_TOLERANCE_S = 300
@@ -55,18 +49,21 @@ export interface TransferRequest {
 
 /** Settlement payouts through our bank transfer API (not a GatewayType: it pays out, not in). */
 export interface BankTransferClient {
-  transfer(req: TransferRequest): Promise<GatewayCallResult>
-  query(transferId: string): Promise<GatewayCallResult>
-  parseCallback(body: unknown): ParsedCallback
+  transfer(req: TransferRequest): Promise<port.GatewayCallResult>
+  query(transferId: string): Promise<port.GatewayCallResult>
+  parseCallback(body: unknown): port.ParsedCallback
   verifyCallback(
     rawBody: string,
     headers: Readonly<Record<string, string | undefined>>,
     nowMs: number,
   ): boolean
-  testCredentials(): Promise<CredentialCheck>
+  testCredentials(): Promise<port.CredentialCheck>
 }
 
-function transferOutcome(t: Record<string, unknown>, refs: GatewayRefs = {}): GatewayOutcome {
+function transferOutcome(
+  t: Record<string, unknown>,
+  refs: port.GatewayRefs = {},
+): port.GatewayOutcome {
   const amount = str(t['amount'])
   const status = str(t['status']) ?? ''
   return outcomeFor(
@@ -89,33 +86,20 @@ export function createBankTransferClient(
   const webhookSecret = cfg.optionalSecret('webhookSecret')
   const readTimeoutMs = readTimeoutOf(cfg)
 
-  async function call(
+  const send = gatewayCaller(
+    deps.http,
+    base,
+    { Authorization: `Bearer ${apiKey}`, Accept: 'application/json' },
+    readTimeoutMs,
+  )
+  const call = (
     method: 'GET' | 'POST',
     path: string,
     body?: Record<string, unknown>,
     idempotencyKey?: string,
-  ) {
-    const headers: Record<string, string> = {
-      Authorization: `Bearer ${apiKey}`,
-      Accept: 'application/json',
-    }
-    if (body) headers['Content-Type'] = 'application/json'
-    if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey
-    const logged = { method, url: `${base}${path}`, headers, body }
-    return timedRequest(
-      deps.http,
-      {
-        method,
-        url: `${base}${path}`,
-        headers,
-        ...(body ? { body: JSON.stringify(body) } : {}),
-        ...(readTimeoutMs === undefined ? {} : { readTimeoutMs }),
-      },
-      logged,
-    )
-  }
+  ) => send(method, path, body ? jsonBody(body) : undefined, idempotencyKey)
 
-  function classify(status: number, body: unknown, refs: GatewayRefs): GatewayOutcome {
+  function classify(status: number, body: unknown, refs: port.GatewayRefs): port.GatewayOutcome {
     if (status < 300 && isRecord(body) && str(body['status'])) return transferOutcome(body, refs)
     const err = isRecord(body) && isRecord(body['error']) ? body['error'] : undefined
     const code = err ? str(err['code']) : undefined
