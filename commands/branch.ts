@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import type { App } from '../src/app.js'
+import { usageError } from '../src/core/errors.js'
 import { formatMoney } from '../src/core/money/format.js'
 import type { SettlementAccountView } from '../src/settlement/accounts.js'
 import type { BranchView } from '../src/tenants/branches.js'
@@ -20,8 +21,21 @@ interface AddOptions extends SettingsOptions {
   currency?: string
 }
 
+/** `--tips --no-tips` is a contradiction, not "the last one wins": a usage error (exit 2). */
+function refuseContradiction(cmd: Command): void {
+  let root: Command = cmd
+  while (root.parent) root = root.parent
+  // commander keeps the argv it parsed on the root command (untyped).
+  const args = (root as unknown as { rawArgs?: string[] }).rawArgs ?? []
+  const end = args.indexOf('--')
+  const given = end < 0 ? args : args.slice(0, end)
+  if (given.includes('--tips') && given.includes('--no-tips'))
+    throw usageError('conflicting_flags', 'give --tips or --no-tips, not both')
+}
+
 const settingsFlags = (cmd: Command) =>
   cmd
+    .hook('preAction', (_self, action) => refuseContradiction(action))
     .option('--name <name>', 'display name')
     .option('--timezone <zone>', 'IANA time zone (default Africa/Nairobi)')
     .option('--tax-rate <percent>', 'tax rate in percent, 0-100, at most 2 decimals (default 0)')

@@ -4,6 +4,16 @@ import type { AuditFilter } from './audit-store.js'
 
 const DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/
 
+/** The calendar day exists (Date would roll 2026-02-30 over to 2 March) and the clock is real. */
+function realDay(text: string): boolean {
+  const [y, m, d] = text.slice(0, 10).split('-').map(Number) as [number, number, number]
+  const day = new Date(Date.UTC(y, m - 1, d))
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d)
+    return false
+  const time = /T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(text)
+  return !time || (Number(time[1]) < 24 && Number(time[2]) < 60 && Number(time[3] ?? 0) < 60)
+}
+
 export function parseAuditFilter(opts: {
   branch?: string | undefined
   since?: string | undefined
@@ -23,9 +33,9 @@ export function parseAuditFilter(opts: {
       )
     f.action = opts.action
   }
-  if (opts.since) {
+  if (opts.since !== undefined) {
     const d = new Date(opts.since)
-    if (!DATE.test(opts.since) || Number.isNaN(d.getTime()))
+    if (!DATE.test(opts.since) || Number.isNaN(d.getTime()) || !realDay(opts.since))
       throw fieldError(
         'validation',
         'invalid_date',
@@ -35,7 +45,7 @@ export function parseAuditFilter(opts: {
       )
     f.since = d.toISOString()
   }
-  if (opts.limit) {
+  if (opts.limit !== undefined) {
     if (!/^\d{1,7}$/.test(opts.limit) || Number(opts.limit) < 1)
       throw fieldError(
         'validation',

@@ -69,7 +69,14 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
   const as = (p: Principal): Ctx => withActor(ctx.app, p.name, { warn })
 
   async function jsonBody(req: Req): Promise<Record<string, unknown>> {
-    const body = parseJsonBody(await readBody(req.raw))
+    const type = (header(req.raw, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+    if (type !== 'application/json' && !/^application\/[a-z0-9.+-]*\+json$/.test(type))
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        'the body must be JSON, sent with Content-Type: application/json',
+      )
+    const body = parseJsonBody(await readBody(req.raw), { rejectDuplicates: true })
     if (!isRecord(body)) throw validationError('invalid_body', 'the body must be a JSON object')
     return body
   }
@@ -102,7 +109,9 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
         if (!isGatewayType(type))
           throw new HttpError(404, 'unknown_gateway_type', `no gateway type "${type}"`)
         const body = await jsonBody(req)
-        const values: Record<string, string> = {}
+        // No prototype: a "__proto__" field stays a field (and is refused as unknown) instead of
+        // vanishing into the object's prototype.
+        const values = Object.create(null) as Record<string, string>
         for (const [k, v] of Object.entries(body)) {
           if (k === 'fees' || k === 'enabled') continue
           if (typeof v !== 'string')

@@ -156,7 +156,9 @@ export function createDaemonServer(ctx: DaemonContext, routes: readonly Route[])
     }
   }
 
-  const server = createServer((req, res) => {
+  // Node checks the header and request timeouts only every `connectionsCheckingInterval`
+  // (30 s by default: a 10 s limit then bit at 10 to 40 s); once a second keeps them as documented.
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
     void handle(req, res)
   })
   server.headersTimeout = options.headersTimeoutMs

@@ -3,7 +3,7 @@ import type { Ctx } from '../context.js'
 import { fieldError, usageError, validationError } from '../core/errors.js'
 import { resolveConfig, validateConfig } from '../core/gateways/config.js'
 import { type FeeInput, noFees, parseFees } from '../core/gateways/fees.js'
-import { GATEWAY_FIELDS } from '../core/gateways/fields.js'
+import { GATEWAY_FIELDS, isRequired } from '../core/gateways/fields.js'
 import { GATEWAY_TYPES, type GatewayType, isGatewayType } from '../core/gateways/types.js'
 import { maskUrl } from '../core/url-mask.js'
 import { isKnownHost, KNOWN_HOSTS } from '../gateways/known-hosts.js'
@@ -125,6 +125,19 @@ export async function setupGateway(
     ...Object.fromEntries(Object.keys(currentSecrets).map((k) => [k, '(kept)'])),
   }
   let { values, missing } = resolveConfig(type, input.values, present)
+  // A field given for another variant (a paybill number on a till account) is a mistake, not a
+  // value to drop silently.
+  for (const f of GATEWAY_FIELDS[type]) {
+    const when = f.requiredWhen
+    if (!when || input.values[f.name] === undefined || isRequired(f, values)) continue
+    throw fieldError(
+      'usage',
+      'field_not_for_variant',
+      [f.name, when.field],
+      `${f.name} does not apply when ${when.field} is ${values[when.field] ?? '(not set)'}`,
+      `it is for ${when.field} ${when.equals}`,
+    )
+  }
   if (missing.length > 0) {
     const filled = await ctx.ask.fill(
       values,

@@ -59,7 +59,7 @@ export function parsePayRequest(f: PayInput): PayRequest {
     )
   if (!(METHODS as readonly string[]).includes(method))
     throw fieldError(
-      'usage',
+      'validation',
       'invalid_method',
       ['method'],
       `method must be one of ${METHODS.join(', ')}`,
@@ -74,7 +74,7 @@ export function parsePayRequest(f: PayInput): PayRequest {
   const customerType = (f.customerType ?? 'regular') as CustomerType
   if (!(CUSTOMER_TYPES as readonly string[]).includes(customerType))
     throw fieldError(
-      'usage',
+      'validation',
       'invalid_customer_type',
       ['customerType'],
       `customerType must be one of ${CUSTOMER_TYPES.join(', ')}`,

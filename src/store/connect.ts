@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import { configError, DshError } from '../core/errors.js'
 import { maskUrl } from '../core/url-mask.js'
+import { isReadOnlyStore } from './errors.js'
 import type { Database } from './schema.js'
 
 export type Dialect = 'sqlite' | 'postgres'
@@ -64,6 +65,23 @@ function checkStoreSpec(spec: string): void {
     throw bad('it has a broken % escape')
   }
   if (url.port !== '' && !/^\d{1,5}$/.test(url.port)) throw bad('its port is not a number')
+}
+
+/** A write refused because the store is read-only is a store problem (exit 7), not a bug. */
+function readOnlyAware(location: string, write: Store['write']): Store['write'] {
+  return async (fn) => {
+    try {
+      return await write(fn)
+    } catch (err) {
+      if (!isReadOnlyStore(err)) throw err
+      throw configError(
+        'store_read_only',
+        `the store at ${location} is read-only: nothing was changed`,
+        'check the file’s (and its folder’s) permissions and mount, or the database user’s rights',
+        err,
+      )
+    }
+  }
 }
 
 export async function openStore(spec: string, options: OpenOptions = {}): Promise<Store> {
@@ -160,7 +178,7 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
     db,
     dialect: 'sqlite',
     location: maskUrl(path),
-    write: (fn) =>
+    write: readOnlyAware(maskUrl(path), (fn) =>
       db.connection().execute(async (conn) => {
         await sql`begin immediate`.execute(conn)
         try {
@@ -168,10 +186,11 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
           await sql`commit`.execute(conn)
           return result
         } catch (err) {
-          await sql`rollback`.execute(conn)
+          await sql`rollback`.execute(conn).catch(() => {})
           throw err
         }
       }),
+    ),
     close: () => db.destroy(),
   }
 }
@@ -205,7 +224,7 @@ async function openPostgres(url: string): Promise<Store> {
     db,
     dialect: 'postgres',
     location,
-    write: (fn) => db.transaction().execute(fn),
+    write: readOnlyAware(location, (fn) => db.transaction().execute(fn)),
     close: () => db.destroy(),
   }
 }
