@@ -1,6 +1,7 @@
 import Table from 'cli-table3'
 import { clipEchoes } from '../core/clip.js'
 import type { DshError } from '../core/errors.js'
+import { maskUrlsIn } from '../core/url-mask.js'
 import { toJson } from './json.js'
 import type { GlobalOptions, Runtime } from './runtime.js'
 
@@ -63,7 +64,7 @@ export function createOutput(rt: Runtime, globals: GlobalOptions): Output {
       }
     },
     warn(message) {
-      rt.stderr.write(`dsh: warning: ${message}\n`)
+      rt.stderr.write(`dsh: warning: ${clipEchoes(maskUrlsIn(message))}\n`)
     },
     info(message) {
       rt.stderr.write(`${message}\n`)
@@ -79,7 +80,7 @@ export function createOutput(rt: Runtime, globals: GlobalOptions): Output {
       return shown.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${v}`).join('\n')
     },
     error(err, verbose) {
-      const message = clipEchoes(err.message)
+      const message = clipEchoes(maskUrlsIn(err.message))
       if (json) {
         const body: Record<string, unknown> = { code: err.code, message }
         if (err.hint) body['hint'] = clipEchoes(err.hint)

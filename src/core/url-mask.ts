@@ -22,7 +22,7 @@ export function maskUrl(text: string): string {
     }
   }
   return out.replace(
-    /(^|[\s?&;])((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&#]*)/gi,
+    /(^|[\s?&;])((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&#"'`]*)/gi,
     (_m, lead: string, key: string) => `${lead}${key}***`,
   )
 }
@@ -30,4 +30,9 @@ export function maskUrl(text: string): string {
 /** True when the URL carries a password in its user information (user:password@). */
 export function hasUserPassword(text: string): boolean {
   return maskUrl(text.replace(/[?#].*$/, '')) !== text.replace(/[?#].*$/, '')
+}
+
+/** Every URL in a free text (a log line, an error from a driver) through maskUrl. */
+export function maskUrlsIn(text: string): string {
+  return maskUrl(text.replace(/[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'<>`]*/g, (url) => maskUrl(url)))
 }

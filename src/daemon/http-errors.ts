@@ -1,5 +1,6 @@
 import { clipEchoes } from '../core/clip.js'
 import { DshError, type ErrorKind } from '../core/errors.js'
+import { maskUrlsIn } from '../core/url-mask.js'
 
 /** An HTTP refusal that is not a domain error: no or bad token, wrong role, body too large… */
 export class HttpError extends Error {
@@ -47,10 +48,13 @@ export function errorReply(err: unknown): ErrorReply {
     return {
       status: err.status,
       headers: err.headers,
-      body: { error: { code: err.code, message: clipEchoes(err.message) } },
+      body: { error: { code: err.code, message: clipEchoes(maskUrlsIn(err.message)) } },
     }
   if (err instanceof DshError) {
-    const error: ErrorReply['body']['error'] = { code: err.code, message: clipEchoes(err.message) }
+    const error: ErrorReply['body']['error'] = {
+      code: err.code,
+      message: clipEchoes(maskUrlsIn(err.message)),
+    }
     if (err.hint) error.hint = clipEchoes(err.hint)
     return { status: httpStatusOf(err), headers: {}, body: { error } }
   }

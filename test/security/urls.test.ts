@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { hasUserPassword, maskUrl } from '../../src/core/url-mask.js'
+import { hasUserPassword, maskUrl, maskUrlsIn } from '../../src/core/url-mask.js'
 import { dsh } from '../helpers/cli.js'
 import { freshPgDatabase, pgAvailable } from '../helpers/pg.js'
 import { tempHome } from '../helpers/temp-home.js'
@@ -107,5 +107,17 @@ describe('public URLs', () => {
     } finally {
       cleanup()
     }
+  })
+})
+
+describe('maskUrlsIn: URLs inside log lines and driver messages', () => {
+  it('masks every URL in a text and every password= parameter', () => {
+    expect(
+      maskUrlsIn(
+        '{"msg":"x","store":"postgres://u:hunter2@h/db","detail":"see https://a:b@c.example/x and password=hunter3"}',
+      ),
+    ).toBe(
+      '{"msg":"x","store":"postgres://u:***@h/db","detail":"see https://a:***@c.example/x and password=***"}',
+    )
   })
 })
