@@ -40,10 +40,12 @@ describe('a running daemon and a key rotation', () => {
       'POST',
       '/api/payments/process',
       root,
-      { branch: 'westlands', amount: '10', currency: 'KES', method: 'cash' },
+      { branch: 'karen', amount: '10', currency: 'KES', phone: '254712345678' },
       { 'idempotency-key': 'rot-1' },
     )
+    // An M-Pesa push: the daemon opens the consumer key and secret sealed by the new key.
     expect(pay.status, pay.text).toBe(201)
+    expect(pay.json['gateway']).toBe('mpesa')
     // A secret the daemon writes now opens in a fresh process: it is under the new key.
     const set = await api(daemon, 'POST', '/api/branches/karen/payment-gateways/mpesa', root, {
       passkey: 'rotatedPasskey1',
