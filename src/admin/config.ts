@@ -1,3 +1,5 @@
+import { isAbsolute } from 'node:path'
+import { ANCHORS_SETTING } from '../audit/anchors.js'
 import { audit } from '../audit/audit.js'
 import { PUBLIC_URL_SETTING } from '../callbacks/callback-url.js'
 import type { Ctx } from '../context.js'
@@ -37,6 +39,41 @@ const KEYS: Record<string, { key: string; parse: (v: string) => string; help: st
       if (url.search || url.hash)
         throw validationError('invalid_url', 'the public URL must not have a query or fragment')
       return url.toString().replace(/\/+$/, '')
+    },
+  },
+  'backup-at': {
+    key: 'backup_at',
+    help: 'when the daemon takes its daily backup, HH:MM in the first tenant’s time zone (default 02:30)',
+    parse(v) {
+      if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(v))
+        throw validationError(
+          'invalid_time',
+          `"${v}" is not a time of day`,
+          'use HH:MM, e.g. 02:30',
+        )
+      return v
+    },
+  },
+  'backup-keep': {
+    key: 'backup_keep',
+    help: 'how many of the daemon’s daily backups to keep (default 14)',
+    parse(v) {
+      if (!/^\d{1,4}$/.test(v) || Number(v) < 1)
+        throw validationError('invalid_number', `"${v}" is not a whole number from 1`)
+      return String(Number(v))
+    },
+  },
+  'audit-anchors': {
+    key: ANCHORS_SETTING,
+    help: 'the file the daemon appends the audit head to daily (default $DSH_HOME/audit-anchors.log); put it on another disk',
+    parse(v) {
+      if (!isAbsolute(v))
+        throw validationError(
+          'invalid_path',
+          `"${v}" is not an absolute path`,
+          'e.g. /mnt/worm/dsh-anchors.log',
+        )
+      return v
     },
   },
 }

@@ -115,6 +115,13 @@ export class Metrics {
     family('dsh_recovery_overdue', 'gauge', 'Open payments whose next check is due', [
       [{}, g.recoveryOverdue],
     ])
+    if (g.lastBackupAt)
+      family(
+        'dsh_backup_last_success_timestamp_seconds',
+        'gauge',
+        'When the newest backup in $DSH_HOME/backups was taken (Unix seconds)',
+        [[{}, Math.floor(g.lastBackupAt.getTime() / 1000)]],
+      )
     const states = ['closed', 'open', 'half_open']
     family(
       'dsh_breaker_state',

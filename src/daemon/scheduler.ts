@@ -1,5 +1,6 @@
 export type { DaemonJob, JobProvider, JobResult, JobSettings } from '../context.js'
 
+import { backupJobs } from '../backup/jobs.js'
 import type { Ctx, DaemonJob, JobProvider, JobSettings } from '../context.js'
 import { runRecovery } from '../payments/recovery.js'
 import { claimTick, finishTick, pruneTicks } from './jobs-store.js'
@@ -29,7 +30,7 @@ export const coreJobs: JobProvider = async (ctx, settings) => [
 ]
 
 /** Settlement schedules plug in here: `JOB_PROVIDERS.push(settlementJobs)` or add it below. */
-export const JOB_PROVIDERS: JobProvider[] = [coreJobs]
+export const JOB_PROVIDERS: JobProvider[] = [coreJobs, backupJobs]
 
 export async function daemonJobs(ctx: Ctx, settings: JobSettings): Promise<DaemonJob[]> {
   const out: DaemonJob[] = []

@@ -1,3 +1,4 @@
+import { lastBackupAt } from '../backup/backup.js'
 import { inboxCounts } from '../callbacks/inbox.js'
 import type { Ctx } from '../context.js'
 import { type BreakerView, gatewayStatus } from '../gateway-config/health.js'
@@ -11,6 +12,8 @@ export interface StoreGauges {
   /** … of which the next check is already due. */
   recoveryOverdue: number
   breakers: BreakerView[]
+  /** When the newest backup in $DSH_HOME/backups was taken (null: none yet). */
+  lastBackupAt: Date | null
 }
 
 /** The store-wide numbers behind `GET /metrics`, read at scrape time (every process's work). */
@@ -27,5 +30,6 @@ export async function storeGauges(app: Ctx): Promise<StoreGauges> {
     recoveryBacklog: Number(open?.all ?? 0),
     recoveryOverdue: Number(open?.due ?? 0),
     breakers: await gatewayStatus(app),
+    lastBackupAt: lastBackupAt(app),
   }
 }

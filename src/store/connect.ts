@@ -19,6 +19,12 @@ export interface Store {
    * "database is locked" when another process writes.
    */
   write<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>
+  /**
+   * SQLite only: a consistent copy of the whole store at `dest`, made with the online backup API
+   * on this process's own connection (so writes made meanwhile through it never restart the
+   * copy), a few pages a step so the event loop stays free.
+   */
+  copyTo?(dest: string): Promise<void>
   close(): Promise<void>
 }
 
@@ -33,6 +39,9 @@ export const dialectOf = (db: Kysely<unknown> | Kysely<Database>): Dialect =>
   db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite'
 
 export const isPostgresUrl = (spec: string): boolean => /^postgres(ql)?:\/\//i.test(spec)
+
+/** The one URL-masking function (src/core/url-mask.ts), under the name the store code knew. */
+export const redactUrl = maskUrl
 
 const STORE_URL_FORM =
   'expected a SQLite file path or postgres://user:password@host:5432/database (percent-encode special characters)'
@@ -191,6 +200,40 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
         }
       }),
     ),
+    async copyTo(dest: string) {
+      await native.backup(dest, { progress: () => 256 })
+    },
+    close: () => db.destroy(),
+  }
+}
+
+/**
+ * A SQLite copy (a backup) opened with its own, unshared connection and none of the live store's
+ * pragmas: read-only to look into it without changing a byte, writable only to finish a new copy.
+ */
+export async function openSqliteCopy(
+  path: string,
+  opts: { writable?: boolean } = {},
+): Promise<Store> {
+  const { default: SQLite } = await import('better-sqlite3')
+  let native: InstanceType<typeof SQLite>
+  try {
+    native = new SQLite(path, { readonly: !opts.writable, fileMustExist: true })
+    if (!opts.writable) native.pragma('query_only = ON')
+  } catch (cause) {
+    throw configError(
+      'store_unreadable',
+      `cannot open ${path} as a SQLite file: ${(cause as Error).message}`,
+      'check the path; a dsh backup is a SQLite file with a .json manifest beside it',
+      cause,
+    )
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) })
+  return {
+    db,
+    dialect: 'sqlite',
+    location: path,
+    write: (fn) => db.transaction().execute(fn),
     close: () => db.destroy(),
   }
 }

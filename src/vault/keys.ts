@@ -1,3 +1,4 @@
+import type { Kysely } from 'kysely'
 import { getSetting, putSetting } from '../admin/settings.js'
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
@@ -7,8 +8,9 @@ import {
   secretContext,
   setGatewaySecrets,
 } from '../gateway-config/view.js'
+import type { Database } from '../store/schema.js'
 import { keyIdOf, reencrypt } from './crypto.js'
-import { loadKeyRing, usesEnvKey } from './master-key.js'
+import { type KeyRing, loadKeyRing, type MasterKey, usesEnvKey } from './master-key.js'
 import { beginRotation, finishRotation, rotationPending } from './rotation.js'
 import { AUDIT_KEY_CONTEXT, AUDIT_KEY_SETTING, resetKeyRing } from './vault.js'
 
@@ -61,25 +63,7 @@ export async function rotateKeys(
       target: next.id,
       request: { fromKeyId: before.primary.id, toKeyId: next.id, resumed },
     })
-    for (const c of await listGatewaySecrets(trx)) {
-      const sealed = parseJsonObject(c.secrets)
-      const out: Record<string, string> = {}
-      for (const [field, envelope] of Object.entries(sealed)) {
-        out[field] = reencrypt(ringWithNext, next, envelope, secretContext(c.id, field))
-        n++
-      }
-      await setGatewaySecrets(trx, c.id, JSON.stringify(out))
-    }
-    const auditKey = await getSetting(trx, AUDIT_KEY_SETTING)
-    if (auditKey) {
-      await putSetting(
-        trx,
-        AUDIT_KEY_SETTING,
-        reencrypt(ringWithNext, next, auditKey, AUDIT_KEY_CONTEXT),
-        ctx.clock.now().toISOString(),
-      )
-      n++
-    }
+    n = await reencryptStore(trx, ringWithNext, next, ctx.clock.now().toISOString())
   })
   // A process that loaded its keys before the rotation began may have written under the old key
   // since; sweep once more so nothing is left that the retired key alone can open.
@@ -105,4 +89,33 @@ export async function rotateKeys(
       ? 'set DSH_MASTER_KEY to the value of DSH_NEW_MASTER_KEY for every dsh process, then unset DSH_NEW_MASTER_KEY'
       : null,
   }
+}
+
+/**
+ * Re-encrypts every secret the store holds under `to`, opening each with `ring` (which must hold
+ * the key it was sealed with), in the caller's transaction. Returns how many were re-encrypted.
+ * Key rotation and the restore of a backup taken under an older key both use it.
+ */
+export async function reencryptStore(
+  trx: Kysely<Database>,
+  ring: KeyRing,
+  to: MasterKey,
+  at: string,
+): Promise<number> {
+  let n = 0
+  for (const c of await listGatewaySecrets(trx)) {
+    const sealed = parseJsonObject(c.secrets)
+    const out: Record<string, string> = {}
+    for (const [field, envelope] of Object.entries(sealed)) {
+      out[field] = reencrypt(ring, to, envelope, secretContext(c.id, field))
+      n++
+    }
+    await setGatewaySecrets(trx, c.id, JSON.stringify(out))
+  }
+  const auditKey = await getSetting(trx, AUDIT_KEY_SETTING)
+  if (auditKey) {
+    await putSetting(trx, AUDIT_KEY_SETTING, reencrypt(ring, to, auditKey, AUDIT_KEY_CONTEXT), at)
+    n++
+  }
+  return n
 }
