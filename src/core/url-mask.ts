@@ -34,5 +34,11 @@ export function hasUserPassword(text: string): boolean {
 
 /** Every URL in a free text (a log line, an error from a driver) through maskUrl. */
 export function maskUrlsIn(text: string): string {
-  return maskUrl(text.replace(/[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'<>`]*/g, (url) => maskUrl(url)))
+  // A scheme starts where no scheme character precedes it and is at most 32 long: linear on
+  // any input (an unbounded one is quadratic on a long run of letters).
+  return maskUrl(
+    text.replace(/(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/[^\s"'<>`]*/g, (url) =>
+      maskUrl(url),
+    ),
+  )
 }

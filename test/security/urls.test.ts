@@ -121,3 +121,20 @@ describe('maskUrlsIn: URLs inside log lines and driver messages', () => {
     )
   })
 })
+
+describe('masking is linear on any input', () => {
+  it('200,000 characters of scheme letters, colons or @ take milliseconds, not minutes', () => {
+    for (const text of [
+      'x'.repeat(200_000),
+      'a:'.repeat(100_000),
+      `http://${'@'.repeat(100_000)}`,
+      `http://${'a:'.repeat(50_000)}@`,
+      'password='.repeat(20_000),
+    ]) {
+      const started = performance.now()
+      maskUrlsIn(text)
+      maskUrl(text)
+      expect(performance.now() - started, text.slice(0, 20)).toBeLessThan(500)
+    }
+  })
+})
