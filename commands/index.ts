@@ -84,6 +84,12 @@ export const COMMANDS: readonly Entry[] = [
     load: async (ctx) => (await import('./report.js')).reportCommand(ctx),
   },
   {
+    name: 'health',
+    description:
+      'Check success rates, gateways, backlogs, backups and compliance; exit 8 on alerts',
+    load: async (ctx) => (await import('./health.js')).healthCommand(ctx),
+  },
+  {
     name: 'rates',
     description: 'Exchange rates for converted report totals (exact decimals)',
     load: async (ctx) => (await import('./report.js')).ratesCommand(ctx),

@@ -46,3 +46,9 @@ export async function appliedMigrations(db: Kysely<Database>): Promise<string[]>
   const r = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db)
   return r.rows.map((x) => x.name)
 }
+
+/** PostgreSQL: the snapshot of the caller's repeatable-read transaction, for pg_dump to share. */
+export async function exportSnapshot(trx: Kysely<Database>): Promise<string> {
+  const r = await sql<{ id: string }>`select pg_export_snapshot() as id`.execute(trx)
+  return r.rows[0]!.id
+}

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process'
-import { sql } from 'kysely'
 import { headOf } from '../audit/audit.js'
 import { configError, DshError } from '../core/errors.js'
 import type { Store } from '../store/connect.js'
 import { redactUrl } from '../store/connect.js'
 import type { CopyFacts } from './backup.js'
-import { appliedMigrations, rowCounts } from './backup-store.js'
+import { appliedMigrations, exportSnapshot, rowCounts } from './backup-store.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -76,8 +75,7 @@ export async function pgDump(
     .transaction()
     .setIsolationLevel('repeatable read')
     .execute(async (trx) => {
-      const snap = await sql<{ id: string }>`select pg_export_snapshot() as id`.execute(trx)
-      const id = snap.rows[0]!.id
+      const id = await exportSnapshot(trx)
       await run(
         'pg_dump',
         [

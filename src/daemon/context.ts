@@ -122,7 +122,7 @@ export function createLookups(app: Ctx, store: Store, ttlMs = 1_000): Lookups {
       !KNOWN_TYPES.test(type) || !PATH_TOKEN.test(token)
         ? null
         : tokens.get(`${type}:${token}`, async () => {
-            const id = await branchForToken(store.db, type, token)
+            const id = await branchForToken(app, store.db, type, token)
             return id ? ((await findBranchById(store.db, id)) ?? null) : null
           }),
     branchByCode: async (code) =>

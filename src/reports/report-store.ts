@@ -134,3 +134,26 @@ export async function pendingSettlement(
     amountMinor: BigInt(r.total ?? 0),
   }))
 }
+
+/** Succeeded, unsettled amounts per branch code and currency, store-wide (for /metrics). */
+export async function pendingSettlementAll(
+  db: Kysely<Database>,
+): Promise<{ branch: string; currency: string; amountMinor: bigint }[]> {
+  const rows = await db
+    .selectFrom('payments')
+    .innerJoin('branches', 'branches.id', 'payments.branch_id')
+    .select((eb) => [
+      'branches.code as branch',
+      'payments.currency as currency',
+      eb.fn.sum<number | string | bigint>('payments.amount_minor').as('total'),
+    ])
+    .where('payments.status', '=', 'succeeded')
+    .where('payments.settlement_status', '=', 'unsettled')
+    .groupBy(['branches.code', 'payments.currency'])
+    .execute()
+  return rows.map((r) => ({
+    branch: r.branch,
+    currency: r.currency,
+    amountMinor: BigInt(r.total ?? 0),
+  }))
+}

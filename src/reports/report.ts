@@ -14,6 +14,7 @@ import {
 import { type PaymentView, paymentView } from '../payments/view.js'
 import { type BranchWithTenant, listBranches, requireBranch } from '../tenants/branches.js'
 import { listTenants } from '../tenants/tenants.js'
+import { type Alert, openAlerts } from './health.js'
 import { rateOn } from './rates.js'
 import {
   type FigureRow,
@@ -77,6 +78,8 @@ export interface BranchReport extends BranchRow {
     pending: { currency: string; count: number; amountMinor: bigint; amount: string }[]
   }
   recent: PaymentView[]
+  /** Alerts open for the branch (from the last `dsh health` or daemon evaluation). */
+  alerts: Alert[]
   /** One entry per local hour, for a report of one day; null for a range of days. */
   hourly: { hour: string; count: number; succeededCount: number }[] | null
 }
@@ -244,6 +247,7 @@ export async function branchReport(ctx: Ctx, req: ReportRequest & { branch: stri
     },
     recent: (await recentPayments(store.db, b.id, from, to, 10)).map((p) => paymentView(p, b.code)),
     hourly: days.oneDay ? await hourly(store.db, b, days.start, from, to) : null,
+    alerts: await openAlerts(ctx, b.code),
   }
   return report
 }

@@ -1,6 +1,13 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import {
+  Kysely,
+  PostgresAdapter,
+  PostgresDialect,
+  type SqliteDatabase,
+  SqliteDialect,
+  sql,
+} from 'kysely'
 import { configError, DshError } from '../core/errors.js'
 import { maskUrl } from '../core/url-mask.js'
 import { isReadOnlyStore } from './errors.js'
@@ -182,7 +189,9 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
       cause,
     )
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) })
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: exactIntegers(native) }),
+  })
   return {
     db,
     dialect: 'sqlite',
@@ -237,6 +246,56 @@ export async function openSqliteCopy(
     close: () => db.destroy(),
   }
 }
+
+/**
+ * better-sqlite3 hands INTEGER columns back as JavaScript numbers, which silently round past
+ * 2^53 (an amount of 9007199254740993 minor units would come back as …992). Read every integer
+ * exactly (safe integers) and give back a number only where it is exact: money columns beyond
+ * 2^53 arrive as bigint, everything else keeps its usual number type.
+ */
+function exactIntegers(native: {
+  defaultSafeIntegers(on?: boolean): unknown
+  close(): unknown
+  prepare(sql: string): {
+    readonly reader: boolean
+    all(params: ReadonlyArray<unknown>): unknown[]
+    run(params: ReadonlyArray<unknown>): {
+      changes: number | bigint
+      lastInsertRowid: number | bigint
+    }
+    iterate(params: ReadonlyArray<unknown>): IterableIterator<unknown>
+  }
+}): SqliteDatabase {
+  native.defaultSafeIntegers(true)
+  const narrow = (v: unknown) =>
+    typeof v === 'bigint' && v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v
+  const row = (r: unknown): unknown => {
+    if (typeof r !== 'object' || r === null) return r
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(r)) out[k] = narrow(v)
+    return out
+  }
+  return {
+    close: () => {
+      native.close()
+    },
+    prepare(text) {
+      const stmt = native.prepare(text)
+      return {
+        get reader() {
+          return stmt.reader
+        },
+        all: (params) => stmt.all(params).map(row),
+        run: (params) => stmt.run(params),
+        *iterate(params) {
+          for (const r of stmt.iterate(params)) yield row(r)
+        },
+      }
+    },
+  }
+}
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+const MIN_SAFE = -MAX_SAFE
 
 async function openPostgres(url: string): Promise<Store> {
   const location = maskUrl(url)

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { getSetting, putSetting } from '../admin/settings.js'
 import { audit } from '../audit/audit.js'
+import { sealedSettings } from '../callbacks/callback-url.js'
 import type { Ctx } from '../context.js'
 import {
   listGatewaySecrets,
@@ -9,7 +10,7 @@ import {
   setGatewaySecrets,
 } from '../gateway-config/view.js'
 import type { Database } from '../store/schema.js'
-import { keyIdOf, reencrypt } from './crypto.js'
+import { encryptSecret, keyIdOf, reencrypt } from './crypto.js'
 import { type KeyRing, loadKeyRing, type MasterKey, usesEnvKey } from './master-key.js'
 import { beginRotation, finishRotation, rotationPending } from './rotation.js'
 import { AUDIT_KEY_CONTEXT, AUDIT_KEY_SETTING, resetKeyRing } from './vault.js'
@@ -38,7 +39,8 @@ export async function rotateKeys(
   const configs = await listGatewaySecrets(store.db)
   const count =
     configs.reduce((n, c) => n + Object.keys(parseJsonObject(c.secrets)).length, 0) +
-    ((await getSetting(store.db, AUDIT_KEY_SETTING)) ? 1 : 0)
+    ((await getSetting(store.db, AUDIT_KEY_SETTING)) ? 1 : 0) +
+    (await sealedSettings(store.db)).length
   if (opts.dryRun) {
     return {
       dryRun: true,
@@ -76,6 +78,13 @@ export async function rotateKeys(
         out[field] = reencrypt(ringWithNext, next, envelope, secretContext(c.id, field))
       await setGatewaySecrets(trx, c.id, JSON.stringify(out))
     }
+    for (const row of await sealedSettings(trx)) {
+      if (!row.plain && keyIdOf(row.value) === next.id) continue
+      const value = row.plain
+        ? encryptSecret(next, row.value, row.context)
+        : reencrypt(ringWithNext, next, row.value, row.context)
+      await putSetting(trx, row.key, value, ctx.clock.now().toISOString())
+    }
   })
   finishRotation(ctx.home, ctx.env)
   resetKeyRing(ctx)
@@ -90,6 +99,12 @@ export async function rotateKeys(
       : null,
   }
 }
+
+/** Settings held sealed by the vault, with the context each is bound to. */
+const SEALED_SETTINGS: readonly [string, string][] = [
+  [AUDIT_KEY_SETTING, AUDIT_KEY_CONTEXT],
+  ['alert_webhook_secret', 'settings:alert_webhook_secret'],
+]
 
 /**
  * Re-encrypts every secret the store holds under `to`, opening each with `ring` (which must hold
@@ -112,9 +127,19 @@ export async function reencryptStore(
     }
     await setGatewaySecrets(trx, c.id, JSON.stringify(out))
   }
-  const auditKey = await getSetting(trx, AUDIT_KEY_SETTING)
-  if (auditKey) {
-    await putSetting(trx, AUDIT_KEY_SETTING, reencrypt(ring, to, auditKey, AUDIT_KEY_CONTEXT), at)
+  for (const [key, context] of SEALED_SETTINGS) {
+    const sealed = await getSetting(trx, key)
+    if (!sealed) continue
+    await putSetting(trx, key, reencrypt(ring, to, sealed, context), at)
+    n++
+  }
+  // Callback path tokens and their look-up key (each bound to its own settings key); a token an
+  // older dsh stored plain is sealed on the way.
+  for (const row of await sealedSettings(trx)) {
+    const value = row.plain
+      ? encryptSecret(to, row.value, row.context)
+      : reencrypt(ring, to, row.value, row.context)
+    await putSetting(trx, row.key, value, at)
     n++
   }
   return n

@@ -179,6 +179,8 @@ describe('small parts', () => {
         recoveryOverdue: 1,
         breakers: [],
         lastBackupAt: null,
+        alertsOpen: [],
+        settlementPending: [],
       },
       { jobsAlive: { recovery: true }, inflight: 0 },
     )
