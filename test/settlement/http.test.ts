@@ -281,8 +281,18 @@ describe('the bank API settlement account', () => {
         { status: string; note: string }[]
       >()
       expect(inbox.find((c) => c.note?.includes(b.id))).toMatchObject({ status: 'applied' })
-      const api = await run('settlements', 'list', '--branch', 'westlands', '--json')
-      expect(api.json<Batch[]>()[0]).toMatchObject({ id: b.id, status: 'completed' })
+      const list = await run('settlements', 'list', '--branch', 'westlands', '--json')
+      expect(list.json<Batch[]>()[0]).toMatchObject({ id: b.id, status: 'completed' })
+      // the same batch JSON behind GET /api/branches/:id/settlements (viewer)
+      const token = (
+        await run('token', 'create', '--name', 'finance-viewer', '--role', 'viewer', '--json')
+      ).json<{ token: string }>().token
+      const res = await fetch(`${daemon.url}/api/branches/westlands/settlements`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+      expect(res.status).toBe(200)
+      const fromApi = (await res.json()) as Batch[]
+      expect(fromApi).toEqual(list.json<Batch[]>())
     })
 
     it('a declined transfer fails the batch and releases its payments to the next run', async () => {
