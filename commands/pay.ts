@@ -101,7 +101,14 @@ attempted or the outcome is unknown, 3 invalid input, 4 unknown or disabled bran
         } catch (e) {
           throw usageError('invalid_timeout', (e as Error).message)
         }
-        const r = await pay(app, opts, { wait: opts.wait === true, timeoutMs })
+        const { asFlags } = await import('../src/cli/field-flags.js')
+        const r = await pay(
+          app,
+          { ...opts, orderId: opts.order },
+          { wait: opts.wait === true, timeoutMs },
+        ).catch((e) => {
+          throw asFlags(e, { orderId: '--order' })
+        })
         const p = r.payment
         app.out.result({ ...p, replayed: r.replayed, skipped: r.skipped }, () =>
           [

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
-import { conflict, notFound, usageError, validationError } from '../core/errors.js'
+import { conflict, fieldError, notFound, validationError } from '../core/errors.js'
 import { parseSlug } from '../core/validate.js'
 import { isUniqueViolation } from '../store/errors.js'
 import type { Database } from '../store/schema.js'
@@ -60,9 +60,14 @@ const view = (r: TokenWithTenant): TokenView => ({
 })
 
 export function parseRole(role: string | undefined): Role {
-  if (!role) throw usageError('missing_flags', 'missing required flag: --role')
+  if (!role) throw fieldError('usage', 'missing_flags', ['role'], 'missing required field: role')
   if (!(ROLES as readonly string[]).includes(role))
-    throw validationError('invalid_role', `--role "${role}" is not one of ${ROLES.join(', ')}`)
+    throw fieldError(
+      'validation',
+      'invalid_role',
+      ['role'],
+      `role "${role}" is not one of ${ROLES.join(', ')}`,
+    )
   return role as Role
 }
 
@@ -72,15 +77,19 @@ export async function createToken(
 ): Promise<CreatedToken> {
   const missing = (['name', 'role'] as const).filter((k) => !input[k])
   if (missing.length)
-    throw usageError(
+    throw fieldError(
+      'usage',
       'missing_flags',
-      `missing required ${missing.length === 1 ? 'flag' : 'flags'}: ${missing.map((k) => `--${k}`).join(', ')}`,
+      missing,
+      `missing required ${missing.length === 1 ? 'field' : 'fields'}: ${missing.join(', ')}`,
     )
   const name = input.name!.trim()
   if (!NAME.test(name))
-    throw validationError(
+    throw fieldError(
+      'validation',
       'invalid_token_name',
-      `--name "${input.name}" must be 1 to 64 letters, digits, dots, dashes or underscores`,
+      ['name'],
+      `name "${input.name}" must be 1 to 64 letters, digits, dots, dashes or underscores`,
     )
   if (name === 'daemon')
     throw validationError(

@@ -22,3 +22,46 @@ export async function putSetting(
     .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now }))
     .execute()
 }
+
+/** Writes a setting only when it is absent, so racing writers agree on one value. */
+export async function putSettingIfAbsent(
+  db: Kysely<Database>,
+  key: string,
+  value: string,
+  at: string,
+): Promise<void> {
+  await db
+    .insertInto('settings')
+    .values({ key, value, updated_at: at })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute()
+}
+
+/** The key of the first setting matching a LIKE pattern whose value is exactly `value`. */
+export async function findSettingKeyByValue(
+  db: Kysely<Database>,
+  keyPattern: string,
+  value: string,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('settings')
+    .select('key')
+    .where('key', 'like', keyPattern)
+    .where('value', '=', value)
+    .executeTakeFirst()
+  return row?.key
+}
+
+/** Every setting whose key starts with `prefix` (exactly: LIKE's `_` wildcard is filtered out). */
+export async function settingsWithPrefix(
+  db: Kysely<Database>,
+  prefix: string,
+): Promise<{ key: string; value: string }[]> {
+  const rows = await db
+    .selectFrom('settings')
+    .select(['key', 'value'])
+    .where('key', 'like', `${prefix}%`)
+    .orderBy('key')
+    .execute()
+  return rows.filter((r) => r.key.startsWith(prefix))
+}

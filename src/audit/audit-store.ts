@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import type { StoredAuditRow } from '../core/audit/chain.js'
 import { dialectOf } from '../store/connect.js'
 import type { Database } from '../store/schema.js'
 
@@ -25,19 +26,7 @@ export async function readAuditHead(db: Kysely<Database>): Promise<AuditHead | n
   return row ? { seq: Number(row.seq), hash: row.hash } : null
 }
 
-export interface AuditInsert {
-  seq: number
-  at: string
-  actor: string
-  action: string
-  tenant: string | null
-  branch: string | null
-  target: string | null
-  request: string
-  outcome: string
-  prev_hash: string
-  hash: string
-}
+export type AuditInsert = StoredAuditRow & { seq: number }
 
 export async function appendAuditRow(db: Kysely<Database>, row: AuditInsert): Promise<void> {
   await db.insertInto('audit_log').values(row).execute()
@@ -70,3 +59,10 @@ export function listAuditRows(db: Kysely<Database>, f: AuditFilter) {
   if (f.limit) q = q.limit(f.limit)
   return q.execute()
 }
+
+/** The whole chain, oldest first (verification reads every row). */
+export const listAllAuditRows = (db: Kysely<Database>) =>
+  db.selectFrom('audit_log').selectAll().orderBy('seq', 'asc').execute()
+
+export const findAuditRow = (db: Kysely<Database>, seq: number) =>
+  db.selectFrom('audit_log').selectAll().where('seq', '=', seq).executeTakeFirst()

@@ -1,4 +1,4 @@
-import { validationError } from '../core/errors.js'
+import { fieldError } from '../core/errors.js'
 import { parseSlug } from '../core/validate.js'
 import type { AuditFilter } from './audit-store.js'
 
@@ -14,9 +14,11 @@ export function parseAuditFilter(opts: {
   if (opts.branch) f.branch = parseSlug(opts.branch, 'branch code')
   if (opts.action) {
     if (!/^[a-z-]+(\.[a-z-]+)*\*?$|^[a-z-]+\.\*$/.test(opts.action))
-      throw validationError(
+      throw fieldError(
+        'validation',
         'invalid_action',
-        `--action "${opts.action}" is not an action name`,
+        ['action'],
+        `action "${opts.action}" is not an action name`,
         'e.g. gateway.create or gateway.*',
       )
     f.action = opts.action
@@ -24,18 +26,22 @@ export function parseAuditFilter(opts: {
   if (opts.since) {
     const d = new Date(opts.since)
     if (!DATE.test(opts.since) || Number.isNaN(d.getTime()))
-      throw validationError(
+      throw fieldError(
+        'validation',
         'invalid_date',
-        `--since "${opts.since}" is not a date`,
+        ['since'],
+        `since "${opts.since}" is not a date`,
         'use ISO 8601, e.g. 2026-11-01 or 2026-11-01T08:00:00Z',
       )
     f.since = d.toISOString()
   }
   if (opts.limit) {
     if (!/^\d{1,7}$/.test(opts.limit) || Number(opts.limit) < 1)
-      throw validationError(
+      throw fieldError(
+        'validation',
         'invalid_limit',
-        `--limit "${opts.limit}" must be a whole number from 1`,
+        ['limit'],
+        `limit "${opts.limit}" must be a whole number from 1`,
       )
     f.limit = Number(opts.limit)
   }

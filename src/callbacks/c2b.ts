@@ -1,23 +1,23 @@
 import type { Kysely } from 'kysely'
-import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import type { ParsedCallback } from '../core/payments/gateway-port.js'
 import { adapterFor } from '../gateway-config/adapters.js'
 import { type BranchGateway, branchGateways } from '../gateway-config/in-force.js'
 import { accountReferenceFor, parseC2BConfirmation } from '../gateways/index.js'
 import { transitionContext } from '../payments/attempt.js'
+import { newPaymentRow, recordCreated } from '../payments/create.js'
 import {
   type AttemptRow,
   findPayment,
+  findPaymentByReceipt,
   insertAttempt,
-  insertPayment,
-  insertPaymentEvent,
+  listUnreceiptedMpesaAttempts,
   type PaymentRow,
-} from '../payments/payments-store.js'
+} from '../payments/records.js'
 import { transition } from '../payments/transition.js'
 import type { Store } from '../store/connect.js'
 import type { Database } from '../store/schema.js'
-import { type BranchWithTenant, listBranches } from '../tenants/branches-store.js'
+import { type BranchWithTenant, listBranches } from '../tenants/branches.js'
 import type { InboxRow } from './inbox-store.js'
 import { type Decision, decideForPayment } from './match.js'
 
@@ -39,12 +39,7 @@ export async function decideC2B(
   const c2b = parseC2BConfirmation(body)
   if (!c2b || parsed.amountMinor === undefined)
     return { kind: 'final', status: 'invalid', note: 'not a C2B confirmation' }
-  const known = await store.db
-    .selectFrom('payments')
-    .selectAll()
-    .where('tenant_id', '=', tokenBranch.tenant_id)
-    .where('receipt_number', '=', c2b.transId)
-    .executeTakeFirst()
+  const known = await findPaymentByReceipt(store.db, tokenBranch.tenant_id, c2b.transId)
   if (known)
     return {
       kind: 'final',
@@ -115,19 +110,11 @@ async function stkAttemptFor(
   ref: string,
   nowMs: number,
 ): Promise<{ attempt: AttemptRow; payment: PaymentRow } | undefined> {
-  const rows = await db
-    .selectFrom('payment_attempts')
-    .innerJoin('payments', 'payments.id', 'payment_attempts.payment_id')
-    .selectAll('payment_attempts')
-    .where('payment_attempts.gateway', '=', 'mpesa')
-    .where(
-      'payments.branch_id',
-      'in',
-      owners.map((o) => o.branch.id),
-    )
-    .where('payments.receipt_number', 'is', null)
-    .where('payment_attempts.created_at', '>=', new Date(nowMs - 7 * 86_400_000).toISOString())
-    .execute()
+  const rows = await listUnreceiptedMpesaAttempts(
+    db,
+    owners.map((o) => o.branch.id),
+    new Date(nowMs - 7 * 86_400_000).toISOString(),
+  )
   const attempt = rows.find((a) => accountReferenceFor(a.id) === ref)
   if (!attempt) return undefined
   const payment = await findPayment(db, attempt.payment_id)
@@ -144,62 +131,45 @@ export async function createC2BPayment(
 ): Promise<{ payment: PaymentRow; note: string }> {
   const { branch, gw, c2b } = d
   // The inbox row's lock serialises this receipt: a replay finds the payment made the first time.
-  const existing = await trx
-    .selectFrom('payments')
-    .selectAll()
-    .where('tenant_id', '=', branch.tenant_id)
-    .where('receipt_number', '=', c2b.transId)
-    .executeTakeFirst()
+  const existing = await findPaymentByReceipt(trx, branch.tenant_id, c2b.transId)
   if (existing)
     return { payment: existing, note: `payment ${existing.id} already carries ${c2b.transId}` }
   const now = ctx.clock.now().toISOString()
   const id = ctx.ids.next('pay')
   const billRef = c2b.billRefNumber.trim()
-  const row: PaymentRow = {
+  const row = newPaymentRow({
     id,
-    tenant_id: branch.tenant_id,
-    branch_id: branch.id,
-    order_id: ORDER.test(billRef) ? billRef : null,
-    amount_minor: d.amountMinor,
+    branch,
+    orderId: ORDER.test(billRef) ? billRef : null,
+    amountMinor: d.amountMinor,
     currency: 'KES',
-    refunded_minor: 0n,
     method: 'mpesa',
-    customer_type: 'regular',
+    customerType: 'regular',
     phone: null,
     gateway: 'mpesa',
-    status: 'created',
-    failure_code: null,
-    failure_message: null,
-    routing: JSON.stringify({
+    routing: {
       rule: 'c2b',
       reason: `C2B ${c2b.transactionType || 'payment'} to shortcode ${c2b.businessShortCode} with no STK push behind it`,
       order: ['mpesa'],
       candidates: [],
-    }),
-    idempotency_key: null,
-    receipt_number: null,
-    gateway_ref: c2b.transId,
-    fee_minor: null,
-    fee_rate_bp: null,
-    fee_flat_minor: null,
-    fee_currency: null,
-    settlement_status: 'unsettled',
-    settlement_batch_id: null,
-    next_check_at: null,
-    check_count: 0,
-    created_at: now,
-    updated_at: now,
-    completed_at: null,
-  }
-  await insertPayment(trx, row)
-  await insertPaymentEvent(trx, {
-    id: ctx.ids.next('pe'),
-    payment_id: id,
+    },
+    idempotencyKey: null,
+    gatewayRef: c2b.transId,
+    nextCheckAt: null,
     at: now,
-    from_status: null,
-    to_status: 'created',
-    actor,
+  })
+  await recordCreated(ctx, trx, row, branch, {
     reason: `C2B confirmation ${c2b.transId}`,
+    actor,
+    request: {
+      source: 'c2b',
+      amount: d.amountMinor.toString(),
+      currency: 'KES',
+      method: 'mpesa',
+      transId: c2b.transId,
+      shortcode: c2b.businessShortCode,
+      accountReference: billRef,
+    },
   })
   await insertAttempt(trx, {
     id: ctx.ids.next('att'),
@@ -219,21 +189,6 @@ export async function createC2BPayment(
     latency_ms: 0,
     created_at: now,
     updated_at: now,
-  })
-  await audit(ctx, trx, {
-    action: 'payment.create',
-    tenant: branch.tenant_slug,
-    branch: branch.code,
-    target: id,
-    request: {
-      source: 'c2b',
-      amount: d.amountMinor.toString(),
-      currency: 'KES',
-      method: 'mpesa',
-      transId: c2b.transId,
-      shortcode: c2b.businessShortCode,
-      accountReference: billRef,
-    },
   })
   const moved = await transition(
     ctx,

@@ -1,4 +1,4 @@
-import { getSetting } from '../admin/settings-store.js'
+import { getSetting } from '../admin/settings.js'
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { usageError } from '../core/errors.js'

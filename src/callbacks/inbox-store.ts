@@ -5,21 +5,17 @@ import type { CallbackInboxTable, Database } from '../store/schema.js'
 export type InboxRow = Selectable<CallbackInboxTable>
 
 /** What the receiver stores for one callback, before it answers. */
-export interface InboxInsert {
-  id: string
-  dedupe_key: string
-  gateway: string
-  branch_id: string | null
-  tenant_id: string | null
-  status: string
-  received_at: string
-  body: string
-  headers: string
-  remote_addr: string | null
-  gateway_ref: string | null
-  next_attempt_at: string | null
-  updated_at: string
-}
+export type InboxInsert = Omit<
+  CallbackInboxTable,
+  | 'duplicates'
+  | 'last_duplicate_at'
+  | 'attempts'
+  | 'lease_until'
+  | 'last_error'
+  | 'note'
+  | 'payment_id'
+  | 'processed_at'
+>
 
 export interface InboxWriteResult {
   /** True when a callback with the same key was already stored: counted, not stored again. */

@@ -2,16 +2,16 @@ import { createHash } from 'node:crypto'
 import { parseAuditFilter } from '../audit/filter.js'
 import type { Ctx } from '../context.js'
 import { isPhoneKey, isSecretKey, maskPhone, REDACTED } from '../core/audit/redact.js'
-import { notFound, validationError } from '../core/errors.js'
+import { fieldError, notFound } from '../core/errors.js'
 import type { IdGen } from '../core/ports.js'
 import { parseSlug } from '../core/validate.js'
-import { requireBranch } from '../tenants/branches.js'
-import { listBranches } from '../tenants/branches-store.js'
+import { listBranches, requireBranch } from '../tenants/branches.js'
 import { findInbox, type InboxInsert, type InboxRow, listInbox } from './inbox-store.js'
 
 /** Where callbacks come from: the gateways, and our bank API's transfer confirmations. */
-export const CALLBACK_GATEWAYS = ['mpesa', 'mpesa-kcb', 'stripe', 'square', 'bank'] as const
-export type CallbackGateway = (typeof CALLBACK_GATEWAYS)[number]
+export { CALLBACK_GATEWAYS, type CallbackGateway } from '../core/gateways/types.js'
+
+import { CALLBACK_GATEWAYS, type CallbackGateway } from '../core/gateways/types.js'
 
 /**
  * The life of an inbox entry. Waiting: received (new, or retrying after an error) and unmatched
@@ -215,14 +215,18 @@ export interface CallbacksFilter {
 
 export async function callbacksList(ctx: Ctx, f: CallbacksFilter): Promise<InboxView[]> {
   if (f.status && !(INBOX_STATUSES as readonly string[]).includes(f.status))
-    throw validationError(
+    throw fieldError(
+      'validation',
       'invalid_status',
-      `--status "${f.status}" is not one of ${INBOX_STATUSES.join(', ')}`,
+      ['status'],
+      `status "${f.status}" is not one of ${INBOX_STATUSES.join(', ')}`,
     )
   if (f.gateway && !(CALLBACK_GATEWAYS as readonly string[]).includes(f.gateway))
-    throw validationError(
+    throw fieldError(
+      'validation',
       'invalid_gateway',
-      `--gateway "${f.gateway}" is not one of ${CALLBACK_GATEWAYS.join(', ')}`,
+      ['gateway'],
+      `gateway "${f.gateway}" is not one of ${CALLBACK_GATEWAYS.join(', ')}`,
     )
   const { limit } = parseAuditFilter({ limit: f.limit })
   const store = await ctx.store()
@@ -253,3 +257,14 @@ export async function callbacksShow(ctx: Ctx, id: string): Promise<InboxDetail> 
     lastDuplicateAt: r.last_duplicate_at,
   }
 }
+
+export {
+  dueInbox,
+  type InboxInsert,
+  type InboxWriteResult,
+  inboxCounts,
+  insertInboxBatch,
+  isBusy,
+  openSqliteInboxWriter,
+  releaseClaims,
+} from './inbox-store.js'

@@ -15,9 +15,9 @@ import {
   findPayment,
   findUnreferencedMpesaAttempts,
   type PaymentRow,
-} from '../payments/payments-store.js'
+} from '../payments/records.js'
 import type { Database } from '../store/schema.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { looseRef } from './inbox.js'
 import type { InboxRow } from './inbox-store.js'
 
@@ -152,6 +152,17 @@ export async function decideForPayment(
   const policy = hint ? (gw.settings['callbackPolicy'] ?? 'verify') : 'signed'
   const receipt = o.status === 'succeeded' ? o.refs.receiptNumber : undefined
   const what = `${gw.type} callback ${o.code ? `(${o.code}) ` : ''}${o.message}`
+  const apply = (outcome: GatewayOutcome, reason: string) =>
+    ({
+      kind: 'apply',
+      payment,
+      attemptId: attempt.id,
+      branch,
+      gw,
+      outcome,
+      receipt,
+      reason,
+    }) as const
   if (policy !== 'verify' || isFinal(payment.status as PaymentStatus)) {
     if (o.status === 'failed' && o.kind === 'unknown')
       return {
@@ -160,16 +171,7 @@ export async function decideForPayment(
         note: `${what}: an unrecognised result, left to the recovery queries`,
         paymentId: payment.id,
       }
-    return {
-      kind: 'apply',
-      payment,
-      attemptId: attempt.id,
-      branch,
-      gw,
-      outcome: o,
-      receipt,
-      reason: `${what}${policy === 'trust' ? ' (callback policy trust)' : ''}`,
-    }
+    return apply(o, `${what}${policy === 'trust' ? ' (callback policy trust)' : ''}`)
   }
   const q = await adapter.query(attempt.id, {
     gatewayRef: attempt.gateway_ref ?? parsed.gatewayRef,
@@ -187,17 +189,7 @@ export async function decideForPayment(
       branch,
       reason: `the ${gw.type} callback says paid but the confirming query says ${qo.message} (${qo.code})`,
     }
-  return {
-    kind: 'apply',
-    payment,
-    attemptId: attempt.id,
-    branch,
-    gw,
-    outcome: qo,
-    receipt,
-    log: q.log,
-    reason: `${what}; confirmed by query: ${qo.message}`,
-  }
+  return { ...apply(qo, `${what}; confirmed by query: ${qo.message}`), log: q.log }
 }
 
 export async function unknownShape(

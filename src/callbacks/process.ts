@@ -6,11 +6,12 @@ import type { GatewayOutcome, ParsedCallback } from '../core/payments/gateway-po
 import { adapterFor } from '../gateway-config/adapters.js'
 import { branchGateways } from '../gateway-config/in-force.js'
 import { type ApplyResult, applyOutcomeLocked, reviewLocked } from '../payments/apply-outcome.js'
-import { listEventsAfter } from '../payments/events-store.js'
+import { listEventsAfter } from '../payments/events.js'
+import { listAttemptRefs } from '../payments/records.js'
 import { matchSettlementCallback } from '../settlement/batches.js'
 import type { Store } from '../store/connect.js'
 import type { Database } from '../store/schema.js'
-import { findBranchById } from '../tenants/branches-store.js'
+import { findBranchById } from '../tenants/branches.js'
 import { createC2BPayment, decideC2B } from './c2b.js'
 import {
   claimInbox,
@@ -135,19 +136,8 @@ export async function wakeMatchedCallbacks(
   const last = events.at(-1)
   if (!last) return { seq: afterSeq, woken: 0 }
   const ids = [...new Set(events.map((e) => e.payment_id).filter((id): id is string => !!id))]
-  const refs = ids.length
-    ? await store.db
-        .selectFrom('payment_attempts')
-        .select(['gateway', 'gateway_ref'])
-        .where('payment_id', 'in', ids)
-        .where('gateway_ref', 'is not', null)
-        .execute()
-    : []
-  const woken = await wakeUnmatched(
-    store.db,
-    refs.map((r) => ({ gateway: r.gateway, gateway_ref: r.gateway_ref! })),
-    ctx.clock.now().toISOString(),
-  )
+  const refs = await listAttemptRefs(store.db, ids)
+  const woken = await wakeUnmatched(store.db, refs, ctx.clock.now().toISOString())
   return { seq: Number(last.seq), woken }
 }
 

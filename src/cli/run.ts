@@ -1,6 +1,7 @@
 import { type Command, CommanderError } from 'commander'
 import { DshError } from '../core/errors.js'
 import { EXIT_CODES } from '../core/exit-codes.js'
+import { asFlags } from './field-flags.js'
 import type { Runtime } from './runtime.js'
 
 const OK_CODES = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help'])
@@ -32,7 +33,7 @@ export async function runCli(
         verbose,
       )
     }
-    if (err instanceof DshError) return report(rt, err, json, verbose)
+    if (err instanceof DshError) return report(rt, asFlags(err) as DshError, json, verbose)
     if (err instanceof Error && err.name === 'ExitPromptError') {
       rt.stderr.write('dsh: interrupted\n')
       return EXIT_CODES.interrupted

@@ -46,4 +46,16 @@ export const conflict = (code: string, message: string, hint?: string) =>
 export const configError = (code: string, message: string, hint?: string, cause?: unknown) =>
   new DshError('config', code, message, { hint, cause })
 
+/**
+ * An error about named request fields. The message names the fields as the request does
+ * (`orderId`); `details.fields` lists them so a front door can show its own names (the CLI's flags).
+ */
+export const fieldError = (
+  kind: 'usage' | 'validation',
+  code: string,
+  fields: readonly string[],
+  message: string,
+  hint?: string,
+) => new DshError(kind, code, message, { hint, details: { fields: [...fields] } })
+
 export const isDshError = (e: unknown): e is DshError => e instanceof DshError

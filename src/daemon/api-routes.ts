@@ -7,14 +7,10 @@ import { branchGateways } from '../gateway-config/in-force.js'
 import { setupGateway } from '../gateway-config/setup.js'
 import { gatewayView } from '../gateway-config/view.js'
 import { pay } from '../payments/pay.js'
-import { findPayment } from '../payments/payments-store.js'
+import { findPayment } from '../payments/records.js'
 import { paymentView } from '../payments/view.js'
 import { listSettlementBatches } from '../settlement/batches.js'
-import {
-  type BranchWithTenant,
-  findBranchByCode,
-  findBranchById,
-} from '../tenants/branches-store.js'
+import { type BranchWithTenant, findBranchByCode, findBranchById } from '../tenants/branches.js'
 import type { DaemonContext } from './context.js'
 import { header, parseJsonBody, type Req, readBody, sendJson } from './http.js'
 import { HttpError } from './http-errors.js'
@@ -28,9 +24,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 /** In a request body, what the CLI calls a usage problem (a missing field) is an invalid body. */
 function asBodyError(err: unknown): unknown {
   if (err instanceof DshError && err.kind === 'usage')
-    return new DshError('validation', err.code, err.message.replace(/--([a-z-]+)/g, '$1'), {
-      hint: err.hint,
-    })
+    return new DshError('validation', err.code, err.message, { hint: err.hint })
   return err
 }
 
@@ -203,7 +197,7 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
             amount: s('amount'),
             currency: s('currency'),
             phone: s('phone'),
-            order: s('orderId'),
+            orderId: s('orderId'),
             method: s('method'),
             customerType: s('customerType'),
             idempotencyKey: key,

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http'
 import { bodyKey, type CallbackGateway, inboxInsert, looseRef } from '../callbacks/inbox.js'
 import type { ParsedCallback } from '../core/payments/gateway-port.js'
 import { verifyBankSignature } from '../gateways/index.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import type { DaemonContext, GatewayHandle } from './context.js'
 import { header, parseJsonBody, type Req, readBody, sendJson } from './http.js'
 import { HttpError } from './http-errors.js'
@@ -96,6 +96,33 @@ async function store(
 const rejected = (ctx: DaemonContext, gateway: string, reason: string) =>
   ctx.metrics.inc('dsh_callbacks_rejected_total', { gateway, reason })
 
+/**
+ * Reads, verifies and parses a callback body, counting each refusal by its reason: too large
+ * (413), a signature that does not verify (401; before parsing, so nothing unsigned is parsed),
+ * not JSON (400).
+ */
+async function readCallback(
+  ctx: DaemonContext,
+  req: Req,
+  gateway: string,
+  verify?: (raw: string) => boolean,
+): Promise<{ raw: string; body: unknown }> {
+  const raw = await readBody(req.raw).catch((e) => {
+    rejected(ctx, gateway, 'size')
+    throw e
+  })
+  if (verify && !verify(raw)) {
+    rejected(ctx, gateway, 'signature')
+    throw badSignature()
+  }
+  try {
+    return { raw, body: parseJsonBody(raw) }
+  } catch (e) {
+    rejected(ctx, gateway, 'json')
+    throw e
+  }
+}
+
 /** Daraja and KCB sign nothing: the secret token in the path is the proof (GATEWAYS.md §1.10). */
 function tokenRoute(ctx: DaemonContext, gateway: 'mpesa' | 'mpesa-kcb'): Route['handler'] {
   return async (req, res) => {
@@ -108,17 +135,7 @@ function tokenRoute(ctx: DaemonContext, gateway: 'mpesa' | 'mpesa-kcb'): Route['
       rejected(ctx, gateway, 'token')
       throw notFound()
     }
-    const raw = await readBody(req.raw).catch((e) => {
-      rejected(ctx, gateway, 'size')
-      throw e
-    })
-    let body: unknown
-    try {
-      body = parseJsonBody(raw)
-    } catch (e) {
-      rejected(ctx, gateway, 'json')
-      throw e
-    }
+    const { raw, body } = await readCallback(ctx, req, gateway)
     const handle = await ctx.lookups.gateway(branch, gateway)
     await store(ctx, req, res, gateway, branch, handle, raw, body)
   }
@@ -133,27 +150,15 @@ function signedRoute(ctx: DaemonContext, gateway: 'stripe' | 'square'): Route['h
       rejected(ctx, gateway, 'branch')
       throw notFound()
     }
-    const raw = await readBody(req.raw).catch((e) => {
-      rejected(ctx, gateway, 'size')
-      throw e
-    })
     const base =
       (await ctx.lookups.publicUrl()) ?? `http://${header(req.raw, 'host') ?? 'localhost'}`
     const url = `${base.replace(/\/+$/, '')}${req.path}`
     const headers: Record<string, string | undefined> = {}
     for (const [k, v] of Object.entries(req.raw.headers))
       headers[k] = Array.isArray(v) ? v.join(', ') : v
-    if (!handle.adapter.verifyCallback(raw, headers, url, ctx.app.clock.now().getTime())) {
-      rejected(ctx, gateway, 'signature')
-      throw badSignature()
-    }
-    let body: unknown
-    try {
-      body = parseJsonBody(raw)
-    } catch (e) {
-      rejected(ctx, gateway, 'json')
-      throw e
-    }
+    const { raw, body } = await readCallback(ctx, req, gateway, (text) =>
+      handle.adapter.verifyCallback(text, headers, url, ctx.app.clock.now().getTime()),
+    )
     await store(ctx, req, res, gateway, branch, handle, raw, body)
   }
 }
@@ -167,23 +172,12 @@ function bankRoute(ctx: DaemonContext): Route['handler'] {
       rejected(ctx, 'bank', 'token')
       throw notFound()
     }
-    const raw = await readBody(req.raw).catch((e) => {
-      rejected(ctx, 'bank', 'size')
-      throw e
-    })
     const signature = header(req.raw, 'x-bank-signature')
-    const nowMs = ctx.app.clock.now().getTime()
-    if (!secrets.some((secret) => verifyBankSignature(raw, signature, secret, nowMs))) {
-      rejected(ctx, 'bank', 'signature')
-      throw badSignature()
-    }
-    let body: unknown
-    try {
-      body = parseJsonBody(raw)
-    } catch (e) {
-      rejected(ctx, 'bank', 'json')
-      throw e
-    }
+    const { raw, body } = await readCallback(ctx, req, 'bank', (text) => {
+      const nowMs = ctx.app.clock.now().getTime()
+      // one secret per http settlement account of the branch (one per currency)
+      return secrets.some((secret) => verifyBankSignature(text, signature, secret, nowMs))
+    })
     await store(ctx, req, res, 'bank', branch, null, raw, body)
   }
 }

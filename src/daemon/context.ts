@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import { getSetting } from '../admin/settings-store.js'
+import { getSetting } from '../admin/settings.js'
 import { branchForToken, PUBLIC_URL_SETTING } from '../callbacks/callback-url.js'
 import type { Ctx } from '../context.js'
 import type { GatewayAdapter } from '../core/payments/gateway-port.js'
@@ -8,11 +8,7 @@ import { adapterFor } from '../gateway-config/adapters.js'
 import { type BranchGateway, branchGateways } from '../gateway-config/in-force.js'
 import type { Store } from '../store/connect.js'
 import type { Database } from '../store/schema.js'
-import {
-  type BranchWithTenant,
-  findBranchByCode,
-  findBranchById,
-} from '../tenants/branches-store.js'
+import { type BranchWithTenant, findBranchByCode, findBranchById } from '../tenants/branches.js'
 import type { InboxWriter } from './inbox-writer.js'
 import type { JobRunner } from './jobs.js'
 import type { Logger } from './log.js'
@@ -92,7 +88,7 @@ export function createLookups(app: Ctx, store: Store, ttlMs = 1_000): Lookups {
   return {
     branchForToken: (type, token) =>
       tokens.get(`${type}:${token}`, async () => {
-        const id = await branchForToken(store.db, type, token)
+        const id = await branchForToken(app, store.db, type, token)
         return id ? ((await findBranchById(store.db, id)) ?? null) : null
       }),
     branchByCode: (code) =>

@@ -4,7 +4,7 @@ import {
   insertInboxBatch,
   isBusy,
   openSqliteInboxWriter,
-} from '../callbacks/inbox-store.js'
+} from '../callbacks/inbox.js'
 import type { Store } from '../store/connect.js'
 import { HttpError } from './http-errors.js'
 

@@ -1,7 +1,9 @@
 export type { DaemonJob, JobProvider, JobResult, JobSettings } from '../context.js'
 
+import { backupJobs } from '../backup/jobs.js'
 import type { Ctx, DaemonJob, JobProvider, JobSettings } from '../context.js'
 import { runRecovery } from '../payments/recovery.js'
+import { healthJobs } from '../reports/jobs.js'
 import { settlementJobs } from '../settlement/jobs.js'
 import { claimTick, finishTick, pruneTicks } from './jobs-store.js'
 
@@ -30,7 +32,7 @@ export const coreJobs: JobProvider = async (ctx, settings) => [
 ]
 
 /** Every capability's scheduled jobs (settlement: one `settlement` job ticking each minute). */
-export const JOB_PROVIDERS: JobProvider[] = [coreJobs, settlementJobs]
+export const JOB_PROVIDERS: JobProvider[] = [coreJobs, backupJobs, healthJobs, settlementJobs]
 
 export async function daemonJobs(ctx: Ctx, settings: JobSettings): Promise<DaemonJob[]> {
   const out: DaemonJob[] = []

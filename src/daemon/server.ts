@@ -1,12 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { configError } from '../core/errors.js'
+import { pingStore } from '../payments/events.js'
+import { storeGauges } from '../reports/gauges.js'
 import type { DaemonContext } from './context.js'
 import { header, type Req, sendJson, sendText } from './http.js'
 import { errorReply, HttpError } from './http-errors.js'
 import { redactLine } from './log.js'
 import { createRouter, type Route } from './router.js'
-import { storeGauges } from './store-gauges.js'
 
 export interface DaemonServer {
   listen(): Promise<{ url: string; port: number }>
@@ -29,7 +30,7 @@ export function opsRoutes(ctx: DaemonContext): Route[] {
         let store = 'ok'
         try {
           await Promise.race([
-            ctx.store.db.selectFrom('event_head').select('seq').executeTakeFirst(),
+            pingStore(ctx.store.db),
             sleep(2_000).then(() => {
               throw new Error('no answer within 2 s')
             }),

@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { Kysely } from 'kysely'
-import { eventJson } from '../payments/events.js'
-import { latestEventSeq, listEventsAfter } from '../payments/events-store.js'
+import { eventJson, latestEventSeq, listEventsAfter } from '../payments/events.js'
 import type { Database } from '../store/schema.js'
 import type { Logger } from './log.js'
 

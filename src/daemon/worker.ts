@@ -1,11 +1,11 @@
-import { dueInbox } from '../callbacks/inbox-store.js'
+import { dueInbox } from '../callbacks/inbox.js'
 import {
   type ProcessOptions,
   processInboxEntry,
   wakeMatchedCallbacks,
 } from '../callbacks/process.js'
 import type { Ctx } from '../context.js'
-import { latestEventSeq } from '../payments/events-store.js'
+import { latestEventSeq } from '../payments/events.js'
 import type { Logger } from './log.js'
 import type { Metrics } from './metrics.js'
 

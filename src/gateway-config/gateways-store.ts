@@ -59,3 +59,7 @@ export const deleteGatewayConfig = (db: Kysely<Database>, id: string) =>
 
 export const setGatewaySecrets = (db: Kysely<Database>, id: string, secrets: string) =>
   db.updateTable('gateway_configs').set({ secrets }).where('id', '=', id).execute()
+
+/** Every configuration's sealed secrets (key rotation re-encrypts them all). */
+export const listGatewaySecrets = (db: Kysely<Database>) =>
+  db.selectFrom('gateway_configs').select(['id', 'secrets']).execute()

@@ -4,7 +4,7 @@ import { GATEWAY_TYPES, type GatewayType } from '../core/gateways/types.js'
 import { type Breaker, type BreakerSettings, DEFAULT_BREAKER } from '../core/payments/breaker.js'
 import type { GatewayOffer } from '../core/payments/routing.js'
 import type { Database } from '../store/schema.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import {
   branchScope,
   type GatewayConfigRow,

@@ -4,8 +4,8 @@ import type { Ctx } from '../context.js'
 import { notFound } from '../core/errors.js'
 import { GATEWAY_TYPES } from '../core/gateways/types.js'
 import type { Database } from '../store/schema.js'
-import { listBranches } from '../tenants/branches-store.js'
-import { listTenants } from '../tenants/tenants-store.js'
+import { listBranches } from '../tenants/branches.js'
+import { listTenants } from '../tenants/tenants.js'
 import {
   branchScope,
   deleteGatewayConfig,

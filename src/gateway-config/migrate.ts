@@ -5,7 +5,7 @@ import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { parseSlug } from '../core/validate.js'
 import type { Database } from '../store/schema.js'
-import { listBranches } from '../tenants/branches-store.js'
+import { listBranches } from '../tenants/branches.js'
 import { seal, unseal } from '../vault/vault.js'
 import {
   branchScope,

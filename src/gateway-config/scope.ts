@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely'
-import { usageError } from '../core/errors.js'
+import { fieldError } from '../core/errors.js'
 import { parseSlug } from '../core/validate.js'
 import type { Database } from '../store/schema.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { requireBranch } from '../tenants/branches.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { TenantRow } from '../tenants/tenants.js'
 import { requireTenant } from '../tenants/tenants.js'
-import type { TenantRow } from '../tenants/tenants-store.js'
 import { branchScope, tenantScope } from './gateways-store.js'
 
 export interface ScopeInput {
@@ -13,15 +13,22 @@ export interface ScopeInput {
   tenant?: string | undefined
 }
 
-/** Checks that exactly one of --branch and --tenant is given (usage, before any look-up). */
+/** Checks that exactly one of branch and tenant is given (usage, before any look-up). */
 export function checkScope(input: ScopeInput): { branch: string } | { tenant: string } {
   if (input.branch && input.tenant)
-    throw usageError('scope_conflict', 'give either --branch or --tenant, not both')
+    throw fieldError(
+      'usage',
+      'scope_conflict',
+      ['branch', 'tenant'],
+      'give either branch or tenant, not both',
+    )
   if (input.branch) return { branch: parseSlug(input.branch, 'branch code') }
   if (input.tenant) return { tenant: parseSlug(input.tenant, 'tenant slug') }
-  throw usageError(
+  throw fieldError(
+    'usage',
     'missing_flags',
-    'missing required flag: --branch or --tenant',
+    ['branch', 'tenant'],
+    'missing required field: branch or tenant',
     'a configuration belongs to one branch, or to a tenant as the default for its branches',
   )
 }

@@ -1,9 +1,9 @@
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
-import { usageError, validationError } from '../core/errors.js'
+import { fieldError, usageError, validationError } from '../core/errors.js'
 import { resolveConfig, validateConfig } from '../core/gateways/config.js'
 import { type FeeInput, noFees, parseFees } from '../core/gateways/fees.js'
-import { ALL_FIELDS, GATEWAY_FIELDS } from '../core/gateways/fields.js'
+import { GATEWAY_FIELDS } from '../core/gateways/fields.js'
 import { GATEWAY_TYPES, type GatewayType, isGatewayType } from '../core/gateways/types.js'
 import { seal } from '../vault/vault.js'
 import {
@@ -47,10 +47,11 @@ function checkFieldsBelong(type: GatewayType, values: Record<string, string>): v
   const own = new Set(GATEWAY_FIELDS[type].map((f) => f.name))
   const foreign = Object.keys(values).filter((k) => !own.has(k))
   if (foreign.length > 0) {
-    const flags = foreign.map((k) => `--${ALL_FIELDS.find((f) => f.name === k)?.flag ?? k}`)
-    throw usageError(
+    throw fieldError(
+      'usage',
       'flag_not_for_type',
-      `${flags.join(', ')} ${foreign.length === 1 ? 'does' : 'do'} not apply to ${type}`,
+      foreign,
+      `${foreign.join(', ')} ${foreign.length === 1 ? 'does' : 'do'} not apply to ${type}`,
       `see \`dsh gateway setup ${type} --help\``,
     )
   }
@@ -168,9 +169,11 @@ function checkKcbCurrencies(ctx: Ctx, values: Record<string, string>): void {
   const list = (values['currencies'] ?? 'KES').split(',')
   const def = values['defaultCurrency'] ?? 'KES'
   if (!list.includes(def)) {
-    throw validationError(
+    throw fieldError(
+      'validation',
       'invalid_field',
-      `--default-currency ${def} is not among --currencies ${list.join(',')}`,
+      ['defaultCurrency', 'currencies'],
+      `defaultCurrency ${def} is not among currencies ${list.join(',')}`,
     )
   }
   const others = list.filter((c) => c !== 'KES')

@@ -95,3 +95,5 @@ export function gatewayView(
     updatedAt: r.updated_at,
   }
 }
+
+export { listGatewaySecrets, setGatewaySecrets } from './gateways-store.js'

@@ -5,7 +5,7 @@ import type { AttemptLog, GatewayOutcome } from '../core/payments/gateway-port.j
 import { canMove, type PaymentStatus } from '../core/payments/states.js'
 import type { BranchGateway } from '../gateway-config/in-force.js'
 import type { Database } from '../store/schema.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { statusFor, transitionContext } from './attempt.js'
 import {
   findPaymentForUpdate,

@@ -11,7 +11,7 @@ import type { PaymentStatus } from '../core/payments/states.js'
 import { adapterFor } from '../gateway-config/adapters.js'
 import { type BranchGateway, breakerSettings } from '../gateway-config/in-force.js'
 import type { Store } from '../store/connect.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { readBreaker, writeBreaker } from './breakers-store.js'
 import {
   findAttempt,
@@ -82,35 +82,29 @@ export async function runAttempt(
   const admission = await admitThroughBreaker(ctx, store, branch.id, gw)
   const attemptId = ctx.ids.next('att')
   const now = () => ctx.clock.now().toISOString()
-  if (!admission.allowed) {
-    const at = new Date(admission.retryAtMs ?? 0).toISOString()
-    await insertAttempt(store.db, {
-      id: attemptId,
-      payment_id: paymentId,
-      seq,
-      gateway: gw.type,
-      gateway_config_id: gw.row.id,
-      status: 'failed',
-      failure_kind: 'not_attempted',
-      code: 'breaker_open',
-      message: `circuit breaker open until ${at}`,
-      created_at: now(),
-      updated_at: now(),
-    })
-    return { kind: 'skipped', reason: `${gw.type}: circuit breaker open until ${at}` }
-  }
-  // Open the credentials first: a vault problem must not leave a `sending` attempt behind.
-  const adapter = await adapterFor(ctx, gw)
-  await insertAttempt(store.db, {
+  const attemptRow = (status: string) => ({
     id: attemptId,
     payment_id: paymentId,
     seq,
     gateway: gw.type,
     gateway_config_id: gw.row.id,
-    status: 'sending',
+    status,
     created_at: now(),
     updated_at: now(),
   })
+  if (!admission.allowed) {
+    const at = new Date(admission.retryAtMs ?? 0).toISOString()
+    await insertAttempt(store.db, {
+      ...attemptRow('failed'),
+      failure_kind: 'not_attempted',
+      code: 'breaker_open',
+      message: `circuit breaker open until ${at}`,
+    })
+    return { kind: 'skipped', reason: `${gw.type}: circuit breaker open until ${at}` }
+  }
+  // Open the credentials first: a vault problem must not leave a `sending` attempt behind.
+  const adapter = await adapterFor(ctx, gw)
+  await insertAttempt(store.db, attemptRow('sending'))
   let result: GatewayCallResult
   try {
     result = await adapter.initiate({ ...request, attemptRef: attemptId })
@@ -147,6 +141,11 @@ export async function applyAttemptResult(
   const o = result.outcome
   const nowIso = ctx.clock.now().toISOString()
   return store.write(async (trx) => {
+    // The payment's row lock first, as applyOutcomeLocked takes it: a callback, the recovery job
+    // and `payments sync` moving one payment at once then queue on one lock instead of each
+    // holding one row the other wants (a deadlock on PostgreSQL).
+    const p = await findPaymentForUpdate(trx, paymentId)
+    if (!p) throw new DshError('internal', 'payment_vanished', `payment ${paymentId} disappeared`)
     const before = await findAttempt(trx, attemptId)
     const logs = {
       request: JSON.stringify(redactForAudit(result.log.request)),
@@ -182,8 +181,6 @@ export async function applyAttemptResult(
       if (next.state !== b.state || next.consecutiveFaults !== b.consecutiveFaults)
         await writeBreaker(trx, branch.id, gw.type, next, nowIso)
     }
-    const p = await findPaymentForUpdate(trx, paymentId)
-    if (!p) throw new DshError('internal', 'payment_vanished', `payment ${paymentId} disappeared`)
     if (o.status === 'failed' && o.kind === 'not_attempted')
       return { kind: 'not_attempted' as const, payment: p, outcome: o }
     const to = statusFor(o)

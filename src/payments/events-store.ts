@@ -3,14 +3,8 @@ import type { Database, EventsTable } from '../store/schema.js'
 
 export type EventRow = Selectable<EventsTable>
 
-export interface EventInsert {
-  at: string
-  type: string
-  tenant_id: string
-  branch_id: string
-  payment_id: string | null
-  data: string
-}
+/** An event before it has its number (`seq`, given at append). */
+export type EventInsert = Omit<EventsTable, 'seq'>
 
 /**
  * Appends one event in the caller's transaction. The number comes from the one `event_head` row,
@@ -54,3 +48,7 @@ export async function latestEventSeq(db: Kysely<Database>): Promise<number> {
   const row = await db.selectFrom('event_head').select('seq').where('id', '=', 1).executeTakeFirst()
   return Number(row?.seq ?? 0)
 }
+
+/** A cheap read that proves the store answers (the liveness probe). */
+export const pingStore = (db: Kysely<Database>) =>
+  db.selectFrom('event_head').select('seq').executeTakeFirst()

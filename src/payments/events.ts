@@ -78,3 +78,5 @@ export function eventJson(row: EventRow): string {
   const text = JSON.stringify({ seq: Number(row.seq), ...data, amountMinor: '\u0000' })
   return minor && /^-?\d+$/.test(minor) ? text.replace('"\\u0000"', minor) : text
 }
+
+export { latestEventSeq, listEventsAfter, pingStore } from './events-store.js'

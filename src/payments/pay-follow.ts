@@ -1,7 +1,7 @@
 import type { Ctx } from '../context.js'
 import { conflict, DshError } from '../core/errors.js'
 import { isFinal, type PaymentStatus } from '../core/payments/states.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import type { PayOptions, PayResult } from './pay.js'
 import { findPayment, type PaymentRow } from './payments-store.js'
 import { syncPayment } from './sync.js'

@@ -1,4 +1,4 @@
-import { usageError, validationError } from '../core/errors.js'
+import { fieldError } from '../core/errors.js'
 import { currency } from '../core/money/currency.js'
 import { parsePositiveAmount } from '../core/money/parse.js'
 import {
@@ -10,12 +10,14 @@ import {
 import { normalisePhone } from '../core/phone.js'
 import { parseSlug } from '../core/validate.js'
 
-export interface PayFlags {
+/** A payment as asked for, in the request's own words (the CLI maps its flags to these fields). */
+export interface PayInput {
   branch?: string | undefined
+  /** A decimal string in major units ("1,500.50"), never a number. */
   amount?: string | undefined
   currency?: string | undefined
   phone?: string | undefined
-  order?: string | undefined
+  orderId?: string | undefined
   method?: string | undefined
   customerType?: string | undefined
   idempotencyKey?: string | undefined
@@ -37,50 +39,70 @@ export interface PayRequest {
 const ORDER = /^[A-Za-z0-9._:/-]{1,64}$/
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
 
-/** Checks and normalises `dsh pay` input: usage problems first (2), then invalid values (3). */
-export function parsePayRequest(f: PayFlags): PayRequest {
+/** Checks and normalises a payment request: missing fields first (usage), then invalid values. */
+export function parsePayRequest(f: PayInput): PayRequest {
   const missing = (['branch', 'amount', 'currency'] as const).filter((k) => !f[k])
   if (missing.length > 0)
-    throw usageError(
+    throw fieldError(
+      'usage',
       'missing_flags',
-      `missing required ${missing.length === 1 ? 'flag' : 'flags'}: ${missing.map((k) => `--${k}`).join(', ')}`,
+      missing,
+      `missing required ${missing.length === 1 ? 'field' : 'fields'}: ${missing.join(', ')}`,
     )
   const method = (f.method ?? (f.phone ? 'mpesa' : undefined)) as Method | undefined
   if (!method)
-    throw usageError('missing_flags', 'missing --phone (for M-Pesa) or --method card|cash')
-  if (!(METHODS as readonly string[]).includes(method))
-    throw usageError('invalid_method', `--method must be one of ${METHODS.join(', ')}`)
-  if (method === 'mpesa' && !f.phone)
-    throw usageError(
+    throw fieldError(
+      'usage',
       'missing_flags',
-      'missing required flag: --phone (M-Pesa pushes go to a phone)',
+      ['phone', 'method'],
+      'missing phone (for M-Pesa) or method card|cash',
+    )
+  if (!(METHODS as readonly string[]).includes(method))
+    throw fieldError(
+      'usage',
+      'invalid_method',
+      ['method'],
+      `method must be one of ${METHODS.join(', ')}`,
+    )
+  if (method === 'mpesa' && !f.phone)
+    throw fieldError(
+      'usage',
+      'missing_flags',
+      ['phone'],
+      'missing required field: phone (M-Pesa pushes go to a phone)',
     )
   const customerType = (f.customerType ?? 'regular') as CustomerType
   if (!(CUSTOMER_TYPES as readonly string[]).includes(customerType))
-    throw usageError(
+    throw fieldError(
+      'usage',
       'invalid_customer_type',
-      `--customer-type must be one of ${CUSTOMER_TYPES.join(', ')}`,
+      ['customerType'],
+      `customerType must be one of ${CUSTOMER_TYPES.join(', ')}`,
     )
   const branch = parseSlug(f.branch ?? '', 'branch code')
   const code = currency(f.currency ?? '').code
   const amount = parsePositiveAmount(f.amount ?? '', code)
   const phone = f.phone ? normalisePhone(f.phone) : null
-  if (f.order !== undefined && !ORDER.test(f.order))
-    throw validationError(
+  if (f.orderId !== undefined && !ORDER.test(f.orderId))
+    throw fieldError(
+      'validation',
       'invalid_order',
-      `--order "${f.order}" must be 1 to 64 letters, digits or . _ : / -`,
+      ['orderId'],
+      `orderId "${f.orderId}" must be 1 to 64 letters, digits or . _ : / -`,
     )
   if (f.idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(f.idempotencyKey))
-    throw validationError(
+    throw fieldError(
+      'validation',
       'invalid_idempotency_key',
-      '--idempotency-key must be 1 to 255 printable characters without spaces',
+      ['idempotencyKey'],
+      'idempotencyKey must be 1 to 255 printable characters without spaces',
     )
   return {
     branch,
     amountMinor: amount.minor,
     currency: code,
     phone,
-    orderId: f.order ?? null,
+    orderId: f.orderId ?? null,
     method,
     customerType,
     idempotencyKey: f.idempotencyKey ?? null,

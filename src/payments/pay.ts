@@ -1,25 +1,27 @@
-import { audit } from '../audit/audit.js'
+import type { Kysely } from 'kysely'
 import { callbackUrl } from '../callbacks/callback-url.js'
 import type { Ctx } from '../context.js'
-import { conflict, DshError, notFound, usageError, validationError } from '../core/errors.js'
+import { conflict, DshError, fieldError, notFound, validationError } from '../core/errors.js'
 import { formatMoney } from '../core/money/format.js'
 import { requestFingerprint } from '../core/payments/fingerprint.js'
 import { isFinal, type PaymentStatus } from '../core/payments/states.js'
 import { maskMsisdn } from '../core/phone.js'
 import { decideRoute, excludeUnsendable } from '../routing/rules.js'
 import { isUniqueViolation } from '../store/errors.js'
+import type { Database } from '../store/schema.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { requireBranch } from '../tenants/branches.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
 import { runAttempt, transitionContext } from './attempt.js'
+import { newPaymentRow, recordCreated } from './create.js'
 import { replay, waitForFinal } from './pay-follow.js'
-import { type PayFlags, parsePayRequest } from './pay-input.js'
+import { type PayInput, type PayRequest, parsePayRequest } from './pay-input.js'
 import {
   findIdempotencyKey,
   findPaymentForUpdate,
   findUnknownTwin,
+  hasAttemptInFlight,
+  type IdempotencyRow,
   insertIdempotencyKey,
-  insertPayment,
-  insertPaymentEvent,
   type PaymentRow,
 } from './payments-store.js'
 import { transition } from './transition.js'
@@ -40,10 +42,29 @@ export interface PayResult {
 }
 
 /** `dsh pay` / POST /api/payments/process: route, attempt with safe failover, optionally wait. */
-export async function pay(ctx: Ctx, flags: PayFlags, opts: PayOptions = {}): Promise<PayResult> {
-  const req = parsePayRequest(flags)
+export async function pay(ctx: Ctx, input: PayInput, opts: PayOptions = {}): Promise<PayResult> {
+  const req = parsePayRequest(input)
   const store = await ctx.store()
-  const branch = await requireBranch(store.db, req.branch)
+  const branch = await payingBranch(store.db, req)
+  const fingerprint = requestFingerprint({ ...req, branch: branch.code })
+  if (req.idempotencyKey) {
+    const seen = await findIdempotencyKey(store.db, branch.tenant_id, req.idempotencyKey)
+    if (seen) return replay(ctx, branch, seen, fingerprint, opts)
+  }
+  const route = await routeFor(store.db, branch, req)
+  if (req.method === 'mpesa' && req.phone) await refuseUnknownTwin(store.db, branch, req)
+  const created = await createPayment(ctx, branch, req, route.decision, fingerprint)
+  if (created.replayOf) return replay(ctx, branch, created.replayOf, fingerprint, opts)
+  let { payment, skipped } = await attemptInOrder(ctx, branch, req, route, created.payment)
+  if (payment.status === 'created') payment = await failUnattempted(ctx, branch, payment, skipped)
+  if (opts.wait && !isFinal(payment.status as PaymentStatus))
+    payment = await waitForFinal(ctx, payment.id, opts)
+  return { payment: paymentView(payment, branch.code), replayed: false, skipped }
+}
+
+/** The branch, enabled and accepting the method. */
+async function payingBranch(db: Kysely<Database>, req: PayRequest): Promise<BranchWithTenant> {
+  const branch = await requireBranch(db, req.branch)
   if (branch.status === 'disabled')
     throw notFound(
       'branch_disabled',
@@ -57,13 +78,19 @@ export async function pay(ctx: Ctx, flags: PayFlags, opts: PayOptions = {}): Pro
       `change it with \`dsh branch set ${branch.code} --methods …\``,
     )
   }
-  const fingerprint = requestFingerprint({ ...req, branch: branch.code })
-  if (req.idempotencyKey) {
-    const seen = await findIdempotencyKey(store.db, branch.tenant_id, req.idempotencyKey)
-    if (seen) return replay(ctx, branch, seen, fingerprint, opts)
-  }
+  return branch
+}
 
-  const { decision, gateways } = await decideRoute(store.db, branch, req)
+type Route = Awaited<ReturnType<typeof decideRoute>>
+
+/** The gateways to try, in order; refused when none can take the payment. */
+async function routeFor(
+  db: Kysely<Database>,
+  branch: BranchWithTenant,
+  req: PayRequest,
+): Promise<Route> {
+  const route = await decideRoute(db, branch, req)
+  const { decision, gateways } = route
   const rejected = excludeUnsendable(decision, req.amountMinor, req.currency)
   const order = decision.order
   if (order.length === 0) {
@@ -84,26 +111,49 @@ export async function pay(ctx: Ctx, flags: PayFlags, opts: PayOptions = {}): Pro
         sandboxCard(t, gateways.find((g) => g.type === t)?.settings['environment']) === undefined,
     )
     if (live.length === order.length) {
-      throw usageError(
+      throw fieldError(
+        'usage',
         'missing_flags',
-        'missing required flag: --payment-method (a production card payment needs the customer’s card token)',
+        ['paymentMethod'],
+        'missing required field: paymentMethod (a production card payment needs the customer’s card token)',
         'give the Stripe pm_… or Square source id from your card terminal or checkout',
       )
     }
   }
-  if (req.method === 'mpesa' && req.phone) {
-    const twin = await findUnknownTwin(store.db, branch.id, req.phone, req.amountMinor)
-    if (twin) {
-      throw conflict(
-        'payment_outcome_unknown',
-        `payment ${twin.id} of the same amount to ${maskMsisdn(req.phone)} has an unknown outcome; the customer may already have paid`,
-        `resolve it first with \`dsh payments sync ${twin.id}\``,
-      )
-    }
-  }
+  return route
+}
 
+/** A second push of the same amount to a phone whose first push may have charged is refused. */
+async function refuseUnknownTwin(
+  db: Kysely<Database>,
+  branch: BranchWithTenant,
+  req: PayRequest,
+): Promise<void> {
+  if (!req.phone) return
+  const twin = await findUnknownTwin(db, branch.id, req.phone, req.amountMinor)
+  if (twin) {
+    throw conflict(
+      'payment_outcome_unknown',
+      `payment ${twin.id} of the same amount to ${maskMsisdn(req.phone)} has an unknown outcome; the customer may already have paid`,
+      `resolve it first with \`dsh payments sync ${twin.id}\``,
+    )
+  }
+}
+
+/**
+ * The payment row, its idempotency key, timeline and audit in one transaction. A racing process
+ * that took the same key first makes this one a replay of that payment.
+ */
+async function createPayment(
+  ctx: Ctx,
+  branch: BranchWithTenant,
+  req: PayRequest,
+  decision: Route['decision'],
+  fingerprint: string,
+): Promise<{ payment: PaymentRow; replayOf?: undefined } | { replayOf: IdempotencyRow }> {
+  const store = await ctx.store()
   const paymentId = ctx.ids.next('pay')
-  const nowIso = ctx.clock.now().toISOString()
+  const at = ctx.clock.now().toISOString()
   let created: PaymentRow | null = null
   try {
     created = await store.write(async (trx) => {
@@ -114,55 +164,28 @@ export async function pay(ctx: Ctx, flags: PayFlags, opts: PayOptions = {}): Pro
           key: req.idempotencyKey,
           fingerprint,
           payment_id: paymentId,
-          created_at: nowIso,
+          created_at: at,
         })
       }
-      const row = {
+      const row = newPaymentRow({
         id: paymentId,
-        tenant_id: branch.tenant_id,
-        branch_id: branch.id,
-        order_id: req.orderId,
-        amount_minor: req.amountMinor,
+        branch,
+        orderId: req.orderId,
+        amountMinor: req.amountMinor,
         currency: req.currency,
-        refunded_minor: 0n,
         method: req.method,
-        customer_type: req.customerType,
+        customerType: req.customerType,
         phone: req.phone,
         gateway: null,
-        status: 'created',
-        failure_code: null,
-        failure_message: null,
-        routing: JSON.stringify(decision),
-        idempotency_key: req.idempotencyKey,
-        receipt_number: null,
-        gateway_ref: null,
-        fee_minor: null,
-        fee_rate_bp: null,
-        fee_flat_minor: null,
-        fee_currency: null,
-        settlement_status: 'unsettled',
-        settlement_batch_id: null,
-        next_check_at: new Date(ctx.clock.now().getTime() + 30_000).toISOString(),
-        check_count: 0,
-        created_at: nowIso,
-        updated_at: nowIso,
-        completed_at: null,
-      }
-      await insertPayment(trx, row)
-      await insertPaymentEvent(trx, {
-        id: ctx.ids.next('pe'),
-        payment_id: paymentId,
-        at: nowIso,
-        from_status: null,
-        to_status: 'created',
-        actor: ctx.actor,
-        reason: `routed by ${decision.rule}: ${decision.reason}`,
+        routing: decision,
+        idempotencyKey: req.idempotencyKey,
+        gatewayRef: null,
+        nextCheckAt: new Date(ctx.clock.now().getTime() + 30_000).toISOString(),
+        at,
       })
-      await audit(ctx, trx, {
-        action: 'payment.create',
-        tenant: branch.tenant_slug,
-        branch: branch.code,
-        target: paymentId,
+      await recordCreated(ctx, trx, row, branch, {
+        reason: `routed by ${decision.rule}: ${decision.reason}`,
+        actor: ctx.actor,
         request: {
           amount: req.amountMinor.toString(),
           currency: req.currency,
@@ -170,25 +193,37 @@ export async function pay(ctx: Ctx, flags: PayFlags, opts: PayOptions = {}): Pro
           phone: req.phone ? maskMsisdn(req.phone) : null,
           orderId: req.orderId,
           idempotencyKey: req.idempotencyKey,
-          route: order,
+          route: decision.order,
         },
       })
-      return row as PaymentRow
+      return row
     })
   } catch (err) {
     if (!(req.idempotencyKey && isUniqueViolation(err))) throw err
   }
-  if (!created) {
-    const seen = await findIdempotencyKey(store.db, branch.tenant_id, req.idempotencyKey ?? '')
-    if (!seen) throw new DshError('internal', 'idempotency_lost', 'the idempotency key vanished')
-    return replay(ctx, branch, seen, fingerprint, opts)
-  }
+  if (created) return { payment: created }
+  const seen = await findIdempotencyKey(store.db, branch.tenant_id, req.idempotencyKey ?? '')
+  if (!seen) throw new DshError('internal', 'idempotency_lost', 'the idempotency key vanished')
+  return { replayOf: seen }
+}
 
-  let current: PaymentRow = created
+/**
+ * Tries the route's gateways in order. Only a `not_attempted` outcome (nothing can have reached
+ * the customer) moves on to the next gateway; any other answer ends the loop.
+ */
+async function attemptInOrder(
+  ctx: Ctx,
+  branch: BranchWithTenant,
+  req: PayRequest,
+  route: Route,
+  created: PaymentRow,
+): Promise<{ payment: PaymentRow; skipped: string[] }> {
+  const store = await ctx.store()
+  let current = created
   const skipped: string[] = []
   try {
-    for (const [i, type] of order.entries()) {
-      const gw = gateways.find((g) => g.type === type)
+    for (const [i, type] of route.decision.order.entries()) {
+      const gw = route.gateways.find((g) => g.type === type)
       if (!gw) continue
       if (type === 'cash') {
         current =
@@ -205,12 +240,12 @@ export async function pay(ctx: Ctx, flags: PayFlags, opts: PayOptions = {}): Pro
           )) ?? current
         break
       }
-      const r = await runAttempt(ctx, store, branch, paymentId, i + 1, gw, {
+      const r = await runAttempt(ctx, store, branch, created.id, i + 1, gw, {
         amountMinor: req.amountMinor,
         currency: req.currency,
         phone: req.phone ?? undefined,
-        orderId: req.orderId ?? paymentId,
-        description: `Order ${req.orderId ?? paymentId}`.slice(0, 60),
+        orderId: req.orderId ?? created.id,
+        description: `Order ${req.orderId ?? created.id}`.slice(0, 60),
         callbackUrl: await callbackUrl(ctx, store.db, branch, type, gw.settings['environment']),
         paymentMethod: req.paymentMethod ?? sandboxCard(type, gw.settings['environment']),
       })
@@ -226,27 +261,34 @@ export async function pay(ctx: Ctx, flags: PayFlags, opts: PayOptions = {}): Pro
       break
     }
   } catch (err) {
-    await failIfNothingSent(ctx, branch, paymentId, err)
+    await failIfNothingSent(ctx, branch, created.id, err)
     throw err
   }
-  if (current.status === 'created') {
-    const why = skipped.join('; ') || 'no gateway was tried'
-    current =
-      (await store.write((trx) =>
-        transition(
-          ctx,
-          trx,
-          current,
-          'failed',
-          `no gateway could be attempted: ${why}`,
-          transitionContext(branch),
-          { failure_code: 'gateway_unavailable', failure_message: why },
-        ),
-      )) ?? current
-  }
-  if (opts.wait && !isFinal(current.status as PaymentStatus))
-    current = await waitForFinal(ctx, current.id, opts)
-  return { payment: paymentView(current, branch.code), replayed: false, skipped }
+  return { payment: current, skipped }
+}
+
+/** No gateway could be attempted: the payment fails, saying why for each. */
+async function failUnattempted(
+  ctx: Ctx,
+  branch: BranchWithTenant,
+  p: PaymentRow,
+  skipped: string[],
+): Promise<PaymentRow> {
+  const store = await ctx.store()
+  const why = skipped.join('; ') || 'no gateway was tried'
+  return (
+    (await store.write((trx) =>
+      transition(
+        ctx,
+        trx,
+        p,
+        'failed',
+        `no gateway could be attempted: ${why}`,
+        transitionContext(branch),
+        { failure_code: 'gateway_unavailable', failure_message: why },
+      ),
+    )) ?? p
+  )
 }
 
 /**
@@ -264,13 +306,7 @@ async function failIfNothingSent(
   await store.write(async (trx) => {
     const p = await findPaymentForUpdate(trx, paymentId)
     if (p?.status !== 'created') return
-    const sent = await trx
-      .selectFrom('payment_attempts')
-      .select('id')
-      .where('payment_id', '=', paymentId)
-      .where('status', 'in', ['sending', 'pending', 'unknown'])
-      .executeTakeFirst()
-    if (sent) return
+    if (await hasAttemptInFlight(trx, paymentId)) return
     const code = err instanceof DshError ? err.code : 'internal_error'
     const message = err instanceof Error ? err.message : String(err)
     await transition(ctx, trx, p, 'failed', `not sent: ${message}`, transitionContext(branch), {

@@ -119,6 +119,8 @@ export const findUnknownTwin = (
     .where('status', '=', 'unknown')
     .executeTakeFirst()
 
+export type IdempotencyRow = Selectable<Database['idempotency_keys']>
+
 export const findIdempotencyKey = (db: Kysely<Database>, tenantId: string, key: string) =>
   db
     .selectFrom('idempotency_keys')
@@ -156,3 +158,114 @@ export const findUnreferencedMpesaAttempts = (
     .where('payment_attempts.status', 'in', ['sending', 'unknown'])
     .orderBy('payment_attempts.created_at', 'desc')
     .execute()
+
+/** The tenant's payment carrying a gateway receipt (receipts are unique per gateway account). */
+export function findPaymentByReceipt(
+  db: Kysely<Database>,
+  tenantId: string,
+  receipt: string,
+): Promise<PaymentRow | undefined> {
+  return db
+    .selectFrom('payments')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('receipt_number', '=', receipt)
+    .executeTakeFirst()
+}
+
+/** Whether an attempt of the payment may have reached a gateway (sending, pending or unknown). */
+export async function hasAttemptInFlight(
+  db: Kysely<Database>,
+  paymentId: string,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('payment_attempts')
+    .select('id')
+    .where('payment_id', '=', paymentId)
+    .where('status', 'in', ['sending', 'pending', 'unknown'])
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/** M-Pesa attempts of these branches since a time whose payment has no receipt yet. */
+export const listUnreceiptedMpesaAttempts = (
+  db: Kysely<Database>,
+  branchIds: readonly string[],
+  sinceIso: string,
+) =>
+  db
+    .selectFrom('payment_attempts')
+    .innerJoin('payments', 'payments.id', 'payment_attempts.payment_id')
+    .selectAll('payment_attempts')
+    .where('payment_attempts.gateway', '=', 'mpesa')
+    .where('payments.branch_id', 'in', [...branchIds])
+    .where('payments.receipt_number', 'is', null)
+    .where('payment_attempts.created_at', '>=', sinceIso)
+    .execute()
+
+/** The gateway references of these payments' attempts (to wake callbacks waiting for them). */
+export const listAttemptRefs = async (db: Kysely<Database>, paymentIds: readonly string[]) =>
+  paymentIds.length === 0
+    ? []
+    : (
+        await db
+          .selectFrom('payment_attempts')
+          .select(['gateway', 'gateway_ref'])
+          .where('payment_id', 'in', [...paymentIds])
+          .where('gateway_ref', 'is not', null)
+          .execute()
+      ).map((r) => ({ gateway: r.gateway, gateway_ref: r.gateway_ref! }))
+
+/** Open payments whose next recovery check is due by `horizon`, oldest first. */
+export const listDueForRecovery = (
+  db: Kysely<Database>,
+  statuses: readonly string[],
+  horizon: string,
+  limit: number,
+) =>
+  db
+    .selectFrom('payments')
+    .selectAll()
+    .where('status', 'in', [...statuses])
+    .where('next_check_at', '<=', horizon)
+    .orderBy('next_check_at')
+    .limit(limit)
+    .execute()
+
+/**
+ * Claims a payment's recovery check by moving it to its next check, only if nobody moved it
+ * since it was read (same status, next check and count). True when this caller won.
+ */
+export async function claimRecoveryCheck(
+  db: Kysely<Database>,
+  p: PaymentRow,
+  nextCheckAt: string,
+): Promise<boolean> {
+  const r = await db
+    .updateTable('payments')
+    .set({ next_check_at: nextCheckAt, check_count: p.check_count + 1 })
+    .where('id', '=', p.id)
+    .where('status', '=', p.status)
+    .where('next_check_at', '=', p.next_check_at)
+    .where('check_count', '=', p.check_count)
+    .executeTakeFirst()
+  return Number(r.numUpdatedRows) === 1
+}
+
+/** Payments by status × gateway, and the open ones (all and due for a check). */
+export async function paymentGauges(db: Kysely<Database>, nowIso: string) {
+  const byStatus = await db
+    .selectFrom('payments')
+    .select((eb) => ['status', 'gateway', eb.fn.countAll<number | string>().as('count')])
+    .groupBy(['status', 'gateway'])
+    .execute()
+  const open = await db
+    .selectFrom('payments')
+    .select((eb) => [
+      eb.fn.countAll<number | string>().as('all'),
+      eb.fn.count<number | string>('id').filterWhere('next_check_at', '<=', nowIso).as('due'),
+    ])
+    .where('status', 'in', ['created', 'pending', 'unknown'])
+    .executeTakeFirst()
+  return { byStatus, open }
+}

@@ -1,11 +1,10 @@
 import { parseAuditFilter } from '../audit/filter.js'
 import type { Ctx } from '../context.js'
-import { notFound, validationError } from '../core/errors.js'
+import { fieldError, notFound } from '../core/errors.js'
 import { GATEWAY_TYPES } from '../core/gateways/types.js'
 import { isPaymentStatus, PAYMENT_STATUSES } from '../core/payments/states.js'
 import { parseSlug } from '../core/validate.js'
-import { requireBranch } from '../tenants/branches.js'
-import { findBranchById, listBranches } from '../tenants/branches-store.js'
+import { findBranchById, listBranches, requireBranch } from '../tenants/branches.js'
 import { findPayment, listAttempts, listPaymentEvents, listPayments } from './payments-store.js'
 import { type AttemptView, attemptView, eventView, type PaymentView, paymentView } from './view.js'
 
@@ -19,14 +18,18 @@ export interface ListFlags {
 
 export async function paymentsList(ctx: Ctx, f: ListFlags): Promise<PaymentView[]> {
   if (f.status && !isPaymentStatus(f.status))
-    throw validationError(
+    throw fieldError(
+      'validation',
       'invalid_status',
-      `--status "${f.status}" is not one of ${PAYMENT_STATUSES.join(', ')}`,
+      ['status'],
+      `status "${f.status}" is not one of ${PAYMENT_STATUSES.join(', ')}`,
     )
   if (f.gateway && !(GATEWAY_TYPES as readonly string[]).includes(f.gateway))
-    throw validationError(
+    throw fieldError(
+      'validation',
       'invalid_gateway',
-      `--gateway "${f.gateway}" is not one of ${GATEWAY_TYPES.join(', ')}`,
+      ['gateway'],
+      `gateway "${f.gateway}" is not one of ${GATEWAY_TYPES.join(', ')}`,
     )
   const common = parseAuditFilter({ since: f.since, limit: f.limit })
   const store = await ctx.store()

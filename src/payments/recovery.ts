@@ -3,9 +3,14 @@ import { usageError } from '../core/errors.js'
 import type { GatewayCallResult } from '../core/payments/gateway-port.js'
 import { adapterFor } from '../gateway-config/adapters.js'
 import { branchGateways } from '../gateway-config/in-force.js'
-import { findBranchById } from '../tenants/branches-store.js'
+import { findBranchById } from '../tenants/branches.js'
 import { applyOutcomeLocked, reviewLocked } from './apply-outcome.js'
-import { listAttempts, type PaymentRow } from './payments-store.js'
+import {
+  claimRecoveryCheck,
+  listAttempts,
+  listDueForRecovery,
+  type PaymentRow,
+} from './payments-store.js'
 
 /**
  * Lost-callback recovery (PRODUCT.md, ORCHESTRATION.md): an open payment is asked about at fixed
@@ -104,14 +109,7 @@ export async function runRecovery(ctx: Ctx, opts: RecoveryOptions): Promise<Reco
   const nowMs = ctx.clock.now().getTime()
   const first = opts.schedule.pendingMs[0] ?? FIRST_CHECK_MS
   const horizon = new Date(nowMs + Math.max(0, FIRST_CHECK_MS - first)).toISOString()
-  const candidates = await store.db
-    .selectFrom('payments')
-    .selectAll()
-    .where('status', 'in', [...OPEN])
-    .where('next_check_at', '<=', horizon)
-    .orderBy('next_check_at')
-    .limit(opts.batch ?? 200)
-    .execute()
+  const candidates = await listDueForRecovery(store.db, OPEN, horizon, opts.batch ?? 200)
   const report: RecoveryReport = { checked: 0, resolved: 0, reviewed: 0, rescheduled: 0, errors: 0 }
   for (const p of candidates) {
     const attempts = await listAttempts(store.db, p.id)
@@ -127,18 +125,12 @@ export async function runRecovery(ctx: Ctx, opts: RecoveryOptions): Promise<Reco
     // asks the gateway, and if this process dies mid-query the schedule simply goes on. After the
     // last check a short lease stands in, until the payment is sent to review.
     const next = nextCheckAt(offsets, pushAtMs, nowMs)
-    const claimed = await store.db
-      .updateTable('payments')
-      .set({
-        next_check_at: new Date(next ?? nowMs + (opts.leaseMs ?? 10_000)).toISOString(),
-        check_count: p.check_count + 1,
-      })
-      .where('id', '=', p.id)
-      .where('status', '=', p.status)
-      .where('next_check_at', '=', p.next_check_at)
-      .where('check_count', '=', p.check_count)
-      .executeTakeFirst()
-    if (Number(claimed.numUpdatedRows) !== 1) continue
+    const claimed = await claimRecoveryCheck(
+      store.db,
+      p,
+      new Date(next ?? nowMs + (opts.leaseMs ?? 10_000)).toISOString(),
+    )
+    if (!claimed) continue
     report.checked++
     try {
       const r = await recoverOne(ctx, p, attempt ?? null, pushAtMs, next, nowMs, opts)

@@ -3,7 +3,7 @@ import { DshError, notFound } from '../core/errors.js'
 import { isFinal, type PaymentStatus } from '../core/payments/states.js'
 import { adapterFor } from '../gateway-config/adapters.js'
 import { branchGateways } from '../gateway-config/in-force.js'
-import { findBranchById } from '../tenants/branches-store.js'
+import { findBranchById } from '../tenants/branches.js'
 import { applyAttemptResult } from './attempt.js'
 import {
   duePayments,

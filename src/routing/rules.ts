@@ -15,8 +15,8 @@ import { parseSlug } from '../core/validate.js'
 import { checkAmount } from '../gateway-config/adapters.js'
 import { type BranchGateway, branchGateways, offersOf } from '../gateway-config/in-force.js'
 import type { Database } from '../store/schema.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { requireBranch } from '../tenants/branches.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
 import { deleteRoutingRules, readRoutingRules, writeRoutingRules } from './routing-store.js'
 
 export interface RulesInForce {

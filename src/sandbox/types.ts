@@ -1,6 +1,8 @@
-/** The gateways the sandbox simulates (`bank` is our settlement transfer API). */
-export const SANDBOX_GATEWAYS = ['mpesa', 'mpesa-kcb', 'stripe', 'square', 'bank'] as const
-export type SandboxGateway = (typeof SANDBOX_GATEWAYS)[number]
+import { CALLBACK_GATEWAYS, type CallbackGateway } from '../core/gateways/types.js'
+
+/** The gateways the sandbox simulates: every one that calls dsh back (`bank` is our settlement transfer API). */
+export const SANDBOX_GATEWAYS = CALLBACK_GATEWAYS
+export type SandboxGateway = CallbackGateway
 
 /** Scriptable outcomes (magic values and `POST /__control/script`). */
 export const OUTCOMES = [
@@ -20,6 +22,8 @@ export const OUTCOMES = [
   'http_503',
   'connection_reset',
   'slow_success',
+  'reset_after_charge',
+  'http_504_charged',
 ] as const
 export type Outcome = (typeof OUTCOMES)[number]
 
@@ -42,6 +46,10 @@ const MPESA: readonly Outcome[] = [
   'rule_limited',
   'subscriber_lock',
   'spike_arrest',
+  // The push is processed (the customer is prompted and pays, the callback comes) but the answer
+  // is lost: a reset instead of the reply, or a 504 from the API gateway in front.
+  'reset_after_charge',
+  'http_504_charged',
 ]
 
 /** Which outcomes make sense for which gateway ('declined' is a card or bank refusal). */

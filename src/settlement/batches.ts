@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Ctx } from '../context.js'
 import type { Database } from '../store/schema.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { openBankApi } from './accounts.js'
 import {
   accountsWithBranch,

@@ -16,8 +16,8 @@ import {
 import { branchGateways } from '../gateway-config/in-force.js'
 import { isUniqueViolation } from '../store/errors.js'
 import type { Database } from '../store/schema.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
 import { requireBranch } from '../tenants/branches.js'
-import type { BranchWithTenant } from '../tenants/branches-store.js'
 import {
   type AccountWithBranch,
   accountsWithBranch,

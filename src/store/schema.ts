@@ -1,3 +1,5 @@
+import type { StoredAuditRow } from '../core/audit/chain.js'
+
 /** Row types as the drivers return them: money and counts may come back as number or string. */
 export type Int8 = number | string | bigint
 
@@ -77,19 +79,8 @@ export interface SettlementAccountsTable {
   updated_at: string
 }
 
-export interface AuditLogTable {
-  seq: Int8
-  at: string
-  actor: string
-  action: string
-  tenant: string | null
-  branch: string | null
-  target: string | null
-  request: string
-  outcome: string
-  prev_hash: string
-  hash: string
-}
+/** The hash-chained audit row (its shape is the chain's: src/core/audit/chain.ts). */
+export type AuditLogTable = Omit<StoredAuditRow, 'seq'> & { seq: Int8 }
 
 export interface AuditHeadTable {
   id: number
@@ -205,6 +196,8 @@ export interface Database {
   settlement_batch_items: SettlementBatchItemsTable
   settlement_runs: SettlementRunsTable
   collection_accounts: CollectionAccountsTable
+  fx_rates: FxRatesTable
+  alerts: AlertsTable
 }
 
 // The daemon (migration 2026_11_26_0004_daemon).
@@ -262,6 +255,29 @@ export interface EventsTable {
 export interface EventHeadTable {
   id: number
   seq: Int8
+}
+
+export interface FxRatesTable {
+  from_currency: string
+  to_currency: string
+  as_of: string
+  /** The exact decimal rate as given (see src/core/money/fx.ts). */
+  rate: string
+  created_at: string
+  created_by: string
+}
+
+export interface AlertsTable {
+  id: string
+  code: string
+  subject: string
+  branch_id: string | null
+  severity: string
+  message: string
+  value: string | null
+  threshold: string | null
+  opened_at: string
+  closed_at: string | null
 }
 
 export interface JobTicksTable {

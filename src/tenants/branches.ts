@@ -4,6 +4,7 @@ import type { Ctx } from '../context.js'
 import { conflict, notFound, usageError } from '../core/errors.js'
 import { currency } from '../core/money/index.js'
 import { type BasisPoints, formatPercent, parsePercent } from '../core/money/rates.js'
+import { METHODS } from '../core/payments/routing.js'
 import { parseChoiceList, parseName, parseSlug, parseTimeZone } from '../core/validate.js'
 import { isUniqueViolation } from '../store/errors.js'
 import type { Database } from '../store/schema.js'
@@ -17,7 +18,8 @@ import {
 } from './branches-store.js'
 import { requireTenant } from './tenants.js'
 
-export const PAYMENT_METHODS = ['mpesa', 'card', 'cash'] as const
+/** The payment methods a branch may accept: the routing methods. */
+export const PAYMENT_METHODS = METHODS
 export const DEFAULT_TIMEZONE = 'Africa/Nairobi'
 
 export interface BranchView {
@@ -222,3 +224,10 @@ async function changeBranch(
     return branchView(await requireBranch(trx, code))
   })
 }
+
+export {
+  type BranchWithTenant,
+  findBranchByCode,
+  findBranchById,
+  listBranches,
+} from './branches-store.js'

@@ -12,27 +12,24 @@ export const findTenantById = (db: Kysely<Database>, id: string) =>
 export const insertTenant = (db: Kysely<Database>, row: TenantRow) =>
   db.insertInto('tenants').values(row).execute()
 
+const TENANT_COLUMNS = [
+  'tenants.id',
+  'tenants.slug',
+  'tenants.name',
+  'tenants.currency',
+  'tenants.created_at',
+  'tenants.updated_at',
+] as const
+
 export async function listTenants(db: Kysely<Database>) {
   const rows = await db
     .selectFrom('tenants')
     .leftJoin('branches', 'branches.tenant_id', 'tenants.id')
     .select((eb) => [
-      'tenants.id',
-      'tenants.slug',
-      'tenants.name',
-      'tenants.currency',
-      'tenants.created_at',
-      'tenants.updated_at',
+      ...TENANT_COLUMNS,
       eb.fn.count<number | string>('branches.id').as('branch_count'),
     ])
-    .groupBy([
-      'tenants.id',
-      'tenants.slug',
-      'tenants.name',
-      'tenants.currency',
-      'tenants.created_at',
-      'tenants.updated_at',
-    ])
+    .groupBy([...TENANT_COLUMNS])
     .orderBy('tenants.slug')
     .execute()
   return rows.map((r) => ({ ...r, branch_count: Number(r.branch_count) }))

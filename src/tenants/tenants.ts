@@ -88,3 +88,5 @@ export async function requireTenant(db: Kysely<Database>, slug: string): Promise
     )
   return t
 }
+
+export { listTenants, type TenantRow } from './tenants-store.js'

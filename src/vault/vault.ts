@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import { getSetting, putSetting } from '../admin/settings-store.js'
+import { getSetting, putSetting } from '../admin/settings.js'
 import type { Ctx } from '../context.js'
 import type { Database } from '../store/schema.js'
 import { decryptSecret, encryptSecret } from './crypto.js'

@@ -232,6 +232,7 @@ describe.each(DIALECTS)('schedules on $name', ({ name, enabled }) => {
       const jobs = await daemonJobs(createApp(testRuntime({ env: s.env }).rt, {}), {
         recovery: { pendingMs: [100000], unknownMs: [1000] },
         recoveryCron: '*/5 * * * * *',
+        dbSpec: s.db,
       })
       expect(jobs.find((j) => j.name === 'settlement')).toMatchObject({ cron: '0 * * * * *' })
 

@@ -6,3 +6,7 @@ export type Environment = (typeof ENVIRONMENTS)[number]
 
 export const isGatewayType = (s: string): s is GatewayType =>
   (GATEWAY_TYPES as readonly string[]).includes(s)
+
+/** The gateways that call dsh back (callbacks and webhooks), the bank API included. */
+export const CALLBACK_GATEWAYS = ['mpesa', 'mpesa-kcb', 'stripe', 'square', 'bank'] as const
+export type CallbackGateway = (typeof CALLBACK_GATEWAYS)[number]

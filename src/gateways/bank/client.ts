@@ -1,13 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { validationError } from '../../core/errors.js'
 import { currency } from '../../core/money/currency.js'
-import type {
-  CredentialCheck,
-  GatewayCallResult,
-  GatewayOutcome,
-  GatewayRefs,
-  ParsedCallback,
-} from '../../core/payments/gateway-port.js'
+import type * as port from '../../core/payments/gateway-port.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
 import { asQueryOutcome, header, isRecord, outcomeFor, str, transportOutcome } from '../outcomes.js'
@@ -55,18 +49,21 @@ export interface TransferRequest {
 
 /** Settlement payouts through our bank transfer API (not a GatewayType: it pays out, not in). */
 export interface BankTransferClient {
-  transfer(req: TransferRequest): Promise<GatewayCallResult>
-  query(transferId: string): Promise<GatewayCallResult>
-  parseCallback(body: unknown): ParsedCallback
+  transfer(req: TransferRequest): Promise<port.GatewayCallResult>
+  query(transferId: string): Promise<port.GatewayCallResult>
+  parseCallback(body: unknown): port.ParsedCallback
   verifyCallback(
     rawBody: string,
     headers: Readonly<Record<string, string | undefined>>,
     nowMs: number,
   ): boolean
-  testCredentials(): Promise<CredentialCheck>
+  testCredentials(): Promise<port.CredentialCheck>
 }
 
-function transferOutcome(t: Record<string, unknown>, refs: GatewayRefs = {}): GatewayOutcome {
+function transferOutcome(
+  t: Record<string, unknown>,
+  refs: port.GatewayRefs = {},
+): port.GatewayOutcome {
   const amount = str(t['amount'])
   const status = str(t['status']) ?? ''
   return outcomeFor(
@@ -102,7 +99,7 @@ export function createBankTransferClient(
     idempotencyKey?: string,
   ) => send(method, path, body ? jsonBody(body) : undefined, idempotencyKey)
 
-  function classify(status: number, body: unknown, refs: GatewayRefs): GatewayOutcome {
+  function classify(status: number, body: unknown, refs: port.GatewayRefs): port.GatewayOutcome {
     if (status < 300 && isRecord(body) && str(body['status'])) return transferOutcome(body, refs)
     const err = isRecord(body) && isRecord(body['error']) ? body['error'] : undefined
     const code = err ? str(err['code']) : undefined

@@ -1,14 +1,6 @@
 import { configError, validationError } from '../../core/errors.js'
 import { parseAmount } from '../../core/money/parse.js'
-import type {
-  CredentialCheck,
-  GatewayAdapter,
-  GatewayCallResult,
-  GatewayOutcome,
-  GatewayRefs,
-  InitiateRequest,
-  ParsedCallback,
-} from '../../core/payments/gateway-port.js'
+import type * as port from '../../core/payments/gateway-port.js'
 import { normalisePhone } from '../../core/phone.js'
 import { mpesaWholeShillings } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
@@ -17,6 +9,7 @@ import { type HttpResponse, type TransportError, toTransportError } from '../htt
 import {
   asQueryOutcome,
   attemptLog,
+  explainedOutcome,
   isRecord,
   type LoggedRequest,
   outcomeFor,
@@ -83,9 +76,9 @@ export interface C2BRegistration {
   version?: 'v1' | 'v2'
 }
 
-export interface DarajaAdapter extends GatewayAdapter {
+export interface DarajaAdapter extends port.GatewayAdapter {
   /** Registers the C2B confirmation/validation URLs for the shortcode (a one-time call in production). */
-  registerC2BUrls(reg: C2BRegistration): Promise<GatewayCallResult>
+  registerC2BUrls(reg: C2BRegistration): Promise<port.GatewayCallResult>
 }
 
 /**
@@ -178,13 +171,13 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
   }
 
   /** Outcomes every call shares: OAuth failures, transport, the error envelope, bare HTTP. */
-  function common(sent: Sent, refs: GatewayRefs): GatewayOutcome | undefined {
+  function common(sent: Sent, refs: port.GatewayRefs): port.GatewayOutcome | undefined {
     if (sent.kind === 'token')
       return outcomeFor(DARAJA_CODES, sent.failure.code, sent.failure.message, refs)
     if (sent.kind === 'transport')
       return sent.beforeSend
         ? outcomeFor(DARAJA_CODES, 'oauth.transport', sent.err.message, refs)
-        : outcomeFor(DARAJA_CODES, transportCode(sent.err.code), sent.err.message, refs)
+        : explainedOutcome(DARAJA_CODES, transportCode(sent.err.code), sent.err.message, refs)
     const env = envelopeOf(sent.body)
     if (env)
       return outcomeFor(
@@ -196,8 +189,8 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
     return undefined
   }
 
-  const httpOutcome = (res: HttpResponse, refs: GatewayRefs) =>
-    outcomeFor(DARAJA_CODES, `http.${res.status}`, `HTTP ${res.status}`, refs)
+  const httpOutcome = (res: HttpResponse, refs: port.GatewayRefs) =>
+    explainedOutcome(DARAJA_CODES, `http.${res.status}`, `HTTP ${res.status}`, refs)
 
   function timing() {
     const timestamp = nairobiTimestamp(deps.clock.now()) // one clock reading for both fields
@@ -207,7 +200,7 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
   const adapter: DarajaAdapter = {
     type: 'mpesa',
 
-    async initiate(req: InitiateRequest): Promise<GatewayCallResult> {
+    async initiate(req: port.InitiateRequest): Promise<port.GatewayCallResult> {
       const amount = mpesaWholeShillings(req.amountMinor, req.currency)
       if (amount > MAX_SAFE)
         throw validationError('amount_too_large', 'the amount is too large for M-Pesa')
@@ -257,10 +250,10 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
           )
         } else outcome = httpOutcome(sent.res, {})
       }
-      return { outcome: outcome as GatewayOutcome, log }
+      return { outcome: outcome as port.GatewayOutcome, log }
     },
 
-    async query(_attemptRef: string, refs: GatewayRefs): Promise<GatewayCallResult> {
+    async query(_attemptRef: string, refs: port.GatewayRefs): Promise<port.GatewayCallResult> {
       const url = `${base}/mpesa/stkpushquery/v1/query`
       if (!refs.gatewayRef) {
         const now = performance.now()
@@ -284,10 +277,10 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
           })
         } else outcome = httpOutcome(sent.res, refs)
       }
-      return { outcome: asQueryOutcome(outcome as GatewayOutcome), log }
+      return { outcome: asQueryOutcome(outcome as port.GatewayOutcome), log }
     },
 
-    parseCallback(body: unknown): ParsedCallback {
+    parseCallback(body: unknown): port.ParsedCallback {
       const stk = parseStkCallback(body)
       if (stk) {
         const amountMinor =
@@ -338,7 +331,7 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
     // Daraja signs nothing (GATEWAYS.md §1.10): the daemon checks the secret path token.
     verifyCallback: () => true,
 
-    async testCredentials(): Promise<CredentialCheck> {
+    async testCredentials(): Promise<port.CredentialCheck> {
       try {
         await deps.tokens.get(base, consumerKey, fetchToken, { force: true })
         return { ok: true, message: `Daraja issued a token at ${base}` }
@@ -366,7 +359,7 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
       }
     },
 
-    async registerC2BUrls(reg: C2BRegistration): Promise<GatewayCallResult> {
+    async registerC2BUrls(reg: C2BRegistration): Promise<port.GatewayCallResult> {
       const payload = {
         ShortCode: shortcode,
         ResponseType: reg.responseType ?? 'Completed',
@@ -389,7 +382,7 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
               }
             : httpOutcome(sent.res, {})
       }
-      return { outcome: outcome as GatewayOutcome, log }
+      return { outcome: outcome as port.GatewayOutcome, log }
     },
   }
   return adapter

@@ -1,26 +1,26 @@
 import { validationError } from '../../core/errors.js'
-import type {
-  CredentialCheck,
-  GatewayAdapter,
-  GatewayCallResult,
-  GatewayOutcome,
-  GatewayRefs,
-  InitiateRequest,
-  ParsedCallback,
-} from '../../core/payments/gateway-port.js'
+import type * as port from '../../core/payments/gateway-port.js'
 import { normalisePhone } from '../../core/phone.js'
 import { mpesaWholeShillings } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
 import type { HttpResponse } from '../http.js'
-import { asQueryOutcome, isRecord, outcomeFor, str, transportOutcome } from '../outcomes.js'
+import {
+  asQueryOutcome,
+  explainedOutcome,
+  isRecord,
+  outcomeFor,
+  str,
+  transportCode,
+  transportOutcome,
+} from '../outcomes.js'
 import { gatewayCaller, jsonBody } from '../timed-request.js'
 import { KCB_CODES } from './codes.js'
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
 /** Classifies a KCB status record (status poll or callback); amounts are whole shillings. */
-function statusOutcome(data: Record<string, unknown>, refs: GatewayRefs): GatewayOutcome {
+function statusOutcome(data: Record<string, unknown>, refs: port.GatewayRefs): port.GatewayOutcome {
   const status = str(data['status'])?.toUpperCase() ?? ''
   const desc = str(data['resultDesc'])
   const amount = str(data['amount'])
@@ -39,10 +39,14 @@ function statusOutcome(data: Record<string, unknown>, refs: GatewayRefs): Gatewa
 }
 
 /** An error body `{status:"FAILED", errorCode, message}` (our assumption), else the HTTP status. */
-function errorOutcome(res: HttpResponse, body: unknown, refs: GatewayRefs): GatewayOutcome {
+function errorOutcome(
+  res: HttpResponse,
+  body: unknown,
+  refs: port.GatewayRefs,
+): port.GatewayOutcome {
   if (isRecord(body) && str(body['errorCode']))
     return outcomeFor(KCB_CODES, str(body['errorCode'])!, str(body['message']), refs)
-  return outcomeFor(KCB_CODES, `http.${res.status}`, `HTTP ${res.status}`, refs)
+  return explainedOutcome(KCB_CODES, `http.${res.status}`, `HTTP ${res.status}`, refs)
 }
 
 /**
@@ -50,7 +54,7 @@ function errorOutcome(res: HttpResponse, body: unknown, refs: GatewayRefs): Gate
  * poll and a callback whose shapes are our assumptions (documented in src/sandbox/kcb.ts).
  * KES only, whatever the configuration's `currencies` says: there is no currency field.
  */
-export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): GatewayAdapter {
+export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): port.GatewayAdapter {
   const cfg = configReader('mpesa-kcb', config)
   const base = cfg.baseUrl()
   const apiKey = cfg.secret('apiKey')
@@ -70,7 +74,7 @@ export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): Gate
   return {
     type: 'mpesa-kcb',
 
-    async initiate(req: InitiateRequest): Promise<GatewayCallResult> {
+    async initiate(req: port.InitiateRequest): Promise<port.GatewayCallResult> {
       const amount = mpesaWholeShillings(req.amountMinor, req.currency, 'KCB M-Pesa')
       if (amount > MAX_SAFE)
         throw validationError('amount_too_large', 'the amount is too large for M-Pesa')
@@ -94,7 +98,11 @@ export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): Gate
         url: `${base}/api/v1/payments/initiate_kcb_stk_push`,
         body,
       })
-      if (!r.ok) return { outcome: transportOutcome(KCB_CODES, r.err), log: r.log }
+      if (!r.ok)
+        return {
+          outcome: explainedOutcome(KCB_CODES, transportCode(r.err.code), r.err.message),
+          log: r.log,
+        }
       const b = r.body
       const data = isRecord(b) ? b['data'] : undefined
       if (
@@ -118,7 +126,7 @@ export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): Gate
       return { outcome: errorOutcome(r.res, b, {}), log: r.log }
     },
 
-    async query(attemptRef: string, refs: GatewayRefs): Promise<GatewayCallResult> {
+    async query(attemptRef: string, refs: port.GatewayRefs): Promise<port.GatewayCallResult> {
       // Without a requestReferenceId (the push timed out), look the push up by the order id we
       // sent: our attempt reference travels in orderIds (a dsh-defined status query, see the
       // assumptions in src/sandbox/kcb.ts).
@@ -136,7 +144,7 @@ export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): Gate
       return { outcome: asQueryOutcome(outcome), log: r.log }
     },
 
-    parseCallback(body: unknown): ParsedCallback {
+    parseCallback(body: unknown): port.ParsedCallback {
       const ref = isRecord(body) ? str(body['requestReferenceId']) : undefined
       if (!isRecord(body) || !ref || !str(body['status'])) {
         throw validationError(
@@ -162,7 +170,7 @@ export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): Gate
     // Zed signs nothing that we know of: the daemon checks the secret path token.
     verifyCallback: () => true,
 
-    async testCredentials(): Promise<CredentialCheck> {
+    async testCredentials(): Promise<port.CredentialCheck> {
       // A status query for a made-up id: 401 means the key is refused, 404 means it was accepted.
       const r = await send({
         method: 'GET',

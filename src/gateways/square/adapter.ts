@@ -1,14 +1,6 @@
 import { createHash } from 'node:crypto'
 import { validationError } from '../../core/errors.js'
-import type {
-  CredentialCheck,
-  GatewayAdapter,
-  GatewayCallResult,
-  GatewayOutcome,
-  GatewayRefs,
-  InitiateRequest,
-  ParsedCallback,
-} from '../../core/payments/gateway-port.js'
+import type * as port from '../../core/payments/gateway-port.js'
 import { toSquareAmount } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
@@ -51,7 +43,7 @@ function paymentAmount(p: Json): bigint | undefined {
 }
 
 /** Classifies a Square Payment by its status. */
-export function squarePaymentOutcome(p: Json, refs: GatewayRefs = {}): GatewayOutcome {
+export function squarePaymentOutcome(p: Json, refs: port.GatewayRefs = {}): port.GatewayOutcome {
   const status = str(p['status']) ?? ''
   const r = {
     ...refs,
@@ -68,7 +60,11 @@ export function squarePaymentOutcome(p: Json, refs: GatewayRefs = {}): GatewayOu
 }
 
 /** Classifies Square's `errors` array: the first code the table knows, else unknown. */
-function errorsOutcome(errors: Json[], httpStatus: number, refs: GatewayRefs): GatewayOutcome {
+function errorsOutcome(
+  errors: Json[],
+  httpStatus: number,
+  refs: port.GatewayRefs,
+): port.GatewayOutcome {
   const known = errors.find((e) => SQUARE_CODES[str(e['code']) ?? ''])
   if (known) return outcomeFor(SQUARE_CODES, str(known['code'])!, str(known['detail']), refs)
   if (SQUARE_CODES[`http.${httpStatus}`])
@@ -84,7 +80,7 @@ function errorsOutcome(errors: Json[], httpStatus: number, refs: GatewayRefs): G
  * Square Payments (GATEWAYS.md §4). For Kenyan branches Square can only record EXTERNAL or CASH
  * payments; the currency must be the location's (setting `locationCurrency` when known).
  */
-export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): GatewayAdapter {
+export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): port.GatewayAdapter {
   const cfg = configReader('square', config)
   const base = cfg.baseUrl()
   const accessToken = cfg.secret('accessToken')
@@ -106,7 +102,7 @@ export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): G
   const call = (method: 'GET' | 'POST', path: string, body?: Json) =>
     send(method, path, body === undefined ? undefined : jsonBody(body))
 
-  function classify(status: number, body: unknown, refs: GatewayRefs): GatewayOutcome {
+  function classify(status: number, body: unknown, refs: port.GatewayRefs): port.GatewayOutcome {
     const payment = isRecord(body) && isRecord(body['payment']) ? body['payment'] : undefined
     const errors =
       isRecord(body) && Array.isArray(body['errors']) ? body['errors'].filter(isRecord) : []
@@ -120,7 +116,7 @@ export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): G
   return {
     type: 'square',
 
-    async initiate(req: InitiateRequest): Promise<GatewayCallResult> {
+    async initiate(req: port.InitiateRequest): Promise<port.GatewayCallResult> {
       if (!req.paymentMethod)
         throw validationError(
           'payment_method_required',
@@ -147,7 +143,7 @@ export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): G
       return { outcome: classify(r.status, r.body, {}), log: r.log }
     },
 
-    async query(attemptRef: string, refs: GatewayRefs): Promise<GatewayCallResult> {
+    async query(attemptRef: string, refs: port.GatewayRefs): Promise<port.GatewayCallResult> {
       if (refs.gatewayRef) {
         const r = await call('GET', `/v2/payments/${encodeURIComponent(refs.gatewayRef)}`)
         if (!r.ok)
@@ -189,7 +185,7 @@ export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): G
       }
     },
 
-    parseCallback(body: unknown): ParsedCallback {
+    parseCallback(body: unknown): port.ParsedCallback {
       const data = isRecord(body) ? body['data'] : undefined
       const object = isRecord(data) ? data['object'] : undefined
       const payment = isRecord(object) ? object['payment'] : undefined
@@ -223,7 +219,7 @@ export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): G
       )
     },
 
-    async testCredentials(): Promise<CredentialCheck> {
+    async testCredentials(): Promise<port.CredentialCheck> {
       const r = await call('GET', `/v2/locations/${encodeURIComponent(locationId)}`)
       if (!r.ok)
         return {

@@ -1,13 +1,5 @@
 import { validationError } from '../../core/errors.js'
-import type {
-  CredentialCheck,
-  GatewayAdapter,
-  GatewayCallResult,
-  GatewayOutcome,
-  GatewayRefs,
-  InitiateRequest,
-  ParsedCallback,
-} from '../../core/payments/gateway-port.js'
+import type * as port from '../../core/payments/gateway-port.js'
 import { fromStripeAmount, toStripeAmount } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
@@ -36,7 +28,7 @@ function amountOf(pi: Json): bigint | undefined {
   return fromStripeAmount(BigInt(raw), cur)
 }
 
-const refsOf = (pi: Json, refs: GatewayRefs = {}): GatewayRefs => {
+const refsOf = (pi: Json, refs: port.GatewayRefs = {}): port.GatewayRefs => {
   const charge = pi['latest_charge']
   return {
     ...refs,
@@ -49,8 +41,8 @@ const refsOf = (pi: Json, refs: GatewayRefs = {}): GatewayRefs => {
 export function stripeErrorOutcome(
   err: Json,
   httpStatus: number | undefined,
-  refs: GatewayRefs,
-): GatewayOutcome {
+  refs: port.GatewayRefs,
+): port.GatewayOutcome {
   const message = str(err['message'])
   for (const key of [str(err['decline_code']), str(err['code']), str(err['type'])]) {
     if (key && STRIPE_CODES[key]) return outcomeFor(STRIPE_CODES, key, message, refs)
@@ -65,7 +57,7 @@ export function stripeErrorOutcome(
 }
 
 /** Classifies a PaymentIntent by its status (and its last_payment_error once refused). */
-export function paymentIntentOutcome(pi: Json, refs: GatewayRefs = {}): GatewayOutcome {
+export function paymentIntentOutcome(pi: Json, refs: port.GatewayRefs = {}): port.GatewayOutcome {
   const status = str(pi['status']) ?? ''
   const r = refsOf(pi, refs)
   const lastError = pi['last_payment_error']
@@ -81,7 +73,7 @@ export function paymentIntentOutcome(pi: Json, refs: GatewayRefs = {}): GatewayO
 }
 
 /** Stripe PaymentIntents (GATEWAYS.md §3): form-encoded, Idempotency-Key = our attemptRef. */
-export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): GatewayAdapter {
+export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): port.GatewayAdapter {
   const cfg = configReader('stripe', config)
   const base = cfg.baseUrl()
   const secretKey = cfg.secret('secretKey')
@@ -100,7 +92,7 @@ export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): G
   ) => send(method, path, form ? formBody(form) : undefined, idempotencyKey)
 
   /** A PaymentIntent answer, an error answer, or an HTTP status without either. */
-  function classify(status: number, body: unknown, refs: GatewayRefs): GatewayOutcome {
+  function classify(status: number, body: unknown, refs: port.GatewayRefs): port.GatewayOutcome {
     if (isRecord(body) && body['object'] === 'payment_intent')
       return paymentIntentOutcome(body, refs)
     if (isRecord(body) && isRecord(body['error'])) {
@@ -114,7 +106,7 @@ export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): G
   return {
     type: 'stripe',
 
-    async initiate(req: InitiateRequest): Promise<GatewayCallResult> {
+    async initiate(req: port.InitiateRequest): Promise<port.GatewayCallResult> {
       if (!req.paymentMethod)
         throw validationError(
           'payment_method_required',
@@ -140,7 +132,7 @@ export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): G
       return { outcome: classify(r.status, r.body, {}), log: r.log }
     },
 
-    async query(attemptRef: string, refs: GatewayRefs): Promise<GatewayCallResult> {
+    async query(attemptRef: string, refs: port.GatewayRefs): Promise<port.GatewayCallResult> {
       if (refs.gatewayRef) {
         const r = await call('GET', `/v1/payment_intents/${encodeURIComponent(refs.gatewayRef)}`)
         if (!r.ok)
@@ -169,7 +161,7 @@ export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): G
       return { outcome: asQueryOutcome(classify(r.status, r.body, refs)), log: r.log }
     },
 
-    parseCallback(body: unknown): ParsedCallback {
+    parseCallback(body: unknown): port.ParsedCallback {
       const data = isRecord(body) ? body['data'] : undefined
       const pi = isRecord(data) ? data['object'] : undefined
       const id = isRecord(body) ? str(body['id']) : undefined
@@ -212,7 +204,7 @@ export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): G
       )
     },
 
-    async testCredentials(): Promise<CredentialCheck> {
+    async testCredentials(): Promise<port.CredentialCheck> {
       const r = await call('GET', '/v1/balance')
       if (!r.ok)
         return {

@@ -1,0 +1,8 @@
+/** Store-wide settings (key → value) that other capabilities read and write. */
+export {
+  findSettingKeyByValue,
+  getSetting,
+  putSetting,
+  putSettingIfAbsent,
+  settingsWithPrefix,
+} from './settings-store.js'
