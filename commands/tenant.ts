@@ -52,5 +52,55 @@ export function tenantCommand(ctx: CommandContext): Command {
         )
       }),
     )
+
+  tenant
+    .command('collection-account')
+    .description(
+      'Show or set the tenant’s collection account (where gateways pay in; the debtor of settlement transfers)',
+    )
+    .argument('<slug>')
+    .option('--currency <ccy>', 'which currency (default the tenant currency)')
+    .option('--account-name <name>', 'account holder name')
+    .option('--account-number <number>', 'bank account number')
+    .option('--bank-name <name>', 'bank name')
+    .option('--bank-code <code>', 'bank (and branch) code')
+    .option('--swift <bic>', 'SWIFT/BIC code, e.g. KCBLKENX')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  dsh tenant collection-account acme --currency KES --account-name "Acme Ltd" --account-number 0100200300 \
+      --bank-name KCB --bank-code 01 --swift KCBLKENX
+  dsh tenant collection-account acme --json`,
+    )
+    .action(
+      ctx.action(async (app, slug: string, opts: Record<string, string | undefined>) => {
+        const svc = await import('../src/settlement/collection-accounts.js')
+        if (!svc.isCollectionChange(opts)) {
+          const rows = await svc.showCollectionAccounts(app, slug)
+          app.out.result(rows, () =>
+            rows.length === 0
+              ? `tenant ${slug} has no collection account yet; set one with --account-name, --account-number and --bank-name`
+              : rows
+                  .map((a) =>
+                    app.out.fields([
+                      ['Tenant', a.tenant],
+                      ['Currency', a.currency],
+                      ['Account', `${a.accountName}, ${a.accountNumber}`],
+                      ['Bank', [a.bankName, a.bankCode, a.swift].filter(Boolean).join(', ')],
+                    ]),
+                  )
+                  .join('\n\n'),
+          )
+          return
+        }
+        const r = await svc.setCollectionAccount(app, slug, opts)
+        app.out.result(
+          r.account,
+          () =>
+            `${r.created ? 'added' : 'updated'} collection account ${r.account.tenant} ${r.account.currency}: ${r.account.accountName}, ${r.account.accountNumber} (${r.account.bankName})`,
+        )
+      }),
+    )
   return tenant
 }

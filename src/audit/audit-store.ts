@@ -42,6 +42,8 @@ export interface AuditFilter {
   action?: string | undefined
   since?: string | undefined
   limit?: number | undefined
+  /** Only rows about this object (e.g. a settlement batch id). */
+  target?: string | undefined
 }
 
 export function listAuditRows(db: Kysely<Database>, f: AuditFilter) {
@@ -52,6 +54,7 @@ export function listAuditRows(db: Kysely<Database>, f: AuditFilter) {
       ? q.where('action', 'like', `${f.action.slice(0, -1)}%`)
       : q.where('action', '=', f.action)
   if (f.since) q = q.where('at', '>=', f.since)
+  if (f.target) q = q.where('target', '=', f.target)
   q = q.orderBy('seq', 'asc')
   if (f.limit) q = q.limit(f.limit)
   return q.execute()
