@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import type { App } from '../src/app.js'
-import { ALL_FIELDS } from '../src/core/gateways/fields.js'
+import { ALL_FIELDS, GATEWAY_FIELDS } from '../src/core/gateways/fields.js'
 import type { GatewayView } from '../src/gateway-config/view.js'
 import type { CommandContext } from './context.js'
 import { collectFieldValues } from './secret-input.js'
@@ -14,14 +14,20 @@ const scopeFlags = (cmd: Command) =>
 
 const TYPES = 'mpesa | mpesa-kcb | stripe | square | cash'
 
+/** The human label of a stored field (`accountType` → `Account type`); JSON keeps the keys. */
+function fieldLabel(type: string, key: string): string {
+  const spec = (GATEWAY_FIELDS as Record<string, readonly { name: string; label: string }[]>)[type]
+  return spec?.find((f) => f.name === key)?.label ?? key
+}
+
 export function renderGateway(app: App, g: GatewayView): string {
   return app.out.fields([
     ['Type', g.type],
     ['Applies to', g.branch ? `branch ${g.branch}` : `tenant ${g.tenant} (default)`],
     ['Comes from', g.source === 'tenant' && g.branch ? `tenant ${g.tenant} (inherited)` : g.source],
     ['Enabled', g.enabled ? 'yes' : 'no'],
-    ...Object.entries(g.settings).map(([k, v]) => [k, v] as [string, string]),
-    ...Object.entries(g.secrets).map(([k, v]) => [k, v] as [string, string]),
+    ...Object.entries(g.settings).map(([k, v]) => [fieldLabel(g.type, k), v] as [string, string]),
+    ...Object.entries(g.secrets).map(([k, v]) => [fieldLabel(g.type, k), v] as [string, string]),
     [
       'Transaction fee',
       `${g.fees['transactionFeeRate']}% + ${g.fees['currency']} ${g.fees['transactionFeeFlat']}`,
@@ -222,7 +228,11 @@ Examples:
       ctx.action(async (app, type: string, opts: { branch: string }) => {
         const { gatewayTest } = await import('../src/gateway-config/health.js')
         const r = await gatewayTest(app, type, opts.branch)
-        app.out.result(r, () => `${r.gateway} credentials of ${r.branch}: ok (${r.message})`)
+        app.out.result(r, () =>
+          r.nothingToTest
+            ? `${r.gateway} of ${r.branch}: ${r.message}`
+            : `${r.gateway} credentials of ${r.branch}: ok (${r.message})`,
+        )
       }),
     )
 

@@ -14,7 +14,7 @@ export function renderPayment(app: App, p: PaymentView): string {
     ['Gateway', p.gateway ?? '(none)'],
     ['Phone', p.phoneMasked ?? undefined],
     ['Order', p.orderId ?? undefined],
-    ['Checkout request', p.checkoutRequestId ?? undefined],
+    [gatewayRefLabel(p.gateway), p.checkoutRequestId ?? undefined],
     ['Receipt', p.receiptNumber ?? undefined],
     [
       'Fee',
@@ -26,6 +26,22 @@ export function renderPayment(app: App, p: PaymentView): string {
     ['Created', p.createdAt],
     ['Completed', p.completedAt ?? undefined],
   ])
+}
+
+/** What the gateway's own reference is called by that gateway. */
+export function gatewayRefLabel(gateway: string | null): string {
+  switch (gateway) {
+    case 'stripe':
+      return 'Payment intent'
+    case 'square':
+      return 'Square payment'
+    case 'mpesa-kcb':
+      return 'KCB reference'
+    case 'mpesa':
+      return 'Checkout request'
+    default:
+      return 'Gateway reference'
+  }
 }
 
 /** PRODUCT.md / issue contract: 0 succeeded or pending without --wait; 8 failed/cancelled; 6 unknown or nothing attempted. */
@@ -65,7 +81,7 @@ export function payCommand(ctx: CommandContext): Command {
     )
     .option('--branch <code>', 'the branch taking the payment')
     .option('--amount <amount>', 'amount in major units, e.g. 1500 or 1,500.50')
-    .option('--currency <ccy>', 'currency of the amount, e.g. KES')
+    .option('--currency <ccy>', 'currency of the amount (default: the branch currency)')
     .option('--phone <msisdn>', 'customer phone for M-Pesa (07…, 01…, +254…, 254…)')
     .option('--order <id>', 'your order id')
     .option('--method <method>', 'mpesa | card | cash (default mpesa when --phone is given)')
@@ -84,7 +100,7 @@ export function payCommand(ctx: CommandContext): Command {
       'after',
       `
 Examples:
-  dsh pay --branch westlands --amount 1500 --currency KES --phone 0712345678 --order T12-88 --wait
+  dsh pay --branch westlands --amount 1500 --phone 0712345678 --order T12-88 --wait
   dsh pay --branch westlands --amount 2,450.00 --currency KES --method card --idempotency-key order-88
   dsh pay --branch westlands --amount 300 --currency KES --method cash --json
 
@@ -129,7 +145,9 @@ attempted or the outcome is unknown, 3 invalid input, 4 unknown or disabled bran
                 : `is ${p.status}`
           throw new DshError(kind, `payment_${p.status}`, `payment ${p.id} ${what}`, {
             hint:
-              kind === 'unavailable' ? `resolve it with \`dsh payments sync ${p.id}\`` : undefined,
+              p.status === 'unknown' || p.status === 'pending'
+                ? `resolve it with \`dsh payments sync ${p.id}\``
+                : undefined,
           })
         }
       }),

@@ -25,14 +25,13 @@ Examples:
       ctx.action(async (app, opts: { name?: string; role?: string; tenant?: string }) => {
         const { createToken } = await import('../src/access/tokens.js')
         const t = await createToken(app, opts)
-        app.out.result(t, () =>
-          [
-            t.token,
-            '',
-            `token "${t.name}" (${t.role}${t.tenant ? `, tenant ${t.tenant}` : ', every tenant'}) created.`,
-            'Copy it now: it is not stored and cannot be shown again.',
-          ].join('\n'),
-        )
+        // stdout holds the token alone, so `T=$(dsh token create …)` captures exactly it.
+        app.out.result(t, () => t.token)
+        if (!app.out.json) {
+          app.out.info(
+            `token "${t.name}" (${t.role}${t.tenant ? `, tenant ${t.tenant}` : ', every tenant'}) created.\nCopy it now: it is not stored and cannot be shown again.`,
+          )
+        }
       }),
     )
   token

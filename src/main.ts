@@ -27,6 +27,15 @@ const rt: Runtime = {
   user: osUser(),
 }
 
+// A reader that stops early (`dsh --help | head -1`) closes the pipe: that is not an error of dsh,
+// so it ends quietly with 0 instead of an unhandled EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    throw err
+  })
+}
+
 process.on('SIGINT', () => {
   process.stderr.write('\ndsh: interrupted\n')
   process.exit(130)

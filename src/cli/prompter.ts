@@ -1,5 +1,5 @@
 import type { Ask } from '../context.js'
-import { usageError } from '../core/errors.js'
+import { DshError, usageError } from '../core/errors.js'
 import type { GlobalOptions, Runtime } from './runtime.js'
 
 export type { Field } from '../context.js'
@@ -64,7 +64,8 @@ export function createPrompter(rt: Runtime, globals: GlobalOptions): Prompter {
         { message: `${message}?`, default: false },
         { input: rt.stdin, output: process.stderr },
       )
-      if (!ok) throw usageError('not_confirmed', 'cancelled; nothing was changed')
+      // Declining is the user's choice, like Ctrl-C: 130, not a usage error.
+      if (!ok) throw new DshError('interrupted', 'not_confirmed', 'cancelled, nothing changed')
     },
   }
 }
