@@ -22,7 +22,7 @@ interface AddOptions extends SettingsOptions {
 const settingsFlags = (cmd: Command) =>
   cmd
     .option('--name <name>', 'display name')
-    .option('--timezone <zone>', 'IANA time zone (default Africa/Nairobi)')
+    .option('--timezone <zone>', 'IANA time zone (default the tenant’s)')
     .option('--tax-rate <percent>', 'tax rate in percent, 0-100, at most 2 decimals (default 0)')
     .option('--service-charge <percent>', 'service charge in percent (default 0)')
     .option('--tips', 'accept tips')

@@ -3,6 +3,7 @@ import * as foundation from './2026_11_26_0001_foundation.js'
 import * as gatewaysAudit from './2026_11_26_0002_gateways_audit.js'
 import * as payments from './2026_11_26_0003_payments.js'
 import * as daemon from './2026_11_26_0004_daemon.js'
+import * as tenantTimezone from './2026_11_29_0008_tenant_timezone.js'
 
 /**
  * Every migration, in order. A static list (not a folder scan) so the same code runs from the
@@ -13,4 +14,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026_11_26_0002_gateways_audit': gatewaysAudit,
   '2026_11_26_0003_payments': payments,
   '2026_11_26_0004_daemon': daemon,
+  '2026_11_29_0008_tenant_timezone': tenantTimezone,
 }

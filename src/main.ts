@@ -22,6 +22,9 @@ const rt: Runtime = {
   stdinIsTTY: process.stdin.isTTY === true,
   stdoutIsTTY: process.stdout.isTTY === true,
   stderrIsTTY: process.stderr.isTTY === true,
+  get columns() {
+    return process.stdout.isTTY ? process.stdout.columns : undefined
+  },
   clock: systemClock,
   ids: ulidGen(Date.now, (n) => randomBytes(n)),
   user: osUser(),

@@ -70,7 +70,9 @@ const cliRule: ImportRule = (file, specifier) => {
 /** The daemon is a front door like the CLI, never importing it. */
 const daemonRule: ImportRule = (file, specifier) => {
   if (!isPath(specifier))
-    return packageName(specifier) === 'commander' ? 'the daemon must not import commander' : undefined
+    return packageName(specifier) === 'commander'
+      ? 'the daemon must not import commander'
+      : undefined
   const to = area(target(file, specifier))
   if (to === 'src/cli' || to === 'commands') return 'the daemon must not import the CLI'
   return undefined
@@ -186,7 +188,7 @@ describe('the layer rules catch planted violations', () => {
     ).toEqual([1])
   })
 
-  it("a store only from its own folder", () => {
+  it('a store only from its own folder', () => {
     expect(
       lines(inCapability, storeOwnerRule, [
         "import { findBranchByCode } from '../tenants/branches-store.js'",

@@ -273,4 +273,3 @@ export function tsFiles(dir: string, recursive: boolean): string[] {
 
 export const report = (offences: Offence[]) =>
   offences.map((o) => `  ${relative(ROOT, o.file)}:${o.line}: ${o.message}`).join('\n')
-
