@@ -38,6 +38,35 @@ export function renderGateway(app: App, g: GatewayView): string {
   ])
 }
 
+/** Seconds `gateway setup` waits for its closing `gateway test` on a terminal. */
+const SETUP_TEST_SECONDS = 5
+
+/**
+ * After a set-up on a terminal: `gateway test`, capped at a few seconds, reported as a warning
+ * (or a note when it passes). It never changes the exit code: the configuration is saved.
+ */
+async function testAfterSetup(app: App, type: string, branch: string): Promise<void> {
+  const { gatewayTest } = await import('../src/gateway-config/health.js')
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), SETUP_TEST_SECONDS * 1000)
+  })
+  try {
+    const r = await Promise.race([gatewayTest(app, type, branch), timeout])
+    if (r === 'timeout')
+      app.out.warn(
+        `gateway test gave no answer within ${SETUP_TEST_SECONDS} s; try \`dsh gateway test ${type} --branch ${branch}\``,
+      )
+    else app.out.info(`gateway test: ${r.gateway} credentials of ${r.branch} ok (${r.message})`)
+  } catch (e) {
+    app.out.warn(
+      `saved, but gateway test failed: ${(e as Error).message}; check it with \`dsh gateway test ${type} --branch ${branch}\``,
+    )
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 export function gatewayCommand(ctx: CommandContext): Command {
   const gateway = new Command('gateway').description(
     'Payment gateway configurations per branch, with tenant defaults',
@@ -71,6 +100,10 @@ export function gatewayCommand(ctx: CommandContext): Command {
       'fee rate on currency conversion in percent (default 0)',
     )
     .option('--settlement-fee <amount>', 'fee per settlement batch (default 0)')
+    .option(
+      '--no-test',
+      'do not run `gateway test` afterwards (it runs on a terminal; never with --no-input)',
+    )
     .addHelpText(
       'after',
       `
@@ -102,6 +135,8 @@ Examples:
           r.view,
           () => `${r.created ? 'configured' : 'updated'} ${type}\n${renderGateway(app, r.view)}`,
         )
+        if (app.prompter.interactive && opts['test'] !== false && r.view.branch && type !== 'cash')
+          await testAfterSetup(app, type, r.view.branch)
       }),
     )
 

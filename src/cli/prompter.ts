@@ -30,6 +30,11 @@ export function createPrompter(rt: Runtime, globals: GlobalOptions): Prompter {
       const prompts = await import('@inquirer/prompts')
       const ctx = { input: rt.stdin, output: process.stderr }
       for (const f of absent) {
+        // A bad value is refused as it is typed, and asked again (secrets too).
+        const validate = (v: string) => {
+          if (f.secret && v === '') return 'must not be empty'
+          return f.validate?.(v) ?? true
+        }
         if (f.choices) {
           out[f.key] = await prompts.select(
             {
@@ -40,10 +45,15 @@ export function createPrompter(rt: Runtime, globals: GlobalOptions): Prompter {
             ctx,
           )
         } else if (f.secret) {
-          out[f.key] = await prompts.password({ message: f.message, mask: '*' }, ctx)
+          out[f.key] = await prompts.password({ message: f.message, mask: '*', validate }, ctx)
         } else {
           out[f.key] = await prompts.input(
-            { message: f.message, required: true, ...(f.default ? { default: f.default } : {}) },
+            {
+              message: f.message,
+              required: true,
+              validate,
+              ...(f.default ? { default: f.default } : {}),
+            },
             ctx,
           )
         }

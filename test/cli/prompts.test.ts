@@ -23,7 +23,7 @@ async function screenWhen(predicate: (s: string) => boolean, ms = 8_000): Promis
 }
 
 function start(args: string[]) {
-  const cmd = `DSH_HOME=${home.home} ${process.execPath} ${DSH_BIN} ${args.join(' ')}; echo "EXIT=$?"; sleep 30`
+  const cmd = `DSH_SANDBOX_URL=http://127.0.0.1:9 DSH_HOME=${home.home} ${process.execPath} ${DSH_BIN} ${args.join(' ')}; echo "EXIT=$?"; sleep 30`
   tmux('new-session', '-d', '-s', session, '-x', '150', '-y', '40', cmd)
 }
 
@@ -45,11 +45,15 @@ afterAll(() => {
 
 describe('prompts on a terminal', () => {
   it('asks for missing gateway fields, masks secrets, and never shows them', async () => {
-    start(['gateway', 'setup', 'stripe', '--branch', 'w'])
+    start(['gateway', 'setup', 'stripe', '--branch', 'w', '--no-test'])
+    await screenWhen((s) => s.includes('Environment'))
+    tmux('send-keys', '-t', session, 'Enter')
     await screenWhen((s) => s.includes('Stripe secret key'))
     tmux('send-keys', '-t', session, 'sk_test_PROMPTSECRET42', 'Enter')
     await screenWhen((s) => s.includes('Stripe webhook signing secret'))
     tmux('send-keys', '-t', session, 'whsec_PROMPTED17', 'Enter')
+    await screenWhen((s) => s.includes('Base URL'))
+    tmux('send-keys', '-t', session, 'Enter')
     const screen = await screenWhen((s) => s.includes('EXIT='))
     tmux('kill-session', '-t', session)
     expect(screen).toContain('EXIT=0')
