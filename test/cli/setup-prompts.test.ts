@@ -178,8 +178,6 @@ describe('gateway setup prompts (tmux)', () => {
       env: { DSH_HOME: home.home },
     })
     expect(missing.code).toBe(2)
-    expect(missing.stderr).toContain(
-      'missing required flags: --secret-key, --webhook-secret',
-    )
+    expect(missing.stderr).toContain('missing required flags: --secret-key, --webhook-secret')
   })
 })
