@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import type { App } from '../src/app.js'
 import { formatMoney } from '../src/core/money/format.js'
+import { formatLocal } from '../src/core/time.js'
 import type { SettlementAccountView } from '../src/settlement/accounts.js'
 import type { BranchView } from '../src/tenants/branches.js'
 import type { CommandContext } from './context.js'
@@ -41,8 +42,8 @@ function showBranch(app: App, b: BranchView): string {
     ['Tips', b.tips ? 'yes' : 'no'],
     ['Methods', b.methods.join(', ')],
     ['Status', b.status],
-    ['Created', b.createdAt],
-    ['Updated', b.updatedAt],
+    ['Created', formatLocal(b.createdAt, b.timezone)],
+    ['Updated', formatLocal(b.updatedAt, b.timezone)],
   ])
 }
 
@@ -107,12 +108,12 @@ export function branchCommand(ctx: CommandContext): Command {
                   'Code',
                   'Name',
                   'Tenant',
-                  'Currency',
-                  'Time zone',
-                  'Tax',
-                  'Service',
-                  'Tips',
-                  'Methods',
+                  { header: 'Currency', priority: 70 },
+                  { header: 'Time zone', priority: 45 },
+                  { header: 'Tax', priority: 35, align: 'right' },
+                  { header: 'Service', priority: 30, align: 'right' },
+                  { header: 'Tips', priority: 20 },
+                  { header: 'Methods', priority: 25 },
                   'Status',
                 ],
                 rows.map((b) => [

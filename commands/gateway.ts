@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander'
 import type { App } from '../src/app.js'
 import { ALL_FIELDS, GATEWAY_FIELDS } from '../src/core/gateways/fields.js'
+import { formatLocal } from '../src/core/time.js'
 import type { GatewayView } from '../src/gateway-config/view.js'
 import type { CommandContext } from './context.js'
 import { collectFieldValues } from './secret-input.js'
@@ -20,7 +21,7 @@ function fieldLabel(type: string, key: string): string {
   return spec?.find((f) => f.name === key)?.label ?? key
 }
 
-export function renderGateway(app: App, g: GatewayView): string {
+export function renderGateway(app: App, g: GatewayView, zone: string): string {
   return app.out.fields([
     ['Type', g.type],
     ['Applies to', g.branch ? `branch ${g.branch}` : `tenant ${g.tenant} (default)`],
@@ -34,7 +35,7 @@ export function renderGateway(app: App, g: GatewayView): string {
     ],
     ['Conversion fee', `${g.fees['conversionFeeRate']}%`],
     ['Settlement fee', `${g.fees['currency']} ${g.fees['settlementFee']}`],
-    ['Updated', g.updatedAt],
+    ['Updated', formatLocal(g.updatedAt, zone)],
   ])
 }
 
@@ -131,9 +132,12 @@ Examples:
           values,
           fees,
         })
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const zone = app.out.json ? 'UTC' : await displayZone(app, r.view)
         app.out.result(
           r.view,
-          () => `${r.created ? 'configured' : 'updated'} ${type}\n${renderGateway(app, r.view)}`,
+          () =>
+            `${r.created ? 'configured' : 'updated'} ${type}\n${renderGateway(app, r.view, zone)}`,
         )
         if (app.prompter.interactive && opts['test'] !== false && r.view.branch && type !== 'cash')
           await testAfterSetup(app, type, r.view.branch)
@@ -157,7 +161,14 @@ Examples:
           rows.length === 0
             ? 'no gateway configurations; add one with `dsh gateway setup <type> --branch <code>`'
             : app.out.table(
-                ['Tenant', 'Branch', 'Type', 'Source', 'Enabled', 'Environment'],
+                [
+                  { header: 'Tenant', priority: 40 },
+                  { header: 'Branch', priority: 100 },
+                  'Type',
+                  'Source',
+                  'Enabled',
+                  'Environment',
+                ],
                 rows.map((r) => [
                   r.tenant,
                   r.branch ?? '(tenant default)',
@@ -185,7 +196,9 @@ Examples:
       ctx.action(async (app, type: string, opts: Opts) => {
         const { gatewayShow } = await import('../src/gateway-config/manage.js')
         const g = await gatewayShow(app, type, opts)
-        app.out.result(g, () => renderGateway(app, g))
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const zone = app.out.json ? 'UTC' : await displayZone(app, g)
+        app.out.result(g, () => renderGateway(app, g, zone))
       }),
     )
 
@@ -233,6 +246,8 @@ Examples:
       ctx.action(async (app, opts: { branch?: string }) => {
         const { gatewayStatus } = await import('../src/gateway-config/health.js')
         const rows = await gatewayStatus(app, opts.branch)
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const zone = app.out.json ? 'UTC' : await displayZone(app, { branch: opts.branch })
         app.out.result(rows, () =>
           rows.length === 0
             ? 'no remote gateways configured'
@@ -244,7 +259,7 @@ Examples:
                   r.enabled ? 'yes' : 'no',
                   r.breaker,
                   r.consecutiveFaults,
-                  r.retryAt ?? '',
+                  formatLocal(r.retryAt, zone),
                 ]),
               ),
         )

@@ -1,10 +1,11 @@
 import { Command } from 'commander'
 import type { App } from '../src/app.js'
 import { formatMoney } from '../src/core/money/format.js'
+import { formatLocal } from '../src/core/time.js'
 import type { PaymentView } from '../src/payments/view.js'
 import type { CommandContext } from './context.js'
 
-export function renderPayment(app: App, p: PaymentView): string {
+export function renderPayment(app: App, p: PaymentView, zone: string): string {
   return app.out.fields([
     ['Payment', p.id],
     ['Status', p.status],
@@ -23,8 +24,8 @@ export function renderPayment(app: App, p: PaymentView): string {
         : formatMoney({ minor: BigInt(p.feeMinor), currency: p.currency }),
     ],
     ['Failure', p.failure ? `${p.failure.message} (${p.failure.code})` : undefined],
-    ['Created', p.createdAt],
-    ['Completed', p.completedAt ?? undefined],
+    ['Created', formatLocal(p.createdAt, zone)],
+    ['Completed', p.completedAt ? formatLocal(p.completedAt, zone) : undefined],
   ])
 }
 
@@ -126,11 +127,13 @@ attempted or the outcome is unknown, 3 invalid input, 4 unknown or disabled bran
           throw asFlags(e, { orderId: '--order' })
         })
         const p = r.payment
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const zone = app.out.json ? 'UTC' : await displayZone(app, { branch: p.branch })
         app.out.result({ ...p, replayed: r.replayed, skipped: r.skipped }, () =>
           [
             r.replayed ? '(replayed: this idempotency key was used before)' : '',
             ...r.skipped.map((s) => `skipped ${s}`),
-            renderPayment(app, p),
+            renderPayment(app, p, zone),
           ]
             .filter(Boolean)
             .join('\n'),

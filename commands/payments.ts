@@ -103,13 +103,24 @@ Examples:
       ctx.action(async (app, id: string) => {
         const { paymentShow } = await import('../src/payments/queries.js')
         const p = await paymentShow(app, id)
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const zone = app.out.json ? 'UTC' : await displayZone(app, { branch: p.branch })
         app.out.result(p, () =>
           [
-            renderPayment(app, p),
+            renderPayment(app, p, zone),
             '',
             p.attempts.length
               ? app.out.table(
-                  ['#', 'Gateway', 'Status', 'Kind', 'Code', 'Message', 'Ref', 'ms'],
+                  [
+                    '#',
+                    'Gateway',
+                    'Status',
+                    { header: 'Kind', priority: 20 },
+                    { header: 'Code', priority: 30 },
+                    'Message',
+                    { header: 'Ref', priority: 25 },
+                    { header: 'ms', priority: 10 },
+                  ],
                   p.attempts.map((a) => [
                     a.seq,
                     a.gateway,
@@ -124,8 +135,14 @@ Examples:
               : 'no gateway attempts',
             '',
             app.out.table(
-              ['At', 'From', 'To', 'By', 'Why'],
-              p.timeline.map((e) => [e.at, e.from ?? '', e.to, e.actor, e.reason]),
+              ['At', { header: 'From', priority: 40 }, 'To', { header: 'By', priority: 30 }, 'Why'],
+              p.timeline.map((e) => [
+                formatLocal(e.at, zone),
+                e.from ?? '',
+                e.to,
+                e.actor,
+                e.reason,
+              ]),
             ),
           ].join('\n'),
         )
@@ -150,7 +167,9 @@ Examples:
           const { paymentShow } = await import('../src/payments/queries.js')
           await syncPayment(app, id.trim())
           const p = await paymentShow(app, id.trim())
-          app.out.result(p, () => renderPayment(app, p))
+          const { displayZone } = await import('../src/tenants/tenants.js')
+          const zone = app.out.json ? 'UTC' : await displayZone(app, { branch: p.branch })
+          app.out.result(p, () => renderPayment(app, p, zone))
           return
         }
         const rows = await syncStale(app)

@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { formatLocal } from '../src/core/time.js'
 import type { CommandContext } from './context.js'
 
 export function tokenCommand(ctx: CommandContext): Command {
@@ -42,19 +43,29 @@ Examples:
       ctx.action(async (app) => {
         const { listTokens } = await import('../src/access/tokens.js')
         const rows = await listTokens(app)
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const zone = app.out.json ? 'UTC' : await displayZone(app)
         app.out.result(rows, () =>
           rows.length === 0
             ? 'no tokens; create one with `dsh token create --name <n> --role viewer`'
             : app.out.table(
-                ['Name', 'Role', 'Tenant', 'Token', 'Created', 'Last used', 'Revoked'],
+                [
+                  'Name',
+                  'Role',
+                  { header: 'Tenant', priority: 45 },
+                  { header: 'Token', priority: 40 },
+                  { header: 'Created', priority: 30 },
+                  { header: 'Last used', priority: 35 },
+                  { header: 'Revoked', priority: 60 },
+                ],
                 rows.map((r) => [
                   r.name,
                   r.role,
                   r.tenant ?? '(all)',
                   r.prefix,
-                  r.createdAt,
-                  r.lastUsedAt ?? '',
-                  r.revokedAt ?? '',
+                  formatLocal(r.createdAt, zone),
+                  formatLocal(r.lastUsedAt, zone),
+                  formatLocal(r.revokedAt, zone),
                 ]),
               ),
         )

@@ -40,6 +40,23 @@ export interface ListPage<T> {
   more: boolean
 }
 
+/**
+ * Every row, page by page: `fetch(last, n)` returns up to n rows after `last` (undefined: from
+ * the start) in the list's order. Memory holds one page at a time.
+ */
+export async function* keysetPages<R>(
+  fetch: (last: R | undefined, n: number) => Promise<R[]>,
+  pageSize = LIST_PAGE_SIZE,
+): AsyncGenerator<R[]> {
+  let last: R | undefined
+  for (;;) {
+    const rows = await fetch(last, pageSize)
+    if (rows.length > 0) yield rows
+    if (rows.length < pageSize) return
+    last = rows[rows.length - 1]
+  }
+}
+
 /** Given limit+1 fetched rows, the page of `limit` and whether more matched. */
 export function cutPage<T>(fetched: T[], limit: number): ListPage<T> {
   return { rows: fetched.slice(0, limit), more: fetched.length > limit }

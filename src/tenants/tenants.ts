@@ -7,6 +7,7 @@ import { DEFAULT_TIMEZONE } from '../core/time.js'
 import { parseName, parseSlug, parseTimeZone } from '../core/validate.js'
 import { isUniqueViolation } from '../store/errors.js'
 import type { Database } from '../store/schema.js'
+import { findBranchByCode } from './branches-store.js'
 import {
   findTenantBySlug,
   insertTenant,
@@ -139,6 +140,26 @@ export async function requireTenant(db: Kysely<Database>, slug: string): Promise
 }
 
 export { listTenants, type TenantRow } from './tenants-store.js'
+
+/**
+ * The time zone for human times about a branch (its own), a tenant (its own), or neither (the
+ * listing zone below). Unknown codes fall back quietly: this is for display only.
+ */
+export async function displayZone(
+  ctx: Ctx,
+  scope: { branch?: string | null | undefined; tenant?: string | null | undefined } = {},
+): Promise<string> {
+  const store = await ctx.store()
+  if (scope.branch) {
+    const b = await findBranchByCode(store.db, scope.branch)
+    if (b) return b.timezone
+  }
+  if (scope.tenant) {
+    const t = await findTenantBySlug(store.db, scope.tenant)
+    if (t) return t.timezone
+  }
+  return listingZone(store.db)
+}
 
 /**
  * The time zone of a listing: the branch's when one branch is asked for, else the tenant's (the
