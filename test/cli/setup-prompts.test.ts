@@ -15,7 +15,11 @@ import { tempHome } from '../helpers/temp-home.js'
 // `gateway test` accepts and that equals the one made with flags.
 const home = tempHome()
 const session = `dsh-setup-${process.pid}`
-const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' })
+// A tmux server of this file's own (a socket per file), kept up by an idle session, so killing
+// a test's session never races with other files' sessions or the server's exit.
+const socket = `dsh-${process.pid}-setup`
+const tmux = (...args: string[]) =>
+  execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' })
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 let sb: Sandbox
 
@@ -37,6 +41,7 @@ function start(args: string[], env = '') {
 const keys = (...k: string[]) => tmux('send-keys', '-t', session, ...k)
 
 beforeAll(async () => {
+  tmux('new-session', '-d', '-s', 'keep', 'sleep 600')
   sb = await startSandbox({ port: 0, callbackDelayMs: 50 })
   for (const args of [
     ['init'],
@@ -48,6 +53,9 @@ beforeAll(async () => {
   }
 })
 afterAll(async () => {
+  try {
+    tmux('kill-server')
+  } catch {}
   try {
     tmux('kill-session', '-t', session)
   } catch {}

@@ -9,7 +9,11 @@ const home = tempHome()
 const env = { DSH_HOME: home.home }
 const run = (...args: string[]) => runInProcess(args, { env })
 const session = `dsh-small-${process.pid}`
-const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' })
+// A tmux server of this file's own (a socket per file), kept up by an idle session, so killing
+// a test's session never races with other files' sessions or the server's exit.
+const socket = `dsh-${process.pid}-small`
+const tmux = (...args: string[]) =>
+  execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' })
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function screenWhen(predicate: (s: string) => boolean, ms = 8_000): Promise<string> {
@@ -24,6 +28,7 @@ async function screenWhen(predicate: (s: string) => boolean, ms = 8_000): Promis
 }
 
 beforeAll(async () => {
+  tmux('new-session', '-d', '-s', 'keep', 'sleep 600')
   for (const args of [
     ['init'],
     ['tenant', 'add', 'acme', '--name', 'Acme'],
@@ -33,6 +38,9 @@ beforeAll(async () => {
     expect((await run(...args)).code).toBe(0)
 })
 afterAll(() => {
+  try {
+    tmux('kill-server')
+  } catch {}
   try {
     tmux('kill-session', '-t', session)
   } catch {}
