@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { DEFAULT_LIST_LIMIT } from '../src/core/list.js'
-import { formatLocal, INSTANT_HELP } from '../src/core/time.js'
+import { INSTANT_HELP, localColumn } from '../src/core/time.js'
 import type { CommandContext } from './context.js'
 
 interface ListOptions {
@@ -44,6 +44,7 @@ Examples:
         const { asFlags } = await import('../src/cli/field-flags.js')
         const { emitList } = await import('../src/cli/list.js')
         const zone = await displayZone(app, { branch: opts.branch })
+        const at = localColumn('At', zone, app.clock.now())
         const list = await auditList(app, opts, zone).catch((e) => {
           throw asFlags(e)
         })
@@ -55,7 +56,7 @@ Examples:
             app.out.table(
               [
                 { header: 'Seq', align: 'right', priority: 60 },
-                { header: 'At', priority: 90 },
+                { header: at.header, priority: 90 },
                 { header: 'Actor', priority: 55 },
                 { header: 'Action', priority: 100 },
                 { header: 'Tenant', priority: 30 },
@@ -65,7 +66,7 @@ Examples:
               ],
               rows.map((r) => [
                 r.seq,
-                formatLocal(r.at, zone),
+                at.cell(r.at),
                 r.actor,
                 r.action,
                 r.tenant ?? '',

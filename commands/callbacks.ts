@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { DEFAULT_LIST_LIMIT } from '../src/core/list.js'
-import { formatLocal, INSTANT_HELP } from '../src/core/time.js'
+import { formatLocal, INSTANT_HELP, localColumn } from '../src/core/time.js'
 import type { CommandContext } from './context.js'
 
 export function callbacksCommand(ctx: CommandContext): Command {
@@ -41,6 +41,7 @@ Examples:
         }).catch((e) => {
           throw asFlags(e)
         })
+        const received = localColumn('Received', list.zone, app.clock.now())
         await emitList(app, {
           pages: list.pages,
           more: list.more,
@@ -49,7 +50,7 @@ Examples:
             app.out.table(
               [
                 { header: 'Callback', priority: 100 },
-                { header: 'Received', priority: 90 },
+                { header: received.header, priority: 90 },
                 { header: 'Gateway', priority: 70 },
                 { header: 'Branch', priority: 60 },
                 'Status',
@@ -60,7 +61,7 @@ Examples:
               ],
               rows.map((r) => [
                 r.id,
-                formatLocal(r.receivedAt, list.zone),
+                received.cell(r.receivedAt),
                 r.gateway,
                 r.branch ?? '',
                 r.status,

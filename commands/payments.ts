@@ -1,13 +1,13 @@
 import { Command } from 'commander'
 import { DEFAULT_LIST_LIMIT } from '../src/core/list.js'
 import { formatMoney } from '../src/core/money/format.js'
-import { formatLocal, INSTANT_HELP } from '../src/core/time.js'
+import { formatLocal, INSTANT_HELP, localColumn } from '../src/core/time.js'
 import type { CommandContext } from './context.js'
 import { renderPayment } from './pay.js'
 
-const PAYMENT_COLUMNS = [
+const paymentColumns = (created: string) => [
   { header: 'Payment', priority: 100 },
-  { header: 'Created', priority: 90 },
+  { header: created, priority: 90 },
   { header: 'Branch', priority: 60 },
   { header: 'Amount', priority: 95, align: 'right' as const },
   { header: 'Method', priority: 30 },
@@ -53,6 +53,7 @@ Examples:
         }).catch((e) => {
           throw asFlags(e)
         })
+        const created = localColumn('Created', listing.zone, app.clock.now())
         const sums = new Map<string, { minor: bigint; n: number }>()
         await emitList(app, {
           pages: listing.payments,
@@ -67,10 +68,10 @@ Examples:
               sums.set(p.currency, s)
             }
             return app.out.table(
-              PAYMENT_COLUMNS,
+              paymentColumns(created.header),
               rows.map((p) => [
                 p.id,
-                formatLocal(p.createdAt, listing.zone),
+                created.cell(p.createdAt),
                 p.branch,
                 formatMoney({ minor: BigInt(p.amountMinor), currency: p.currency }),
                 p.method,
