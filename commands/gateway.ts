@@ -48,6 +48,7 @@ const SETUP_TEST_SECONDS = 5
  */
 async function testAfterSetup(app: App, type: string, branch: string): Promise<void> {
   const { gatewayTest } = await import('../src/gateway-config/health.js')
+  app.progress.set(`gateway test: checking the ${type} credentials of ${branch}`)
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), SETUP_TEST_SECONDS * 1000)
@@ -65,6 +66,7 @@ async function testAfterSetup(app: App, type: string, branch: string): Promise<v
     )
   } finally {
     clearTimeout(timer)
+    app.progress.done()
   }
 }
 
@@ -277,6 +279,7 @@ Examples:
     .action(
       ctx.action(async (app, type: string, opts: { branch: string }) => {
         const { gatewayTest } = await import('../src/gateway-config/health.js')
+        app.progress.set(`checking the ${type} credentials of ${opts.branch}`)
         const r = await gatewayTest(app, type, opts.branch)
         app.out.result(r, () =>
           r.nothingToTest

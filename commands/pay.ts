@@ -29,6 +29,24 @@ export function renderPayment(app: App, p: PaymentView, zone: string): string {
   ])
 }
 
+/** What `pay` waits for, in words: the customer's phone (masked) or the gateway. */
+async function waitLabel(opts: PayOpts): Promise<string> {
+  const method = opts.method ?? (opts.phone ? 'mpesa' : undefined)
+  if (method === 'mpesa' && opts.phone) {
+    const { maskMsisdn, normalisePhone } = await import('../src/core/phone.js')
+    let phone = opts.phone
+    try {
+      phone = maskMsisdn(normalisePhone(opts.phone))
+    } catch {
+      // an invalid phone is refused by pay() with its own message
+    }
+    return opts.wait
+      ? `STK push sent to ${phone} — waiting for the customer`
+      : `sending the STK push to ${phone}`
+  }
+  return opts.wait ? 'waiting for the gateway’s answer' : 'sending the payment to the gateway'
+}
+
 /** What the gateway's own reference is called by that gateway. */
 export function gatewayRefLabel(gateway: string | null): string {
   switch (gateway) {
@@ -119,6 +137,7 @@ attempted or the outcome is unknown, 3 invalid input, 4 unknown or disabled bran
           throw usageError('invalid_timeout', (e as Error).message)
         }
         const { asFlags } = await import('../src/cli/field-flags.js')
+        app.progress.set(await waitLabel(opts))
         const r = await pay(
           app,
           { ...opts, orderId: opts.order },

@@ -164,6 +164,11 @@ Examples:
         if (!id === !opts.stale)
           throw usageError('sync_target', 'give a payment id or --stale (not both)')
         const { syncPayment, syncStale } = await import('../src/payments/sync.js')
+        app.progress.set(
+          id
+            ? `asking the gateway about ${id.trim()}`
+            : 'asking the gateways about open payments due for a check',
+        )
         if (id) {
           const { paymentShow } = await import('../src/payments/queries.js')
           await syncPayment(app, id.trim())

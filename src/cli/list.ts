@@ -21,12 +21,13 @@ export interface ListEmit<T> {
  * goes, else one table per page (the header once). Says on stderr when more rows matched.
  */
 export async function emitList<T>(
-  io: { rt: Runtime; out: Output },
+  io: { rt: Runtime; out: Output; progress?: { done(): void } | undefined },
   list: ListEmit<T>,
 ): Promise<void> {
   const { rt, out } = io
   let count = 0
   for await (const rows of list.pages) {
+    io.progress?.done()
     if (rows.length === 0) continue
     if (out.json) {
       const items = rows.map((r) => toJson(r).replace(/^/gm, '  '))
@@ -36,6 +37,7 @@ export async function emitList<T>(
     }
     count += rows.length
   }
+  io.progress?.done()
   if (out.json) rt.stdout.write(count === 0 ? '[]\n' : '\n]\n')
   else if (count === 0) rt.stdout.write(`${list.empty}\n`)
   else {
