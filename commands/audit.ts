@@ -82,14 +82,35 @@ Examples:
   audit
     .command('verify')
     .description('Check the hash chain: exit 0 when intact, 8 naming the first broken row')
-    .addHelpText('after', '\nExamples:\n  dsh audit verify\n  dsh audit verify --json')
+    .option('--expect <seq:hash>', 'the chain must still hold this row (from `dsh audit head`)')
+    .option(
+      '--anchors <file>',
+      'the chain must hold every anchor of this file (the daemon writes one daily)',
+    )
+    .addHelpText(
+      'after',
+      `
+The chain alone cannot show that its newest rows were cut off together with the stored head:
+keep \`dsh audit head\` outside the store (the daemon appends it daily to audit-anchors.log) and
+check against it with --expect or --anchors.
+
+Examples:
+  dsh audit verify
+  dsh audit verify --expect 1042:9f2c…
+  dsh audit verify --anchors /mnt/worm/audit-anchors.log --json`,
+    )
     .action(
-      ctx.action(async (app) => {
+      ctx.action(async (app, opts: { expect?: string; anchors?: string }) => {
         const { auditVerify } = await import('../src/audit/audit.js')
-        const r = await auditVerify(app)
+        const { parseExpect, readAnchors } = await import('../src/audit/anchors.js')
+        const anchors = [
+          ...(opts.expect !== undefined ? [parseExpect(opts.expect)] : []),
+          ...(opts.anchors !== undefined ? readAnchors(opts.anchors) : []),
+        ]
+        const r = await auditVerify(app, anchors)
         app.out.result(r, () =>
           r.ok
-            ? `audit chain intact: ${r.rows} row(s), head at ${r.headSeq}`
+            ? `audit chain intact: ${r.rows} row(s), head at ${r.headSeq}${r.anchorsChecked ? `; holds all ${r.anchorsChecked} anchor(s)` : ''}`
             : `audit chain BROKEN at row ${r.firstBrokenSeq}: ${r.reason}`,
         )
         if (!r.ok) {
@@ -103,6 +124,22 @@ Examples:
             },
           )
         }
+      }),
+    )
+  audit
+    .command('head')
+    .description('Print the chain head (seq, hash, time) to keep outside the store')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dsh audit head\n  dsh audit head --json >> /mnt/worm/anchors.log',
+    )
+    .action(
+      ctx.action(async (app) => {
+        const { auditHead } = await import('../src/audit/audit.js')
+        const h = await auditHead(app)
+        app.out.result(h, () =>
+          h.seq === 0 ? 'the audit log is empty' : `${h.seq}:${h.hash}  (${h.at})`,
+        )
       }),
     )
   return audit

@@ -79,6 +79,33 @@ export const COMMANDS: readonly Entry[] = [
     load: async (ctx) => (await import('./audit.js')).auditCommand(ctx),
   },
   {
+    name: 'report',
+    description: 'Takings, success rate, settlement and hourly volume per branch for a day or days',
+    load: async (ctx) => (await import('./report.js')).reportCommand(ctx),
+  },
+  {
+    name: 'health',
+    description:
+      'Check success rates, gateways, backlogs, backups and compliance; exit 8 on alerts',
+    load: async (ctx) => (await import('./health.js')).healthCommand(ctx),
+  },
+  {
+    name: 'rates',
+    description: 'Exchange rates for converted report totals (exact decimals)',
+    load: async (ctx) => (await import('./report.js')).ratesCommand(ctx),
+  },
+  {
+    name: 'backup',
+    description:
+      'Take a verified backup of the store, with a manifest (the master key is never in it)',
+    load: async (ctx) => (await import('./backup.js')).backupCommand(ctx),
+  },
+  {
+    name: 'restore',
+    description: 'Replace the store with a verified backup (the current store is kept aside)',
+    load: async (ctx) => (await import('./backup.js')).restoreCommand(ctx),
+  },
+  {
     name: 'daemon',
     description:
       'Receive gateway callbacks, serve the REST API, live events and metrics, run scheduled jobs',

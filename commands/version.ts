@@ -1,7 +1,9 @@
 import { Command } from 'commander'
 import type { CommandContext } from './context.js'
 
-export const VERSION = '0.1.0'
+export { VERSION } from '../src/version.js'
+
+import { VERSION } from '../src/version.js'
 
 export function versionCommand(ctx: CommandContext): Command {
   return new Command('version')

@@ -72,6 +72,8 @@ export interface JobSettings {
   recovery: { pendingMs: readonly number[]; unknownMs: readonly number[] }
   /** Six-field cron of the recovery job (default every 5 s). */
   recoveryCron: string
+  /** The store the daemon runs on (a SQLite path or a postgres:// URL): backups copy it. */
+  dbSpec: string
 }
 
 export type JobProvider = (ctx: Ctx, settings: JobSettings) => Promise<DaemonJob[]>

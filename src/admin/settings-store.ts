@@ -51,3 +51,17 @@ export async function findSettingKeyByValue(
     .executeTakeFirst()
   return row?.key
 }
+
+/** Every setting whose key starts with `prefix` (exactly: LIKE's `_` wildcard is filtered out). */
+export async function settingsWithPrefix(
+  db: Kysely<Database>,
+  prefix: string,
+): Promise<{ key: string; value: string }[]> {
+  const rows = await db
+    .selectFrom('settings')
+    .select(['key', 'value'])
+    .where('key', 'like', `${prefix}%`)
+    .orderBy('key')
+    .execute()
+  return rows.filter((r) => r.key.startsWith(prefix))
+}

@@ -4,4 +4,5 @@ export {
   getSetting,
   putSetting,
   putSettingIfAbsent,
+  settingsWithPrefix,
 } from './settings-store.js'

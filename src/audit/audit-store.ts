@@ -68,3 +68,6 @@ export function listAuditRows(db: Kysely<Database>, f: AuditFilter) {
 /** The whole chain, oldest first (verification reads every row). */
 export const listAllAuditRows = (db: Kysely<Database>) =>
   db.selectFrom('audit_log').selectAll().orderBy('seq', 'asc').execute()
+
+export const findAuditRow = (db: Kysely<Database>, seq: number) =>
+  db.selectFrom('audit_log').selectAll().where('seq', '=', seq).executeTakeFirst()

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import { getSetting } from '../admin/settings.js'
 import type { Ctx } from '../context.js'
 import {
   type AuditContent,
@@ -10,9 +11,10 @@ import { redactForAudit } from '../core/audit/redact.js'
 import { DshError } from '../core/errors.js'
 import { cutPage, keysetPages, parseListWindow } from '../core/list.js'
 import type { Database } from '../store/schema.js'
-import { auditKey } from '../vault/vault.js'
+import { AUDIT_KEY_CONTEXT, AUDIT_KEY_SETTING, auditKey, unseal } from '../vault/vault.js'
 import {
   appendAuditRow,
+  findAuditRow,
   listAllAuditRows,
   listAuditRows,
   lockAuditHead,
@@ -144,15 +146,41 @@ export interface VerifyReport {
   headSeq: number
   firstBrokenSeq?: number
   reason?: string
+  /** Anchors (`--expect`, `--anchors`) checked against the chain. */
+  anchorsChecked?: number
 }
 
-export async function auditVerify(ctx: Ctx): Promise<VerifyReport> {
+/** A row the chain must still hold: an audit head written down outside the store. */
+export interface AuditAnchor {
+  seq: number
+  hash: string
+}
+
+/** `dsh audit verify`: the chain intact to its head, and holding every anchor given. */
+export async function auditVerify(
+  ctx: Ctx,
+  anchors: readonly AuditAnchor[] = [],
+): Promise<VerifyReport> {
   const store = await ctx.store()
-  const key = await auditKey(ctx, store.db, false)
-  const rows = await listAllAuditRows(store.db)
-  const head = await readAuditHead(store.db)
+  return verifyAuditOf(store.db, (envelope, context) => unseal(ctx, envelope, context), anchors)
+}
+
+/**
+ * Verifies the chain of any store (the live one, or a backup opened read-only) with a way to open
+ * its sealed audit key. Cutting rows off the end together with the stored head leaves a chain that
+ * is intact in itself: only an anchor kept outside the store (`--expect`, `--anchors`) shows it.
+ */
+export async function verifyAuditOf(
+  db: Kysely<Database>,
+  open: (envelope: string, context: string) => string,
+  anchors: readonly AuditAnchor[] = [],
+): Promise<VerifyReport> {
+  const sealed = await getSetting(db, AUDIT_KEY_SETTING)
+  const key = sealed ? Buffer.from(open(sealed, AUDIT_KEY_CONTEXT), 'base64') : null
+  const rows = await listAllAuditRows(db)
+  const head = await readAuditHead(db)
   if (!key) {
-    if (rows.length === 0 && (!head || Number(head.seq) === 0))
+    if (rows.length === 0 && (!head || Number(head.seq) === 0) && anchors.length === 0)
       return { ok: true, rows: 0, headSeq: 0 }
     return {
       ok: false,
@@ -163,12 +191,54 @@ export async function auditVerify(ctx: Ctx): Promise<VerifyReport> {
     }
   }
   const result = verifyChain(key, rows, head && head.seq > 0 ? head : null)
-  if (result.ok) return { ok: true, rows: result.count, headSeq: result.headSeq }
-  return {
-    ok: false,
-    rows: result.count,
-    headSeq: head?.seq ?? 0,
-    firstBrokenSeq: result.firstBrokenSeq,
-    reason: result.reason,
+  if (!result.ok)
+    return {
+      ok: false,
+      rows: result.count,
+      headSeq: head?.seq ?? 0,
+      firstBrokenSeq: result.firstBrokenSeq,
+      reason: result.reason,
+    }
+  const bySeq = new Map(rows.map((r) => [Number(r.seq), r.hash]))
+  for (const a of anchors) {
+    const hash = bySeq.get(a.seq)
+    if (hash !== a.hash)
+      return {
+        ok: false,
+        rows: result.count,
+        headSeq: result.headSeq,
+        firstBrokenSeq: a.seq,
+        anchorsChecked: anchors.length,
+        reason:
+          hash === undefined
+            ? `row ${a.seq} of an anchor is gone: the newest rows were cut off (the chain now ends at ${result.headSeq})`
+            : `row ${a.seq} no longer has the anchored hash: the chain was rewritten`,
+      }
   }
+  return {
+    ok: true,
+    rows: result.count,
+    headSeq: result.headSeq,
+    ...(anchors.length ? { anchorsChecked: anchors.length } : {}),
+  }
+}
+
+export interface AuditHeadView {
+  seq: number
+  hash: string
+  /** When the head row was written (null for an empty chain). */
+  at: string | null
+}
+
+/** `dsh audit head`: what to write down outside the store to detect cut-off rows later. */
+export async function auditHead(ctx: Ctx): Promise<AuditHeadView> {
+  const store = await ctx.store()
+  return headOf(store.db)
+}
+
+export async function headOf(db: Kysely<Database>): Promise<AuditHeadView> {
+  const head = await readAuditHead(db)
+  if (!head || head.seq === 0) return { seq: 0, hash: '', at: null }
+  const row = await findAuditRow(db, head.seq)
+  return { seq: head.seq, hash: head.hash, at: row?.at ?? null }
 }

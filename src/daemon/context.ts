@@ -88,7 +88,7 @@ export function createLookups(app: Ctx, store: Store, ttlMs = 1_000): Lookups {
   return {
     branchForToken: (type, token) =>
       tokens.get(`${type}:${token}`, async () => {
-        const id = await branchForToken(store.db, type, token)
+        const id = await branchForToken(app, store.db, type, token)
         return id ? ((await findBranchById(store.db, id)) ?? null) : null
       }),
     branchByCode: (code) =>

@@ -7,6 +7,7 @@ import type { Ctx } from '../context.js'
 import { withActor } from '../context.js'
 import { ulidGen } from '../core/ids.js'
 import { bankWebhookSecret } from '../settlement/batches.js'
+import { acquireSqliteDaemonLock, type DaemonLock } from '../store/daemon-lock.js'
 import type { Database } from '../store/schema.js'
 import type { BranchWithTenant } from '../tenants/branches.js'
 import { apiRoutes } from './api-routes.js'
@@ -14,7 +15,6 @@ import { callbackRoutes } from './callback-routes.js'
 import { createLookups, type DaemonContext } from './context.js'
 import { createInboxWriter, type InboxWriter } from './inbox-writer.js'
 import { type JobRunner, startJobs } from './jobs.js'
-import { acquireSqliteDaemonLock, type DaemonLock } from './jobs-store.js'
 import { createLogger, type Logger } from './log.js'
 import { Metrics } from './metrics.js'
 import { type DaemonOptions, everyCron } from './options.js'
@@ -160,7 +160,11 @@ export async function runDaemon(
     worker.start()
     jobs = await startJobs(
       app,
-      { recovery: options.recovery, recoveryCron: everyCron(options.recoveryEveryMs) },
+      {
+        recovery: options.recovery,
+        recoveryCron: everyCron(options.recoveryEveryMs),
+        dbSpec: base.dbSpec,
+      },
       instanceId,
       log,
       metrics,

@@ -1,4 +1,4 @@
-import type { StoreGauges } from './store-gauges.js'
+import type { StoreGauges } from '../reports/gauges.js'
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
@@ -115,6 +115,28 @@ export class Metrics {
     family('dsh_recovery_overdue', 'gauge', 'Open payments whose next check is due', [
       [{}, g.recoveryOverdue],
     ])
+    family(
+      'dsh_alerts_open',
+      'gauge',
+      'Open alerts by code and branch (dsh health; empty branch: store-wide)',
+      g.alertsOpen.map((a) => [{ code: a.code, branch: a.branch }, a.count]),
+    )
+    family(
+      'dsh_settlement_pending_minor',
+      'gauge',
+      'Succeeded payments not yet settled, in minor units, per branch and currency',
+      g.settlementPending.map((p) => [
+        { branch: p.branch, currency: p.currency },
+        Number(p.amountMinor),
+      ]),
+    )
+    if (g.lastBackupAt)
+      family(
+        'dsh_backup_last_success_timestamp_seconds',
+        'gauge',
+        'When the newest backup in $DSH_HOME/backups was taken (Unix seconds)',
+        [[{}, Math.floor(g.lastBackupAt.getTime() / 1000)]],
+      )
     const states = ['closed', 'open', 'half_open']
     family(
       'dsh_breaker_state',

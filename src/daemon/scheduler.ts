@@ -1,7 +1,9 @@
 export type { DaemonJob, JobProvider, JobResult, JobSettings } from '../context.js'
 
+import { backupJobs } from '../backup/jobs.js'
 import type { Ctx, DaemonJob, JobProvider, JobSettings } from '../context.js'
 import { runRecovery } from '../payments/recovery.js'
+import { healthJobs } from '../reports/jobs.js'
 import { claimTick, finishTick, pruneTicks } from './jobs-store.js'
 
 export const coreJobs: JobProvider = async (ctx, settings) => [
@@ -29,7 +31,7 @@ export const coreJobs: JobProvider = async (ctx, settings) => [
 ]
 
 /** Settlement schedules plug in here: `JOB_PROVIDERS.push(settlementJobs)` or add it below. */
-export const JOB_PROVIDERS: JobProvider[] = [coreJobs]
+export const JOB_PROVIDERS: JobProvider[] = [coreJobs, backupJobs, healthJobs]
 
 export async function daemonJobs(ctx: Ctx, settings: JobSettings): Promise<DaemonJob[]> {
   const out: DaemonJob[] = []

@@ -2,12 +2,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { configError } from '../core/errors.js'
 import { pingStore } from '../payments/events.js'
+import { storeGauges } from '../reports/gauges.js'
 import type { DaemonContext } from './context.js'
 import { header, type Req, sendJson, sendText } from './http.js'
 import { errorReply, HttpError } from './http-errors.js'
 import { redactLine } from './log.js'
 import { createRouter, type Route } from './router.js'
-import { storeGauges } from './store-gauges.js'
 
 export interface DaemonServer {
   listen(): Promise<{ url: string; port: number }>

@@ -163,6 +163,21 @@ export function transportOutcome(table: CodeTable, err: TransportError, refs: Ga
   return outcomeFor(table, transportCode(err.code), err.message, refs)
 }
 
+/**
+ * The rule's own sentence with the wire's detail, for answers that carry no gateway text (a bare
+ * HTTP status, a transport error): "what it means for the money (what happened)". An unknown code
+ * keeps the detail alone.
+ */
+export function explainedOutcome(
+  table: CodeTable,
+  code: string,
+  detail: string,
+  refs: GatewayRefs = {},
+): GatewayOutcome {
+  const rule = table[code]
+  return outcomeFor(table, code, rule ? `${rule.message} (${detail})` : detail, refs)
+}
+
 /** Parses JSON, or undefined when the text is not JSON (a proxy's HTML error page). */
 export function parseJson(text: string): unknown {
   if (text.trim() === '') return undefined

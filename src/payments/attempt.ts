@@ -141,6 +141,11 @@ export async function applyAttemptResult(
   const o = result.outcome
   const nowIso = ctx.clock.now().toISOString()
   return store.write(async (trx) => {
+    // The payment's row lock first, as applyOutcomeLocked takes it: a callback, the recovery job
+    // and `payments sync` moving one payment at once then queue on one lock instead of each
+    // holding one row the other wants (a deadlock on PostgreSQL).
+    const p = await findPaymentForUpdate(trx, paymentId)
+    if (!p) throw new DshError('internal', 'payment_vanished', `payment ${paymentId} disappeared`)
     const before = await findAttempt(trx, attemptId)
     const logs = {
       request: JSON.stringify(redactForAudit(result.log.request)),
@@ -176,8 +181,6 @@ export async function applyAttemptResult(
       if (next.state !== b.state || next.consecutiveFaults !== b.consecutiveFaults)
         await writeBreaker(trx, branch.id, gw.type, next, nowIso)
     }
-    const p = await findPaymentForUpdate(trx, paymentId)
-    if (!p) throw new DshError('internal', 'payment_vanished', `payment ${paymentId} disappeared`)
     if (o.status === 'failed' && o.kind === 'not_attempted')
       return { kind: 'not_attempted' as const, payment: p, outcome: o }
     const to = statusFor(o)

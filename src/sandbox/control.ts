@@ -1,6 +1,6 @@
 import { type DarajaSim, SANDBOX_SHORTCODE } from './daraja.js'
 import { json, parseJsonBody, type Route, route } from './http-kit.js'
-import { MAGIC_CARDS, MAGIC_PHONES, REFUSED_CREDENTIAL } from './magic.js'
+import { MAGIC_CARDS, MAGIC_PHONES, PUSH_FAILURES, REFUSED_CREDENTIAL } from './magic.js'
 import type { SimState } from './state.js'
 import {
   type Charge,
@@ -50,6 +50,7 @@ export function controlRoutes(state: SimState, api: ControlView, daraja: DarajaS
     route('GET', /^\/__control\/magic$/, () =>
       json(200, {
         phones: MAGIC_PHONES,
+        pushFailures: PUSH_FAILURES,
         cards: MAGIC_CARDS,
         refusedCredential: REFUSED_CREDENTIAL,
         outcomes: OUTCOMES_BY_GATEWAY,

@@ -84,15 +84,20 @@ const invalid = (field: string) => darajaError(400, '400.002.02', `Bad Request -
 /** A receipt like NLJ7RT61SV: a letter, then 9 letters or digits. */
 export const mpesaReceipt = () => `${randomAlnum(1).replace(/\d/, 'Q')}${randomAlnum(9)}`
 
-/** Failures of the push itself (nothing is charged). */
+/**
+ * Failures of the push itself: the request is not processed and the sandbox charges nothing. The
+ * 500 and 503 carry Daraja's own error envelope (not processed: dsh may fail over); a reset says
+ * nothing, so dsh must treat it as unknown even though the sandbox charged nothing.
+ */
 function pushFailure(outcome: Outcome): SimReply | undefined {
   switch (outcome) {
     case 'http_500':
       return darajaError(500, '500.003.1001', 'Internal Server Error')
     case 'http_503':
-      return text(
+      return darajaError(
         503,
-        '<html><body><h1>503 Service Unavailable</h1>No server is available to handle this request.</body></html>',
+        '500.003.1001',
+        'Service Unavailable: the request was not processed, try again later',
       )
     case 'connection_reset':
       return RESET
@@ -108,6 +113,10 @@ function pushFailure(outcome: Outcome): SimReply | undefined {
       return undefined
   }
 }
+
+/** What an API gateway in front answers when the backend is slow: no Daraja envelope. */
+export const GATEWAY_TIMEOUT_PAGE =
+  "<html><body><h1>504 Gateway Time-out</h1>The server didn't respond in time.</body></html>"
 
 const darajaStore = (state: SimState) =>
   state.store<DarajaStore>('daraja', () => ({
@@ -281,6 +290,10 @@ export function createDarajaSim(state: SimState): DarajaSim {
       ResponseDescription: 'Success. Request accepted for processing',
       CustomerMessage: 'Success. Request accepted for processing',
     })
+    // The push was processed (the prompt is on its way, the callback will come), but the answer
+    // is lost on the way back: a reset, or a 504 from the API gateway in front of M-Pesa.
+    if (outcome === 'reset_after_charge') return RESET
+    if (outcome === 'http_504_charged') return text(504, GATEWAY_TIMEOUT_PAGE)
     return outcome === 'slow_success'
       ? { kind: 'withhold', ms: state.timings.slowAnswerMs, reply: accepted }
       : accepted

@@ -9,7 +9,9 @@
  *   there is no currency field (KES only; a `currency` other than KES is refused).
  *   Accepted: 200 `{status:"SUCCESS", message, data:{requestReferenceId, id, status:"PENDING"}}`.
  * - errors: `{status:"FAILED", errorCode, message}` with 400 INVALID_REQUEST / UNSUPPORTED_CURRENCY,
- *   401 UNAUTHORIZED, 404 NOT_FOUND, 409 SUBSCRIBER_LOCKED; 429/5xx carry no errorCode.
+ *   401 UNAUTHORIZED, 404 NOT_FOUND, 409 SUBSCRIBER_LOCKED, and 500 INTERNAL_ERROR / 503
+ *   SERVICE_UNAVAILABLE when Zed itself refused the request (not processed); 429 carries no
+ *   errorCode, and a proxy's 502/504 in front of Zed carries an HTML page.
  * - status by order id (for a push whose answer never came): GET /api/v1/payments/status?orderId=<ref>
  *   → the same shape, or 404 NOT_FOUND.
  * - status: GET /api/v1/payments/status/:requestReferenceId →
@@ -20,7 +22,7 @@
  *   receiptNumber, amount, phone}` (same vocabulary), unsigned like Daraja's.
  */
 
-import { mpesaReceipt } from './daraja.js'
+import { GATEWAY_TIMEOUT_PAGE, mpesaReceipt } from './daraja.js'
 import {
   acceptableCallbackUrl,
   headerOf,
@@ -146,9 +148,13 @@ export function kcbRoutes(state: SimState): Route[] {
     const outcome = state.takeScript('mpesa-kcb') ?? magicPhoneOutcome(phone) ?? 'success'
     switch (outcome) {
       case 'http_500':
-        return json(500, { status: 'ERROR', message: 'Internal Server Error' })
+        return failed(500, 'INTERNAL_ERROR', 'Internal Server Error: the request was not processed')
       case 'http_503':
-        return text(503, '<html><body><h1>503 Service Unavailable</h1></body></html>')
+        return failed(
+          503,
+          'SERVICE_UNAVAILABLE',
+          'Service Unavailable: the request was not processed, try again later',
+        )
       case 'connection_reset':
         return RESET
       case 'subscriber_lock':
@@ -180,6 +186,9 @@ export function kcbRoutes(state: SimState): Route[] {
       message: 'STK push sent',
       data: { requestReferenceId: t.requestReferenceId, id: t.id, status: 'PENDING' },
     })
+    // Processed (the prompt goes out, the callback comes) but the answer is lost on the way back.
+    if (outcome === 'reset_after_charge') return RESET
+    if (outcome === 'http_504_charged') return text(504, GATEWAY_TIMEOUT_PAGE)
     return outcome === 'slow_success'
       ? { kind: 'withhold', ms: state.timings.slowAnswerMs, reply: accepted }
       : accepted

@@ -33,13 +33,43 @@ export const MAGIC_PHONES: Readonly<Record<string, { outcome: Outcome; what: str
     outcome: 'slow_success',
     what: 'accepted and paid, but the HTTP answer is withheld for 15 s',
   },
-  '254700009500': { outcome: 'http_500', what: 'HTTP 500 on the push (nothing charged)' },
-  '254700009503': { outcome: 'http_503', what: 'HTTP 503 on the push (nothing charged)' },
+  '254700009500': {
+    outcome: 'http_500',
+    what: "HTTP 500 carrying the gateway's own error body (Daraja 500.003.1001, KCB INTERNAL_ERROR): not processed, nothing charged; not attempted, so dsh fails over",
+  },
+  '254700009503': {
+    outcome: 'http_503',
+    what: "HTTP 503 carrying the gateway's own error body (Daraja 500.003.1001, KCB SERVICE_UNAVAILABLE): not processed, nothing charged; not attempted, so dsh fails over",
+  },
   '254700009504': {
     outcome: 'connection_reset',
-    what: 'the connection is reset before any answer (nothing charged)',
+    what: 'the connection is reset before any answer; the sandbox takes no money, but a reset may follow a processed push, so dsh treats it as unknown (no failover) and it ends in needs_review',
+  },
+  '254700009505': {
+    outcome: 'reset_after_charge',
+    what: 'the push is processed, then the connection is reset before the answer: the customer is prompted and pays, the callback comes; dsh: unknown, no failover, resolved by the callback',
+  },
+  '254700000504': {
+    outcome: 'http_504_charged',
+    what: 'HTTP 504 from the API gateway in front, yet the push still reaches the phone: the customer pays and the callback comes; dsh: unknown, no failover, resolved by the callback',
   },
 }
+
+/**
+ * How dsh classifies what the magic phones (and a closed port) do to a push (PRODUCT.md, Routing:
+ * three outcomes). Only what cannot have reached the customer may fail over.
+ */
+export const PUSH_FAILURES = {
+  notAttempted: {
+    connectionRefused:
+      "point the gateway's base URL at a port where nothing listens (e.g. http://127.0.0.1:9): connection refused, the request never left, nothing charged; dsh fails over",
+    phones: ['254700009500', '254700009503', '254700000026'],
+  },
+  unknown: {
+    phones: ['254700009408', '254700009504', '254700009505', '254700000504'],
+    what: 'the push may have reached the phone: no failover, no second push to that phone for that amount; the callback, a query or needs_review resolves it',
+  },
+} as const
 
 /** Magic card / source values (Stripe payment_method, Square source_id). */
 export const MAGIC_CARDS: Readonly<Record<string, { outcome: Outcome; what: string }>> = {

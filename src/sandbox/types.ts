@@ -22,6 +22,8 @@ export const OUTCOMES = [
   'http_503',
   'connection_reset',
   'slow_success',
+  'reset_after_charge',
+  'http_504_charged',
 ] as const
 export type Outcome = (typeof OUTCOMES)[number]
 
@@ -44,6 +46,10 @@ const MPESA: readonly Outcome[] = [
   'rule_limited',
   'subscriber_lock',
   'spike_arrest',
+  // The push is processed (the customer is prompted and pays, the callback comes) but the answer
+  // is lost: a reset instead of the reply, or a 504 from the API gateway in front.
+  'reset_after_charge',
+  'http_504_charged',
 ]
 
 /** Which outcomes make sense for which gateway ('declined' is a card or bank refusal). */

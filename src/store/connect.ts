@@ -1,6 +1,13 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import {
+  Kysely,
+  PostgresAdapter,
+  PostgresDialect,
+  type SqliteDatabase,
+  SqliteDialect,
+  sql,
+} from 'kysely'
 import { configError } from '../core/errors.js'
 import type { Database } from './schema.js'
 
@@ -17,6 +24,12 @@ export interface Store {
    * "database is locked" when another process writes.
    */
   write<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>
+  /**
+   * SQLite only: a consistent copy of the whole store at `dest`, made with the online backup API
+   * on this process's own connection (so writes made meanwhile through it never restart the
+   * copy), a few pages a step so the event loop stays free.
+   */
+  copyTo?(dest: string): Promise<void>
   close(): Promise<void>
 }
 
@@ -107,7 +120,9 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
       cause,
     )
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) })
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: exactIntegers(native) }),
+  })
   return {
     db,
     dialect: 'sqlite',
@@ -124,9 +139,93 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
           throw err
         }
       }),
+    async copyTo(dest: string) {
+      await native.backup(dest, { progress: () => 256 })
+    },
     close: () => db.destroy(),
   }
 }
+
+/**
+ * A SQLite copy (a backup) opened with its own, unshared connection and none of the live store's
+ * pragmas: read-only to look into it without changing a byte, writable only to finish a new copy.
+ */
+export async function openSqliteCopy(
+  path: string,
+  opts: { writable?: boolean } = {},
+): Promise<Store> {
+  const { default: SQLite } = await import('better-sqlite3')
+  let native: InstanceType<typeof SQLite>
+  try {
+    native = new SQLite(path, { readonly: !opts.writable, fileMustExist: true })
+    if (!opts.writable) native.pragma('query_only = ON')
+  } catch (cause) {
+    throw configError(
+      'store_unreadable',
+      `cannot open ${path} as a SQLite file: ${(cause as Error).message}`,
+      'check the path; a dsh backup is a SQLite file with a .json manifest beside it',
+      cause,
+    )
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) })
+  return {
+    db,
+    dialect: 'sqlite',
+    location: path,
+    write: (fn) => db.transaction().execute(fn),
+    close: () => db.destroy(),
+  }
+}
+
+/**
+ * better-sqlite3 hands INTEGER columns back as JavaScript numbers, which silently round past
+ * 2^53 (an amount of 9007199254740993 minor units would come back as …992). Read every integer
+ * exactly (safe integers) and give back a number only where it is exact: money columns beyond
+ * 2^53 arrive as bigint, everything else keeps its usual number type.
+ */
+function exactIntegers(native: {
+  defaultSafeIntegers(on?: boolean): unknown
+  close(): unknown
+  prepare(sql: string): {
+    readonly reader: boolean
+    all(params: ReadonlyArray<unknown>): unknown[]
+    run(params: ReadonlyArray<unknown>): {
+      changes: number | bigint
+      lastInsertRowid: number | bigint
+    }
+    iterate(params: ReadonlyArray<unknown>): IterableIterator<unknown>
+  }
+}): SqliteDatabase {
+  native.defaultSafeIntegers(true)
+  const narrow = (v: unknown) =>
+    typeof v === 'bigint' && v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v
+  const row = (r: unknown): unknown => {
+    if (typeof r !== 'object' || r === null) return r
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(r)) out[k] = narrow(v)
+    return out
+  }
+  return {
+    close: () => {
+      native.close()
+    },
+    prepare(text) {
+      const stmt = native.prepare(text)
+      return {
+        get reader() {
+          return stmt.reader
+        },
+        all: (params) => stmt.all(params).map(row),
+        run: (params) => stmt.run(params),
+        *iterate(params) {
+          for (const r of stmt.iterate(params)) yield row(r)
+        },
+      }
+    },
+  }
+}
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+const MIN_SAFE = -MAX_SAFE
 
 async function openPostgres(url: string): Promise<Store> {
   const location = redactUrl(url)

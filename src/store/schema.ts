@@ -190,6 +190,8 @@ export interface Database {
   events: EventsTable
   event_head: EventHeadTable
   job_ticks: JobTicksTable
+  fx_rates: FxRatesTable
+  alerts: AlertsTable
 }
 
 // The daemon (migration 2026_11_26_0004_daemon).
@@ -247,6 +249,29 @@ export interface EventsTable {
 export interface EventHeadTable {
   id: number
   seq: Int8
+}
+
+export interface FxRatesTable {
+  from_currency: string
+  to_currency: string
+  as_of: string
+  /** The exact decimal rate as given (see src/core/money/fx.ts). */
+  rate: string
+  created_at: string
+  created_by: string
+}
+
+export interface AlertsTable {
+  id: string
+  code: string
+  subject: string
+  branch_id: string | null
+  severity: string
+  message: string
+  value: string | null
+  threshold: string | null
+  opened_at: string
+  closed_at: string | null
 }
 
 export interface JobTicksTable {

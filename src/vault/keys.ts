@@ -1,5 +1,7 @@
+import type { Kysely } from 'kysely'
 import { getSetting, putSetting } from '../admin/settings.js'
 import { audit } from '../audit/audit.js'
+import { sealedSettings } from '../callbacks/callback-url.js'
 import type { Ctx } from '../context.js'
 import {
   listGatewaySecrets,
@@ -7,8 +9,9 @@ import {
   secretContext,
   setGatewaySecrets,
 } from '../gateway-config/view.js'
-import { keyIdOf, reencrypt } from './crypto.js'
-import { loadKeyRing, usesEnvKey } from './master-key.js'
+import type { Database } from '../store/schema.js'
+import { encryptSecret, keyIdOf, reencrypt } from './crypto.js'
+import { type KeyRing, loadKeyRing, type MasterKey, usesEnvKey } from './master-key.js'
 import { beginRotation, finishRotation, rotationPending } from './rotation.js'
 import { AUDIT_KEY_CONTEXT, AUDIT_KEY_SETTING, resetKeyRing } from './vault.js'
 
@@ -36,7 +39,8 @@ export async function rotateKeys(
   const configs = await listGatewaySecrets(store.db)
   const count =
     configs.reduce((n, c) => n + Object.keys(parseJsonObject(c.secrets)).length, 0) +
-    ((await getSetting(store.db, AUDIT_KEY_SETTING)) ? 1 : 0)
+    ((await getSetting(store.db, AUDIT_KEY_SETTING)) ? 1 : 0) +
+    (await sealedSettings(store.db)).length
   if (opts.dryRun) {
     return {
       dryRun: true,
@@ -61,25 +65,7 @@ export async function rotateKeys(
       target: next.id,
       request: { fromKeyId: before.primary.id, toKeyId: next.id, resumed },
     })
-    for (const c of await listGatewaySecrets(trx)) {
-      const sealed = parseJsonObject(c.secrets)
-      const out: Record<string, string> = {}
-      for (const [field, envelope] of Object.entries(sealed)) {
-        out[field] = reencrypt(ringWithNext, next, envelope, secretContext(c.id, field))
-        n++
-      }
-      await setGatewaySecrets(trx, c.id, JSON.stringify(out))
-    }
-    const auditKey = await getSetting(trx, AUDIT_KEY_SETTING)
-    if (auditKey) {
-      await putSetting(
-        trx,
-        AUDIT_KEY_SETTING,
-        reencrypt(ringWithNext, next, auditKey, AUDIT_KEY_CONTEXT),
-        ctx.clock.now().toISOString(),
-      )
-      n++
-    }
+    n = await reencryptStore(trx, ringWithNext, next, ctx.clock.now().toISOString())
   })
   // A process that loaded its keys before the rotation began may have written under the old key
   // since; sweep once more so nothing is left that the retired key alone can open.
@@ -91,6 +77,13 @@ export async function rotateKeys(
       for (const [field, envelope] of Object.entries(sealed))
         out[field] = reencrypt(ringWithNext, next, envelope, secretContext(c.id, field))
       await setGatewaySecrets(trx, c.id, JSON.stringify(out))
+    }
+    for (const row of await sealedSettings(trx)) {
+      if (!row.plain && keyIdOf(row.value) === next.id) continue
+      const value = row.plain
+        ? encryptSecret(next, row.value, row.context)
+        : reencrypt(ringWithNext, next, row.value, row.context)
+      await putSetting(trx, row.key, value, ctx.clock.now().toISOString())
     }
   })
   finishRotation(ctx.home, ctx.env)
@@ -105,4 +98,49 @@ export async function rotateKeys(
       ? 'set DSH_MASTER_KEY to the value of DSH_NEW_MASTER_KEY for every dsh process, then unset DSH_NEW_MASTER_KEY'
       : null,
   }
+}
+
+/** Settings held sealed by the vault, with the context each is bound to. */
+const SEALED_SETTINGS: readonly [string, string][] = [
+  [AUDIT_KEY_SETTING, AUDIT_KEY_CONTEXT],
+  ['alert_webhook_secret', 'settings:alert_webhook_secret'],
+]
+
+/**
+ * Re-encrypts every secret the store holds under `to`, opening each with `ring` (which must hold
+ * the key it was sealed with), in the caller's transaction. Returns how many were re-encrypted.
+ * Key rotation and the restore of a backup taken under an older key both use it.
+ */
+export async function reencryptStore(
+  trx: Kysely<Database>,
+  ring: KeyRing,
+  to: MasterKey,
+  at: string,
+): Promise<number> {
+  let n = 0
+  for (const c of await listGatewaySecrets(trx)) {
+    const sealed = parseJsonObject(c.secrets)
+    const out: Record<string, string> = {}
+    for (const [field, envelope] of Object.entries(sealed)) {
+      out[field] = reencrypt(ring, to, envelope, secretContext(c.id, field))
+      n++
+    }
+    await setGatewaySecrets(trx, c.id, JSON.stringify(out))
+  }
+  for (const [key, context] of SEALED_SETTINGS) {
+    const sealed = await getSetting(trx, key)
+    if (!sealed) continue
+    await putSetting(trx, key, reencrypt(ring, to, sealed, context), at)
+    n++
+  }
+  // Callback path tokens and their look-up key (each bound to its own settings key); a token an
+  // older dsh stored plain is sealed on the way.
+  for (const row of await sealedSettings(trx)) {
+    const value = row.plain
+      ? encryptSecret(to, row.value, row.context)
+      : reencrypt(ring, to, row.value, row.context)
+    await putSetting(trx, row.key, value, at)
+    n++
+  }
+  return n
 }

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../src/app.js'
 import type { Ctx } from '../../src/context.js'
@@ -8,7 +7,6 @@ import { DEFAULT_RECOVERY, parseSchedule, runRecovery } from '../../src/payments
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
 import { testRuntime } from '../helpers/run-cli.js'
-import { freePort, startDaemon, waitFor } from './helpers.js'
 
 interface Payment {
   id: string
@@ -119,75 +117,4 @@ describe('recovery schedule', () => {
   })
 })
 
-describe('a real daemon with every callback dropped', () => {
-  it('every payment is final or needs_review at the end of the recovery schedule', async () => {
-    await pointKarenAtSilentSandbox()
-    // Callbacks go to an address where nothing listens: every one is dropped.
-    const dead = await new Promise<number>((resolve) => {
-      const s = createServer()
-      s.listen(0, '127.0.0.1', () => {
-        const a = s.address()
-        s.close(() => resolve(typeof a === 'object' && a ? a.port : 0))
-      })
-    })
-    expect((await env.run('config', 'set', 'public-url', `http://127.0.0.1:${dead}`)).code).toBe(0)
-    const daemon = await startDaemon({ DSH_HOME: env.home, DSH_DB: env.db }, [
-      '--port',
-      String(await freePort()),
-      '--recovery-interval',
-      '1s',
-      '--recovery-schedule',
-      '1s,2s,3s',
-    ])
-    const want: [string, string, string][] = [
-      ['westlands', '0712345601', 'succeeded'],
-      ['westlands', '0712345602', 'succeeded'],
-      ['westlands', '0700001032', 'cancelled'],
-      ['westlands', '0700000001', 'failed'],
-      ['westlands', '0700002001', 'failed'],
-      ['westlands', '0700001037', 'failed'],
-      ['karen', '0712345603', 'needs_review'],
-      ['karen', '0712345604', 'needs_review'],
-    ]
-    const made: { id: string; want: string }[] = []
-    for (const [branch, phone, status] of want) {
-      const r = await env.run(
-        'pay',
-        '--branch',
-        branch,
-        '--amount',
-        '230',
-        '--currency',
-        'KES',
-        '--phone',
-        phone,
-        '--json',
-      )
-      expect(r.code, r.stderr).toBe(0)
-      made.push({ id: r.json<Payment>().id, want: status })
-    }
-    const final = ['succeeded', 'failed', 'cancelled', 'needs_review']
-    const done = await waitFor(
-      async () => {
-        const all = await Promise.all(
-          made.map(async (m) =>
-            (await env.run('payments', 'show', m.id, '--json')).json<Payment>(),
-          ),
-        )
-        return all.every((p) => final.includes(p.status)) ? all : undefined
-      },
-      15_000,
-      'every payment to be final or need review',
-      200,
-    )
-    expect(done.map((p) => p.status)).toEqual(made.map((m) => m.want))
-    for (const p of done) expect(p.timeline.at(-1)?.actor).toBe('daemon:recovery')
-    // Each karen payment was asked exactly once per scheduled check.
-    const karenQueries = never!.requests().filter((q) => q.path === '/mpesa/stkpushquery/v1/query')
-    expect(karenQueries.length).toBe(4 + 2 * 3)
-    const dropped = env.sandbox.deliveries().filter((d) => d.url.includes(`:${dead}/`))
-    expect(dropped.length).toBeGreaterThanOrEqual(6)
-    expect(dropped.every((d) => d.status === undefined)).toBe(true)
-    expect(await daemon.stop()).toBe(0)
-  }, 40_000)
-})
+// A real daemon with every callback dropped: test/daemon/races.test.ts, on SQLite and PostgreSQL.

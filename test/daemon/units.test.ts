@@ -172,7 +172,16 @@ describe('small parts', () => {
     m.inc('dsh_callbacks_received_total', { gateway: 'mpesa' })
     m.observe('/healthz', 'GET', 200, 0.004)
     const text = m.render(
-      { payments: [], inbox: [], recoveryBacklog: 3, recoveryOverdue: 1, breakers: [] },
+      {
+        payments: [],
+        inbox: [],
+        recoveryBacklog: 3,
+        recoveryOverdue: 1,
+        breakers: [],
+        lastBackupAt: null,
+        alertsOpen: [],
+        settlementPending: [],
+      },
       { jobsAlive: { recovery: true }, inflight: 0 },
     )
     expect(text).toContain('dsh_callbacks_received_total{gateway="mpesa"} 2')

@@ -39,6 +39,14 @@ const req = (phone: string, over: Partial<InitiateRequest> = {}): InitiateReques
   ...over,
 })
 
+const waitUntilLedger = async (n: number) => {
+  const until = Date.now() + 5_000
+  while (w.sb.ledger().length < n) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${n} charges`)
+    await sleep(20)
+  }
+}
+
 const tokenRequests = () => w.sb.requests().filter((r) => r.path === '/oauth/v1/generate').length
 const pushes = () => w.sb.requests().filter((r) => r.path === '/mpesa/stkpush/v1/processrequest')
 
@@ -163,34 +171,141 @@ describe('Daraja STK push against the sandbox', () => {
     })
   }
 
+  // Refused with Daraja's own error envelope: not processed, so not attempted (failover is safe).
   const pushFailures = [
     [
       '0700000026',
       'subscriber_lock',
-      { kind: 'not_attempted', gatewayFault: false, code: '500.001.1001/subscriber_locked' },
+      {
+        kind: 'not_attempted',
+        gatewayFault: false,
+        code: '500.001.1001/subscriber_locked',
+        message:
+          'Unable to lock subscriber, a transaction is already in process for the current subscriber',
+      },
     ],
-    ['0700009500', 'http_500', { kind: 'not_attempted', gatewayFault: true, code: '500.003.1001' }],
-    ['0700009503', 'http_503', { kind: 'not_attempted', gatewayFault: true, code: 'http.503' }],
     [
-      '0700009504',
-      'connection_reset',
-      { kind: 'not_attempted', gatewayFault: true, code: 'transport.reset' },
+      '0700009500',
+      'http_500',
+      {
+        kind: 'not_attempted',
+        gatewayFault: true,
+        code: '500.003.1001',
+        message: 'Internal Server Error',
+      },
     ],
-    [undefined, 'spike_arrest', { kind: 'not_attempted', gatewayFault: true, code: '500.003.02' }],
+    [
+      '0700009503',
+      'http_503',
+      {
+        kind: 'not_attempted',
+        gatewayFault: true,
+        code: '500.003.1001',
+        message: 'Service Unavailable: the request was not processed, try again later',
+      },
+    ],
+    [
+      undefined,
+      'spike_arrest',
+      {
+        kind: 'not_attempted',
+        gatewayFault: true,
+        code: '500.003.02',
+        message: 'Spike Arrest Violation',
+      },
+    ],
   ] as const
   for (const [phone, outcome, expected] of pushFailures) {
-    it(`${outcome}: the push fails before acceptance → not attempted, nothing charged`, async () => {
+    it(`${outcome}: refused with Daraja's error envelope → not attempted, nothing charged`, async () => {
       const results = []
       if (phone) results.push(await mpesa.initiate(req(phone)))
       w.sb.script({ gateway: 'mpesa', outcome })
       results.push(await mpesa.initiate(req('0712345678')))
       for (const res of results)
-        expect(shape(res.outcome)).toEqual({ status: 'failed', cancelled: false, ...expected })
+        expect({ ...shape(res.outcome), message: res.outcome.message }).toEqual({
+          status: 'failed',
+          cancelled: false,
+          ...expected,
+        })
       await sleep(120)
       expect(w.sb.ledger()).toEqual([])
       expect(w.sb.deliveries()).toEqual([])
     })
   }
+
+  it('a reset before any answer is unknown (it may follow a processed push), though the sandbox charged nothing', async () => {
+    const res = await mpesa.initiate(req('0700009504'))
+    expect(shape(res.outcome)).toEqual({
+      status: 'failed',
+      kind: 'unknown',
+      gatewayFault: true,
+      cancelled: false,
+      code: 'transport.reset',
+    })
+    expect(res.outcome.refs).toEqual({})
+    await sleep(120)
+    expect(w.sb.ledger()).toEqual([])
+  })
+
+  const answerLost = [
+    ['0700009505', 'reset_after_charge', 'transport.reset'],
+    ['0700000504', 'http_504_charged', 'http.504'],
+  ] as const
+  for (const [phone, outcome, code] of answerLost) {
+    it(`${outcome}: the answer is lost but the push reached the phone → unknown, one charge, the callback names phone and amount`, async () => {
+      const r = req(phone)
+      const res = await mpesa.initiate(r)
+      expect(shape(res.outcome)).toEqual({
+        status: 'failed',
+        kind: 'unknown',
+        gatewayFault: true,
+        cancelled: false,
+        code,
+      })
+      expect(res.outcome.message).toMatch(/may have reached the phone: no failover/)
+      const [cb] = await w.rx.waitFor(1, new URL(r.callbackUrl).pathname)
+      const stk = parseStkCallback(JSON.parse(cb!.body))!
+      expect(stk).toMatchObject({
+        resultCode: '0',
+        amount: '1500',
+        phoneNumber: `254${phone.slice(1)}`,
+      })
+      const ledger = w.sb.ledger()
+      expect(ledger).toHaveLength(1)
+      expect(ledger[0]).toMatchObject({
+        gateway: 'mpesa',
+        reference: stk.checkoutRequestId,
+        receipt: stk.receiptNumber,
+        attemptRef: accountReferenceFor(r.attemptRef),
+        amount: '1500',
+      })
+      // Without a CheckoutRequestID the push cannot be queried: still unknown, never "not attempted".
+      const q = await mpesa.query(r.attemptRef, {})
+      expect(shape(q.outcome)).toMatchObject({
+        kind: 'unknown',
+        code: 'dsh.no_checkout_request_id',
+      })
+    })
+  }
+
+  it('the same outcomes scripted: a bare 504 and a reset after charging are unknown', async () => {
+    w.sb.script({ gateway: 'mpesa', outcome: 'http_504_charged' })
+    w.sb.script({ gateway: 'mpesa', outcome: 'reset_after_charge' })
+    const a = await mpesa.initiate(req('0712345678', { amountMinor: 10_000n }))
+    const b = await mpesa.initiate(req('0712345679', { amountMinor: 20_000n }))
+    expect([a.outcome.code, b.outcome.code]).toEqual(['http.504', 'transport.reset'])
+    expect([a, b].map((x) => x.outcome.status === 'failed' && x.outcome.kind)).toEqual([
+      'unknown',
+      'unknown',
+    ])
+    await waitUntilLedger(2)
+    expect(
+      w.sb
+        .ledger()
+        .map((c) => c.amount)
+        .sort(),
+    ).toEqual(['100', '200'])
+  })
 
   it('slow success: a 1 s read timeout is unknown + gateway fault; the callback and the query resolve it; one charge', async () => {
     const r = req('0700009408')

@@ -100,12 +100,8 @@ describe('KCB via Zed against the sandbox', () => {
     })
   }
 
-  it('5xx and reset before acceptance are not attempted with a gateway fault and charge nothing', async () => {
-    const results = [
-      await kcb.initiate(req('0700009500')),
-      await kcb.initiate(req('0700009503')),
-      await kcb.initiate(req('0700009504')),
-    ]
+  it("5xx carrying Zed's own error body are not attempted with a gateway fault and charge nothing", async () => {
+    const results = [await kcb.initiate(req('0700009500')), await kcb.initiate(req('0700009503'))]
     w.sb.script({ gateway: 'mpesa-kcb', outcome: 'http_503', count: 2 })
     results.push(await kcb.initiate(req('0712345678')), await kcb.initiate(req('0712345678')))
     for (const r of results)
@@ -114,18 +110,76 @@ describe('KCB via Zed against the sandbox', () => {
         kind: 'not_attempted',
         gatewayFault: true,
       })
-    expect(results.map((r) => r.outcome.code)).toEqual([
-      'http.500',
-      'http.503',
-      'transport.reset',
-      'http.503',
-      'http.503',
+    expect(results.map((r) => [r.outcome.code, r.outcome.message])).toEqual([
+      ['INTERNAL_ERROR', 'Internal Server Error: the request was not processed'],
+      [
+        'SERVICE_UNAVAILABLE',
+        'Service Unavailable: the request was not processed, try again later',
+      ],
+      [
+        'SERVICE_UNAVAILABLE',
+        'Service Unavailable: the request was not processed, try again later',
+      ],
+      [
+        'SERVICE_UNAVAILABLE',
+        'Service Unavailable: the request was not processed, try again later',
+      ],
     ])
     await sleep(120)
     expect(w.sb.ledger()).toEqual([])
     // The script is used up: the next push goes through.
     expect((await kcb.initiate(req('0712345678'))).outcome.status).toBe('pending')
   })
+
+  it('a reset before any answer is unknown (no failover), though the sandbox charged nothing', async () => {
+    const r = await kcb.initiate(req('0700009504'))
+    expect(shape(r.outcome)).toEqual({
+      status: 'failed',
+      kind: 'unknown',
+      gatewayFault: true,
+      cancelled: false,
+      code: 'transport.reset',
+    })
+    expect(r.outcome.message).toMatch(
+      /^the connection dropped before any answer: Zed may have read the request and pushed the prompt; the push may have reached the phone: no failover/,
+    )
+    await sleep(120)
+    expect(w.sb.ledger()).toEqual([])
+  })
+
+  for (const [phone, code] of [
+    ['0700009505', 'transport.reset'],
+    ['0700000504', 'http.504'],
+  ] as const) {
+    it(`${code} after the push was processed: unknown, one charge, the callback and the query by order id resolve it`, async () => {
+      const r = req(phone)
+      const res = await kcb.initiate(r)
+      expect(shape(res.outcome)).toEqual({
+        status: 'failed',
+        kind: 'unknown',
+        gatewayFault: true,
+        cancelled: false,
+        code,
+      })
+      const [cb] = await w.rx.waitFor(1, new URL(r.callbackUrl).pathname)
+      const parsed = kcb.parseCallback(JSON.parse(cb!.body))
+      expect(parsed.attemptRef).toBe(r.attemptRef)
+      expect(parsed.outcome.status).toBe('succeeded')
+      const ledger = w.sb.ledger()
+      expect(ledger).toHaveLength(1)
+      expect(ledger[0]).toMatchObject({
+        gateway: 'mpesa-kcb',
+        attemptRef: r.attemptRef,
+        amount: '25000',
+        receipt: parsed.outcome.refs.receiptNumber,
+      })
+      const q = await kcb.query(r.attemptRef, {})
+      expect(q.outcome).toMatchObject({
+        status: 'succeeded',
+        refs: { receiptNumber: ledger[0]!.receipt },
+      })
+    })
+  }
 
   it('a locked subscriber is not attempted without a fault', async () => {
     const res = await kcb.initiate(req('0700000026'))

@@ -183,12 +183,33 @@ describe('classification tables', () => {
     }
     expect(CODE_TABLES.mpesa['1037']).toMatchObject({ kind: 'declined', gatewayFault: false })
     expect(CODE_TABLES.mpesa['1032']).toMatchObject({ kind: 'declined', cancelled: true })
-    expect(CODE_TABLES.mpesa['http.503']).toMatchObject({
-      kind: 'not_attempted',
-      gatewayFault: true,
-    })
+    // PRODUCT.md, three outcomes: only what cannot have reached the phone is not_attempted.
+    for (const gateway of ['mpesa', 'mpesa-kcb'] as const) {
+      for (const code of ['transport.reset', 'http.500', 'http.502', 'http.503', 'http.504'])
+        expect(CODE_TABLES[gateway][code], `${gateway} ${code}`).toMatchObject({
+          kind: 'unknown',
+          gatewayFault: true,
+        })
+      for (const code of ['transport.connect_refused', 'transport.dns', 'http.429'])
+        expect(CODE_TABLES[gateway][code], `${gateway} ${code}`).toMatchObject({
+          kind: 'not_attempted',
+          gatewayFault: true,
+        })
+    }
+    // A 5xx carrying the gateway's own error body: not processed, safe to fail over.
+    for (const [gateway, code] of [
+      ['mpesa', '500.003.1001'],
+      ['mpesa', '500.003.02'],
+      ['mpesa-kcb', 'INTERNAL_ERROR'],
+      ['mpesa-kcb', 'SERVICE_UNAVAILABLE'],
+    ] as const)
+      expect(CODE_TABLES[gateway][code], `${gateway} ${code}`).toMatchObject({
+        kind: 'not_attempted',
+        gatewayFault: true,
+      })
+    // No OAuth token: the push itself was never sent.
+    expect(CODE_TABLES.mpesa['oauth.http.503']?.kind).toBe('not_attempted')
     expect(CODE_TABLES.stripe['http.503']).toMatchObject({ kind: 'unknown', gatewayFault: true })
-    expect(CODE_TABLES.mpesa['transport.reset']?.kind).toBe('not_attempted')
     expect(CODE_TABLES.stripe['transport.reset']?.kind).toBe('unknown')
   })
 

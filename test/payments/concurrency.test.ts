@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { pay } from '../../src/payments/pay.js'
 import { dsh } from '../helpers/cli.js'
+import { DIALECTS } from '../helpers/dialects.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
+import { pgAvailable } from '../helpers/pg.js'
 
 interface Payment {
   id: string
@@ -9,43 +11,226 @@ interface Payment {
   replayed: boolean
 }
 
-const env = usePaymentsEnv('sqlite', { callbackDelayMs: 50 })
+describe.each(DIALECTS)('idempotency races on $name', ({ name, enabled }) => {
+  describe.runIf(enabled)('concurrency', () => {
+    const env = usePaymentsEnv(name, { callbackDelayMs: 50 })
 
-describe('concurrency', () => {
-  it('the same idempotency key replayed 10 times at once, from 10 processes: one payment, one charge', async () => {
-    const envVars = { DSH_HOME: env.home, DSH_DB: env.db }
-    const args = [
-      'pay',
-      '--branch',
-      'westlands',
-      '--amount',
-      '4,321',
-      '--currency',
-      'KES',
-      '--phone',
-      '0712345678',
-      '--order',
-      'K-10',
-      '--idempotency-key',
-      'k-10x',
-      '--json',
-    ]
-    const before = env.sandbox.ledger().length
-    const results = await Promise.all(
-      Array.from({ length: 10 }, () => dsh(args, { env: envVars, timeoutMs: 30_000 })),
-    )
-    for (const r of results) expect(r.code, r.stderr).toBe(0)
-    const ids = new Set(results.map((r) => r.json<Payment>().id))
-    expect(ids.size).toBe(1)
-    expect(results.filter((r) => !r.json<Payment>().replayed)).toHaveLength(1)
-    await new Promise((r) => setTimeout(r, 300))
+    it('the same idempotency key replayed 10 times at once, from 10 processes: one payment, one charge', async () => {
+      const envVars = { DSH_HOME: env.home, DSH_DB: env.db }
+      const args = [
+        'pay',
+        '--branch',
+        'westlands',
+        '--amount',
+        '4,321',
+        '--currency',
+        'KES',
+        '--phone',
+        '0712345678',
+        '--order',
+        'K-10',
+        '--idempotency-key',
+        'k-10x',
+        '--json',
+      ]
+      const before = env.sandbox.ledger().length
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => dsh(args, { env: envVars, timeoutMs: 30_000 })),
+      )
+      for (const r of results) expect(r.code, r.stderr).toBe(0)
+      const ids = new Set(results.map((r) => r.json<Payment>().id))
+      expect(ids.size).toBe(1)
+      expect(results.filter((r) => !r.json<Payment>().replayed)).toHaveLength(1)
+      await new Promise((r) => setTimeout(r, 300))
+      const list = (await env.run('payments', 'list', '--json')).json<
+        { idempotencyKey: string | null }[]
+      >()
+      expect(list.filter((p) => p.idempotencyKey === 'k-10x')).toHaveLength(1)
+      expect(env.sandbox.ledger().slice(before)).toHaveLength(1)
+    })
+
+    it('control: the same 10 processes without a key make 10 payments and 10 charges (they do overlap)', async () => {
+      const envVars = { DSH_HOME: env.home, DSH_DB: env.db }
+      const before = env.sandbox.ledger().length
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          dsh(
+            [
+              'pay',
+              '--branch',
+              'westlands',
+              '--amount',
+              String(5_000 + i),
+              '--currency',
+              'KES',
+              '--phone',
+              '0712345678',
+              '--json',
+            ],
+            { env: envVars, timeoutMs: 30_000 },
+          ),
+        ),
+      )
+      for (const r of results) expect(r.code, r.stderr).toBe(0)
+      expect(new Set(results.map((r) => r.json<Payment>().id)).size).toBe(10)
+      // The processes ran at the same time: their payments were created within one window.
+      const created = await Promise.all(
+        results.map(
+          async (r) =>
+            (await env.run('payments', 'show', r.json<Payment>().id, '--json')).json<{
+              createdAt: string
+            }>().createdAt,
+        ),
+      )
+      const times = created.map((t) => Date.parse(t)).sort((a, b) => a - b)
+      expect(times.at(-1)! - times[0]!).toBeLessThan(10_000)
+      await new Promise((r) => setTimeout(r, 300))
+      expect(env.sandbox.ledger().slice(before)).toHaveLength(10)
+    })
+  })
+})
+
+describe.runIf(pgAvailable())('the unique-violation replay path of pay on PostgreSQL', () => {
+  const env = usePaymentsEnv('postgres', { callbackDelayMs: 50 })
+  const flags = {
+    branch: 'westlands',
+    amount: '2,468',
+    currency: 'KES',
+    phone: '0712345678',
+    order: 'U-1',
+    idempotencyKey: 'k-unique',
+  }
+
+  /**
+   * Another writer's transaction holds a payment and this idempotency key, uncommitted, while
+   * pay() runs: pay sees no key (before and inside its transaction), inserts its own and blocks
+   * on the unique index until the other transaction ends.
+   */
+  async function race(end: 'commit' | 'rollback', key: string) {
+    const { createApp } = await import('../../src/app.js')
+    const { testRuntime } = await import('../helpers/run-cli.js')
+    const { openStore } = await import('../../src/store/connect.js')
+    const { findBranchByCode } = await import('../../src/tenants/branches-store.js')
+    const { parsePayRequest } = await import('../../src/payments/pay-input.js')
+    const { requestFingerprint } = await import('../../src/core/payments/fingerprint.js')
+    const app = createApp(testRuntime({ env: { DSH_HOME: env.home, DSH_DB: env.db } }).rt, {})
+    const other = await openStore(env.db)
+    const request = { ...flags, idempotencyKey: key }
+    try {
+      const branch = (await findBranchByCode(other.db, 'westlands'))!
+      const fingerprint = requestFingerprint({
+        ...parsePayRequest(request),
+        branch: branch.code,
+      })
+      const plantedId = `pay_other_${key}`
+      let release!: () => void
+      const gate = new Promise<void>((r) => {
+        release = r
+      })
+      let inTrx!: () => void
+      const holding = new Promise<void>((r) => {
+        inTrx = r
+      })
+      const writer = other.db
+        .transaction()
+        .execute(async (trx) => {
+          const now = new Date().toISOString()
+          await trx
+            .insertInto('payments')
+            .values({
+              id: plantedId,
+              tenant_id: branch.tenant_id,
+              branch_id: branch.id,
+              order_id: 'U-1',
+              amount_minor: 246_800n,
+              currency: 'KES',
+              refunded_minor: 0n,
+              method: 'mpesa',
+              customer_type: 'standard',
+              phone: '254712345678',
+              gateway: 'mpesa',
+              status: 'pending',
+              failure_code: null,
+              failure_message: null,
+              routing: '{}',
+              idempotency_key: key,
+              receipt_number: null,
+              gateway_ref: null,
+              fee_minor: null,
+              fee_rate_bp: null,
+              fee_flat_minor: null,
+              fee_currency: null,
+              settlement_status: 'unsettled',
+              settlement_batch_id: null,
+              next_check_at: null,
+              check_count: 0,
+              created_at: now,
+              updated_at: now,
+              completed_at: null,
+            })
+            .execute()
+          await trx
+            .insertInto('idempotency_keys')
+            .values({
+              tenant_id: branch.tenant_id,
+              key,
+              fingerprint,
+              payment_id: plantedId,
+              created_at: now,
+            })
+            .execute()
+          inTrx()
+          await gate
+          if (end === 'rollback') throw new Error('rolled back on purpose')
+        })
+        .catch((e: Error) => {
+          if (e.message !== 'rolled back on purpose') throw e
+        })
+      await holding
+      const pushesBefore = env.sandbox.requests().length
+      let settled = false
+      const paying = pay(app, request).finally(() => {
+        settled = true
+      })
+      // pay is blocked on the unique index (it got past both of its key checks).
+      await new Promise((r) => setTimeout(r, 700))
+      expect(settled).toBe(false)
+      release()
+      await writer
+      const result = await paying
+      return { result, plantedId, pushes: env.sandbox.requests().length - pushesBefore }
+    } finally {
+      await other.close()
+      await app.close()
+    }
+  }
+
+  it('a key committed by another writer while pay inserts it: the unique violation replays that payment', async () => {
+    const { result, plantedId, pushes } = await race('commit', 'k-unique-1')
+    expect(result.replayed).toBe(true)
+    expect(result.payment.id).toBe(plantedId)
+    expect(result.payment.status).toBe('pending')
+    expect(pushes).toBe(0)
     const list = (await env.run('payments', 'list', '--json')).json<
-      { idempotencyKey: string | null }[]
+      { id: string; idempotencyKey: string | null }[]
     >()
-    expect(list.filter((p) => p.idempotencyKey === 'k-10x')).toHaveLength(1)
-    expect(env.sandbox.ledger().slice(before)).toHaveLength(1)
+    expect(list.filter((p) => p.idempotencyKey === 'k-unique-1').map((p) => p.id)).toEqual([
+      plantedId,
+    ])
   })
 
+  it('control: when the other writer rolls back, the blocked pay goes on and makes its own payment', async () => {
+    const { result, plantedId, pushes } = await race('rollback', 'k-unique-2')
+    expect(result.replayed).toBe(false)
+    expect(result.payment.id).not.toBe(plantedId)
+    expect(result.payment.status).toBe('pending')
+    expect(pushes).toBeGreaterThan(0)
+  })
+})
+
+const env = usePaymentsEnv('sqlite', { callbackDelayMs: 50 })
+
+describe('load', () => {
   it('load: 1,000 payments across 3 branches with 100 in flight, through the core the CLI uses', async () => {
     for (const args of [
       ['branch', 'add', 'kilimani', '--tenant', 'acme', '--name', 'Kilimani', '--currency', 'KES'],

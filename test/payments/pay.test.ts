@@ -61,20 +61,35 @@ describe.each(DIALECTS)(
       })
 
       it.each([
-        ['0700001032', 'cancelled', 8],
-        ['0700001037', 'failed', 8],
-        ['0700000001', 'failed', 8],
-        ['0700002001', 'failed', 8],
-        ['0700009001', 'succeeded', 0], // lost callback: the query tells the truth
-        ['0700009003', 'succeeded', 0], // late callback
-        ['0700009002', 'succeeded', 0], // duplicate callbacks
-      ])('phone %s ends %s (exit %i)', async (phone, status, code) => {
-        const r = await pay('--amount', '200', '--phone', phone, '--wait', '--timeout', '10s')
-        expect(r.code, r.stderr).toBe(code)
-        const p = r.json<Payment>()
-        expect(p.status).toBe(status)
-        if (status !== 'succeeded') expect(p.failure?.message).toBeTruthy()
-      })
+        ['0700001032', 'cancelled', 8, { code: '1032', message: 'Request cancelled by user' }],
+        ['0700001037', 'failed', 8, { code: '1037', message: 'DS timeout user cannot be reached' }],
+        [
+          '0700000001',
+          'failed',
+          8,
+          { code: '1', message: 'The balance is insufficient for the transaction.' },
+        ],
+        [
+          '0700002001',
+          'failed',
+          8,
+          { code: '2001', message: 'The initiator information is invalid.' },
+        ],
+        ['0700009001', 'succeeded', 0, null], // lost callback: the query tells the truth
+        ['0700009003', 'succeeded', 0, null], // late callback
+        ['0700009002', 'succeeded', 0, null], // duplicate callbacks
+      ])(
+        'phone %s ends %s (exit %i) with its exact failure',
+        async (phone, status, code, failure) => {
+          const r = await pay('--amount', '200', '--phone', phone, '--wait', '--timeout', '10s')
+          expect(r.code, r.stderr).toBe(code)
+          const p = r.json<Payment>()
+          expect(p.status).toBe(status)
+          expect(p.gateway).toBe('mpesa')
+          expect(p.skipped).toEqual([])
+          expect(p.failure).toEqual(failure)
+        },
+      )
 
       it('a push the gateway refuses with 503 fails over to the next gateway', async () => {
         const r = await pay(
@@ -86,14 +101,18 @@ describe.each(DIALECTS)(
           '--timeout',
           '10s',
         )
-        // mpesa answers 503 (nothing charged): safe to fail over; the sandbox's KCB takes the same phone and also answers 503.
+        // mpesa answers 503 with Daraja's own error body (not processed): safe to fail over; the sandbox's KCB takes the same phone and also answers 503 with Zed's.
         expect(r.code).toBe(6)
         // Failed with nothing charged: there is nothing for `payments sync` to resolve.
         expect(r.stderr).not.toContain('payments sync')
         const p = r.json<Payment>()
         expect(p.status).toBe('failed')
-        expect(p.failure?.code).toBe('gateway_unavailable')
-        expect(p.skipped.length).toBe(2)
+        const why = 'Service Unavailable: the request was not processed, try again later'
+        expect(p.skipped).toEqual([`mpesa: ${why}`, `mpesa-kcb: ${why}`])
+        expect(p.failure).toEqual({
+          code: 'gateway_unavailable',
+          message: `mpesa: ${why}; mpesa-kcb: ${why}`,
+        })
         expect(env.sandbox.ledger().filter((c) => c.phone === '254700009503')).toEqual([])
       })
 

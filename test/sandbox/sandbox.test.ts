@@ -468,9 +468,30 @@ describe('control endpoints', () => {
     expect(
       ((await call('GET', '/__control/requests')).json as unknown as unknown[]).length,
     ).toBeGreaterThan(0)
-    expect((await call('GET', '/__control/magic')).json).toMatchObject({
-      phones: { '254700001032': { outcome: 'cancelled' } },
-    })
+    const magic = (await call('GET', '/__control/magic')).json as unknown as {
+      phones: Record<string, { outcome: string; what: string }>
+      pushFailures: {
+        notAttempted: { connectionRefused: string; phones: string[] }
+        unknown: { phones: string[] }
+      }
+    }
+    expect(magic).toMatchObject({ phones: { '254700001032': { outcome: 'cancelled' } } })
+    // The answer is lost but the push reached the phone: named for what happens, never "nothing charged".
+    expect(magic.phones['254700009505']?.outcome).toBe('reset_after_charge')
+    expect(magic.phones['254700000504']?.outcome).toBe('http_504_charged')
+    for (const phone of ['254700009504', '254700009505', '254700000504']) {
+      const what = magic.phones[phone]!.what
+      expect(what).toMatch(/reset|504/)
+      expect(what).not.toMatch(/nothing charged/i)
+      expect(what).toContain('unknown')
+      expect(magic.pushFailures.unknown.phones).toContain(phone)
+    }
+    // Failover stays demonstrable: a closed port, and 5xx carrying the gateway's own error body.
+    expect(magic.pushFailures.notAttempted.connectionRefused).toMatch(/connection refused/)
+    for (const phone of ['254700009500', '254700009503']) {
+      expect(magic.phones[phone]!.what).toMatch(/own error body.*not attempted, so dsh fails over/)
+      expect(magic.pushFailures.notAttempted.phones).toContain(phone)
+    }
     await call('POST', '/__control/reset')
     expect(sb.ledger()).toEqual([])
     expect(sb.deliveries()).toEqual([])

@@ -9,6 +9,7 @@ import { type HttpResponse, type TransportError, toTransportError } from '../htt
 import {
   asQueryOutcome,
   attemptLog,
+  explainedOutcome,
   isRecord,
   type LoggedRequest,
   outcomeFor,
@@ -176,7 +177,7 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
     if (sent.kind === 'transport')
       return sent.beforeSend
         ? outcomeFor(DARAJA_CODES, 'oauth.transport', sent.err.message, refs)
-        : outcomeFor(DARAJA_CODES, transportCode(sent.err.code), sent.err.message, refs)
+        : explainedOutcome(DARAJA_CODES, transportCode(sent.err.code), sent.err.message, refs)
     const env = envelopeOf(sent.body)
     if (env)
       return outcomeFor(
@@ -189,7 +190,7 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
   }
 
   const httpOutcome = (res: HttpResponse, refs: port.GatewayRefs) =>
-    outcomeFor(DARAJA_CODES, `http.${res.status}`, `HTTP ${res.status}`, refs)
+    explainedOutcome(DARAJA_CODES, `http.${res.status}`, `HTTP ${res.status}`, refs)
 
   function timing() {
     const timestamp = nairobiTimestamp(deps.clock.now()) // one clock reading for both fields

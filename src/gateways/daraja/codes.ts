@@ -1,4 +1,4 @@
-import { type CodeTable, declined, notAttempted, transportTable } from '../outcomes.js'
+import { type CodeTable, declined, notAttempted, transportTable, unknownRule } from '../outcomes.js'
 
 /**
  * STK result codes (GATEWAYS.md §1.4), as they arrive in the callback (a number) and the STK
@@ -40,11 +40,15 @@ export const STK_RESULT_CODES: CodeTable = {
  * Daraja's error envelope `{requestId, errorCode, errorMessage}` and HTTP answers without one.
  * 500.001.1001 means several things, so it is split by its message (GATEWAYS.md §1.2).
  *
- * 5xx on the push: Daraja accepts a push synchronously, with a CheckoutRequestID. A 5xx without
- * one comes from the API gateway in front of M-Pesa before any prompt is sent, and without a
- * CheckoutRequestID the payment could never be queried or matched, so it is not_attempted (a
- * gateway fault): failing over is safe and the breaker counts it. A reply that does show
- * acceptance (ResponseCode "0" and a CheckoutRequestID) is pending whatever the HTTP status.
+ * 5xx on the push (PRODUCT.md, Routing: three outcomes): a 5xx whose body is Daraja's own error
+ * envelope says the request was not processed (500.003.1001, spike arrest, quota): nothing can
+ * have reached the phone, so it is not_attempted and failing over is safe. A 5xx WITHOUT that
+ * envelope (a bare 500/503, or a 502/504 from the API gateway in front of M-Pesa) says nothing
+ * about the push: M-Pesa may have accepted it and the prompt may still reach the phone. Without a
+ * CheckoutRequestID it cannot be queried, but its callback still matches (branch + amount +
+ * phone), so it is unknown: no failover, no second push, the callback or needs_review resolves it.
+ * A reply that does show acceptance (ResponseCode "0" and a CheckoutRequestID) is pending whatever
+ * the HTTP status.
  */
 export const DARAJA_ERROR_CODES: CodeTable = {
   '400.002.02': notAttempted(
@@ -100,15 +104,21 @@ export const DARAJA_ERROR_CODES: CodeTable = {
   'http.403': notAttempted(false, 'HTTP 403: the app may not call this API'),
   'http.404': notAttempted(false, 'HTTP 404: check the base URL'),
   'http.429': notAttempted(true, 'HTTP 429: throttled before processing'),
-  'http.500': notAttempted(
+  'http.500': unknownRule(
     true,
-    'HTTP 500 before acceptance (no CheckoutRequestID): nothing was pushed',
+    "HTTP 500 without Daraja's error body: the push may have reached the phone: no failover; its callback (branch + amount + phone) or needs_review resolves it",
   ),
-  'http.502': notAttempted(true, 'HTTP 502 from the API gateway: nothing was pushed'),
-  'http.503': notAttempted(true, 'HTTP 503 from the API gateway: nothing was pushed'),
-  'http.504': notAttempted(
+  'http.502': unknownRule(
     true,
-    'HTTP 504 from the API gateway before acceptance: no CheckoutRequestID, so it can be neither queried nor matched',
+    'HTTP 502 from the API gateway in front of M-Pesa: the push may have reached the phone: no failover; its callback (branch + amount + phone) or needs_review resolves it',
+  ),
+  'http.503': unknownRule(
+    true,
+    "HTTP 503 without Daraja's error body: the push may have reached the phone: no failover; its callback (branch + amount + phone) or needs_review resolves it",
+  ),
+  'http.504': unknownRule(
+    true,
+    'HTTP 504 from the API gateway in front of M-Pesa: the push may have reached the phone: no failover; its callback (branch + amount + phone) or needs_review resolves it',
   ),
   'dsh.no_checkout_request_id': {
     status: 'failed',
@@ -131,14 +141,14 @@ export function darajaErrorKey(errorCode: string, errorMessage: string): string 
 }
 
 /**
- * Everything the Daraja adapter classifies with. A reset with no answer is not_attempted for the
- * same reason as a 5xx: with no CheckoutRequestID it could be neither queried nor matched.
+ * Everything the Daraja adapter classifies with. A reset with no answer is unknown: the request
+ * may have been read and the push accepted before the connection dropped.
  */
 export const DARAJA_CODES: CodeTable = {
   ...STK_RESULT_CODES,
   ...DARAJA_ERROR_CODES,
   ...transportTable(
-    'not_attempted',
-    'treated like a 5xx before acceptance (no CheckoutRequestID came back; Daraja accepts synchronously); safe to fail over',
+    'unknown',
+    'Daraja may have read the request and pushed the prompt; the push may have reached the phone: no failover; its callback (branch + amount + phone) or needs_review resolves it',
   ),
 }

@@ -5,7 +5,15 @@ import { mpesaWholeShillings } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
 import type { HttpResponse } from '../http.js'
-import { asQueryOutcome, isRecord, outcomeFor, str, transportOutcome } from '../outcomes.js'
+import {
+  asQueryOutcome,
+  explainedOutcome,
+  isRecord,
+  outcomeFor,
+  str,
+  transportCode,
+  transportOutcome,
+} from '../outcomes.js'
 import { gatewayCaller, jsonBody } from '../timed-request.js'
 import { KCB_CODES } from './codes.js'
 
@@ -38,7 +46,7 @@ function errorOutcome(
 ): port.GatewayOutcome {
   if (isRecord(body) && str(body['errorCode']))
     return outcomeFor(KCB_CODES, str(body['errorCode'])!, str(body['message']), refs)
-  return outcomeFor(KCB_CODES, `http.${res.status}`, `HTTP ${res.status}`, refs)
+  return explainedOutcome(KCB_CODES, `http.${res.status}`, `HTTP ${res.status}`, refs)
 }
 
 /**
@@ -90,7 +98,11 @@ export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): port
         url: `${base}/api/v1/payments/initiate_kcb_stk_push`,
         body,
       })
-      if (!r.ok) return { outcome: transportOutcome(KCB_CODES, r.err), log: r.log }
+      if (!r.ok)
+        return {
+          outcome: explainedOutcome(KCB_CODES, transportCode(r.err.code), r.err.message),
+          log: r.log,
+        }
       const b = r.body
       const data = isRecord(b) ? b['data'] : undefined
       if (

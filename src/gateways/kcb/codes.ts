@@ -1,5 +1,5 @@
 import { STK_RESULT_CODES } from '../daraja/codes.js'
-import { type CodeTable, notAttempted, transportTable } from '../outcomes.js'
+import { type CodeTable, notAttempted, transportTable, unknownRule } from '../outcomes.js'
 
 /**
  * KCB M-Pesa collection through Zed (GATEWAYS.md §2). Zed publishes no documentation, so the
@@ -7,9 +7,12 @@ import { type CodeTable, notAttempted, transportTable } from '../outcomes.js'
  * PENDING | SUCCESS | FAILED and a failure carries M-Pesa's own STK ResultCode as a string,
  * which is classified exactly as Daraja's. Errors are `{status:"FAILED", errorCode, message}`.
  *
- * 5xx and a reset before acceptance are not_attempted + gateway fault for the same reason as
- * Daraja's: the push is accepted synchronously with a requestReferenceId, and without one it can
- * be neither queried nor matched.
+ * 5xx (PRODUCT.md, Routing: three outcomes): a 5xx carrying Zed's own error body
+ * (`{status:"FAILED", errorCode}`, e.g. INTERNAL_ERROR or SERVICE_UNAVAILABLE) says the request was
+ * not processed: not_attempted, safe to fail over. A 5xx without it (a proxy's 502/504, a bare
+ * 500/503) and a connection reset say nothing about the push: it may still reach the phone, so
+ * they are unknown (no failover, no second push). Our reference travels in orderIds, so the status
+ * query by order id and the callback (orderIds) resolve them.
  */
 export const KCB_CODES: CodeTable = {
   'status.SUCCESS': { status: 'succeeded', message: 'the customer paid' },
@@ -39,15 +42,29 @@ export const KCB_CODES: CodeTable = {
   'http.403': notAttempted(false, 'HTTP 403: the API key may not call this API'),
   'http.404': notAttempted(false, 'HTTP 404: check the base URL'),
   'http.429': notAttempted(true, 'HTTP 429: throttled before processing'),
-  'http.500': notAttempted(
+  INTERNAL_ERROR: notAttempted(
     true,
-    'HTTP 500 before acceptance (no requestReferenceId): nothing was pushed',
+    "Zed's own error body on a 5xx: the request was not processed; nothing was pushed, safe to fail over",
   ),
-  'http.502': notAttempted(true, 'HTTP 502 from a proxy: nothing was pushed'),
-  'http.503': notAttempted(true, 'HTTP 503: nothing was pushed'),
-  'http.504': notAttempted(
+  SERVICE_UNAVAILABLE: notAttempted(
     true,
-    'HTTP 504 before acceptance: no requestReferenceId, so it can be neither queried nor matched',
+    "Zed's own error body on a 503: the request was not processed; nothing was pushed, safe to fail over",
+  ),
+  'http.500': unknownRule(
+    true,
+    "HTTP 500 without Zed's error body: the push may have reached the phone: no failover; the callback (orderIds) or the status query by order id resolves it",
+  ),
+  'http.502': unknownRule(
+    true,
+    'HTTP 502 from a proxy in front of Zed: the push may have reached the phone: no failover; the callback (orderIds) or the status query by order id resolves it',
+  ),
+  'http.503': unknownRule(
+    true,
+    "HTTP 503 without Zed's error body: the push may have reached the phone: no failover; the callback (orderIds) or the status query by order id resolves it",
+  ),
+  'http.504': unknownRule(
+    true,
+    'HTTP 504 from a proxy in front of Zed: the push may have reached the phone: no failover; the callback (orderIds) or the status query by order id resolves it',
   ),
   'dsh.no_request_reference': {
     status: 'failed',
@@ -57,7 +74,7 @@ export const KCB_CODES: CodeTable = {
       'the status query needs the requestReferenceId, which the push never returned: wait for the callback',
   },
   ...transportTable(
-    'not_attempted',
-    'treated like a 5xx before acceptance (no requestReferenceId came back); safe to fail over',
+    'unknown',
+    'Zed may have read the request and pushed the prompt; the push may have reached the phone: no failover; the callback (orderIds) or the status query by order id resolves it',
   ),
 }

@@ -1,7 +1,10 @@
+import { lastBackupAt } from '../backup/backup.js'
 import { inboxCounts } from '../callbacks/inbox.js'
 import type { Ctx } from '../context.js'
 import { type BreakerView, gatewayStatus } from '../gateway-config/health.js'
 import { paymentGauges } from '../payments/records.js'
+import { type Alert, openAlerts } from './health.js'
+import { pendingSettlementAll } from './report-store.js'
 
 export interface StoreGauges {
   payments: { status: string; gateway: string; count: number }[]
@@ -11,6 +14,10 @@ export interface StoreGauges {
   /** … of which the next check is already due. */
   recoveryOverdue: number
   breakers: BreakerView[]
+  /** When the newest backup in $DSH_HOME/backups was taken (null: none yet). */
+  lastBackupAt: Date | null
+  alertsOpen: { code: string; branch: string; count: number }[]
+  settlementPending: { branch: string; currency: string; amountMinor: bigint }[]
 }
 
 /** The store-wide numbers behind `GET /metrics`, read at scrape time (every process's work). */
@@ -27,5 +34,20 @@ export async function storeGauges(app: Ctx): Promise<StoreGauges> {
     recoveryBacklog: Number(open?.all ?? 0),
     recoveryOverdue: Number(open?.due ?? 0),
     breakers: await gatewayStatus(app),
+    lastBackupAt: lastBackupAt(app),
+    alertsOpen: countAlerts(await openAlerts(app)),
+    settlementPending: await pendingSettlementAll(store.db),
   }
+}
+
+function countAlerts(alerts: Alert[]) {
+  const by = new Map<string, { code: string; branch: string; count: number }>()
+  for (const a of alerts) {
+    const branch = a.branch ?? ''
+    const k = `${a.code}\u0000${branch}`
+    const e = by.get(k) ?? { code: a.code, branch, count: 0 }
+    e.count++
+    by.set(k, e)
+  }
+  return [...by.values()]
 }

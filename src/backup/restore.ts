@@ -1,0 +1,160 @@
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  renameSync,
+  rmSync,
+} from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
+import { configError, conflict } from '../core/errors.js'
+import { isPostgresUrl, openStore, type Store } from '../store/connect.js'
+import { acquireSqliteDaemonLock, daemonLockHolder } from '../store/daemon-lock.js'
+import { migrateToLatest } from '../store/migrate.js'
+import { reencryptStore } from '../vault/keys.js'
+import { keyRing } from '../vault/vault.js'
+import { stamp } from './backup.js'
+import type { BackupManifest } from './manifest.js'
+import { pgRestore } from './pg.js'
+import { ringFor, verifyBackup } from './verify.js'
+
+export interface RestoreResult {
+  file: string
+  restoredTo: string
+  /** The store that was there before, kept (never deleted by dsh); null on PostgreSQL. */
+  movedAside: string | null
+  manifest: BackupManifest
+  /** Secrets re-encrypted from the backup's master key to the current one. */
+  reencrypted: number
+}
+
+const fsyncPath = (path: string) => {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * `dsh restore`: verifies the backup first (a bad one changes nothing), refuses while a daemon
+ * holds the store, asks, moves the current store aside, puts the copy in place with one rename,
+ * re-encrypts secrets taken under an older master key, and records the restore in the audit log.
+ */
+export async function restoreBackup(
+  ctx: Ctx,
+  dbSpec: string,
+  fileIn: string,
+  opts: { yes?: boolean | undefined; masterKeyFile?: string | undefined },
+): Promise<RestoreResult> {
+  const file = resolve(fileIn)
+  const check = await verifyBackup(ctx, file, opts)
+  if (!check.ok || !check.manifest) {
+    if (check.needsKeyId)
+      throw configError(
+        'master_key_needed',
+        `the backup was taken under master key ${check.needsKeyId}, which this store does not hold`,
+        'give that key with --master-key-file <path> (its secrets are then re-encrypted under the current key)',
+      )
+    throw configError(
+      'backup_invalid',
+      `not restoring ${file}: ${check.problem}`,
+      'nothing was changed; check it with `dsh backup verify`',
+    )
+  }
+  const manifest = check.manifest
+  const pg = isPostgresUrl(dbSpec)
+  if ((manifest.dialect === 'postgres') !== pg)
+    throw configError(
+      'backup_wrong_dialect',
+      `${file} is a ${manifest.dialect} backup; the store is ${pg ? 'PostgreSQL' : 'SQLite'}`,
+    )
+  const ring = ringFor(ctx, opts.masterKeyFile)
+  if (pg) {
+    await ctx.ask.confirm(
+      `replace every table of the configured PostgreSQL database with the backup taken ${manifest.createdAt}`,
+      opts.yes === true,
+    )
+    await pgRestore(dbSpec, file, ctx.env)
+    const reencrypted = await afterRestore(ctx, dbSpec, file, manifest, ring)
+    return { file, restoredTo: dbSpec, movedAside: null, manifest, reencrypted }
+  }
+  const db = resolve(dbSpec)
+  const holder = await daemonLockHolder(db)
+  if (holder)
+    throw conflict(
+      'daemon_running',
+      `a dsh daemon (pid ${String(holder['pid'] ?? '?')}) holds the store at ${db}`,
+      'stop the daemon (SIGTERM) before restoring, then start it again',
+    )
+  // Held for the whole restore, so no daemon starts on a half-swapped store.
+  const lock = await acquireSqliteDaemonLock(db, { pid: process.pid, restoring: file })
+  let tmp: string | undefined
+  try {
+    await ctx.ask.confirm(
+      `replace the store at ${db} with the backup taken ${manifest.createdAt}`,
+      opts.yes === true,
+    )
+    const at = stamp(ctx.clock.now())
+    tmp = `${db}.restore-${at}`
+    copyFileSync(file, tmp)
+    fsyncPath(tmp)
+    const aside = `${db}.pre-restore-${at}`
+    let movedAside: string | null = null
+    if (existsSync(db)) {
+      linkSync(db, aside)
+      movedAside = aside
+    }
+    // The old WAL must go with the old file: replayed onto the copy it would corrupt it.
+    for (const ext of ['-wal', '-shm'])
+      if (existsSync(`${db}${ext}`)) renameSync(`${db}${ext}`, `${aside}${ext}`)
+    renameSync(tmp, db)
+    fsyncPath(dirname(db))
+    const reencrypted = await afterRestore(ctx, db, file, manifest, ring)
+    return { file, restoredTo: db, movedAside, manifest, reencrypted }
+  } finally {
+    lock.release()
+    if (tmp) rmSync(tmp, { force: true })
+  }
+}
+
+/** Migrates an older copy up, re-encrypts old-key secrets, and audits the restore. */
+async function afterRestore(
+  ctx: Ctx,
+  dbSpec: string,
+  file: string,
+  manifest: BackupManifest,
+  ring: ReturnType<typeof keyRing>,
+): Promise<number> {
+  const store: Store = await openStore(dbSpec)
+  try {
+    await migrateToLatest(store)
+    return await store.write(async (trx) => {
+      const current = keyRing(ctx).primary
+      const n =
+        manifest.masterKeyId === current.id
+          ? 0
+          : await reencryptStore(trx, ring, current, ctx.clock.now().toISOString())
+      await audit(ctx, trx, {
+        action: 'store.restore',
+        target: manifest.file,
+        request: {
+          file,
+          takenAt: manifest.createdAt,
+          auditHead: manifest.auditHead,
+          fromKeyId: manifest.masterKeyId,
+          toKeyId: current.id,
+          reencrypted: n,
+        },
+      })
+      return n
+    })
+  } finally {
+    await store.close()
+  }
+}

@@ -1,0 +1,247 @@
+import { createHash } from 'node:crypto'
+import {
+  copyFileSync,
+  existsSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { dsh } from '../helpers/cli.js'
+import { DIALECTS, useStoreEnv } from '../helpers/dialects.js'
+
+interface Manifest {
+  format: string
+  dialect: string
+  file: string
+  sha256: string
+  bytes: number
+  schema: { latest: string; migrations: number }
+  rowCounts: Record<string, number>
+  auditHead: { seq: number; hash: string }
+  masterKeyId: string
+}
+interface BackupOut {
+  file: string
+  manifestFile: string
+  manifest: Manifest
+  masterKey: string
+}
+interface VerifyOut {
+  ok: boolean
+  problem: string | null
+  checks: { name: string; ok: boolean; detail: string }[]
+  needsKeyId: string | null
+}
+
+const SECRETS = ['sk_test_backupSecret77', 'whsec_backupWebhook77']
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
+
+describe.each(DIALECTS)('backups and restore on $name', ({ name, enabled }) => {
+  const env = useStoreEnv(name)
+  const run = (...args: string[]) => dsh(args, { env: env.env, timeoutMs: 60_000 })
+  const ext = name === 'sqlite' ? 'db' : 'dump'
+  let first: BackupOut
+
+  it.runIf(enabled)(
+    'a backup is a consistent, checked copy with a manifest, and never holds the key or a secret',
+    async () => {
+      const put = (n: string, v: string) => {
+        const p = join(env.home, n)
+        writeFileSync(p, v)
+        return p
+      }
+      for (const args of [
+        ['init'],
+        ['tenant', 'add', 'acme', '--name', 'Acme'],
+        ['branch', 'add', 'westlands', '--tenant', 'acme', '--name', 'W', '--currency', 'KES'],
+        ['gateway', 'setup', 'cash', '--tenant', 'acme'],
+        [
+          'gateway',
+          'setup',
+          'stripe',
+          '--branch',
+          'westlands',
+          '--secret-key-file',
+          put('sk', SECRETS[0]!),
+          '--webhook-secret-file',
+          put('wh', SECRETS[1]!),
+        ],
+        [
+          'pay',
+          '--branch',
+          'westlands',
+          '--amount',
+          '250',
+          '--currency',
+          'KES',
+          '--method',
+          'cash',
+        ],
+      ]) {
+        const r = await run(...args)
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0)
+      }
+      const r = await run('backup', '--json')
+      expect(r.code, r.stderr).toBe(0)
+      first = r.json<BackupOut>()
+      expect(first.file).toMatch(
+        new RegExp(`/backups/dsh-\\d{8}T\\d{6}Z\\.${ext}$`.replaceAll('/', '\\/')),
+      )
+      const m = first.manifest
+      expect(m).toMatchObject({ format: 'dsh-backup/1', dialect: name })
+      expect(m.sha256).toBe(sha(first.file))
+      expect(m.bytes).toBe(statSync(first.file).size)
+      expect(m.rowCounts['payments']).toBe(1)
+      expect(m.rowCounts['gateway_configs']).toBe(2)
+      expect(m.auditHead.seq).toBeGreaterThan(0)
+      expect(m.masterKeyId).toMatch(/^k[0-9a-f]{8}$/)
+      expect(JSON.parse(readFileSync(first.manifestFile, 'utf8'))).toEqual(m)
+      // The head recorded is the chain's head at the copy: the live head says the same.
+      const head = (await run('audit', 'head', '--json')).json<{ seq: number; hash: string }>()
+      expect({ seq: head.seq, hash: head.hash }).toEqual(m.auditHead)
+      expect(statSync(first.file).mode & 0o777).toBe(0o600)
+      expect(statSync(first.manifestFile).mode & 0o777).toBe(0o600)
+      expect(r.stderr).toContain(join(env.home, 'master.key'))
+      // Neither the key nor a plain secret is in the manifest, the output or (SQLite) the copy.
+      const key = readFileSync(join(env.home, 'master.key'), 'utf8').trim()
+      const texts = [readFileSync(first.manifestFile, 'utf8'), r.stdout, r.stderr]
+      if (name === 'sqlite') texts.push(readFileSync(first.file, 'latin1'))
+      for (const t of texts) for (const s of [key, ...SECRETS]) expect(t).not.toContain(s)
+
+      const v = await run('backup', 'verify', first.file, '--json')
+      expect(v.code, v.stdout + v.stderr).toBe(0)
+      const report = v.json<VerifyOut>()
+      expect(report.ok).toBe(true)
+      expect(report.checks.every((c) => c.ok)).toBe(true)
+      if (name === 'sqlite')
+        expect(report.checks.map((c) => c.name)).toEqual([
+          'manifest',
+          'sha256',
+          'schema',
+          'master key',
+          'integrity',
+          'schema in file',
+          'row counts',
+          'audit chain',
+        ])
+      // An existing target is never overwritten.
+      const again = await run('backup', '--to', first.file)
+      expect(again.code).toBe(5)
+    },
+  )
+
+  it.runIf(enabled)(
+    'restore puts the backup back, keeps what was there, and audits itself',
+    async () => {
+      const later = await run(
+        'pay',
+        '--branch',
+        'westlands',
+        '--amount',
+        '999',
+        '--currency',
+        'KES',
+        '--method',
+        'cash',
+      )
+      expect(later.code, later.stderr).toBe(0)
+      expect((await run('payments', 'list', '--json')).json<unknown[]>()).toHaveLength(2)
+      const noYes = await run('restore', first.file)
+      expect(noYes.code, noYes.stderr).toBe(2)
+      const r = await run('restore', first.file, '--yes', '--json')
+      expect(r.code, r.stderr).toBe(0)
+      const out = r.json<{ movedAside: string | null; reencrypted: number }>()
+      expect(out.reencrypted).toBe(0)
+      const payments = (await run('payments', 'list', '--json')).json<{ amount: string }[]>()
+      expect(payments.map((p) => p.amount)).toEqual(['250.00'])
+      if (name === 'sqlite') {
+        expect(out.movedAside).toMatch(/dsh\.db\.pre-restore-\d{8}T\d{6}Z$/)
+        expect(existsSync(out.movedAside!)).toBe(true)
+      }
+      const verify = await run('audit', 'verify', '--json')
+      expect(verify.code, verify.stdout).toBe(0)
+      const restoreRow = (await run('audit', 'list', '--action', 'store.restore', '--json')).json<
+        { target: string }[]
+      >()
+      expect(restoreRow).toHaveLength(1)
+      expect(restoreRow[0]!.target).toBe(first.manifest.file)
+      // The stripe secret still opens: the configuration is usable after the restore.
+      const show = await run('gateway', 'show', 'stripe', '--branch', 'westlands', '--json')
+      expect(show.code, show.stderr).toBe(0)
+      expect(show.stdout).not.toContain(SECRETS[0])
+    },
+  )
+
+  it.runIf(enabled)(
+    'a truncated, bit-flipped or foreign-schema backup is refused and the store is unchanged',
+    async () => {
+      const bad = (suffix: string) => {
+        const f = `${first.file}.${suffix}`
+        copyFileSync(first.file, f)
+        copyFileSync(first.manifestFile, `${f}.json`)
+        return f
+      }
+      const truncated = bad('truncated')
+      truncateSync(truncated, Math.floor(statSync(truncated).size / 2))
+      const flipped = bad('flipped')
+      const bytes = readFileSync(flipped)
+      bytes[Math.floor(bytes.length / 2)]! ^= 0x01
+      writeFileSync(flipped, bytes)
+      const foreign = bad('foreign')
+      const m = JSON.parse(readFileSync(`${foreign}.json`, 'utf8')) as Manifest
+      writeFileSync(
+        `${foreign}.json`,
+        JSON.stringify({ ...m, schema: { latest: '2099_01_01_0099_future', migrations: 99 } }),
+      )
+      const cases: [string, RegExp][] = [
+        [truncated, /file changed since the backup was taken/],
+        [flipped, /file changed since the backup was taken/],
+        [foreign, /from a newer dsh/],
+      ]
+      const before = name === 'sqlite' ? sha(env.db) : ''
+      const paymentsBefore = (await run('payments', 'list', '--json')).stdout
+      for (const [file, why] of cases) {
+        const v = await run('backup', 'verify', file, '--json')
+        expect(v.code, file).toBe(8)
+        expect(v.json<VerifyOut>().problem).toMatch(why)
+        const r = await run('restore', file, '--yes')
+        expect(r.code, r.stderr).toBe(7)
+        expect(r.stderr).toMatch(why)
+        expect(r.stderr).toContain('nothing was changed')
+      }
+      if (name === 'sqlite') expect(sha(env.db)).toBe(before)
+      expect((await run('payments', 'list', '--json')).stdout).toBe(paymentsBefore)
+    },
+  )
+
+  it.runIf(enabled)(
+    'a backup from before `keys rotate` needs its old key, and comes back under the new one',
+    async () => {
+      const oldKey = join(env.home, 'old-master.key')
+      copyFileSync(join(env.home, 'master.key'), oldKey)
+      const rotated = await run('keys', 'rotate')
+      expect(rotated.code, rotated.stderr).toBe(0)
+      const v = await run('backup', 'verify', first.file, '--json')
+      expect(v.code).toBe(8)
+      expect(v.json<VerifyOut>().needsKeyId).toBe(first.manifest.masterKeyId)
+      const refused = await run('restore', first.file, '--yes')
+      expect(refused.code).toBe(7)
+      expect(refused.stderr).toContain(first.manifest.masterKeyId)
+      const ok = await run('backup', 'verify', first.file, '--master-key-file', oldKey)
+      expect(ok.code, ok.stdout).toBe(0)
+      const r = await run('restore', first.file, '--master-key-file', oldKey, '--yes', '--json')
+      expect(r.code, r.stderr).toBe(0)
+      // Two Stripe secrets and the audit key, now under the current key.
+      expect(r.json<{ reencrypted: number }>().reencrypted).toBe(3)
+      const show = await run('gateway', 'show', 'stripe', '--branch', 'westlands', '--json')
+      expect(show.code, show.stderr).toBe(0)
+      expect((await run('audit', 'verify')).code).toBe(0)
+      // The old key alone opens nothing any more: a new backup names the current key.
+      const next = (await run('backup', '--json')).json<BackupOut>()
+      expect(next.manifest.masterKeyId).not.toBe(first.manifest.masterKeyId)
+    },
+  )
+})
