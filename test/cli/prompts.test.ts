@@ -8,7 +8,11 @@ import { tempHome } from '../helpers/temp-home.js'
 // installs tmux when a machine lacks it).
 const home = tempHome()
 const session = `dsh-test-${process.pid}`
-const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' })
+// Its own tmux server (a socket per file), kept up by an idle session: killing a test's session
+// then never races with the server's exit or with other files' sessions.
+const socket = `dsh-${process.pid}-prompts`
+const tmux = (...args: string[]) =>
+  execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' })
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function screenWhen(predicate: (s: string) => boolean, ms = 8_000): Promise<string> {
@@ -28,6 +32,7 @@ function start(args: string[]) {
 }
 
 beforeAll(async () => {
+  tmux('new-session', '-d', '-s', 'keep', 'sleep 600')
   for (const args of [
     ['init'],
     ['tenant', 'add', 'acme', '--name', 'Acme'],
@@ -37,6 +42,9 @@ beforeAll(async () => {
   }
 })
 afterAll(() => {
+  try {
+    tmux('kill-server')
+  } catch {}
   try {
     tmux('kill-session', '-t', session)
   } catch {}
