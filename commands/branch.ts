@@ -2,6 +2,7 @@ import { Command } from 'commander'
 import type { App } from '../src/app.js'
 import { usageError } from '../src/core/errors.js'
 import { formatMoney } from '../src/core/money/format.js'
+import { formatLocal } from '../src/core/time.js'
 import type { SettlementAccountView } from '../src/settlement/accounts.js'
 import type { BranchView } from '../src/tenants/branches.js'
 import type { CommandContext } from './context.js'
@@ -37,7 +38,7 @@ const settingsFlags = (cmd: Command) =>
   cmd
     .hook('preAction', (_self, action) => refuseContradiction(action))
     .option('--name <name>', 'display name')
-    .option('--timezone <zone>', 'IANA time zone (default Africa/Nairobi)')
+    .option('--timezone <zone>', 'IANA time zone (default the tenant’s)')
     .option('--tax-rate <percent>', 'tax rate in percent, 0-100, at most 2 decimals (default 0)')
     .option('--service-charge <percent>', 'service charge in percent (default 0)')
     .option('--tips', 'accept tips')
@@ -61,8 +62,8 @@ function showBranch(app: App, b: BranchView): string {
     ['Methods', b.methods.join(', ')],
     ['Largest payment', formatMoney({ minor: b.maxAmountMinor, currency: b.currency })],
     ['Status', b.status],
-    ['Created', b.createdAt],
-    ['Updated', b.updatedAt],
+    ['Created', formatLocal(b.createdAt, b.timezone)],
+    ['Updated', formatLocal(b.updatedAt, b.timezone)],
   ])
 }
 
@@ -127,12 +128,12 @@ export function branchCommand(ctx: CommandContext): Command {
                   'Code',
                   'Name',
                   'Tenant',
-                  'Currency',
-                  'Time zone',
-                  'Tax',
-                  'Service',
-                  'Tips',
-                  'Methods',
+                  { header: 'Currency', priority: 70 },
+                  { header: 'Time zone', priority: 45 },
+                  { header: 'Tax', priority: 35, align: 'right' },
+                  { header: 'Service', priority: 30, align: 'right' },
+                  { header: 'Tips', priority: 20 },
+                  { header: 'Methods', priority: 25 },
                   'Status',
                 ],
                 rows.map((b) => [

@@ -1,4 +1,4 @@
-import { audit, auditList } from '../audit/audit.js'
+import { audit, auditTrail } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { conflict, notFound, validationError } from '../core/errors.js'
 import { allocate } from '../core/money/allocate.js'
@@ -135,7 +135,7 @@ export async function showSettlement(
   const members = await batchMembers(store.db, b.id)
   const d = (m: bigint) => toDecimalString({ minor: m, currency: b.currency })
   const code = await branchCodes(ctx)
-  const timeline = (await auditList(ctx, { target: b.id })).map((r) => ({
+  const timeline = (await auditTrail(ctx, b.id)).map((r) => ({
     at: r.at,
     action: r.action,
     actor: r.actor,

@@ -1,3 +1,4 @@
+import type { Generated } from 'kysely'
 import type { StoredAuditRow } from '../core/audit/chain.js'
 
 /** Row types as the drivers return them: money and counts may come back as number or string. */
@@ -14,6 +15,8 @@ export interface TenantsTable {
   slug: string
   name: string
   currency: string
+  /** IANA zone (migration 0008); branches have their own, this is the default for lists. */
+  timezone: Generated<string>
   created_at: string
   updated_at: string
 }
