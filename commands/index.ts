@@ -213,7 +213,8 @@ export async function buildProgram(
     .option('--no-input', 'never prompt; a missing value is an error')
     .option('-y, --yes', 'answer yes to confirmations')
     .option('--verbose', 'show stack traces and details on errors')
-    .option('--no-color', 'no colour in output')
+    .option('--no-color', 'no colour in output (also NO_COLOR=1)')
+    .option('--wide', 'tables show every column whole, however narrow the terminal')
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',

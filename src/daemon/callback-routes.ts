@@ -173,10 +173,11 @@ function bankRoute(ctx: DaemonContext): Route['handler'] {
       throw notFound()
     }
     const signature = header(req.raw, 'x-bank-signature')
-    const nowMs = ctx.app.clock.now().getTime()
-    const { raw, body } = await readCallback(ctx, req, 'bank', (text) =>
-      secrets.some((secret) => verifyBankSignature(text, signature, secret, nowMs)),
-    )
+    const { raw, body } = await readCallback(ctx, req, 'bank', (text) => {
+      const nowMs = ctx.app.clock.now().getTime()
+      // one secret per http settlement account of the branch (one per currency)
+      return secrets.some((secret) => verifyBankSignature(text, signature, secret, nowMs))
+    })
     await store(ctx, req, res, 'bank', branch, null, raw, body)
   }
 }

@@ -1,4 +1,4 @@
-import { audit, auditList } from '../audit/audit.js'
+import { audit, auditTrail } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { conflict, notFound, validationError } from '../core/errors.js'
 import { allocate } from '../core/money/allocate.js'
@@ -22,7 +22,14 @@ import {
   updateBatch,
 } from './batches-store.js'
 import { scheduleOf } from './settle.js'
-import { failLocked, leaseUntil, SEND_OWNER, type SendResult, sendBatch } from './transfer.js'
+import {
+  failLocked,
+  heldByOther,
+  leaseUntil,
+  SEND_OWNER,
+  type SendResult,
+  sendBatch,
+} from './transfer.js'
 import { type BatchView, batchView, referenceOf } from './view.js'
 
 export const BATCH_STATUSES = ['pending', 'processing', 'completed', 'failed', 'cancelled'] as const
@@ -128,7 +135,7 @@ export async function showSettlement(
   const members = await batchMembers(store.db, b.id)
   const d = (m: bigint) => toDecimalString({ minor: m, currency: b.currency })
   const code = await branchCodes(ctx)
-  const timeline = (await auditList(ctx, { target: b.id })).map((r) => ({
+  const timeline = (await auditTrail(ctx, b.id)).map((r) => ({
     at: r.at,
     action: r.action,
     actor: r.actor,
@@ -265,6 +272,12 @@ export async function cancelSettlement(
       throw conflict(
         'settlement_sent',
         `settlement ${b.id} was sent to the bank API; it cannot be cancelled`,
+      )
+    if (b.status === 'pending' && heldByOther(b, ctx.clock.now()))
+      throw conflict(
+        'settlement_sending',
+        `settlement ${b.id} is being sent by another dsh process (${b.send_owner}); it cannot be cancelled now`,
+        'wait for that run to finish, then look again with `dsh settlements show`',
       )
     const at = ctx.clock.now().toISOString()
     await updateBatch(trx, b.id, { status: 'cancelled', updated_at: at })

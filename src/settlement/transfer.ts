@@ -67,7 +67,7 @@ const LEASE_MS = 5 * 60_000
 export const leaseUntil = (now: Date) => new Date(now.getTime() + LEASE_MS).toISOString()
 
 /** Whether another process's claim on sending a batch still stands. */
-function heldByOther(b: BatchRow, now: Date): boolean {
+export function heldByOther(b: BatchRow, now: Date): boolean {
   if (!b.send_owner || b.send_owner === SEND_OWNER) return false
   if (!b.send_until || b.send_until <= now.toISOString()) return false
   const i = b.send_owner.lastIndexOf(':')
@@ -89,7 +89,7 @@ async function claimSend(ctx: Ctx, id: string): Promise<BatchRow | undefined> {
   return store.write(async (trx) => {
     const b = await findBatchForUpdate(trx, id)
     const now = ctx.clock.now()
-    if (b?.status !== 'pending' || heldByOther(b, new Date())) return undefined
+    if (b?.status !== 'pending' || heldByOther(b, now)) return undefined
     const claim = { send_owner: SEND_OWNER, send_until: leaseUntil(now) }
     await updateBatch(trx, id, claim)
     return { ...b, ...claim }
@@ -250,15 +250,18 @@ async function markSent(
   const store = await ctx.store()
   return store.write(async (trx) => {
     const now = await findBatchForUpdate(trx, b.id)
-    if (!now || now.status !== 'pending') return false
+    if (!now) return false
+    // The bank's confirmation may have come (and completed or failed the batch) before this
+    // process recorded the send: the transfer is still recorded, the status left as it is.
+    const confirmedFirst = t.adapter === 'http' && now.status !== 'pending' && now.sent_at === null
+    if (now.status !== 'pending' && !confirmedFirst) return false
     const at = ctx.clock.now().toISOString()
     await updateBatch(trx, b.id, {
-      status: 'processing',
+      ...(confirmedFirst ? {} : { status: 'processing', failure_reason: null }),
       transfer_adapter: t.adapter,
-      transfer_id: t.transferId,
+      transfer_id: now.transfer_id ?? t.transferId,
       transfer_files: JSON.stringify(t.files),
       sent_at: at,
-      failure_reason: null,
       updated_at: at,
     })
     await audit(ctx, trx, {

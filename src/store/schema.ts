@@ -1,3 +1,4 @@
+import type { Generated } from 'kysely'
 import type { StoredAuditRow } from '../core/audit/chain.js'
 
 /** Row types as the drivers return them: money and counts may come back as number or string. */
@@ -14,6 +15,8 @@ export interface TenantsTable {
   slug: string
   name: string
   currency: string
+  /** IANA zone (migration 0008); branches have their own, this is the default for lists. */
+  timezone: Generated<string>
   created_at: string
   updated_at: string
 }
@@ -32,6 +35,8 @@ export interface BranchesTable {
   status: string
   created_at: string
   updated_at: string
+  /** The largest single payment in the branch currency; null: the default (migration 0006). */
+  max_amount_minor: Int8 | null
 }
 
 export interface GatewayConfigsTable {
@@ -295,7 +300,7 @@ export interface JobTicksTable {
   outcome: string | null
 }
 
-// Statements and reconciliation (migration 2026_11_26_0007_reconciliation).
+// Statements and reconciliation (migration 2026_11_29_0007_reconciliation).
 
 export interface StatementsTable {
   id: string

@@ -68,9 +68,6 @@ export async function rotateKeys(
       request: { fromKeyId: before.primary.id, toKeyId: next.id, resumed },
     })
     n = await reencryptStore(trx, ringWithNext, next, ctx.clock.now().toISOString())
-    n += await resealBankSecrets(trx, (envelope, context) =>
-      reencrypt(ringWithNext, next, envelope, context),
-    )
   })
   // A process that loaded its keys before the rotation began may have written under the old key
   // since; sweep once more so nothing is left that the retired key alone can open.
@@ -83,9 +80,6 @@ export async function rotateKeys(
         out[field] = reencrypt(ringWithNext, next, envelope, secretContext(c.id, field))
       await setGatewaySecrets(trx, c.id, JSON.stringify(out))
     }
-    await resealBankSecrets(trx, (envelope, context) =>
-      keyIdOf(envelope) === next.id ? null : reencrypt(ringWithNext, next, envelope, context),
-    )
     for (const row of await sealedSettings(trx)) {
       if (!row.plain && keyIdOf(row.value) === next.id) continue
       const value = row.plain
@@ -93,6 +87,9 @@ export async function rotateKeys(
         : reencrypt(ringWithNext, next, row.value, row.context)
       await putSetting(trx, row.key, value, ctx.clock.now().toISOString())
     }
+    await resealBankSecrets(trx, (envelope, context) =>
+      keyIdOf(envelope) === next.id ? null : reencrypt(ringWithNext, next, envelope, context),
+    )
   })
   finishRotation(ctx.home, ctx.env)
   resetKeyRing(ctx)
@@ -150,5 +147,7 @@ export async function reencryptStore(
     await putSetting(trx, row.key, value, at)
     n++
   }
+  // The bank API key and webhook secret of http settlement accounts.
+  n += await resealBankSecrets(trx, (envelope, context) => reencrypt(ring, to, envelope, context))
   return n
 }
