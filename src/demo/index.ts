@@ -8,7 +8,6 @@ import { type App, createApp } from '../app.js'
 import type { Runtime } from '../cli/runtime.js'
 import { validationError } from '../core/errors.js'
 import { parseDaemonOptions, runDaemon } from '../daemon/index.js'
-import { paymentsList } from '../payments/queries.js'
 import { reconcileRun } from '../reconciliation/run.js'
 import type { RunReport } from '../reconciliation/view.js'
 import { type Sandbox, startSandbox } from '../sandbox/index.js'
@@ -18,7 +17,7 @@ import { importStatement } from '../statements/import.js'
 import { BRANCHES, registerBankWebhook, setUpTenant } from './setup.js'
 import { stalled } from './stalled.js'
 import { bankStatement, mpesaStatement, type Planted, type StatementFile } from './statements.js'
-import { plan, runPayments, scenes as runScenes, waitUntilFinal } from './traffic.js'
+import { allPayments, plan, runPayments, scenes as runScenes, waitUntilFinal } from './traffic.js'
 import { finalViews } from './views.js'
 
 export type { Planted } from './statements.js'
@@ -188,7 +187,7 @@ export async function runDemo(
 
     const dir = join(home, 'statements')
     const ledger = sandbox.ledger()
-    const payments = await paymentsList(app, { limit: '100000' })
+    const payments = await allPayments(app)
     const batches = await listSettlements(app, { limit: '100000' })
     const files: StatementFile[] = []
     const planted: Planted[] = []

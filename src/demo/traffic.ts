@@ -115,6 +115,13 @@ export async function runPayments(
   return results
 }
 
+/** Every payment of the store, newest first (as `dsh payments list --all`). */
+export async function allPayments(ctx: Ctx): Promise<PaymentView[]> {
+  const out: PaymentView[] = []
+  for await (const page of (await paymentsList(ctx, { all: true })).payments) out.push(...page)
+  return out
+}
+
 /** Every payment of the store, until none is open any more (or the deadline passes). */
 export async function waitUntilFinal(
   ctx: Ctx,
@@ -123,7 +130,7 @@ export async function waitUntilFinal(
 ): Promise<PaymentView[]> {
   let lastOpen = -1
   for (;;) {
-    const all = await paymentsList(ctx, { limit: '100000' })
+    const all = await allPayments(ctx)
     const open = all.filter((p) => !isFinal(p.status as PaymentStatus))
     if (open.length === 0) return all
     if (Date.now() > deadlineMs)
