@@ -22,9 +22,21 @@ const rt: Runtime = {
   stdinIsTTY: process.stdin.isTTY === true,
   stdoutIsTTY: process.stdout.isTTY === true,
   stderrIsTTY: process.stderr.isTTY === true,
+  get columns() {
+    return process.stdout.isTTY ? process.stdout.columns : undefined
+  },
   clock: systemClock,
   ids: ulidGen(Date.now, (n) => randomBytes(n)),
   user: osUser(),
+}
+
+// A reader that stops early (`dsh --help | head -1`) closes the pipe: that is not an error of dsh,
+// so it ends quietly with 0 instead of an unhandled EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    throw err
+  })
 }
 
 process.on('SIGINT', () => {

@@ -99,8 +99,8 @@ export interface DaemonContext {
   jobs: JobRunner | undefined
   instanceId: string
   inflight(): number
-  /** The bank API's webhook secret for a branch (the settlement issue provides it). */
-  bankSecret(db: Kysely<Database>, branch: BranchWithTenant): Promise<string | undefined>
+  /** The bank API's webhook secrets of a branch: one per http settlement account (currency). */
+  bankSecret(db: Kysely<Database>, branch: BranchWithTenant): Promise<string[]>
   lookups: Lookups
 }
 

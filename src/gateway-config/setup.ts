@@ -1,7 +1,7 @@
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { fieldError, usageError, validationError } from '../core/errors.js'
-import { resolveConfig, validateConfig } from '../core/gateways/config.js'
+import { checkField, resolveConfig, validateConfig } from '../core/gateways/config.js'
 import { type FeeInput, noFees, parseFees } from '../core/gateways/fees.js'
 import { GATEWAY_FIELDS, isRequired } from '../core/gateways/fields.js'
 import { GATEWAY_TYPES, type GatewayType, isGatewayType } from '../core/gateways/types.js'
@@ -124,12 +124,18 @@ export async function setupGateway(
     ...current,
     ...Object.fromEntries(Object.keys(currentSecrets).map((k) => [k, '(kept)'])),
   }
-  let { values, missing } = resolveConfig(type, input.values, present)
+  // Prompt mode only when something required is missing: complete flags are never questioned.
+  const prompting =
+    ctx.ask.interactive && resolveConfig(type, input.values, present).missing.length > 0
+  const given = prompting
+    ? { ...input.values, ...(await askInOrder(ctx, type, input.values, present)) }
+    : input.values
+  let { values, missing } = resolveConfig(type, given, present)
   // A field given for another variant (a paybill number on a till account) is a mistake, not a
   // value to drop silently.
   for (const f of GATEWAY_FIELDS[type]) {
     const when = f.requiredWhen
-    if (!when || input.values[f.name] === undefined || isRequired(f, values)) continue
+    if (!when || given[f.name] === undefined || isRequired(f, values)) continue
     throw fieldError(
       'usage',
       'field_not_for_variant',
@@ -149,7 +155,7 @@ export async function setupGateway(
         ...(f.choices ? { choices: f.choices } : {}),
       })),
     )
-    ;({ values, missing } = resolveConfig(type, { ...input.values, ...filled }, present))
+    ;({ values, missing } = resolveConfig(type, { ...given, ...filled }, present))
   }
   const secretNames = new Set(
     GATEWAY_FIELDS[type].filter((f) => f.kind === 'secret').map((f) => f.name),
@@ -281,6 +287,67 @@ function checkBaseUrl(type: GatewayType, values: Record<string, string>, custom:
       `baseUrl: ${parsed.host} is not a known ${type} host (${type === 'cash' ? '' : KNOWN_HOSTS[type].join(', ')})`,
       'only `dsh gateway setup … --custom-base-url` sends this gateway’s secrets to another host',
     )
+}
+
+/**
+ * On a terminal: asks, in the field table's order, every field the flag path requires and the
+ * ones shown with their default (environment, base URL), skipping what was given or is already
+ * configured and the fields the chosen account type does not need. Each answer is judged as it is
+ * typed (the same rules as the flags) and asked again when bad.
+ */
+async function askInOrder(
+  ctx: Ctx,
+  type: GatewayType,
+  given: Readonly<Record<string, string>>,
+  present: Readonly<Record<string, string>>,
+): Promise<Record<string, string>> {
+  const answers: Record<string, string> = {}
+  for (const f of GATEWAY_FIELDS[type]) {
+    if (given[f.name] !== undefined || present[f.name] !== undefined) continue
+    const known = { ...present, ...given, ...answers }
+    if (!isRequired(f, known) && (f.requiredWhen !== undefined || f.prompt !== true)) continue
+    let def = f.defaultFrom?.(known)
+    if (f.name === 'baseUrl' && known['environment'] === 'sandbox')
+      def = (await localSandboxUrl(ctx)) ?? def
+    const filled = await ctx.ask.fill({}, [
+      {
+        key: f.name,
+        flag: `--${f.flag}`,
+        message: f.choices && !def ? `${f.label} (${f.choices.join('/')})` : f.label,
+        default: def,
+        ...(f.kind === 'secret' ? { secret: true } : {}),
+        ...(f.choices ? { choices: f.choices } : {}),
+        validate: (v: string) => {
+          try {
+            checkField(type, f.name, v, known)
+            return undefined
+          } catch (e) {
+            return (e as Error).message.replace(/^--[a-z-]+: /, '')
+          }
+        },
+      },
+    ])
+    const v = filled[f.name]
+    if (v !== undefined) answers[f.name] = v
+  }
+  return answers
+}
+
+/**
+ * The local `dsh sandbox` when one answers on this machine (DSH_SANDBOX_URL, else the default
+ * http://127.0.0.1:8090), offered as the base URL of a sandbox set-up.
+ */
+async function localSandboxUrl(ctx: Ctx): Promise<string | undefined> {
+  const url = (ctx.env['DSH_SANDBOX_URL'] || 'http://127.0.0.1:8090').replace(/\/+$/, '')
+  try {
+    const host = new URL(url).hostname
+    if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(host)) return undefined
+    const res = await fetch(`${url}/__control/magic`, { signal: AbortSignal.timeout(500) })
+    await res.body?.cancel()
+    return res.ok ? url : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** PRODUCT.md: KCB's M-Pesa collection is KES; other currencies are the operator's claim. */

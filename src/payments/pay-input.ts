@@ -41,6 +41,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
 
 /** Checks and normalises a payment request: missing fields first (usage), then invalid values. */
 export function parsePayRequest(f: PayInput): PayRequest {
+  // The currency defaults to the branch's (pay() fills it in); it is missing only when that fails.
   const missing = (['branch', 'amount', 'currency'] as const).filter((k) => !f[k])
   if (missing.length > 0)
     throw fieldError(

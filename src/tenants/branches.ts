@@ -139,9 +139,9 @@ export async function addBranch(ctx: Ctx, input: AddBranchInput): Promise<Branch
   const code = parseSlug(input.code, 'branch code')
   const tenantSlug = parseSlug(input.tenant, 'tenant slug')
   const cur = currency(input.currency).code
+  // The time zone defaults to the tenant's (looked up below).
   const s = parseSettings(
     {
-      timezone: DEFAULT_TIMEZONE,
       methods: PAYMENT_METHODS.join(','),
       ...input,
     },
@@ -159,7 +159,7 @@ export async function addBranch(ctx: Ctx, input: AddBranchInput): Promise<Branch
         code,
         name: s.name ?? code,
         currency: cur,
-        timezone: s.timezone ?? DEFAULT_TIMEZONE,
+        timezone: s.timezone ?? tenant.timezone ?? DEFAULT_TIMEZONE,
         tax_rate_bp: s.tax_rate_bp ?? 0,
         service_charge_bp: s.service_charge_bp ?? 0,
         tips_enabled: s.tips_enabled ?? 0,
