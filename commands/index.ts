@@ -58,6 +58,12 @@ export const COMMANDS: readonly Entry[] = [
     load: async (ctx) => (await import('./route.js')).routeCommand(ctx),
   },
   {
+    name: 'reconcile',
+    description:
+      'Import bank and M-Pesa statements and reconcile them against payments and settlements',
+    load: async (ctx) => (await import('./reconcile.js')).reconcileCommand(ctx),
+  },
+  {
     name: 'settle',
     description:
       'Settle a branch: batch its succeeded payments per gateway and currency, send the transfers',

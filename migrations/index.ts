@@ -5,6 +5,7 @@ import * as payments from './2026_11_26_0003_payments.js'
 import * as daemon from './2026_11_26_0004_daemon.js'
 import * as settlement from './2026_11_26_0005_settlement.js'
 import * as security from './2026_11_29_0006_security.js'
+import * as reconciliation from './2026_11_29_0007_reconciliation.js'
 import * as tenantTimezone from './2026_11_29_0008_tenant_timezone.js'
 import * as reports from './2026_11_29_0009_reports.js'
 
@@ -19,6 +20,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026_11_26_0004_daemon': daemon,
   '2026_11_26_0005_settlement': settlement,
   '2026_11_29_0006_security': security,
+  '2026_11_29_0007_reconciliation': reconciliation,
   '2026_11_29_0008_tenant_timezone': tenantTimezone,
   '2026_11_29_0009_reports': reports,
 }

@@ -1,11 +1,2 @@
-const MARK = '\u0000bigint:'
-
-/** JSON.stringify that writes bigint values as plain JSON integers (money in minor units). */
-export function toJson(value: unknown, indent = 2): string {
-  const text = JSON.stringify(
-    value,
-    (_key, v) => (typeof v === 'bigint' ? `${MARK}${v.toString()}` : v),
-    indent,
-  )
-  return text.replace(/"\\u0000bigint:(-?\d+)"/g, '$1')
-}
+// The one bigint-aware JSON writer lives in core (capabilities store JSON documents too).
+export { toJson } from '../core/json.js'

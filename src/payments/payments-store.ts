@@ -200,6 +200,35 @@ export async function hasAttemptInFlight(
   return row !== undefined
 }
 
+/** A branch's payments through one gateway created in [from, to), for reconciliation. */
+export const listPaymentsCreatedBetween = (
+  db: Kysely<Database>,
+  branchId: string,
+  gateway: string,
+  fromIso: string,
+  toIso: string,
+) =>
+  db
+    .selectFrom('payments')
+    .select([
+      'id',
+      'status',
+      'receipt_number',
+      'order_id',
+      'amount_minor',
+      'currency',
+      'phone',
+      'created_at',
+      'completed_at',
+    ])
+    .where('branch_id', '=', branchId)
+    .where('gateway', '=', gateway)
+    .where('created_at', '>=', fromIso)
+    .where('created_at', '<', toIso)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute()
+
 /** M-Pesa attempts of these branches since a time whose payment has no receipt yet. */
 export const listUnreceiptedMpesaAttempts = (
   db: Kysely<Database>,

@@ -197,6 +197,12 @@ export interface Database {
   events: EventsTable
   event_head: EventHeadTable
   job_ticks: JobTicksTable
+  statements: StatementsTable
+  statement_lines: StatementLinesTable
+  recon_runs: ReconRunsTable
+  recon_matches: ReconMatchesTable
+  recon_discrepancies: ReconDiscrepanciesTable
+  recon_decisions: ReconDecisionsTable
   settlement_batches: SettlementBatchesTable
   settlement_batch_items: SettlementBatchItemsTable
   settlement_runs: SettlementRunsTable
@@ -292,6 +298,101 @@ export interface JobTicksTable {
   started_at: string
   finished_at: string | null
   outcome: string | null
+}
+
+// Statements and reconciliation (migration 2026_11_29_0007_reconciliation).
+
+export interface StatementsTable {
+  id: string
+  branch_id: string
+  profile: string
+  kind: string
+  account: string
+  file: string
+  sha256: string
+  currency: string
+  period_from: string
+  period_to: string
+  lines: number
+  imported: number
+  created_at: string
+  created_by: string
+}
+
+export interface StatementLinesTable {
+  id: string
+  statement_id: string
+  branch_id: string
+  kind: string
+  account: string
+  fingerprint: string
+  line_no: number
+  occurrence: number
+  booked_at: string
+  value_date: string | null
+  amount_minor: Int8
+  currency: string
+  transaction_id: string | null
+  reference: string
+  description: string
+  counterparty: string
+  balance_minor: Int8 | null
+  completed: number
+}
+
+export interface ReconRunsTable {
+  id: string
+  branch_id: string
+  period_from: string
+  period_to: string
+  /** JSON of the run's summary. */
+  summary: string
+  /** The run's JSON document, as `reconcile run --json` printed it. */
+  report: string
+  created_at: string
+  created_by: string
+}
+
+export interface ReconMatchesTable {
+  id: string
+  run_id: string | null
+  branch_id: string
+  statement_line_id: string
+  payment_id: string | null
+  batch_id: string | null
+  pass: string
+  rule: string
+  created_at: string
+  unmatched_at: string | null
+  unmatched_reason: string | null
+}
+
+export interface ReconDiscrepanciesTable {
+  id: string
+  run_id: string
+  category: string
+  severity: string
+  pass: string
+  rule: string
+  statement_line_id: string | null
+  payment_id: string | null
+  batch_id: string | null
+  expected_minor: Int8
+  actual_minor: Int8
+  difference_minor: Int8
+  currency: string
+  suggestion: string | null
+}
+
+export interface ReconDecisionsTable {
+  id: string
+  branch_id: string
+  statement_line_id: string
+  target_id: string | null
+  decision: string
+  reason: string
+  created_at: string
+  created_by: string
 }
 
 // Settlement (migration 2026_11_26_0005_settlement).

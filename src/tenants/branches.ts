@@ -12,6 +12,7 @@ import {
   type BranchRow,
   type BranchWithTenant,
   findBranchByCode,
+  findBranchById,
   insertBranch,
   listBranches,
   updateBranch,
@@ -195,6 +196,16 @@ const branchExists = (code: string) =>
 export async function requireBranch(db: Kysely<Database>, code: string): Promise<BranchWithTenant> {
   const b = await findBranchByCode(db, code)
   if (!b) throw notFound('branch_not_found', `no branch "${code}"`, 'see `dsh branch list`')
+  return b
+}
+
+/** Finds a branch by id (with its tenant's slug) or throws exit 4. */
+export async function requireBranchById(
+  db: Kysely<Database>,
+  id: string,
+): Promise<BranchWithTenant> {
+  const b = await findBranchById(db, id)
+  if (!b) throw notFound('branch_not_found', `no branch ${id}`)
   return b
 }
 

@@ -1,0 +1,396 @@
+import { createHash } from 'node:crypto'
+import { DshError, isDshError } from '../errors.js'
+import { currency as currencyOf, parseAmount } from '../money/index.js'
+import type { ColumnKey, StatementProfile } from './profile.js'
+
+/** A statement line in canonical form: UTC time, signed minor units (credit > 0), one reference. */
+export interface CanonicalRow {
+  /** 1-based line of the file the row ends on. */
+  line: number
+  bookedAt: string
+  valueDate: string | null
+  amountMinor: bigint
+  currency: string
+  /** The profile's transaction-id column (M-Pesa: Receipt No.), or null. */
+  transactionId: string | null
+  /** The transaction id when mapped, else the reference the profile extracts. */
+  reference: string
+  description: string
+  counterparty: string
+  balanceMinor: bigint | null
+  /** false when a status column says the transaction did not complete (e.g. M-Pesa `Failed`). */
+  completed: boolean
+}
+
+/** A cell that cannot be read: its 1-based column and what was expected. */
+export class RowError extends Error {
+  constructor(
+    readonly column: number,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// dates
+
+interface CompiledFormat {
+  re: RegExp
+  order: string[]
+}
+const formatCache = new Map<string, CompiledFormat>()
+
+function compileFormat(f: string): CompiledFormat {
+  let c = formatCache.get(f)
+  if (c) return c
+  const order: string[] = []
+  const pattern = f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/yyyy|mm|dd|HH|MM|SS/g, (t) => {
+    order.push(t)
+    return t === 'yyyy' ? '(\\d{4})' : '(\\d{1,2})'
+  })
+  c = { re: new RegExp(`^${pattern}$`), order }
+  formatCache.set(f, c)
+  return c
+}
+
+const offsetCache = new Map<string, number>()
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+/** Minutes east of UTC of `timeZone` at the UTC instant `ms`. */
+function offsetMinutes(timeZone: string, ms: number): number {
+  if (timeZone === 'UTC') return 0
+  const key = `${timeZone}|${Math.floor(ms / 3_600_000)}`
+  const cached = offsetCache.get(key)
+  if (cached !== undefined) return cached
+  let f = formatters.get(timeZone)
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    })
+    formatters.set(timeZone, f)
+  }
+  const parts: Record<string, number> = {}
+  for (const p of f.formatToParts(new Date(ms))) parts[p.type] = Number(p.value)
+  const local = Date.UTC(
+    parts['year'] ?? 1970,
+    (parts['month'] ?? 1) - 1,
+    parts['day'] ?? 1,
+    parts['hour'] ?? 0,
+    parts['minute'] ?? 0,
+    parts['second'] ?? 0,
+  )
+  // Whole seconds on both sides, so the difference is a whole number of minutes.
+  const off = Math.trunc((local - Math.floor(ms / 1000) * 1000) / 60_000)
+  if (offsetCache.size > 100_000) offsetCache.clear()
+  offsetCache.set(key, off)
+  return off
+}
+
+/** The UTC instant of a wall-clock time in `timeZone`. */
+export function zonedToUtc(
+  y: number,
+  mo: number,
+  d: number,
+  h: number,
+  mi: number,
+  s: number,
+  timeZone: string,
+): number {
+  const asUtc = Date.UTC(y, mo - 1, d, h, mi, s)
+  let ms = asUtc - offsetMinutes(timeZone, asUtc) * 60_000
+  ms = asUtc - offsetMinutes(timeZone, ms) * 60_000
+  return ms
+}
+
+export interface ParsedDate {
+  ms: number
+  /** yyyy-mm-dd as written. */
+  day: string
+}
+
+/**
+ * Reads a date (and time) written in one of `formats` (tokens yyyy mm dd HH MM SS; lower-case mm
+ * is the month, upper-case MM the minutes) as wall-clock time in `timeZone`. The first format that
+ * fits wins; an impossible date (31-02-2026, 25:00) is an error, never rolled over.
+ */
+export function parseStatementDate(
+  text: string,
+  formats: readonly string[],
+  timeZone: string,
+): ParsedDate {
+  const t = text.trim()
+  for (const f of formats) {
+    const { re, order } = compileFormat(f)
+    const m = re.exec(t)
+    if (!m) continue
+    const v: Record<string, number> = { yyyy: 0, mm: 1, dd: 1, HH: 0, MM: 0, SS: 0 }
+    order.forEach((tok, i) => {
+      v[tok] = Number(m[i + 1])
+    })
+    const y = v['yyyy'] as number
+    const mo = v['mm'] as number
+    const d = v['dd'] as number
+    const h = v['HH'] as number
+    const mi = v['MM'] as number
+    const s = v['SS'] as number
+    const check = new Date(Date.UTC(y, mo - 1, d))
+    if (
+      mo < 1 ||
+      mo > 12 ||
+      check.getUTCDate() !== d ||
+      check.getUTCMonth() !== mo - 1 ||
+      h > 23 ||
+      mi > 59 ||
+      s > 59
+    )
+      throw new Error(`"${text}" is not a real date/time (${f})`)
+    const day = `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`
+    return { ms: zonedToUtc(y, mo, d, h, mi, s, timeZone), day }
+  }
+  throw new Error(`"${text}" is not a date in the format ${formats.join(' or ')}`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// amounts
+
+/**
+ * Reads a statement amount into signed minor units: thousands marks only between groups of
+ * three, the profile's decimal mark, `-x`, `x-`, `+x` or `(x)`. More decimals than the currency
+ * has is an error (3 decimals in KES, any in UGX), never rounded. Empty is null.
+ */
+export function parseStatementAmount(
+  text: string,
+  marks: { decimalMark: string; thousandsMark: string },
+  code: string,
+): bigint | null {
+  let t = text.trim()
+  if (t === '') return null
+  let negative = false
+  if (t.startsWith('(') && t.endsWith(')')) {
+    negative = true
+    t = t.slice(1, -1).trim()
+  }
+  if (t.endsWith('-')) {
+    negative = !negative
+    t = t.slice(0, -1).trim()
+  }
+  if (t.startsWith('-')) {
+    negative = !negative
+    t = t.slice(1).trim()
+  } else if (t.startsWith('+')) t = t.slice(1).trim()
+  const { decimalMark, thousandsMark } = marks
+  const cut = t.lastIndexOf(decimalMark)
+  const whole = cut < 0 ? t : t.slice(0, cut)
+  const fraction = cut < 0 ? '' : t.slice(cut + 1)
+  let digits = whole
+  if (thousandsMark !== '' && whole.includes(thousandsMark)) {
+    const groups = whole.split(thousandsMark)
+    const [first = '', ...rest] = groups
+    if (!/^[1-9]\d{0,2}$/.test(first) || rest.some((g) => !/^\d{3}$/.test(g)))
+      throw new Error(`"${text}" has misplaced thousands separators`)
+    digits = groups.join('')
+  }
+  if (!/^\d+$/.test(digits) || (cut >= 0 && !/^\d+$/.test(fraction)))
+    throw new Error(
+      `"${text}" is not an amount (decimal mark "${decimalMark}"${thousandsMark ? `, thousands "${thousandsMark}"` : ''})`,
+    )
+  try {
+    const m = parseAmount(`${negative ? '-' : ''}${digits}${cut < 0 ? '' : `.${fraction}`}`, code)
+    return m.minor
+  } catch (e) {
+    if (isDshError(e) && e.code === 'too_many_decimals')
+      throw new Error(
+        `"${text}" has ${fraction.length} decimal${fraction.length === 1 ? '' : 's'}; ${code} allows ${currencyOf(code).exponent === 0 ? 'none' : `at most ${currencyOf(code).exponent}`}`,
+      )
+    throw e
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rows
+
+/** Column positions of a profile once the header (or the indexes) are known. */
+export type ColumnIndex = Partial<Record<ColumnKey, number>>
+
+/** Resolves a profile's columns against a header row; a missing header name is an error. */
+export function resolveColumns(
+  profile: StatementProfile,
+  header: readonly string[] | null,
+): ColumnIndex {
+  const out: ColumnIndex = {}
+  const names = header?.map((h) => h.trim().toLowerCase()) ?? []
+  for (const [k, v] of Object.entries(profile.columns) as [ColumnKey, string | number][]) {
+    if (typeof v === 'number') out[k] = v
+    else {
+      const i = names.indexOf(v.trim().toLowerCase())
+      if (i < 0) throw new RowError(1, `no column "${v}" in the header`)
+      out[k] = i
+    }
+  }
+  return out
+}
+
+/** Whether a row is the header: it holds every column the profile names by header text. */
+export function isHeaderRow(profile: StatementProfile, cells: readonly string[]): boolean {
+  const names = new Set(cells.map((c) => c.trim().toLowerCase()))
+  const wanted = Object.values(profile.columns).filter((v): v is string => typeof v === 'string')
+  return wanted.length > 0 && wanted.every((w) => names.has(w.trim().toLowerCase()))
+}
+
+const cell = (cells: readonly string[], i: number | undefined): string =>
+  i === undefined ? '' : (cells[i] ?? '').trim()
+
+/**
+ * Turns one data row into a canonical row. Throws RowError naming the 1-based column and what was
+ * expected. `fallbackCurrency` is the profile's, else the branch's.
+ */
+export function canonicalRow(
+  profile: StatementProfile,
+  cols: ColumnIndex,
+  cells: readonly string[],
+  line: number,
+  fallbackCurrency: string,
+): CanonicalRow {
+  const at = (k: ColumnKey) => (cols[k] ?? 0) + 1
+  const guard = <T>(k: ColumnKey, fn: () => T): T => {
+    try {
+      return fn()
+    } catch (e) {
+      if (e instanceof RowError) throw e
+      const msg = e instanceof DshError || e instanceof Error ? e.message : String(e)
+      throw new RowError(at(k), `${k}: ${msg}`)
+    }
+  }
+  const code = guard('currency', () => {
+    const c = cell(cells, cols.currency).toUpperCase()
+    const chosen = c !== '' ? c : (profile.currency ?? fallbackCurrency)
+    currencyOf(chosen)
+    return chosen
+  })
+  const booked = guard('bookedAt', () =>
+    parseStatementDate(cell(cells, cols.bookedAt), profile.dateFormats, profile.timeZone),
+  )
+  const valueDate =
+    cols.valueDate === undefined || cell(cells, cols.valueDate) === ''
+      ? null
+      : guard('valueDate', () =>
+          parseStatementDate(
+            cell(cells, cols.valueDate),
+            profile.valueDateFormats,
+            profile.timeZone,
+          ),
+        ).day
+  let amount: bigint
+  if (cols.amount !== undefined) {
+    const a = guard('amount', () => parseStatementAmount(cell(cells, cols.amount), profile, code))
+    if (a === null) throw new RowError(at('amount'), 'amount: empty, expected an amount')
+    amount = a
+  } else {
+    const debit = guard('debit', () => parseStatementAmount(cell(cells, cols.debit), profile, code))
+    const credit = guard('credit', () =>
+      parseStatementAmount(cell(cells, cols.credit), profile, code),
+    )
+    if (debit === null && credit === null)
+      throw new RowError(at('credit'), 'credit/debit: both empty, expected an amount in one')
+    const d = debit ?? 0n
+    amount = (credit ?? 0n) - (d < 0n ? -d : d)
+  }
+  const balance =
+    cols.balance === undefined
+      ? null
+      : guard('balance', () => parseStatementAmount(cell(cells, cols.balance), profile, code))
+  const transactionId =
+    cols.transactionId === undefined ? null : cell(cells, cols.transactionId) || null
+  const description = cell(cells, cols.description)
+  const refCell = cell(cells, cols.reference)
+  let reference = transactionId ?? refCell
+  if (transactionId === null && profile.referencePattern) {
+    const m = profile.referencePattern.exec(refCell) ?? profile.referencePattern.exec(description)
+    if (m) reference = m[1] ?? m[0]
+  }
+  const status = cell(cells, cols.status).toLowerCase()
+  return {
+    line,
+    bookedAt: new Date(booked.ms).toISOString(),
+    valueDate,
+    amountMinor: amount,
+    currency: code,
+    transactionId,
+    reference,
+    description,
+    counterparty: cell(cells, cols.counterparty),
+    balanceMinor: balance,
+    completed:
+      cols.status === undefined || profile.completedStatuses.length === 0
+        ? true
+        : profile.completedStatuses.includes(status),
+  }
+}
+
+/** Reference text compared across statements: upper case, no spaces or punctuation. */
+export const normaliseReference = (s: string): string => s.toUpperCase().replace(/[^0-9A-Z]/g, '')
+
+/** What makes two rows the same transaction (before the occurrence index). */
+export function rowKey(branchId: string, account: string, r: CanonicalRow): string {
+  return r.transactionId !== null
+    ? `${branchId}|${account}|id|${r.transactionId.toUpperCase()}`
+    : `${branchId}|${account}|${r.bookedAt}|${r.amountMinor}|${r.currency}|${normaliseReference(r.reference || r.description)}|${normaliseReference(r.counterparty)}`
+}
+
+/** The hash of a row's key (identical rows share it; the occurrence index tells them apart). */
+export const keyHash = (key: string): string =>
+  createHash('sha256').update(key).digest('hex').slice(0, 32)
+
+/** The stored fingerprint: the key's hash and the occurrence index of the row within its file. */
+export const fingerprint = (hash: string, occurrence: number): string => `${hash}.${occurrence}`
+
+/** The covered period [from, to) from the preamble dates: `to` includes that whole day. */
+export function periodFromPreamble(
+  profile: StatementProfile,
+  preamble: readonly string[],
+): { from: number; to: number } | null {
+  if (!profile.periodPattern) return null
+  for (const text of preamble) {
+    const m = profile.periodPattern.exec(text)
+    if (!m?.[1] || !m[2]) continue
+    const from = parseStatementDate(m[1], [profile.periodDateFormat], profile.timeZone)
+    const to = parseStatementDate(m[2], [profile.periodDateFormat], profile.timeZone)
+    const [y, mo, d] = to.day.split('-').map(Number) as [number, number, number]
+    const next = new Date(Date.UTC(y, mo - 1, d + 1))
+    return {
+      from: from.ms,
+      to: zonedToUtc(
+        next.getUTCFullYear(),
+        next.getUTCMonth() + 1,
+        next.getUTCDate(),
+        0,
+        0,
+        0,
+        profile.timeZone,
+      ),
+    }
+  }
+  return null
+}
+
+/** Digits a masked phone shows (`254712***678`) agree with a full number at the same places. */
+export function phoneDigitsAgree(masked: string, full: string | null): boolean {
+  if (!full) return true
+  const m = /(\d[\d*]{5,}\d)/.exec(masked)
+  if (!m?.[1]) return true
+  const shown = m[1]
+  if (shown.length !== full.length) return true
+  for (let i = 0; i < shown.length; i++) {
+    const c = shown[i]
+    if (c !== '*' && c !== full[i]) return false
+  }
+  return true
+}

@@ -1,0 +1,139 @@
+import type { Kysely } from 'kysely'
+import type { Ctx } from '../context.js'
+import { conflict, notFound } from '../core/errors.js'
+import { canMove, type PaymentStatus } from '../core/payments/states.js'
+import { branchGateways } from '../gateway-config/in-force.js'
+import type { Database } from '../store/schema.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
+import { transitionContext } from './attempt.js'
+import { findPayment, listPaymentsCreatedBetween, type PaymentRow } from './payments-store.js'
+import { transition } from './transition.js'
+
+/** What reconciliation reads of a payment. */
+export interface ReconPayment {
+  id: string
+  status: string
+  receiptNumber: string | null
+  orderId: string | null
+  amountMinor: bigint
+  currency: string
+  phone: string | null
+  createdAt: string
+  completedAt: string | null
+}
+
+const view = (
+  r: Pick<
+    PaymentRow,
+    | 'id'
+    | 'status'
+    | 'receipt_number'
+    | 'order_id'
+    | 'amount_minor'
+    | 'currency'
+    | 'phone'
+    | 'created_at'
+    | 'completed_at'
+  >,
+): ReconPayment => ({
+  id: r.id,
+  status: r.status,
+  receiptNumber: r.receipt_number,
+  orderId: r.order_id,
+  amountMinor: BigInt(r.amount_minor),
+  currency: r.currency,
+  phone: r.phone,
+  createdAt: r.created_at,
+  completedAt: r.completed_at,
+})
+
+/** A branch's payments through `gateway` created in [from, to). */
+export async function paymentsForReconciliation(
+  db: Kysely<Database>,
+  branchId: string,
+  gateway: string,
+  fromIso: string,
+  toIso: string,
+): Promise<ReconPayment[]> {
+  return (await listPaymentsCreatedBetween(db, branchId, gateway, fromIso, toIso)).map(view)
+}
+
+export async function paymentForReconciliation(
+  db: Kysely<Database>,
+  id: string,
+): Promise<(ReconPayment & { branchId: string; gateway: string | null }) | undefined> {
+  const r = await findPayment(db, id)
+  return r ? { ...view(r), branchId: r.branch_id, gateway: r.gateway } : undefined
+}
+
+/**
+ * Records the receipt a statement line shows on a succeeded payment that had none (resolved by
+ * an STK query), through transition() so the row is locked and re-read.
+ */
+export async function fillReceipt(
+  ctx: Ctx,
+  trx: Kysely<Database>,
+  branch: BranchWithTenant,
+  paymentId: string,
+  receipt: string,
+): Promise<void> {
+  const p = await findPayment(trx, paymentId)
+  if (!p || p.receipt_number) return
+  await transition(
+    ctx,
+    trx,
+    p,
+    p.status as never,
+    'receipt from the statement',
+    transitionContext(branch),
+    {
+      receipt_number: receipt,
+    },
+  )
+}
+
+/** A payment dsh lost track of can become succeeded; a final one (exit 5) cannot. */
+export function assertAdoptable(p: ReconPayment): void {
+  if (p.status === 'succeeded' || !canMove(p.status as PaymentStatus, 'succeeded'))
+    throw conflict(
+      'cannot_adopt',
+      `payment ${p.id} is ${p.status} and cannot become succeeded`,
+      p.status === 'succeeded'
+        ? 'it already succeeded: confirm the pair instead (`dsh reconcile confirm <line-id> <payment-id>`)'
+        : 'a failed or cancelled payment is final: refund the customer or record the money by hand',
+    )
+}
+
+/**
+ * Moves a payment dsh lost track of (pending, unknown, needs_review) to succeeded with the
+ * statement's receipt. A failed or cancelled payment cannot move: exit 5.
+ */
+export async function adoptPayment(
+  ctx: Ctx,
+  trx: Kysely<Database>,
+  branch: BranchWithTenant,
+  paymentId: string,
+  receipt: string | null,
+  reason: string,
+): Promise<ReconPayment> {
+  const p = await findPayment(trx, paymentId)
+  if (!p || p.branch_id !== branch.id)
+    throw notFound('payment_not_found', `no payment ${paymentId} in branch ${branch.code}`)
+  assertAdoptable(view(p))
+  const gw = (await branchGateways(trx, branch)).find((g) => g.type === p.gateway)
+  const moved = await transition(
+    ctx,
+    trx,
+    p,
+    'succeeded',
+    reason,
+    transitionContext(branch, gw),
+    receipt && !p.receipt_number ? { receipt_number: receipt } : {},
+  )
+  if (!moved)
+    throw conflict(
+      'cannot_adopt',
+      `payment ${paymentId} moved meanwhile and cannot become succeeded`,
+    )
+  return view(moved)
+}
