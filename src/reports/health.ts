@@ -320,15 +320,7 @@ async function recordAlerts(ctx: Ctx, store: Store, findings: Finding[]) {
     const opened: Alert[] = []
     const closed: Alert[] = []
     const open: Alert[] = []
-    const view = (r: AlertRow): Alert => ({
-      code: r.code,
-      severity: r.severity as Alert['severity'],
-      branch: r.branch_id ? (branchCodes.get(r.branch_id) ?? null) : null,
-      message: r.message,
-      value: r.value,
-      threshold: r.threshold,
-      since: r.opened_at,
-    })
+    const view = (r: AlertRow) => alertView(r, branchCodes)
     for (const r of existing) {
       const f = found.get(key(r))
       if (!f) {
@@ -370,14 +362,16 @@ export async function openAlerts(ctx: Ctx, branch?: string): Promise<Alert[]> {
   const store = await ctx.store()
   const codes = new Map((await listBranches(store.db)).map((b) => [b.id, b.code]))
   return (await listOpenAlerts(store.db))
-    .map((r) => ({
-      code: r.code,
-      severity: r.severity as Alert['severity'],
-      branch: r.branch_id ? (codes.get(r.branch_id) ?? null) : null,
-      message: r.message,
-      value: r.value,
-      threshold: r.threshold,
-      since: r.opened_at,
-    }))
+    .map((r) => alertView(r, codes))
     .filter((a) => !branch || a.branch === branch)
 }
+
+const alertView = (r: AlertRow, branchCodes: Map<string, string>): Alert => ({
+  code: r.code,
+  severity: r.severity as Alert['severity'],
+  branch: r.branch_id ? (branchCodes.get(r.branch_id) ?? null) : null,
+  message: r.message,
+  value: r.value,
+  threshold: r.threshold,
+  since: r.opened_at,
+})
