@@ -5,7 +5,7 @@ import { DEFAULT_RECOVERY, runRecovery } from '../../src/payments/recovery.js'
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js'
 import { openStore } from '../../src/store/connect.js'
 import { DIALECTS } from '../helpers/dialects.js'
-import { mpesaSecretFlags, usePaymentsEnv } from '../helpers/payments-env.js'
+import { usePaymentsEnv } from '../helpers/payments-env.js'
 import { testRuntime } from '../helpers/run-cli.js'
 import {
   freePort,
@@ -384,7 +384,12 @@ describe.each(DIALECTS)('races on $name', ({ name, enabled }) => {
             '--base-url',
             silent.url,
             // A new base URL keeps no stored secret: they are given again.
-            ...mpesaSecretFlags(env.home),
+            '--passkey-file',
+            `${env.home}/pk`,
+            '--consumer-key-file',
+            `${env.home}/ck`,
+            '--consumer-secret-file',
+            `${env.home}/cs`,
           )
         ).code,
       ).toBe(0)

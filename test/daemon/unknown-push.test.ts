@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DIALECTS } from '../helpers/dialects.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
@@ -183,7 +182,6 @@ describe.each(DIALECTS)('a push whose answer is lost, on $name', ({ name, enable
     it('control: what cannot have reached the phone still fails over (connection refused on KCB, a 503 with Daraja’s own error body)', async () => {
       const dead = await freePort()
       const setKcb = (url: string) =>
-        // A new base URL keeps no stored secret: the API key is given again.
         env.run(
           'gateway',
           'setup',
@@ -192,10 +190,14 @@ describe.each(DIALECTS)('a push whose answer is lost, on $name', ({ name, enable
           'westlands',
           '--base-url',
           url,
+          // A new base URL keeps no stored secret: the key is given again.
           '--api-key-file',
-          join(env.home, 'kcb'),
+          `${env.home}/kcb`,
         )
-      expect((await setKcb(`http://127.0.0.1:${dead}`)).code).toBe(0)
+      {
+        const r = await setKcb(`http://127.0.0.1:${dead}`)
+        expect(r.code, r.stderr).toBe(0)
+      }
       const ledgerBefore = env.sandbox.ledger().length
       try {
         const r = await pay('15,040', '0712340001')
