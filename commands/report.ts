@@ -60,6 +60,10 @@ function renderBranch(out: Parameters<typeof totalsTable>[0], r: BranchReport): 
     r.settlement.pending.length
       ? `pending settlement: ${r.settlement.pending.map((p) => `${money(p)} in ${p.count} payments`).join('; ')}`
       : 'pending settlement: none',
+    r.settlement.lastBatch
+      ? `last settlement: ${r.settlement.lastBatch.reference} ${r.settlement.lastBatch.status}, net ${money({ amount: r.settlement.lastBatch.net, currency: r.settlement.lastBatch.currency })}`
+      : 'last settlement: none yet',
+    ...r.settlement.next.map((n) => `next cut-off (${n.currency}, ${n.schedule}): ${n.nextRunAt}`),
     r.hourly ? `payments per hour\n${chart(r.hourly)}` : '',
     r.recent.length
       ? `latest payments\n${out.table(

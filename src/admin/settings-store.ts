@@ -37,21 +37,6 @@ export async function putSettingIfAbsent(
     .execute()
 }
 
-/** The key of the first setting matching a LIKE pattern whose value is exactly `value`. */
-export async function findSettingKeyByValue(
-  db: Kysely<Database>,
-  keyPattern: string,
-  value: string,
-): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('settings')
-    .select('key')
-    .where('key', 'like', keyPattern)
-    .where('value', '=', value)
-    .executeTakeFirst()
-  return row?.key
-}
-
 /** Every setting whose key starts with `prefix` (exactly: LIKE's `_` wildcard is filtered out). */
 export async function settingsWithPrefix(
   db: Kysely<Database>,

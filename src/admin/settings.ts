@@ -1,6 +1,5 @@
 /** Store-wide settings (key → value) that other capabilities read and write. */
 export {
-  findSettingKeyByValue,
   getSetting,
   putSetting,
   putSettingIfAbsent,

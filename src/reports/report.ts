@@ -12,6 +12,8 @@ import {
   zoneOffsetMs,
 } from '../core/time.js'
 import { type PaymentView, paymentView } from '../payments/view.js'
+import { listSettlements, type NextRun, nextSettlements } from '../settlement/lifecycle.js'
+import type { BatchView } from '../settlement/view.js'
 import { type BranchWithTenant, listBranches, requireBranch } from '../tenants/branches.js'
 import { listTenants } from '../tenants/tenants.js'
 import { type Alert, openAlerts } from './health.js'
@@ -75,6 +77,11 @@ export interface BranchReport extends BranchRow {
   byGateway: (Total & { gateway: string })[]
   averageProcessingSeconds: number | null
   settlement: {
+    /** The branch's newest settlement batch, as `dsh settlements show` has it. */
+    lastBatch: BatchView | null
+    /** The next scheduled cut-off of each of its settlement accounts (`dsh settlements next`). */
+    next: NextRun[]
+    /** Succeeded payments not yet settled, per currency: the amount outstanding. */
     pending: { currency: string; count: number; amountMinor: bigint; amount: string }[]
   }
   recent: PaymentView[]
@@ -240,6 +247,8 @@ export async function branchReport(ctx: Ctx, req: ReportRequest & { branch: stri
       s === null ? null : Math.round(s * 10) / 10,
     ),
     settlement: {
+      lastBatch: (await listSettlements(ctx, { branch: b.code, limit: '1' }))[0] ?? null,
+      next: await nextSettlements(ctx, { branch: b.code }),
       pending: pending.map((p) => ({
         ...p,
         amount: toDecimalString({ minor: p.amountMinor, currency: p.currency }),

@@ -258,6 +258,7 @@ function exactIntegers(native: {
   close(): unknown
   prepare(sql: string): {
     readonly reader: boolean
+    readonly busy: boolean
     all(params: ReadonlyArray<unknown>): unknown[]
     run(params: ReadonlyArray<unknown>): {
       changes: number | bigint
@@ -267,6 +268,7 @@ function exactIntegers(native: {
   }
 }): SqliteDatabase {
   native.defaultSafeIntegers(true)
+  const statements = new Map<string, ReturnType<typeof native.prepare>>()
   const narrow = (v: unknown) =>
     typeof v === 'bigint' && v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v
   const row = (r: unknown): unknown => {
@@ -280,7 +282,14 @@ function exactIntegers(native: {
       native.close()
     },
     prepare(text) {
-      const stmt = native.prepare(text)
+      // One prepared statement per query text, reused (most recently used kept): a statement
+      // per query, freed only when the garbage collector gets round to it, let native memory
+      // grow by kilobytes per request (a flood of unknown branches took tens of MB).
+      let stmt = statements.get(text)
+      if (stmt && !stmt.busy) statements.delete(text)
+      else stmt = native.prepare(text)
+      statements.set(text, stmt)
+      if (statements.size > 256) statements.delete(statements.keys().next().value as string)
       return {
         get reader() {
           return stmt.reader

@@ -31,7 +31,7 @@ interface Callback {
 }
 
 // A real daemon process (built dist/) against the payments store, with the sandbox calling it.
-const env = usePaymentsEnv('sqlite', { callbackDelayMs: 100, slowAnswerMs: 1_500 })
+const env = usePaymentsEnv('sqlite', { callbackDelayMs: 100, slowAnswerMs: 4_000 })
 let daemon: RunningDaemon
 let mpesaUrl: string
 let stripeUrl: string
@@ -118,9 +118,10 @@ describe('dsh daemon: callbacks into the durable inbox', () => {
 
   it('a callback that arrives before the payment row is committed is applied once the row exists', async () => {
     // Two pushes of the same amount to the same phone at once: their answers (with the
-    // CheckoutRequestIDs) are withheld 1.5 s, the callbacks come at 100 ms. Neither callback can
-    // be matched yet (two candidates), so both wait as unmatched until the references exist.
-    await run('gateway', 'setup', 'mpesa', '--branch', 'westlands', '--read-timeout', '5')
+    // CheckoutRequestIDs) are withheld 4 s (long enough for a loaded daemon to see the callbacks
+    // first), the callbacks come at 100 ms. Neither callback can be matched yet (two
+    // candidates), so both wait as unmatched until the references exist.
+    await run('gateway', 'setup', 'mpesa', '--branch', 'westlands', '--read-timeout', '10')
     env.sandbox.script({ gateway: 'mpesa', outcome: 'slow_success', count: 2 })
     const paying = Promise.all([pay('170', '0712345670'), pay('170', '0712345670')])
     await waitFor(

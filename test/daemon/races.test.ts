@@ -374,8 +374,24 @@ describe.each(DIALECTS)('races on $name', ({ name, enabled }) => {
       daemon = undefined
       silent = await startSandbox({ callbackDelayMs: 3_600_000 })
       expect(
-        (await run('gateway', 'setup', 'mpesa', '--branch', 'karen', '--base-url', silent.url))
-          .code,
+        (
+          await run(
+            'gateway',
+            'setup',
+            'mpesa',
+            '--branch',
+            'karen',
+            '--base-url',
+            silent.url,
+            // A new base URL keeps no stored secret: they are given again.
+            '--passkey-file',
+            `${env.home}/pk`,
+            '--consumer-key-file',
+            `${env.home}/ck`,
+            '--consumer-secret-file',
+            `${env.home}/cs`,
+          )
+        ).code,
       ).toBe(0)
       const dead = await freePort()
       expect((await run('config', 'set', 'public-url', `http://127.0.0.1:${dead}`)).code).toBe(0)

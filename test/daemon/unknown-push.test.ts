@@ -182,8 +182,22 @@ describe.each(DIALECTS)('a push whose answer is lost, on $name', ({ name, enable
     it('control: what cannot have reached the phone still fails over (connection refused on KCB, a 503 with Daraja’s own error body)', async () => {
       const dead = await freePort()
       const setKcb = (url: string) =>
-        env.run('gateway', 'setup', 'mpesa-kcb', '--branch', 'westlands', '--base-url', url)
-      expect((await setKcb(`http://127.0.0.1:${dead}`)).code).toBe(0)
+        env.run(
+          'gateway',
+          'setup',
+          'mpesa-kcb',
+          '--branch',
+          'westlands',
+          '--base-url',
+          url,
+          // A new base URL keeps no stored secret: the key is given again.
+          '--api-key-file',
+          `${env.home}/kcb`,
+        )
+      {
+        const r = await setKcb(`http://127.0.0.1:${dead}`)
+        expect(r.code, r.stderr).toBe(0)
+      }
       const ledgerBefore = env.sandbox.ledger().length
       try {
         const r = await pay('15,040', '0712340001')

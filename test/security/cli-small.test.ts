@@ -161,7 +161,14 @@ describe('flags', () => {
       ]) {
         const r = await run(...cmd, '--since', since)
         expect(r.code, `${cmd} --since "${since}": ${r.stderr}`).toBe(3)
-        expect(r.stderr).toContain(`--since "${since}" is not a date`)
+        // The one day/instant parser of every command (src/core/time.ts) says what is wrong.
+        expect(r.stderr).toContain(
+          since === ''
+            ? '--since: is empty'
+            : since.includes('T')
+              ? `--since: "${since}" is not a time of day`
+              : `--since: "${since}" is not a date in the calendar`,
+        )
       }
     }
     expect((await run('audit', 'list', '--since', '2024-02-29')).code).toBe(0)
