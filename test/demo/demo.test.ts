@@ -130,14 +130,15 @@ describe('dsh demo, from the built dist/ as a newcomer runs it', () => {
       ])
     }
     const slow = await show('KAM-SLOW-01')
-    expect(
-      slow.timeline.map((t) => [t.to, t.actor]),
-      JSON.stringify(slow.timeline),
-    ).toEqual([
-      ['created', expect.any(String)],
-      ['unknown', expect.any(String)],
-      ['succeeded', 'daemon:recovery'],
-    ])
+    // Recovery resolves it: after the read timeout made it `unknown`, or (when its first check
+    // races the timeout) straight from `created`. Never a callback: Stripe sends none here.
+    expect(slow.timeline.at(-1), JSON.stringify(slow.timeline)).toMatchObject({
+      to: 'succeeded',
+      actor: 'daemon:recovery',
+    })
+    expect(slow.timeline.map((t) => t.to)).toEqual(
+      slow.timeline.length === 3 ? ['created', 'unknown', 'succeeded'] : ['created', 'succeeded'],
+    )
     const lost = plan().filter((p) => p.story === 'lost callback')
     expect(lost).toHaveLength(5)
     for (const l of lost) {
