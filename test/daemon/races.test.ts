@@ -5,7 +5,7 @@ import { DEFAULT_RECOVERY, runRecovery } from '../../src/payments/recovery.js'
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js'
 import { openStore } from '../../src/store/connect.js'
 import { DIALECTS } from '../helpers/dialects.js'
-import { usePaymentsEnv } from '../helpers/payments-env.js'
+import { mpesaSecretFlags, usePaymentsEnv } from '../helpers/payments-env.js'
 import { testRuntime } from '../helpers/run-cli.js'
 import {
   freePort,
@@ -374,8 +374,18 @@ describe.each(DIALECTS)('races on $name', ({ name, enabled }) => {
       daemon = undefined
       silent = await startSandbox({ callbackDelayMs: 3_600_000 })
       expect(
-        (await run('gateway', 'setup', 'mpesa', '--branch', 'karen', '--base-url', silent.url))
-          .code,
+        (
+          await run(
+            'gateway',
+            'setup',
+            'mpesa',
+            '--branch',
+            'karen',
+            '--base-url',
+            silent.url,
+            ...mpesaSecretFlags(env.home),
+          )
+        ).code,
       ).toBe(0)
       const dead = await freePort()
       expect((await run('config', 'set', 'public-url', `http://127.0.0.1:${dead}`)).code).toBe(0)

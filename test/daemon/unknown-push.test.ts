@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DIALECTS } from '../helpers/dialects.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
@@ -182,7 +183,18 @@ describe.each(DIALECTS)('a push whose answer is lost, on $name', ({ name, enable
     it('control: what cannot have reached the phone still fails over (connection refused on KCB, a 503 with Daraja’s own error body)', async () => {
       const dead = await freePort()
       const setKcb = (url: string) =>
-        env.run('gateway', 'setup', 'mpesa-kcb', '--branch', 'westlands', '--base-url', url)
+        env.run(
+          'gateway',
+          'setup',
+          'mpesa-kcb',
+          '--branch',
+          'westlands',
+          '--base-url',
+          url,
+          // A new base URL keeps no stored secret.
+          '--api-key-file',
+          join(env.home, 'kcb'),
+        )
       expect((await setKcb(`http://127.0.0.1:${dead}`)).code).toBe(0)
       const ledgerBefore = env.sandbox.ledger().length
       try {
