@@ -161,7 +161,9 @@ describe('flags', () => {
       ]) {
         const r = await run(...cmd, '--since', since)
         expect(r.code, `${cmd} --since "${since}": ${r.stderr}`).toBe(3)
-        expect(r.stderr).toContain(since === '' ? '--since: is empty' : `"${since}" is not a date`)
+        expect(r.stderr).toContain(
+          since === '' ? '--since: is empty' : `--since: "${since}" is not a`,
+        )
       }
     }
     expect((await run('audit', 'list', '--since', '2024-02-29')).code).toBe(0)
