@@ -1,4 +1,5 @@
 import { usageError, validationError } from './errors.js'
+import { wallClock as zoneWall } from './time.js'
 
 export const SCHEDULES = ['daily', 'weekly', 'monthly'] as const
 export type ScheduleKind = (typeof SCHEDULES)[number]
@@ -108,38 +109,10 @@ export function parseRunDate(text: string): string {
 
 const daysInMonth = (y: number, mo: number) => new Date(Date.UTC(y, mo, 0)).getUTCDate()
 
-const partsCache = new Map<string, Intl.DateTimeFormat>()
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = partsCache.get(timeZone)
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    })
-    partsCache.set(timeZone, f)
-  }
-  return f
-}
-
-/** The wall-clock fields of an instant in a time zone. */
+/** The wall-clock fields of an instant in a time zone (one formatter cache: core/time.ts). */
 function wallClock(instant: Date, timeZone: string) {
-  const p: Record<string, number> = {}
-  for (const part of formatter(timeZone).formatToParts(instant))
-    if (part.type !== 'literal') p[part.type] = Number(part.value)
-  return {
-    y: p['year'] ?? 0,
-    mo: p['month'] ?? 1,
-    d: p['day'] ?? 1,
-    h: p['hour'] ?? 0,
-    mi: p['minute'] ?? 0,
-    s: p['second'] ?? 0,
-  }
+  const w = zoneWall(timeZone, instant)
+  return { y: w.year, mo: w.month, d: w.day, h: w.hour, mi: w.minute, s: w.second }
 }
 
 /** Milliseconds the zone is ahead of UTC at an instant. */

@@ -48,7 +48,7 @@ function checkDay(field: string, text: string, y: number, m: number, d: number):
 
 /** The offset of `zone` from UTC at `instant`, in ms (positive east of Greenwich). */
 export function zoneOffsetMs(zone: string, instant: Date): number {
-  const parts = partsIn(zone, instant)
+  const parts = wallClock(zone, instant)
   const asUtc = Date.UTC(
     parts.year,
     parts.month - 1,
@@ -62,7 +62,8 @@ export function zoneOffsetMs(zone: string, instant: Date): number {
 
 const partsCache = new Map<string, Intl.DateTimeFormat>()
 
-function partsIn(zone: string, instant: Date) {
+/** The wall-clock fields (year … second) of an instant in a time zone. */
+export function wallClock(zone: string, instant: Date) {
   let f = partsCache.get(zone)
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
@@ -109,7 +110,7 @@ export function zonedToUtc(
 
 /** The calendar day of `instant` in `zone`. */
 export function dayIn(zone: string, instant: Date): Day {
-  const p = partsIn(zone, instant)
+  const p = wallClock(zone, instant)
   return { year: p.year, month: p.month, day: p.day }
 }
 
@@ -266,7 +267,7 @@ export function formatLocal(iso: string | Date | null | undefined, zone: string)
   if (iso === null || iso === undefined || iso === '') return ''
   const instant = typeof iso === 'string' ? new Date(iso) : iso
   if (Number.isNaN(instant.getTime())) return String(iso)
-  const p = partsIn(zone, instant)
+  const p = wallClock(zone, instant)
   const two = (n: number) => String(n).padStart(2, '0')
   return `${formatDay(p)} ${two(p.hour)}:${two(p.minute)} ${zoneAbbreviation(zone, instant)}`
 }

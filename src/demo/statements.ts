@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'csv-parse/sync'
 import { parseAmount, toDecimalString } from '../core/money/index.js'
+import { wallClock } from '../core/time.js'
 import type { PaymentView } from '../payments/view.js'
 import type { Charge } from '../sandbox/index.js'
 import type { BatchView } from '../settlement/view.js'
@@ -22,22 +23,20 @@ export interface StatementFile {
 
 /** `yyyy-mm-dd HH:MM:SS` (or `dd-mm-yyyy …`) wall time of an instant in a time zone. */
 function wall(at: string, timeZone: string): { ymd: string; dmy: string; hms: string } {
-  const p: Record<string, string> = {}
-  const f = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  })
-  for (const part of f.formatToParts(new Date(at))) p[part.type] = part.value
+  const w = wallClock(timeZone, new Date(at))
+  const two = (n: number) => String(n).padStart(2, '0')
+  const p = {
+    year: String(w.year),
+    month: two(w.month),
+    day: two(w.day),
+    hour: two(w.hour),
+    minute: two(w.minute),
+    second: two(w.second),
+  }
   return {
-    ymd: `${p['year']}-${p['month']}-${p['day']}`,
-    dmy: `${p['day']}-${p['month']}-${p['year']}`,
-    hms: `${p['hour']}:${p['minute']}:${p['second']}`,
+    ymd: `${p.year}-${p.month}-${p.day}`,
+    dmy: `${p.day}-${p.month}-${p.year}`,
+    hms: `${p.hour}:${p.minute}:${p.second}`,
   }
 }
 

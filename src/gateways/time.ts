@@ -1,13 +1,4 @@
-const NAIROBI = new Intl.DateTimeFormat('en-GB', {
-  timeZone: 'Africa/Nairobi',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-})
+import { wallClock } from '../core/time.js'
 
 /**
  * `YYYYMMDDHHmmss` in Africa/Nairobi time (GATEWAYS.md §1.11): Daraja's Timestamp, computed from
@@ -16,7 +7,7 @@ const NAIROBI = new Intl.DateTimeFormat('en-GB', {
  * @example nairobiTimestamp(new Date('2025-01-31T21:30:05Z')) // '20250201003005'
  */
 export function nairobiTimestamp(at: Date): string {
-  const parts: Record<string, string> = {}
-  for (const p of NAIROBI.formatToParts(at)) parts[p.type] = p.value
-  return `${parts['year']}${parts['month']}${parts['day']}${parts['hour']}${parts['minute']}${parts['second']}`
+  const w = wallClock('Africa/Nairobi', at)
+  const two = (n: number) => String(n).padStart(2, '0')
+  return `${w.year}${two(w.month)}${two(w.day)}${two(w.hour)}${two(w.minute)}${two(w.second)}`
 }

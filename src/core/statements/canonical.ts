@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { DshError, isDshError } from '../errors.js'
 import { currency as currencyOf, parseAmount } from '../money/index.js'
+import { wallClock } from '../time.js'
 import type { ColumnKey, StatementProfile } from './profile.js'
 
 /** A statement line in canonical form: UTC time, signed minor units (credit > 0), one reference. */
@@ -55,7 +56,6 @@ function compileFormat(f: string): CompiledFormat {
 }
 
 const offsetCache = new Map<string, number>()
-const formatters = new Map<string, Intl.DateTimeFormat>()
 
 /** Minutes east of UTC of `timeZone` at the UTC instant `ms`. */
 function offsetMinutes(timeZone: string, ms: number): number {
@@ -63,30 +63,8 @@ function offsetMinutes(timeZone: string, ms: number): number {
   const key = `${timeZone}|${Math.floor(ms / 3_600_000)}`
   const cached = offsetCache.get(key)
   if (cached !== undefined) return cached
-  let f = formatters.get(timeZone)
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    })
-    formatters.set(timeZone, f)
-  }
-  const parts: Record<string, number> = {}
-  for (const p of f.formatToParts(new Date(ms))) parts[p.type] = Number(p.value)
-  const local = Date.UTC(
-    parts['year'] ?? 1970,
-    (parts['month'] ?? 1) - 1,
-    parts['day'] ?? 1,
-    parts['hour'] ?? 0,
-    parts['minute'] ?? 0,
-    parts['second'] ?? 0,
-  )
+  const w = wallClock(timeZone, new Date(ms))
+  const local = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second)
   // Whole seconds on both sides, so the difference is a whole number of minutes.
   const off = Math.trunc((local - Math.floor(ms / 1000) * 1000) / 60_000)
   if (offsetCache.size > 100_000) offsetCache.clear()
