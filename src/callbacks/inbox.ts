@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { Ctx } from '../context.js'
 import { isPhoneKey, isSecretKey, maskPhone, REDACTED } from '../core/audit/redact.js'
-import { fieldError, notFound } from '../core/errors.js'
+import { notFound } from '../core/errors.js'
 import { cutPage, keysetPages, parseListWindow } from '../core/list.js'
 import type { IdGen } from '../core/ports.js'
 import { parseInstantRange } from '../core/time.js'
-import { parseSlug } from '../core/validate.js'
+import { checkChoice, parseSlug } from '../core/validate.js'
 import { listBranches, requireBranch } from '../tenants/branches.js'
 import { listingZone } from '../tenants/tenants.js'
 import { findInbox, type InboxInsert, type InboxRow, listInbox } from './inbox-store.js'
@@ -226,20 +226,8 @@ export async function callbacksList(
   ctx: Ctx,
   f: CallbacksFilter,
 ): Promise<{ pages: AsyncIterable<InboxView[]>; more: () => boolean; zone: string }> {
-  if (f.status && !(INBOX_STATUSES as readonly string[]).includes(f.status))
-    throw fieldError(
-      'validation',
-      'invalid_status',
-      ['status'],
-      `status "${f.status}" is not one of ${INBOX_STATUSES.join(', ')}`,
-    )
-  if (f.gateway && !(CALLBACK_GATEWAYS as readonly string[]).includes(f.gateway))
-    throw fieldError(
-      'validation',
-      'invalid_gateway',
-      ['gateway'],
-      `gateway "${f.gateway}" is not one of ${CALLBACK_GATEWAYS.join(', ')}`,
-    )
+  checkChoice('status', f.status, INBOX_STATUSES)
+  checkChoice('gateway', f.gateway, CALLBACK_GATEWAYS)
   const window = parseListWindow(f)
   const code = f.branch !== undefined ? parseSlug(f.branch, 'branch code') : undefined
   const store = await ctx.store()

@@ -1,4 +1,4 @@
-import { validationError } from './errors.js'
+import { fieldError, validationError } from './errors.js'
 
 const SLUG = /^[a-z][a-z0-9-]{0,39}$/
 
@@ -50,4 +50,26 @@ export function parseChoiceList(input: string, allowed: readonly string[], what:
     )
   }
   return [...new Set(items)]
+}
+
+/**
+ * A request field that must be one of a fixed set (exit 3 naming the field and the choices);
+ * absent or empty passes. `code` defaults to `invalid_<field>` in snake case.
+ */
+export function checkChoice(
+  field: string,
+  value: string | undefined,
+  choices: readonly string[],
+  how: { says?: 'is not one of' | 'must be one of'; code?: string } = {},
+): void {
+  if (value === undefined || value === '' || choices.includes(value)) return
+  const code = how.code ?? `invalid_${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`
+  throw fieldError(
+    'validation',
+    code,
+    [field],
+    how.says === 'must be one of'
+      ? `${field} must be one of ${choices.join(', ')}`
+      : `${field} "${value}" is not one of ${choices.join(', ')}`,
+  )
 }

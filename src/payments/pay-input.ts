@@ -8,7 +8,7 @@ import {
   type Method,
 } from '../core/payments/routing.js'
 import { normalisePhone } from '../core/phone.js'
-import { parseSlug } from '../core/validate.js'
+import { checkChoice, parseSlug } from '../core/validate.js'
 
 /** A payment as asked for, in the request's own words (the CLI maps its flags to these fields). */
 export interface PayInput {
@@ -58,13 +58,7 @@ export function parsePayRequest(f: PayInput): PayRequest {
       ['phone', 'method'],
       'missing phone (for M-Pesa) or method card|cash',
     )
-  if (!(METHODS as readonly string[]).includes(method))
-    throw fieldError(
-      'validation',
-      'invalid_method',
-      ['method'],
-      `method must be one of ${METHODS.join(', ')}`,
-    )
+  checkChoice('method', method, METHODS, { says: 'must be one of' })
   if (method === 'mpesa' && !f.phone)
     throw fieldError(
       'usage',
@@ -73,13 +67,7 @@ export function parsePayRequest(f: PayInput): PayRequest {
       'missing required field: phone (M-Pesa pushes go to a phone)',
     )
   const customerType = (f.customerType ?? 'regular') as CustomerType
-  if (!(CUSTOMER_TYPES as readonly string[]).includes(customerType))
-    throw fieldError(
-      'validation',
-      'invalid_customer_type',
-      ['customerType'],
-      `customerType must be one of ${CUSTOMER_TYPES.join(', ')}`,
-    )
+  checkChoice('customerType', customerType, CUSTOMER_TYPES, { says: 'must be one of' })
   const branch = parseSlug(f.branch ?? '', 'branch code')
   const code = currency(f.currency ?? '').code
   const amount = parsePositiveAmount(f.amount ?? '', code)

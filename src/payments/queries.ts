@@ -1,10 +1,10 @@
 import type { Ctx } from '../context.js'
-import { fieldError, notFound } from '../core/errors.js'
+import { notFound } from '../core/errors.js'
 import { GATEWAY_TYPES } from '../core/gateways/types.js'
 import { cutPage, LIST_PAGE_SIZE, parseListWindow } from '../core/list.js'
-import { isPaymentStatus, PAYMENT_STATUSES } from '../core/payments/states.js'
+import { PAYMENT_STATUSES } from '../core/payments/states.js'
 import { parseInstantRange } from '../core/time.js'
-import { parseSlug } from '../core/validate.js'
+import { checkChoice, parseSlug } from '../core/validate.js'
 import { findBranchById, listBranches, requireBranch } from '../tenants/branches.js'
 import { listingZone } from '../tenants/tenants.js'
 import {
@@ -42,20 +42,8 @@ export async function paymentsList(
   ctx: Ctx,
   f: ListFlags,
 ): Promise<PaymentsListing & { more: () => boolean }> {
-  if (f.status && !isPaymentStatus(f.status))
-    throw fieldError(
-      'validation',
-      'invalid_status',
-      ['status'],
-      `status "${f.status}" is not one of ${PAYMENT_STATUSES.join(', ')}`,
-    )
-  if (f.gateway && !(GATEWAY_TYPES as readonly string[]).includes(f.gateway))
-    throw fieldError(
-      'validation',
-      'invalid_gateway',
-      ['gateway'],
-      `gateway "${f.gateway}" is not one of ${GATEWAY_TYPES.join(', ')}`,
-    )
+  checkChoice('status', f.status, PAYMENT_STATUSES)
+  checkChoice('gateway', f.gateway, GATEWAY_TYPES)
   const window = parseListWindow(f)
   const code = f.branch !== undefined ? parseSlug(f.branch, 'branch code') : undefined
   const store = await ctx.store()
