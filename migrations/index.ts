@@ -4,6 +4,7 @@ import * as gatewaysAudit from './2026_11_26_0002_gateways_audit.js'
 import * as payments from './2026_11_26_0003_payments.js'
 import * as daemon from './2026_11_26_0004_daemon.js'
 import * as reports from './2026_11_29_0009_reports.js'
+import * as dashboardSessions from './2026_11_29_0010_dashboard_sessions.js'
 
 /**
  * Every migration, in order. A static list (not a folder scan) so the same code runs from the
@@ -15,4 +16,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026_11_26_0003_payments': payments,
   '2026_11_26_0004_daemon': daemon,
   '2026_11_29_0009_reports': reports,
+  '2026_11_29_0010_dashboard_sessions': dashboardSessions,
 }

@@ -189,6 +189,7 @@ export interface Database {
   job_ticks: JobTicksTable
   fx_rates: FxRatesTable
   alerts: AlertsTable
+  dashboard_sessions: DashboardSessionsTable
 }
 
 // The daemon (migration 2026_11_26_0004_daemon).
@@ -278,4 +279,16 @@ export interface JobTicksTable {
   started_at: string
   finished_at: string | null
   outcome: string | null
+}
+
+// The dashboard (migration 2026_11_29_0010_dashboard_sessions).
+
+export interface DashboardSessionsTable {
+  id: string
+  /** SHA-256 (hex) of the cookie's value; the value itself is never stored. */
+  session_hash: string
+  token_id: string
+  created_at: string
+  expires_at: string
+  ended_at: string | null
 }
