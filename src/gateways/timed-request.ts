@@ -1,4 +1,9 @@
-import type { AttemptLog } from '../core/payments/gateway-port.js'
+import type {
+  AttemptLog,
+  GatewayCallResult,
+  GatewayOutcome,
+  GatewayRefs,
+} from '../core/payments/gateway-port.js'
 import {
   type HttpClient,
   type HttpRequest,
@@ -6,7 +11,14 @@ import {
   type TransportError,
   toTransportError,
 } from './http.js'
-import { attemptLog, type LoggedRequest, parseJson } from './outcomes.js'
+import {
+  asQueryOutcome,
+  attemptLog,
+  type CodeTable,
+  type LoggedRequest,
+  parseJson,
+  transportOutcome,
+} from './outcomes.js'
 
 export type TimedResult =
   | { ok: true; res: HttpResponse; status: number; body: unknown; log: AttemptLog }
@@ -102,4 +114,19 @@ export function gatewayCaller(
       describe,
     )
   }
+}
+
+/**
+ * A call's result: a transport failure classified by the gateway's code table, else its answer
+ * classified by the adapter; as a query's outcome (`query`) where a status poll asked.
+ */
+export function resultOf(
+  r: TimedResult,
+  codes: CodeTable,
+  classify: (status: number, body: unknown, refs: GatewayRefs) => GatewayOutcome,
+  refs: GatewayRefs = {},
+  query = false,
+): GatewayCallResult {
+  const outcome = r.ok ? classify(r.status, r.body, refs) : transportOutcome(codes, r.err, refs)
+  return { outcome: query ? asQueryOutcome(outcome) : outcome, log: r.log }
 }

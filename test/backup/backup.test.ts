@@ -127,6 +127,29 @@ describe.each(DIALECTS)('backups and restore on $name', ({ name, enabled }) => {
           'row counts',
           'audit chain',
         ])
+      if (name === 'postgres') {
+        // A password in the store URL reaches pg_dump through PGPASSWORD only: never the output,
+        // the manifest or an error (the test server trusts local connections, so any password works).
+        const url = new URL(env.db)
+        url.password = 'S3cretPgPassw0rd'
+        const withPw = await dsh(['backup', '--json'], {
+          env: { ...env.env, DSH_DB: url.toString() },
+          timeoutMs: 60_000,
+        })
+        expect(withPw.code, withPw.stderr).toBe(0)
+        const out = withPw.json<BackupOut>()
+        for (const t of [withPw.stdout, withPw.stderr, readFileSync(out.manifestFile, 'utf8')])
+          expect(t).not.toContain('S3cretPgPassw0rd')
+        const bad = new URL(env.db)
+        bad.password = 'S3cretPgPassw0rd'
+        bad.pathname = '/no_such_database_here'
+        const failed = await dsh(['backup'], {
+          env: { ...env.env, DSH_DB: bad.toString() },
+          timeoutMs: 60_000,
+        })
+        expect(failed.code).toBe(7)
+        expect(failed.stdout + failed.stderr).not.toContain('S3cretPgPassw0rd')
+      }
       // An existing target is never overwritten.
       const again = await run('backup', '--to', first.file)
       expect(again.code).toBe(5)

@@ -30,16 +30,9 @@ export interface AuditHead {
 }
 
 /** A row as the store keeps it; `request` is the canonical JSON text of the request. */
-export interface StoredAuditRow {
+export type StoredAuditRow = Omit<AuditContent, 'request'> & {
   seq: number | string
-  at: string
-  actor: string
-  action: string
-  tenant: string | null
-  branch: string | null
-  target: string | null
   request: string
-  outcome: string
   prev_hash: string
   hash: string
 }

@@ -4,16 +4,8 @@ import type * as port from '../../core/payments/gateway-port.js'
 import { toSquareAmount } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
-import {
-  asQueryOutcome,
-  header,
-  isRecord,
-  outcomeFor,
-  str,
-  transportOutcome,
-  unknownOutcome,
-} from '../outcomes.js'
-import { gatewayCaller, jsonBody } from '../timed-request.js'
+import { asQueryOutcome, header, isRecord, outcomeFor, str, unknownOutcome } from '../outcomes.js'
+import { gatewayCaller, jsonBody, resultOf } from '../timed-request.js'
 import { SQUARE_CODES } from './codes.js'
 import { verifySquareSignature } from './signature.js'
 
@@ -139,19 +131,13 @@ export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): p
         body['external_details'] = { type: 'OTHER', source: 'dsh' }
       if (req.paymentMethod === 'CASH') body['cash_details'] = { buyer_supplied_money: amountMoney }
       const r = await call('POST', '/v2/payments', body)
-      if (!r.ok) return { outcome: transportOutcome(SQUARE_CODES, r.err), log: r.log }
-      return { outcome: classify(r.status, r.body, {}), log: r.log }
+      return resultOf(r, SQUARE_CODES, classify)
     },
 
     async query(attemptRef: string, refs: port.GatewayRefs): Promise<port.GatewayCallResult> {
       if (refs.gatewayRef) {
         const r = await call('GET', `/v2/payments/${encodeURIComponent(refs.gatewayRef)}`)
-        if (!r.ok)
-          return {
-            outcome: asQueryOutcome(transportOutcome(SQUARE_CODES, r.err, refs)),
-            log: r.log,
-          }
-        return { outcome: asQueryOutcome(classify(r.status, r.body, refs)), log: r.log }
+        return resultOf(r, SQUARE_CODES, classify, refs, true)
       }
       // No id (the create timed out): list the location's recent payments and match reference_id.
       const want = squareReferenceId(attemptRef)
@@ -166,13 +152,8 @@ export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): p
         if (cursor) qs.set('cursor', cursor)
         const r = await call('GET', `/v2/payments?${qs}`)
         last = r
-        if (!r.ok)
-          return {
-            outcome: asQueryOutcome(transportOutcome(SQUARE_CODES, r.err, refs)),
-            log: r.log,
-          }
-        if (r.status >= 300 || !isRecord(r.body))
-          return { outcome: asQueryOutcome(classify(r.status, r.body, refs)), log: r.log }
+        if (!r.ok || r.status >= 300 || !isRecord(r.body))
+          return resultOf(r, SQUARE_CODES, classify, refs, true)
         const list = Array.isArray(r.body['payments']) ? r.body['payments'].filter(isRecord) : []
         const hit = list.find((p) => p['reference_id'] === want)
         if (hit) return { outcome: asQueryOutcome(squarePaymentOutcome(hit, refs)), log: r.log }

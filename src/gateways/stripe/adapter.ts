@@ -3,16 +3,8 @@ import type * as port from '../../core/payments/gateway-port.js'
 import { fromStripeAmount, toStripeAmount } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
-import {
-  asQueryOutcome,
-  header,
-  isRecord,
-  outcomeFor,
-  str,
-  transportOutcome,
-  unknownOutcome,
-} from '../outcomes.js'
-import { formBody, gatewayCaller } from '../timed-request.js'
+import { asQueryOutcome, header, isRecord, outcomeFor, str, unknownOutcome } from '../outcomes.js'
+import { formBody, gatewayCaller, resultOf } from '../timed-request.js'
 import { STRIPE_CODES } from './codes.js'
 import { verifyStripeSignature } from './signature.js'
 
@@ -128,25 +120,18 @@ export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): p
       form.set(`metadata[${STRIPE_ATTEMPT_KEY}]`, req.attemptRef)
       form.set('metadata[dsh_order_id]', req.orderId.slice(0, 500))
       const r = await call('POST', '/v1/payment_intents', form, req.attemptRef)
-      if (!r.ok) return { outcome: transportOutcome(STRIPE_CODES, r.err), log: r.log }
-      return { outcome: classify(r.status, r.body, {}), log: r.log }
+      return resultOf(r, STRIPE_CODES, classify)
     },
 
     async query(attemptRef: string, refs: port.GatewayRefs): Promise<port.GatewayCallResult> {
       if (refs.gatewayRef) {
         const r = await call('GET', `/v1/payment_intents/${encodeURIComponent(refs.gatewayRef)}`)
-        if (!r.ok)
-          return {
-            outcome: asQueryOutcome(transportOutcome(STRIPE_CODES, r.err, refs)),
-            log: r.log,
-          }
-        return { outcome: asQueryOutcome(classify(r.status, r.body, refs)), log: r.log }
+        return resultOf(r, STRIPE_CODES, classify, refs, true)
       }
       // No id (the create timed out): find it by the attempt reference in its metadata.
       const q = `metadata['${STRIPE_ATTEMPT_KEY}']:'${attemptRef.replace(/'/g, "\\'")}'`
       const r = await call('GET', `/v1/payment_intents/search?query=${encodeURIComponent(q)}`)
-      if (!r.ok)
-        return { outcome: asQueryOutcome(transportOutcome(STRIPE_CODES, r.err, refs)), log: r.log }
+      if (!r.ok) return resultOf(r, STRIPE_CODES, classify, refs, true)
       const data =
         isRecord(r.body) && Array.isArray(r.body['data'])
           ? r.body['data'].filter(isRecord)
@@ -158,7 +143,7 @@ export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): p
           : outcomeFor(STRIPE_CODES, 'search.no_match', undefined, refs)
         return { outcome: asQueryOutcome(outcome), log: r.log }
       }
-      return { outcome: asQueryOutcome(classify(r.status, r.body, refs)), log: r.log }
+      return resultOf(r, STRIPE_CODES, classify, refs, true)
     },
 
     parseCallback(body: unknown): port.ParsedCallback {
