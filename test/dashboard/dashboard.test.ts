@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (The callbacks given to page.evaluate run in the browser: they use its DOM types.)
 import { copyFileSync, existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -156,6 +158,7 @@ describe.each(DIALECTS)('the branch dashboard on $name', ({ name, enabled }) => 
   const requests: string[] = []
   const responses: { url: string; csp: string | undefined; nosniff: string | undefined }[] = []
   const dialogs: string[] = []
+  let globexCookie = ''
 
   const report = async () => {
     const r = await cli('report', '--branch', 'westlands', '--json')
@@ -476,9 +479,10 @@ describe.each(DIALECTS)('the branch dashboard on $name', ({ name, enabled }) => 
       expect(s.headers.get('set-cookie')).toMatch(
         /^dsh_session=dshs_[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=28800; Secure$/,
       )
+      globexCookie = /^(dsh_session=[^;]+)/.exec(s.headers.get('set-cookie')!)![1]!
       const store = await openStore(env.db)
       try {
-        const value = /dsh_session=([^;]+)/.exec(s.headers.get('set-cookie')!)![1]!
+        const value = globexCookie.slice('dsh_session='.length)
         const rows = await store.db.selectFrom('dashboard_sessions').selectAll().execute()
         expect(rows.length).toBeGreaterThanOrEqual(2)
         expect(JSON.stringify(rows)).not.toContain(value)
@@ -535,6 +539,14 @@ describe.each(DIALECTS)('the branch dashboard on $name', ({ name, enabled }) => 
       console.log(`${name}: signed out ${Date.now() - t0} ms after dsh token revoke exited`)
       expect(await page.textContent('#live')).toBe('Signed out')
       expect(await page.evaluate(async () => (await fetch('/dashboard/branches')).status)).toBe(401)
+      // Control: a session of another token is still live.
+      const other = await fetch(`${daemon.url}/dashboard/branches`, {
+        headers: { cookie: globexCookie },
+      })
+      expect(other.status).toBe(200)
+      // The signed-out page no longer updates.
+      const id = await pay('30.00')
+      await expect(shown(page, id, 1_500)).rejects.toThrow(/Timeout/)
     },
     30_000,
   )

@@ -185,17 +185,19 @@ function renderChart(hourly) {
     title.textContent = `${h.hour}: ${h.count} payments, ${h.succeededCount} succeeded`
     bar.append(title)
     g.append(bar)
-    if (i % 3 === 0) {
-      const label = document.createElementNS(SVG, 'text')
-      label.setAttribute('x', String(i * w + 1))
-      label.setAttribute('y', '160')
-      label.setAttribute('class', 'axis')
-      label.textContent = h.hour.slice(0, 2)
-      g.append(label)
-    }
     return g
   })
   $('bars').replaceChildren(...bars)
+  // Hour labels in HTML under the chart, so they keep their shape when the chart stretches.
+  $('axis').replaceChildren(
+    ...rows
+      .filter((_, i) => i % 3 === 0)
+      .map((h) => {
+        const li = document.createElement('li')
+        li.textContent = h.hour.slice(0, 2)
+        return li
+      }),
+  )
   fill(
     'hourly',
     rows,
