@@ -162,16 +162,24 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
   }
 
   /** A state-changing request must come from the page itself (SameSite covers browsers; this too). */
-  function sameOrigin(req: Req): void {
+  async function sameOrigin(req: Req): Promise<void> {
     const origin = header(req.raw, 'origin')
-    if (origin === undefined || origin === 'null') return
-    let host: string
+    if (origin === undefined) return
+    let url: URL | undefined
     try {
-      host = new URL(origin).host
+      url = new URL(origin)
     } catch {
-      host = ''
+      url = undefined
     }
-    if (host !== header(req.raw, 'host'))
+    // Behind a reverse proxy the Host may be rewritten: the public URL's origin counts too.
+    const pub = ctx.options.publicUrl ?? (await ctx.lookups.publicUrl())
+    let pubOrigin: string | undefined
+    try {
+      pubOrigin = pub ? new URL(pub).origin : undefined
+    } catch {
+      pubOrigin = undefined
+    }
+    if (!url || (url.host !== header(req.raw, 'host') && url.origin !== pubOrigin))
       throw new HttpError(403, 'cross_origin', 'this request must come from the dashboard itself')
   }
 
@@ -203,7 +211,7 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
       pattern: '/dashboard/session',
       async handler(req, res) {
         strict(res)
-        sameOrigin(req)
+        await sameOrigin(req)
         const addr = req.remote ?? 'unknown'
         const raw = await readBody(req.raw, 4096)
         const type = header(req.raw, 'content-type') ?? ''
@@ -246,7 +254,7 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
       pattern: '/dashboard/logout',
       async handler(req, res) {
         strict(res)
-        sameOrigin(req)
+        await sameOrigin(req)
         await endSession(ctx.app, sessionOf(req))
         const attrs = [
           `${SESSION_COOKIE}=`,

@@ -453,4 +453,9 @@ $('branch').addEventListener('change', () => {
 
 $('date').addEventListener('change', () => void load())
 
+// Alerts and breakers change without a payment event: refresh them every 30 s as well.
+setInterval(() => {
+  if (!document.hidden) void load()
+}, 30_000)
+
 void start()
