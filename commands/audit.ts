@@ -1,11 +1,15 @@
 import { Command } from 'commander'
+import { DEFAULT_LIST_LIMIT } from '../src/core/list.js'
+import { INSTANT_HELP, localColumn } from '../src/core/time.js'
 import type { CommandContext } from './context.js'
 
 interface ListOptions {
   branch?: string
   since?: string
+  until?: string
   action?: string
   limit?: string
+  all?: boolean
 }
 
 export function auditCommand(ctx: CommandContext): Command {
@@ -14,38 +18,65 @@ export function auditCommand(ctx: CommandContext): Command {
     .command('list')
     .description('List audit rows, oldest first')
     .option('--branch <code>', 'only rows about this branch')
-    .option('--since <time>', 'only rows at or after this ISO date/time, e.g. 2026-11-01')
+    .option('--since <time>', 'only rows at or after this instant (included)')
+    .option('--until <time>', 'only rows before this instant (excluded)')
     .option(
       '--action <name>',
       'only this action, e.g. gateway.create, or a prefix with *, e.g. gateway.*',
     )
-    .option('--limit <n>', 'at most n rows')
+    .option('--limit <n>', `the newest n rows, shown oldest first (default ${DEFAULT_LIST_LIMIT})`)
+    .option('--all', 'every matching row (streamed)')
     .addHelpText(
       'after',
-      '\nExamples:\n  dsh audit list --branch westlands\n  dsh audit list --action "gateway.*" --since 2026-11-01 --json',
+      `
+${INSTANT_HELP}
+Times are shown in the branch’s time zone (with --branch), else the tenant’s; --json keeps UTC.
+
+Examples:
+  dsh audit list --branch westlands
+  dsh audit list --action "gateway.*" --since 2026-11-01 --json
+  dsh audit list --since yesterday --until today --all`,
     )
     .action(
       ctx.action(async (app, opts: ListOptions) => {
         const { auditList } = await import('../src/audit/audit.js')
-        const { parseAuditFilter } = await import('../src/audit/filter.js')
-        const rows = await auditList(app, parseAuditFilter(opts))
-        app.out.result(rows, () =>
-          rows.length === 0
-            ? 'no audit rows match'
-            : app.out.table(
-                ['Seq', 'At', 'Actor', 'Action', 'Tenant', 'Branch', 'Target', 'Outcome'],
-                rows.map((r) => [
-                  r.seq,
-                  r.at,
-                  r.actor,
-                  r.action,
-                  r.tenant ?? '',
-                  r.branch ?? '',
-                  r.target ?? '',
-                  r.outcome,
-                ]),
-              ),
-        )
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const { asFlags } = await import('../src/cli/field-flags.js')
+        const { emitList } = await import('../src/cli/list.js')
+        const zone = await displayZone(app, { branch: opts.branch })
+        const at = localColumn('At', zone, app.clock.now())
+        const list = await auditList(app, opts, zone).catch((e) => {
+          throw asFlags(e)
+        })
+        await emitList(app, {
+          pages: list.pages,
+          more: list.more,
+          empty: 'no audit rows match',
+          render: (rows, first) =>
+            app.out.table(
+              [
+                { header: 'Seq', align: 'right', priority: 60 },
+                { header: at.header, priority: 90 },
+                { header: 'Actor', priority: 55 },
+                { header: 'Action', priority: 100 },
+                { header: 'Tenant', priority: 30 },
+                { header: 'Branch', priority: 45 },
+                { header: 'Target', priority: 20 },
+                'Outcome',
+              ],
+              rows.map((r) => [
+                r.seq,
+                at.cell(r.at),
+                r.actor,
+                r.action,
+                r.tenant ?? '',
+                r.branch ?? '',
+                r.target ?? '',
+                r.outcome,
+              ]),
+              { header: first },
+            ),
+        })
       }),
     )
   audit

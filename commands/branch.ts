@@ -1,6 +1,8 @@
 import { Command } from 'commander'
 import type { App } from '../src/app.js'
+import { usageError } from '../src/core/errors.js'
 import { formatMoney } from '../src/core/money/format.js'
+import { formatLocal } from '../src/core/time.js'
 import type { SettlementAccountView } from '../src/settlement/accounts.js'
 import type { BranchView } from '../src/tenants/branches.js'
 import type { CommandContext } from './context.js'
@@ -12,6 +14,7 @@ interface SettingsOptions {
   serviceCharge?: string
   tips?: boolean
   methods?: string
+  maxAmount?: string
 }
 
 interface AddOptions extends SettingsOptions {
@@ -19,15 +22,32 @@ interface AddOptions extends SettingsOptions {
   currency?: string
 }
 
+/** `--tips --no-tips` is a contradiction, not "the last one wins": a usage error (exit 2). */
+function refuseContradiction(cmd: Command): void {
+  let root: Command = cmd
+  while (root.parent) root = root.parent
+  // commander keeps the argv it parsed on the root command (untyped).
+  const args = (root as unknown as { rawArgs?: string[] }).rawArgs ?? []
+  const end = args.indexOf('--')
+  const given = end < 0 ? args : args.slice(0, end)
+  if (given.includes('--tips') && given.includes('--no-tips'))
+    throw usageError('conflicting_flags', 'give --tips or --no-tips, not both')
+}
+
 const settingsFlags = (cmd: Command) =>
   cmd
+    .hook('preAction', (_self, action) => refuseContradiction(action))
     .option('--name <name>', 'display name')
-    .option('--timezone <zone>', 'IANA time zone (default Africa/Nairobi)')
+    .option('--timezone <zone>', 'IANA time zone (default the tenant’s)')
     .option('--tax-rate <percent>', 'tax rate in percent, 0-100, at most 2 decimals (default 0)')
     .option('--service-charge <percent>', 'service charge in percent (default 0)')
     .option('--tips', 'accept tips')
     .option('--no-tips', 'do not accept tips')
     .option('--methods <list>', 'accepted methods: mpesa,card,cash (default all)')
+    .option(
+      '--max-amount <amount>',
+      'the largest single payment in the branch currency (default 10,000,000)',
+    )
 
 function showBranch(app: App, b: BranchView): string {
   return app.out.fields([
@@ -40,9 +60,10 @@ function showBranch(app: App, b: BranchView): string {
     ['Service charge', `${b.serviceChargeRate}%`],
     ['Tips', b.tips ? 'yes' : 'no'],
     ['Methods', b.methods.join(', ')],
+    ['Largest payment', formatMoney({ minor: b.maxAmountMinor, currency: b.currency })],
     ['Status', b.status],
-    ['Created', b.createdAt],
-    ['Updated', b.updatedAt],
+    ['Created', formatLocal(b.createdAt, b.timezone)],
+    ['Updated', formatLocal(b.updatedAt, b.timezone)],
   ])
 }
 
@@ -107,12 +128,12 @@ export function branchCommand(ctx: CommandContext): Command {
                   'Code',
                   'Name',
                   'Tenant',
-                  'Currency',
-                  'Time zone',
-                  'Tax',
-                  'Service',
-                  'Tips',
-                  'Methods',
+                  { header: 'Currency', priority: 70 },
+                  { header: 'Time zone', priority: 45 },
+                  { header: 'Tax', priority: 35, align: 'right' },
+                  { header: 'Service', priority: 30, align: 'right' },
+                  { header: 'Tips', priority: 20 },
+                  { header: 'Methods', priority: 25 },
                   'Status',
                 ],
                 rows.map((b) => [
@@ -201,6 +222,13 @@ export function branchCommand(ctx: CommandContext): Command {
     .option('--holding-hours <n>', 'settle payments older than this (default 24)')
     .option('--auto', 'run on the schedule in the daemon')
     .option('--no-auto', 'only run by hand')
+    .option('--transfer <adapter>', 'file | http | manual: how the money goes out (default file)')
+    .option('--bank-api-url <url>', 'the bank transfer API, for --transfer http')
+    .option('--bank-api-key-file <path>', 'file holding the bank API key (- = standard input)')
+    .option(
+      '--bank-webhook-secret-file <path>',
+      'file holding the secret the bank signs confirmations with (- = standard input)',
+    )
     .addHelpText(
       'after',
       `
@@ -208,12 +236,29 @@ Examples:
   dsh branch settlement-account westlands --account-name "Acme Ltd" --account-number 1234567890 \
       --bank-name KCB --swift KCBLKENX --schedule daily --at 02:00 --min-amount 1000 --holding-hours 24 --auto
   dsh branch settlement-account westlands --schedule weekly --weekday fri --at 18:00
+  dsh branch settlement-account westlands --transfer http --bank-code 01 \
+      --bank-api-url https://bank.example/api --bank-api-key-file key.txt --bank-webhook-secret-file whsec.txt
   dsh branch settlement-account westlands --json`,
     )
     .action(
       ctx.action(async (app, code: string, opts: Record<string, string | boolean | undefined>) => {
         const svc = await import('../src/settlement/accounts.js')
-        const input = opts as Parameters<typeof svc.setSettlementAccount>[2]
+        const { collectFieldValues } = await import('./secret-input.js')
+        const secrets = collectFieldValues(
+          app,
+          [
+            { name: 'bankApiKey', flag: 'bank-api-key', kind: 'secret', label: 'bank API key' },
+            {
+              name: 'bankWebhookSecret',
+              flag: 'bank-webhook-secret',
+              kind: 'secret',
+              label: 'bank webhook secret',
+            },
+          ],
+          opts,
+        )
+        const { bankApiKeyFile: _k, bankWebhookSecretFile: _w, ...rest } = opts
+        const input = { ...rest, ...secrets } as Parameters<typeof svc.setSettlementAccount>[2]
         if (!svc.isChange(input)) {
           const rows = await svc.showSettlementAccounts(app, code)
           app.out.result(rows, () =>
@@ -250,5 +295,13 @@ function renderAccount(app: App, a: SettlementAccountView): string {
     ['Schedule', `${when}${a.auto ? ' (automatic)' : ' (by hand)'}`],
     ['Minimum', formatMoney({ minor: BigInt(a.minAmountMinor), currency: a.currency })],
     ['Holding period', `${a.holdingHours} h`],
+    ['Transfer', a.transfer],
+    ...(a.transfer === 'http'
+      ? ([
+          ['Bank API', a.bankApiUrl ?? ''],
+          ['Bank API key', a.bankApiKey ?? '(none)'],
+          ['Webhook secret', a.bankWebhookSecret ?? '(none)'],
+        ] as [string, string][])
+      : []),
   ])
 }

@@ -1,4 +1,6 @@
 import { Command } from 'commander'
+import { DEFAULT_LIST_LIMIT } from '../src/core/list.js'
+import { formatLocal, INSTANT_HELP, localColumn } from '../src/core/time.js'
 import type { CommandContext } from './context.js'
 
 export function callbacksCommand(ctx: CommandContext): Command {
@@ -14,43 +16,63 @@ export function callbacksCommand(ctx: CommandContext): Command {
     )
     .option('--gateway <type>', 'mpesa | mpesa-kcb | stripe | square | bank')
     .option('--branch <code>', 'only this branch')
-    .option('--limit <n>', 'at most n (default 500)')
+    .option('--since <time>', 'received at or after this instant (included)')
+    .option('--until <time>', 'received before this instant (excluded)')
+    .option('--limit <n>', `at most n, newest first (default ${DEFAULT_LIST_LIMIT})`)
+    .option('--all', 'every matching callback (streamed)')
     .addHelpText(
       'after',
-      '\nExamples:\n  dsh callbacks list --status orphaned\n  dsh callbacks list --branch westlands --json',
+      `
+${INSTANT_HELP}
+Times are shown in the branch’s time zone (with --branch), else the tenant’s; --json keeps UTC.
+
+Examples:
+  dsh callbacks list --status orphaned
+  dsh callbacks list --branch westlands --since 24h --json`,
     )
     .action(
       ctx.action(async (app, opts: Record<string, string | undefined>) => {
         const { callbacksList } = await import('../src/callbacks/inbox.js')
-        const rows = await callbacksList(app, opts)
-        app.out.result(rows, () =>
-          rows.length === 0
-            ? 'no callbacks match'
-            : app.out.table(
-                [
-                  'Callback',
-                  'Received',
-                  'Gateway',
-                  'Branch',
-                  'Status',
-                  'Dups',
-                  'Tries',
-                  'Payment',
-                  'Note',
-                ],
-                rows.map((r) => [
-                  r.id,
-                  r.receivedAt,
-                  r.gateway,
-                  r.branch ?? '',
-                  r.status,
-                  r.duplicates,
-                  r.attempts,
-                  r.paymentId ?? '',
-                  (r.note ?? r.lastError ?? '').slice(0, 80),
-                ]),
-              ),
-        )
+        const { asFlags } = await import('../src/cli/field-flags.js')
+        const { emitList } = await import('../src/cli/list.js')
+        const list = await callbacksList(app, {
+          ...opts,
+          all: (opts['all'] as unknown) === true,
+        }).catch((e) => {
+          throw asFlags(e)
+        })
+        const received = localColumn('Received', list.zone, app.clock.now())
+        await emitList(app, {
+          pages: list.pages,
+          more: list.more,
+          empty: 'no callbacks match',
+          render: (rows, first) =>
+            app.out.table(
+              [
+                { header: 'Callback', priority: 100 },
+                { header: received.header, priority: 90 },
+                { header: 'Gateway', priority: 70 },
+                { header: 'Branch', priority: 60 },
+                'Status',
+                { header: 'Dups', priority: 20 },
+                { header: 'Tries', priority: 25 },
+                { header: 'Payment', priority: 40 },
+                { header: 'Note', priority: 30 },
+              ],
+              rows.map((r) => [
+                r.id,
+                received.cell(r.receivedAt),
+                r.gateway,
+                r.branch ?? '',
+                r.status,
+                r.duplicates,
+                r.attempts,
+                r.paymentId ?? '',
+                (r.note ?? r.lastError ?? '').slice(0, 80),
+              ]),
+              { header: first },
+            ),
+        })
       }),
     )
   callbacks
@@ -65,6 +87,8 @@ export function callbacksCommand(ctx: CommandContext): Command {
       ctx.action(async (app, id: string) => {
         const { callbacksShow } = await import('../src/callbacks/inbox.js')
         const c = await callbacksShow(app, id)
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const zone = app.out.json ? 'UTC' : await displayZone(app, { branch: c.branch })
         app.out.result(c, () =>
           [
             app.out.fields([
@@ -73,14 +97,14 @@ export function callbacksCommand(ctx: CommandContext): Command {
               ['Gateway', c.gateway],
               ['Branch', c.branch ?? undefined],
               ['Status', c.status],
-              ['Received', c.receivedAt],
+              ['Received', formatLocal(c.receivedAt, zone)],
               ['From', c.remoteAddr ?? undefined],
               ['Duplicates', c.duplicates],
               ['Attempts', c.attempts],
               ['Payment', c.paymentId ?? undefined],
               ['Note', c.note ?? undefined],
               ['Last error', c.lastError ?? undefined],
-              ['Processed', c.processedAt ?? undefined],
+              ['Processed', c.processedAt ? formatLocal(c.processedAt, zone) : undefined],
             ]),
             '',
             JSON.stringify(c.body, null, 2),

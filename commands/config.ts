@@ -27,8 +27,11 @@ export function configCommand(ctx: CommandContext): Command {
       ctx.action(async (app, name: string | undefined) => {
         const { configGet } = await import('../src/admin/config.js')
         const rows = await configGet(app, name)
+        // One setting prints its bare value (for `$(dsh config get public-url)`); unset is empty.
         app.out.result(name ? rows[0] : rows, () =>
-          rows.map((r) => `${r.name} = ${r.value ?? '(not set)'}`).join('\n'),
+          name
+            ? (rows[0]?.value ?? '')
+            : rows.map((r) => `${r.name} = ${r.value ?? '(not set)'}`).join('\n'),
         )
       }),
     )

@@ -13,6 +13,12 @@ export interface CommandContext {
   ): (...args: unknown[]) => Promise<void>
 }
 
+const commandPath = (cmd: Command): string => {
+  const names: string[] = []
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name())
+  return names.join(' ')
+}
+
 export function createContext(rt: Runtime): CommandContext {
   return {
     rt,
@@ -22,6 +28,8 @@ export function createContext(rt: Runtime): CommandContext {
         const globals = cmd.optsWithGlobals() as GlobalOptions
         const { createApp } = await import('../src/app.js')
         const app = createApp(rt, globals)
+        // Anything that runs past half a second says so on a terminal; commands name their wait.
+        app.progress.set(`dsh ${commandPath(cmd)} — working`)
         try {
           await body(app, ...(args.slice(0, -1) as A))
         } finally {

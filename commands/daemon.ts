@@ -58,6 +58,7 @@ On SQLite one daemon runs per store (a second exits 7).`,
     )
     .action(
       ctx.action(async (app, opts: Record<string, string | boolean | undefined>) => {
+        app.progress.done() // runs until stopped: no progress line
         const { parseDaemonOptions, runDaemon } = await import('../src/daemon/index.js')
         const options = parseDaemonOptions(
           opts as Parameters<typeof parseDaemonOptions>[0],

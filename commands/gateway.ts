@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander'
 import type { App } from '../src/app.js'
-import { ALL_FIELDS } from '../src/core/gateways/fields.js'
+import { ALL_FIELDS, GATEWAY_FIELDS } from '../src/core/gateways/fields.js'
+import { formatLocal } from '../src/core/time.js'
 import type { GatewayView } from '../src/gateway-config/view.js'
 import type { CommandContext } from './context.js'
 import { collectFieldValues } from './secret-input.js'
@@ -14,22 +15,59 @@ const scopeFlags = (cmd: Command) =>
 
 const TYPES = 'mpesa | mpesa-kcb | stripe | square | cash'
 
-export function renderGateway(app: App, g: GatewayView): string {
+/** The human label of a stored field (`accountType` → `Account type`); JSON keeps the keys. */
+function fieldLabel(type: string, key: string): string {
+  const spec = (GATEWAY_FIELDS as Record<string, readonly { name: string; label: string }[]>)[type]
+  return spec?.find((f) => f.name === key)?.label ?? key
+}
+
+export function renderGateway(app: App, g: GatewayView, zone: string): string {
   return app.out.fields([
     ['Type', g.type],
     ['Applies to', g.branch ? `branch ${g.branch}` : `tenant ${g.tenant} (default)`],
     ['Comes from', g.source === 'tenant' && g.branch ? `tenant ${g.tenant} (inherited)` : g.source],
     ['Enabled', g.enabled ? 'yes' : 'no'],
-    ...Object.entries(g.settings).map(([k, v]) => [k, v] as [string, string]),
-    ...Object.entries(g.secrets).map(([k, v]) => [k, v] as [string, string]),
+    ...Object.entries(g.settings).map(([k, v]) => [fieldLabel(g.type, k), v] as [string, string]),
+    ...Object.entries(g.secrets).map(([k, v]) => [fieldLabel(g.type, k), v] as [string, string]),
     [
       'Transaction fee',
       `${g.fees['transactionFeeRate']}% + ${g.fees['currency']} ${g.fees['transactionFeeFlat']}`,
     ],
     ['Conversion fee', `${g.fees['conversionFeeRate']}%`],
     ['Settlement fee', `${g.fees['currency']} ${g.fees['settlementFee']}`],
-    ['Updated', g.updatedAt],
+    ['Updated', formatLocal(g.updatedAt, zone)],
   ])
+}
+
+/** Seconds `gateway setup` waits for its closing `gateway test` on a terminal. */
+const SETUP_TEST_SECONDS = 5
+
+/**
+ * After a set-up on a terminal: `gateway test`, capped at a few seconds, reported as a warning
+ * (or a note when it passes). It never changes the exit code: the configuration is saved.
+ */
+async function testAfterSetup(app: App, type: string, branch: string): Promise<void> {
+  const { gatewayTest } = await import('../src/gateway-config/health.js')
+  app.progress.set(`gateway test: checking the ${type} credentials of ${branch}`)
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), SETUP_TEST_SECONDS * 1000)
+  })
+  try {
+    const r = await Promise.race([gatewayTest(app, type, branch), timeout])
+    if (r === 'timeout')
+      app.out.warn(
+        `gateway test gave no answer within ${SETUP_TEST_SECONDS} s; try \`dsh gateway test ${type} --branch ${branch}\``,
+      )
+    else app.out.info(`gateway test: ${r.gateway} credentials of ${r.branch} ok (${r.message})`)
+  } catch (e) {
+    app.out.warn(
+      `saved, but gateway test failed: ${(e as Error).message}; check it with \`dsh gateway test ${type} --branch ${branch}\``,
+    )
+  } finally {
+    clearTimeout(timer)
+    app.progress.done()
+  }
 }
 
 export function gatewayCommand(ctx: CommandContext): Command {
@@ -65,6 +103,14 @@ export function gatewayCommand(ctx: CommandContext): Command {
       'fee rate on currency conversion in percent (default 0)',
     )
     .option('--settlement-fee <amount>', 'fee per settlement batch (default 0)')
+    .option(
+      '--custom-base-url',
+      'accept a production --base-url outside the gateway’s known hosts (its secrets are sent there)',
+    )
+    .option(
+      '--no-test',
+      'do not run `gateway test` afterwards (it runs on a terminal; never with --no-input)',
+    )
     .addHelpText(
       'after',
       `
@@ -91,11 +137,17 @@ Examples:
           tenant: opts.tenant,
           values,
           fees,
+          customBaseUrl: opts['customBaseUrl'] === true,
         })
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const zone = app.out.json ? 'UTC' : await displayZone(app, r.view)
         app.out.result(
           r.view,
-          () => `${r.created ? 'configured' : 'updated'} ${type}\n${renderGateway(app, r.view)}`,
+          () =>
+            `${r.created ? 'configured' : 'updated'} ${type}\n${renderGateway(app, r.view, zone)}`,
         )
+        if (app.prompter.interactive && opts['test'] !== false && r.view.branch && type !== 'cash')
+          await testAfterSetup(app, type, r.view.branch)
       }),
     )
 
@@ -116,7 +168,14 @@ Examples:
           rows.length === 0
             ? 'no gateway configurations; add one with `dsh gateway setup <type> --branch <code>`'
             : app.out.table(
-                ['Tenant', 'Branch', 'Type', 'Source', 'Enabled', 'Environment'],
+                [
+                  { header: 'Tenant', priority: 40 },
+                  { header: 'Branch', priority: 100 },
+                  'Type',
+                  'Source',
+                  'Enabled',
+                  'Environment',
+                ],
                 rows.map((r) => [
                   r.tenant,
                   r.branch ?? '(tenant default)',
@@ -144,7 +203,9 @@ Examples:
       ctx.action(async (app, type: string, opts: Opts) => {
         const { gatewayShow } = await import('../src/gateway-config/manage.js')
         const g = await gatewayShow(app, type, opts)
-        app.out.result(g, () => renderGateway(app, g))
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const zone = app.out.json ? 'UTC' : await displayZone(app, g)
+        app.out.result(g, () => renderGateway(app, g, zone))
       }),
     )
 
@@ -192,6 +253,8 @@ Examples:
       ctx.action(async (app, opts: { branch?: string }) => {
         const { gatewayStatus } = await import('../src/gateway-config/health.js')
         const rows = await gatewayStatus(app, opts.branch)
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const zone = app.out.json ? 'UTC' : await displayZone(app, { branch: opts.branch })
         app.out.result(rows, () =>
           rows.length === 0
             ? 'no remote gateways configured'
@@ -203,7 +266,7 @@ Examples:
                   r.enabled ? 'yes' : 'no',
                   r.breaker,
                   r.consecutiveFaults,
-                  r.retryAt ?? '',
+                  formatLocal(r.retryAt, zone),
                 ]),
               ),
         )
@@ -221,8 +284,13 @@ Examples:
     .action(
       ctx.action(async (app, type: string, opts: { branch: string }) => {
         const { gatewayTest } = await import('../src/gateway-config/health.js')
+        app.progress.set(`checking the ${type} credentials of ${opts.branch}`)
         const r = await gatewayTest(app, type, opts.branch)
-        app.out.result(r, () => `${r.gateway} credentials of ${r.branch}: ok (${r.message})`)
+        app.out.result(r, () =>
+          r.nothingToTest
+            ? `${r.gateway} of ${r.branch}: ${r.message}`
+            : `${r.gateway} credentials of ${r.branch}: ok (${r.message})`,
+        )
       }),
     )
 

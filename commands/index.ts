@@ -58,6 +58,23 @@ export const COMMANDS: readonly Entry[] = [
     load: async (ctx) => (await import('./route.js')).routeCommand(ctx),
   },
   {
+    name: 'settle',
+    description:
+      'Settle a branch: batch its succeeded payments per gateway and currency, send the transfers',
+    load: async (ctx) => (await import('./settle.js')).settleCommand(ctx),
+  },
+  {
+    name: 'settlements',
+    description: 'Settlement batches: list, inspect, complete, fail, retry, cancel, export',
+    load: async (ctx) => (await import('./settlements.js')).settlementsCommand(ctx),
+  },
+  {
+    name: 'doctor',
+    description:
+      'Check the store’s settlement invariants: exit 0 when they hold, 8 naming the first violation',
+    load: async (ctx) => (await import('./doctor.js')).doctorCommand(ctx),
+  },
+  {
     name: 'config',
     description: 'Store-wide settings, e.g. the public callback URL',
     load: async (ctx) => (await import('./config.js')).configCommand(ctx),
@@ -184,7 +201,8 @@ export async function buildProgram(
     .option('--no-input', 'never prompt; a missing value is an error')
     .option('-y, --yes', 'answer yes to confirmations')
     .option('--verbose', 'show stack traces and details on errors')
-    .option('--no-color', 'no colour in output')
+    .option('--no-color', 'no colour in output (also NO_COLOR=1)')
+    .option('--wide', 'tables show every column whole, however narrow the terminal')
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',

@@ -1,10 +1,11 @@
 import { Command } from 'commander'
 import type { App } from '../src/app.js'
 import { formatMoney } from '../src/core/money/format.js'
+import { formatLocal } from '../src/core/time.js'
 import type { PaymentView } from '../src/payments/view.js'
 import type { CommandContext } from './context.js'
 
-export function renderPayment(app: App, p: PaymentView): string {
+export function renderPayment(app: App, p: PaymentView, zone: string): string {
   return app.out.fields([
     ['Payment', p.id],
     ['Status', p.status],
@@ -14,7 +15,7 @@ export function renderPayment(app: App, p: PaymentView): string {
     ['Gateway', p.gateway ?? '(none)'],
     ['Phone', p.phoneMasked ?? undefined],
     ['Order', p.orderId ?? undefined],
-    ['Checkout request', p.checkoutRequestId ?? undefined],
+    [gatewayRefLabel(p.gateway), p.checkoutRequestId ?? undefined],
     ['Receipt', p.receiptNumber ?? undefined],
     [
       'Fee',
@@ -23,9 +24,43 @@ export function renderPayment(app: App, p: PaymentView): string {
         : formatMoney({ minor: BigInt(p.feeMinor), currency: p.currency }),
     ],
     ['Failure', p.failure ? `${p.failure.message} (${p.failure.code})` : undefined],
-    ['Created', p.createdAt],
-    ['Completed', p.completedAt ?? undefined],
+    ['Created', formatLocal(p.createdAt, zone)],
+    ['Completed', p.completedAt ? formatLocal(p.completedAt, zone) : undefined],
   ])
+}
+
+/** What `pay` waits for, in words: the customer's phone (masked) or the gateway. */
+async function waitLabel(opts: PayOpts): Promise<string> {
+  const method = opts.method ?? (opts.phone ? 'mpesa' : undefined)
+  if (method === 'mpesa' && opts.phone) {
+    const { maskMsisdn, normalisePhone } = await import('../src/core/phone.js')
+    let phone = opts.phone
+    try {
+      phone = maskMsisdn(normalisePhone(opts.phone))
+    } catch {
+      // an invalid phone is refused by pay() with its own message
+    }
+    return opts.wait
+      ? `STK push sent to ${phone} — waiting for the customer`
+      : `sending the STK push to ${phone}`
+  }
+  return opts.wait ? 'waiting for the gateway’s answer' : 'sending the payment to the gateway'
+}
+
+/** What the gateway's own reference is called by that gateway. */
+export function gatewayRefLabel(gateway: string | null): string {
+  switch (gateway) {
+    case 'stripe':
+      return 'Payment intent'
+    case 'square':
+      return 'Square payment'
+    case 'mpesa-kcb':
+      return 'KCB reference'
+    case 'mpesa':
+      return 'Checkout request'
+    default:
+      return 'Gateway reference'
+  }
 }
 
 /** PRODUCT.md / issue contract: 0 succeeded or pending without --wait; 8 failed/cancelled; 6 unknown or nothing attempted. */
@@ -65,7 +100,7 @@ export function payCommand(ctx: CommandContext): Command {
     )
     .option('--branch <code>', 'the branch taking the payment')
     .option('--amount <amount>', 'amount in major units, e.g. 1500 or 1,500.50')
-    .option('--currency <ccy>', 'currency of the amount, e.g. KES')
+    .option('--currency <ccy>', 'currency of the amount (default: the branch currency)')
     .option('--phone <msisdn>', 'customer phone for M-Pesa (07…, 01…, +254…, 254…)')
     .option('--order <id>', 'your order id')
     .option('--method <method>', 'mpesa | card | cash (default mpesa when --phone is given)')
@@ -84,7 +119,7 @@ export function payCommand(ctx: CommandContext): Command {
       'after',
       `
 Examples:
-  dsh pay --branch westlands --amount 1500 --currency KES --phone 0712345678 --order T12-88 --wait
+  dsh pay --branch westlands --amount 1500 --phone 0712345678 --order T12-88 --wait
   dsh pay --branch westlands --amount 2,450.00 --currency KES --method card --idempotency-key order-88
   dsh pay --branch westlands --amount 300 --currency KES --method cash --json
 
@@ -102,6 +137,7 @@ attempted or the outcome is unknown, 3 invalid input, 4 unknown or disabled bran
           throw usageError('invalid_timeout', (e as Error).message)
         }
         const { asFlags } = await import('../src/cli/field-flags.js')
+        app.progress.set(await waitLabel(opts))
         const r = await pay(
           app,
           { ...opts, orderId: opts.order },
@@ -110,11 +146,13 @@ attempted or the outcome is unknown, 3 invalid input, 4 unknown or disabled bran
           throw asFlags(e, { orderId: '--order' })
         })
         const p = r.payment
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const zone = app.out.json ? 'UTC' : await displayZone(app, { branch: p.branch })
         app.out.result({ ...p, replayed: r.replayed, skipped: r.skipped }, () =>
           [
             r.replayed ? '(replayed: this idempotency key was used before)' : '',
             ...r.skipped.map((s) => `skipped ${s}`),
-            renderPayment(app, p),
+            renderPayment(app, p, zone),
           ]
             .filter(Boolean)
             .join('\n'),
@@ -129,7 +167,9 @@ attempted or the outcome is unknown, 3 invalid input, 4 unknown or disabled bran
                 : `is ${p.status}`
           throw new DshError(kind, `payment_${p.status}`, `payment ${p.id} ${what}`, {
             hint:
-              kind === 'unavailable' ? `resolve it with \`dsh payments sync ${p.id}\`` : undefined,
+              p.status === 'unknown' || p.status === 'pending'
+                ? `resolve it with \`dsh payments sync ${p.id}\``
+                : undefined,
           })
         }
       }),

@@ -78,14 +78,14 @@ Examples:
           throw usageError('rules_source', 'give --file <path> or --reset')
         let doc: unknown = null
         if (opts.file) {
-          const { readFileSync } = await import('node:fs')
+          const { readLimited } = await import('../src/cli/read-limited.js')
           let text: string
           try {
-            text = readFileSync(opts.file === '-' ? 0 : opts.file, 'utf8')
+            text = readLimited(opts.file === '-' ? 0 : opts.file)
           } catch (e) {
             throw validationError(
               'rules_unreadable',
-              `cannot read ${opts.file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+              `cannot read ${opts.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
             )
           }
           try {

@@ -68,6 +68,7 @@ webhooks | passkeys | c2b | expire-tokens. Stops on Ctrl-C or SIGTERM.`,
     )
     .action(
       ctx.action(async (app, opts: SandboxOptions) => {
+        app.progress.done() // runs until stopped: no progress line
         const port = wholeNumber('--port', opts.port, 65_535)
         const callbackDelayMs = wholeNumber('--callback-delay', opts.callbackDelay, 600_000)
         const {

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs'
 import type { App } from '../src/app.js'
+import { FileTooLargeError, readLimited } from '../src/cli/read-limited.js'
 import { usageError, validationError } from '../src/core/errors.js'
 import type { FieldSpec } from '../src/core/gateways/fields.js'
 
@@ -47,8 +47,14 @@ export function collectFieldValues(
 function readSecretFile(source: string | 0, f: FieldSpec): string {
   let text: string
   try {
-    text = readFileSync(source, 'utf8')
+    text = readLimited(source)
   } catch (err) {
+    if (err instanceof FileTooLargeError)
+      throw validationError(
+        'secret_file_too_large',
+        `--${f.flag}-file ${source === 0 ? '-' : source} is ${err.message}; a secret is much smaller`,
+        'check the path: it should name a file holding just the secret',
+      )
     throw validationError(
       'secret_file_unreadable',
       `cannot read --${f.flag}-file ${source === 0 ? '-' : source}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,

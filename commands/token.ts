@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { formatLocal } from '../src/core/time.js'
 import type { CommandContext } from './context.js'
 
 export function tokenCommand(ctx: CommandContext): Command {
@@ -25,14 +26,13 @@ Examples:
       ctx.action(async (app, opts: { name?: string; role?: string; tenant?: string }) => {
         const { createToken } = await import('../src/access/tokens.js')
         const t = await createToken(app, opts)
-        app.out.result(t, () =>
-          [
-            t.token,
-            '',
-            `token "${t.name}" (${t.role}${t.tenant ? `, tenant ${t.tenant}` : ', every tenant'}) created.`,
-            'Copy it now: it is not stored and cannot be shown again.',
-          ].join('\n'),
-        )
+        // stdout holds the token alone, so `T=$(dsh token create …)` captures exactly it.
+        app.out.result(t, () => t.token)
+        if (!app.out.json) {
+          app.out.info(
+            `token "${t.name}" (${t.role}${t.tenant ? `, tenant ${t.tenant}` : ', every tenant'}) created.\nCopy it now: it is not stored and cannot be shown again.`,
+          )
+        }
       }),
     )
   token
@@ -43,19 +43,29 @@ Examples:
       ctx.action(async (app) => {
         const { listTokens } = await import('../src/access/tokens.js')
         const rows = await listTokens(app)
+        const { displayZone } = await import('../src/tenants/tenants.js')
+        const zone = app.out.json ? 'UTC' : await displayZone(app)
         app.out.result(rows, () =>
           rows.length === 0
             ? 'no tokens; create one with `dsh token create --name <n> --role viewer`'
             : app.out.table(
-                ['Name', 'Role', 'Tenant', 'Token', 'Created', 'Last used', 'Revoked'],
+                [
+                  'Name',
+                  'Role',
+                  { header: 'Tenant', priority: 45 },
+                  { header: 'Token', priority: 40 },
+                  { header: 'Created', priority: 30 },
+                  { header: 'Last used', priority: 35 },
+                  { header: 'Revoked', priority: 60 },
+                ],
                 rows.map((r) => [
                   r.name,
                   r.role,
                   r.tenant ?? '(all)',
                   r.prefix,
-                  r.createdAt,
-                  r.lastUsedAt ?? '',
-                  r.revokedAt ?? '',
+                  formatLocal(r.createdAt, zone),
+                  formatLocal(r.lastUsedAt, zone),
+                  formatLocal(r.revokedAt, zone),
                 ]),
               ),
         )

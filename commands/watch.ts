@@ -27,6 +27,7 @@ connection it resumes where it stopped. Stops on Ctrl-C or SIGTERM.`,
     )
     .action(
       ctx.action(async (app, opts: WatchOpts) => {
+        app.progress.done() // runs until stopped: no progress line
         const { usageError } = await import('../src/core/errors.js')
         const token = opts.token ?? app.rt.env['DSH_TOKEN']
         if (!token)

@@ -3,6 +3,9 @@ import * as foundation from './2026_11_26_0001_foundation.js'
 import * as gatewaysAudit from './2026_11_26_0002_gateways_audit.js'
 import * as payments from './2026_11_26_0003_payments.js'
 import * as daemon from './2026_11_26_0004_daemon.js'
+import * as settlement from './2026_11_26_0005_settlement.js'
+import * as security from './2026_11_29_0006_security.js'
+import * as tenantTimezone from './2026_11_29_0008_tenant_timezone.js'
 import * as reports from './2026_11_29_0009_reports.js'
 import * as dashboardSessions from './2026_11_29_0010_dashboard_sessions.js'
 
@@ -15,6 +18,9 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026_11_26_0002_gateways_audit': gatewaysAudit,
   '2026_11_26_0003_payments': payments,
   '2026_11_26_0004_daemon': daemon,
+  '2026_11_26_0005_settlement': settlement,
+  '2026_11_29_0006_security': security,
+  '2026_11_29_0008_tenant_timezone': tenantTimezone,
   '2026_11_29_0009_reports': reports,
   '2026_11_29_0010_dashboard_sessions': dashboardSessions,
 }

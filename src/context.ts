@@ -10,7 +10,9 @@ export interface Field {
   message: string
   secret?: boolean
   choices?: readonly string[]
-  default?: string
+  default?: string | undefined
+  /** Judges a typed value: undefined when good, else why it is not (asked again). */
+  validate?: ((value: string) => string | undefined) | undefined
 }
 
 /**

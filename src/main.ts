@@ -22,9 +22,21 @@ const rt: Runtime = {
   stdinIsTTY: process.stdin.isTTY === true,
   stdoutIsTTY: process.stdout.isTTY === true,
   stderrIsTTY: process.stderr.isTTY === true,
+  get columns() {
+    return process.stdout.isTTY ? process.stdout.columns : undefined
+  },
   clock: systemClock,
   ids: ulidGen(Date.now, (n) => randomBytes(n)),
   user: osUser(),
+}
+
+// A reader that stops early (`dsh --help | head -1`) closes the pipe: that is not an error of dsh,
+// so it ends quietly with 0 instead of an unhandled EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    throw err
+  })
 }
 
 process.on('SIGINT', () => {
@@ -43,9 +55,15 @@ process.on('beforeExit', () => {
   process.exit(1)
 })
 
+// Every file dsh creates (store, WAL, lock, backups, keys) is the user's alone: 0600, folders 0700.
+process.umask(0o077)
+
 const code = await runCli(rt, process.argv.slice(2), buildProgram)
 finished = true
-// Let stdout drain before exiting so piped JSON is never cut short.
+// Let stdout and stderr drain before exiting (pipes are asynchronous), so piped JSON, an error
+// included, is never cut short at the pipe's buffer size.
 process.exitCode = code
-if (code !== 0 || !process.stdout.writableNeedDrain) setImmediate(() => process.exit(code))
-else process.stdout.once('drain', () => process.exit(code))
+const flushed = (s: NodeJS.WriteStream) =>
+  new Promise<void>((resolve) => s.write('', () => resolve()))
+await Promise.all([flushed(process.stdout), flushed(process.stderr)])
+process.exit(code)

@@ -5,6 +5,7 @@ import { audit } from '../audit/audit.js'
 import { PUBLIC_URL_SETTING } from '../callbacks/callback-url.js'
 import type { Ctx } from '../context.js'
 import { usageError, validationError } from '../core/errors.js'
+import { maskUrl } from '../core/url-mask.js'
 import { parseThreshold, THRESHOLDS } from '../reports/thresholds.js'
 import { seal } from '../vault/vault.js'
 import { getSetting, putSetting } from './settings-store.js'
@@ -32,10 +33,16 @@ const KEYS: Record<string, Entry> = {
       } catch {
         throw validationError(
           'invalid_url',
-          `"${v}" is not a URL`,
+          `"${maskUrl(v)}" is not a URL`,
           'e.g. https://pay.example.co.ke',
         )
       }
+      if (url.username || url.password)
+        throw validationError(
+          'invalid_url',
+          `the public URL ${maskUrl(v)} must not contain user information (user:password@): gateways would be sent it`,
+          'give the address only, e.g. https://pay.example.co.ke',
+        )
       const local = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
       if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
         throw validationError(
@@ -78,7 +85,7 @@ const KEYS: Record<string, Entry> = {
       try {
         url = new URL(v)
       } catch {
-        throw validationError('invalid_url', `"${v.slice(0, 100)}" is not a URL`)
+        throw validationError('invalid_url', `"${maskUrl(v).slice(0, 100)}" is not a URL`)
       }
       const local = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
       if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local))

@@ -41,7 +41,15 @@ export interface AuditFilter {
   branch?: string | undefined
   action?: string | undefined
   since?: string | undefined
+  /** Excluded. */
+  until?: string | undefined
   limit?: number | undefined
+  /** Only rows about this object (e.g. a settlement batch id). */
+  target?: string | undefined
+  /** Oldest first (default), or newest first (the newest N of a limited list). */
+  order?: 'asc' | 'desc' | undefined
+  /** Keyset paging in ascending order: rows after this sequence number. */
+  afterSeq?: number | undefined
 }
 
 export function listAuditRows(db: Kysely<Database>, f: AuditFilter) {
@@ -52,7 +60,10 @@ export function listAuditRows(db: Kysely<Database>, f: AuditFilter) {
       ? q.where('action', 'like', `${f.action.slice(0, -1)}%`)
       : q.where('action', '=', f.action)
   if (f.since) q = q.where('at', '>=', f.since)
-  q = q.orderBy('seq', 'asc')
+  if (f.target) q = q.where('target', '=', f.target)
+  if (f.until) q = q.where('at', '<', f.until)
+  if (f.afterSeq !== undefined) q = q.where('seq', '>', f.afterSeq)
+  q = q.orderBy('seq', f.order ?? 'asc')
   if (f.limit) q = q.limit(f.limit)
   return q.execute()
 }

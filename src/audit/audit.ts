@@ -9,10 +9,10 @@ import {
 } from '../core/audit/chain.js'
 import { redactForAudit } from '../core/audit/redact.js'
 import { DshError } from '../core/errors.js'
+import { cutPage, keysetPages, parseListWindow } from '../core/list.js'
 import type { Database } from '../store/schema.js'
 import { AUDIT_KEY_CONTEXT, AUDIT_KEY_SETTING, auditKey, unseal } from '../vault/vault.js'
 import {
-  type AuditFilter,
   appendAuditRow,
   findAuditRow,
   listAllAuditRows,
@@ -20,6 +20,7 @@ import {
   lockAuditHead,
   readAuditHead,
 } from './audit-store.js'
+import { parseAuditFilter } from './filter.js'
 
 export interface AuditEntry {
   action: string
@@ -79,10 +80,60 @@ function parseRequest(text: string): unknown {
   }
 }
 
-export async function auditList(ctx: Ctx, filter: AuditFilter): Promise<AuditView[]> {
+export interface AuditListFlags {
+  branch?: string | undefined
+  since?: string | undefined
+  until?: string | undefined
+  action?: string | undefined
+  limit?: string | undefined
+  all?: boolean | undefined
+}
+
+/**
+ * `audit list`, oldest first: the newest 100 rows unless `limit` or `all` (every row, paged).
+ * `since`/`until` are read in `zone` (the branch's, else the tenant's: the caller knows).
+ */
+/** Every audit row about one object (a settlement batch's timeline), oldest first. */
+export async function auditTrail(ctx: Ctx, target: string): Promise<AuditView[]> {
   const store = await ctx.store()
-  const rows = await listAuditRows(store.db, filter)
-  return rows.map((r) => ({
+  return (await listAuditRows(store.db, { target })).map(auditView)
+}
+
+export async function auditList(
+  ctx: Ctx,
+  flags: AuditListFlags,
+  zone: string,
+): Promise<{ pages: AsyncIterable<AuditView[]>; more: () => boolean }> {
+  const window = parseListWindow(flags)
+  const filter = parseAuditFilter(flags, zone, ctx.clock.now())
+  const store = await ctx.store()
+  let more = false
+  async function* pages(): AsyncGenerator<AuditView[]> {
+    if (window.limit !== undefined) {
+      const page = cutPage(
+        await listAuditRows(store.db, { ...filter, order: 'desc', limit: window.limit + 1 }),
+        window.limit,
+      )
+      more = page.more
+      yield page.rows.reverse().map(auditView)
+      return
+    }
+    for await (const rows of keysetPages((last: AuditRowOut | undefined, n) =>
+      listAuditRows(store.db, {
+        ...filter,
+        limit: n,
+        afterSeq: last === undefined ? undefined : Number(last.seq),
+      }),
+    ))
+      yield rows.map(auditView)
+  }
+  return { pages: pages(), more: () => more }
+}
+
+type AuditRowOut = Awaited<ReturnType<typeof listAuditRows>>[number]
+
+function auditView(r: AuditRowOut): AuditView {
+  return {
     seq: Number(r.seq),
     at: r.at,
     actor: r.actor,
@@ -92,7 +143,7 @@ export async function auditList(ctx: Ctx, filter: AuditFilter): Promise<AuditVie
     target: r.target,
     request: parseRequest(r.request),
     outcome: r.outcome,
-  }))
+  }
 }
 
 export interface VerifyReport {

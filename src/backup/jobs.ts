@@ -2,7 +2,6 @@ import { getSetting } from '../admin/settings.js'
 import { anchorsPath, appendAnchor } from '../audit/anchors.js'
 import { auditHead } from '../audit/audit.js'
 import type { Ctx, DaemonJob, JobProvider } from '../context.js'
-import { listBranches } from '../tenants/branches.js'
 import { listTenants } from '../tenants/tenants.js'
 import { pruneBackups, takeBackup } from './backup.js'
 
@@ -21,13 +20,10 @@ export function localTime(at: Date, timeZone: string): string {
   return `${get('hour')}:${get('minute')}`
 }
 
-/** The store's first tenant's time zone: its first branch's, else Africa/Nairobi. */
+/** The store's first tenant's time zone (Africa/Nairobi when there is no tenant yet). */
 async function storeTimeZone(ctx: Ctx): Promise<string> {
   const store = await ctx.store()
-  const tenant = (await listTenants(store.db))[0]
-  if (!tenant) return 'Africa/Nairobi'
-  const branch = (await listBranches(store.db, { tenantId: tenant.id }))[0]
-  return branch?.timezone ?? 'Africa/Nairobi'
+  return (await listTenants(store.db))[0]?.timezone ?? 'Africa/Nairobi'
 }
 
 /**

@@ -129,7 +129,12 @@ export interface InboxFilter {
   status?: string | undefined
   gateway?: string | undefined
   branchId?: string | undefined
+  since?: string | undefined
+  /** Excluded. */
+  until?: string | undefined
   limit?: number | undefined
+  /** Keyset: only entries older than this one (newest first), for paging through every row. */
+  before?: { receivedAt: string; id: string } | undefined
 }
 
 export function listInbox(db: Kysely<Database>, f: InboxFilter) {
@@ -137,6 +142,16 @@ export function listInbox(db: Kysely<Database>, f: InboxFilter) {
   if (f.status) q = q.where('status', '=', f.status)
   if (f.gateway) q = q.where('gateway', '=', f.gateway)
   if (f.branchId) q = q.where('branch_id', '=', f.branchId)
+  if (f.since) q = q.where('received_at', '>=', f.since)
+  if (f.until) q = q.where('received_at', '<', f.until)
+  const before = f.before
+  if (before)
+    q = q.where((eb) =>
+      eb.or([
+        eb('received_at', '<', before.receivedAt),
+        eb.and([eb('received_at', '=', before.receivedAt), eb('id', '<', before.id)]),
+      ]),
+    )
   q = q.orderBy('received_at', 'desc').orderBy('id', 'desc')
   if (f.limit) q = q.limit(f.limit)
   return q.execute()

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto'
-import { parseAuditFilter } from '../audit/filter.js'
 import type { Ctx } from '../context.js'
 import { isPhoneKey, isSecretKey, maskPhone, REDACTED } from '../core/audit/redact.js'
 import { fieldError, notFound } from '../core/errors.js'
+import { cutPage, keysetPages, parseListWindow } from '../core/list.js'
 import type { IdGen } from '../core/ports.js'
+import { parseInstantRange } from '../core/time.js'
 import { parseSlug } from '../core/validate.js'
 import { listBranches, requireBranch } from '../tenants/branches.js'
+import { listingZone } from '../tenants/tenants.js'
 import { findInbox, type InboxInsert, type InboxRow, listInbox } from './inbox-store.js'
 
 /** Where callbacks come from: the gateways, and our bank API's transfer confirmations. */
@@ -210,10 +212,20 @@ export interface CallbacksFilter {
   status?: string | undefined
   gateway?: string | undefined
   branch?: string | undefined
+  since?: string | undefined
+  until?: string | undefined
   limit?: string | undefined
+  all?: boolean | undefined
 }
 
-export async function callbacksList(ctx: Ctx, f: CallbacksFilter): Promise<InboxView[]> {
+/**
+ * `callbacks list`, newest first: the newest 100 unless `limit` or `all` (every entry, paged; no
+ * hidden cap). `since`/`until` are read in the branch's time zone, else the tenant's.
+ */
+export async function callbacksList(
+  ctx: Ctx,
+  f: CallbacksFilter,
+): Promise<{ pages: AsyncIterable<InboxView[]>; more: () => boolean; zone: string }> {
   if (f.status && !(INBOX_STATUSES as readonly string[]).includes(f.status))
     throw fieldError(
       'validation',
@@ -228,19 +240,43 @@ export async function callbacksList(ctx: Ctx, f: CallbacksFilter): Promise<Inbox
       ['gateway'],
       `gateway "${f.gateway}" is not one of ${CALLBACK_GATEWAYS.join(', ')}`,
     )
-  const { limit } = parseAuditFilter({ limit: f.limit })
+  const window = parseListWindow(f)
+  const code = f.branch !== undefined ? parseSlug(f.branch, 'branch code') : undefined
   const store = await ctx.store()
-  const branch = f.branch
-    ? await requireBranch(store.db, parseSlug(f.branch, 'branch code'))
-    : undefined
-  const rows = await listInbox(store.db, {
+  const branch = code ? await requireBranch(store.db, code) : undefined
+  const zone = await listingZone(store.db, { branch })
+  const range = parseInstantRange(f, zone, ctx.clock.now())
+  const filter = {
     status: f.status,
     gateway: f.gateway,
     branchId: branch?.id,
-    limit: limit ?? 500,
-  })
+    since: range.since?.toISOString(),
+    until: range.until?.toISOString(),
+  }
   const codes = new Map((await listBranches(store.db)).map((b) => [b.id, b.code]))
-  return rows.map((r) => inboxView(r, r.branch_id ? (codes.get(r.branch_id) ?? null) : null))
+  const toView = (r: InboxRow) =>
+    inboxView(r, r.branch_id ? (codes.get(r.branch_id) ?? null) : null)
+  let more = false
+  async function* pages(): AsyncGenerator<InboxView[]> {
+    if (window.limit !== undefined) {
+      const page = cutPage(
+        await listInbox(store.db, { ...filter, limit: window.limit + 1 }),
+        window.limit,
+      )
+      more = page.more
+      yield page.rows.map(toView)
+      return
+    }
+    for await (const rows of keysetPages((last: InboxRow | undefined, n) =>
+      listInbox(store.db, {
+        ...filter,
+        limit: n,
+        before: last ? { receivedAt: last.received_at, id: last.id } : undefined,
+      }),
+    ))
+      yield rows.map(toView)
+  }
+  return { pages: pages(), more: () => more, zone }
 }
 
 export async function callbacksShow(ctx: Ctx, id: string): Promise<InboxDetail> {

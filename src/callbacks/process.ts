@@ -301,7 +301,9 @@ async function decide(ctx: Ctx, store: Store, e: InboxRow): Promise<Decision> {
   }
   if (e.gateway === 'bank') {
     const m = await matchSettlementCallback(ctx, store.db, branch, body)
-    return { kind: 'unmatched', note: m.note }
+    return m.matched
+      ? { kind: 'final', status: m.status ?? 'applied', note: m.note }
+      : { kind: 'unmatched', note: m.note }
   }
   const gw = (await branchGateways(store.db, branch)).find((g) => g.type === e.gateway)
   if (!gw)

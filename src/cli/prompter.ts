@@ -1,5 +1,5 @@
 import type { Ask } from '../context.js'
-import { usageError } from '../core/errors.js'
+import { DshError, usageError } from '../core/errors.js'
 import type { GlobalOptions, Runtime } from './runtime.js'
 
 export type { Field } from '../context.js'
@@ -30,6 +30,11 @@ export function createPrompter(rt: Runtime, globals: GlobalOptions): Prompter {
       const prompts = await import('@inquirer/prompts')
       const ctx = { input: rt.stdin, output: process.stderr }
       for (const f of absent) {
+        // A bad value is refused as it is typed, and asked again (secrets too).
+        const validate = (v: string) => {
+          if (f.secret && v === '') return 'must not be empty'
+          return f.validate?.(v) ?? true
+        }
         if (f.choices) {
           out[f.key] = await prompts.select(
             {
@@ -40,10 +45,15 @@ export function createPrompter(rt: Runtime, globals: GlobalOptions): Prompter {
             ctx,
           )
         } else if (f.secret) {
-          out[f.key] = await prompts.password({ message: f.message, mask: '*' }, ctx)
+          out[f.key] = await prompts.password({ message: f.message, mask: '*', validate }, ctx)
         } else {
           out[f.key] = await prompts.input(
-            { message: f.message, required: true, ...(f.default ? { default: f.default } : {}) },
+            {
+              message: f.message,
+              required: true,
+              validate,
+              ...(f.default ? { default: f.default } : {}),
+            },
             ctx,
           )
         }
@@ -64,7 +74,8 @@ export function createPrompter(rt: Runtime, globals: GlobalOptions): Prompter {
         { message: `${message}?`, default: false },
         { input: rt.stdin, output: process.stderr },
       )
-      if (!ok) throw usageError('not_confirmed', 'cancelled; nothing was changed')
+      // Declining is the user's choice, like Ctrl-C: 130, not a usage error.
+      if (!ok) throw new DshError('interrupted', 'not_confirmed', 'cancelled, nothing changed')
     },
   }
 }

@@ -9,6 +9,8 @@ export interface Runtime {
   readonly stdinIsTTY: boolean
   readonly stdoutIsTTY: boolean
   readonly stderrIsTTY: boolean
+  /** The terminal's width in characters, when stdout is a terminal. */
+  readonly columns?: number | undefined
   readonly clock: Clock
   readonly ids: IdGen
   readonly user: string
@@ -21,4 +23,6 @@ export interface GlobalOptions {
   yes?: boolean
   verbose?: boolean
   color?: boolean
+  /** Tables show every column whole, however wide. */
+  wide?: boolean
 }

@@ -270,3 +270,19 @@ export function formatLocal(iso: string | Date | null | undefined, zone: string)
   const two = (n: number) => String(n).padStart(2, '0')
   return `${formatDay(p)} ${two(p.hour)}:${two(p.minute)} ${zoneAbbreviation(zone, instant)}`
 }
+
+/**
+ * Times for a table column: the zone's short name goes once into the header (`Created (EAT)`)
+ * and each cell shows `2026-11-29 09:17`, unless a cell's instant has another name (a DST
+ * change), which then keeps it.
+ */
+export function localColumn(header: string, zone: string, now: Date) {
+  const abbr = zoneAbbreviation(zone, now)
+  return {
+    header: `${header} (${abbr})`,
+    cell(iso: string | null | undefined): string {
+      const full = formatLocal(iso, zone)
+      return full.endsWith(` ${abbr}`) ? full.slice(0, -abbr.length - 1) : full
+    },
+  }
+}

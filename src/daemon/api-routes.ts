@@ -3,6 +3,7 @@ import type { Ctx } from '../context.js'
 import { withActor } from '../context.js'
 import { DshError, validationError } from '../core/errors.js'
 import { isGatewayType } from '../core/gateways/types.js'
+import { maskUrl } from '../core/url-mask.js'
 import { branchGateways } from '../gateway-config/in-force.js'
 import { setupGateway } from '../gateway-config/setup.js'
 import { gatewayView } from '../gateway-config/view.js'
@@ -36,9 +37,10 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
   const touch = tokenToucher(ctx.store.db, () => ctx.app.clock.now())
   const warn = (m: string) => ctx.log.warn('api.warning', { detail: m })
 
+  const bearer = (req: Req) => /^Bearer\s+(\S+)$/i.exec(header(req.raw, 'authorization') ?? '')?.[1]
+
   async function principal(req: Req, needed: Role, what: string): Promise<Principal> {
-    const m = /^Bearer\s+(\S+)$/i.exec(header(req.raw, 'authorization') ?? '')
-    const p = await authenticate(ctx.store.db, m?.[1])
+    const p = await authenticate(ctx.store.db, bearer(req))
     if (!p)
       throw new HttpError(401, 'unauthorized', 'a valid bearer token is required', {
         'www-authenticate': 'Bearer realm="dsh"',
@@ -67,7 +69,14 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
   const as = (p: Principal): Ctx => withActor(ctx.app, p.name, { warn })
 
   async function jsonBody(req: Req): Promise<Record<string, unknown>> {
-    const body = parseJsonBody(await readBody(req.raw))
+    const type = (header(req.raw, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+    if (type !== 'application/json' && !/^application\/[a-z0-9.+-]*\+json$/.test(type))
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        'the body must be JSON, sent with Content-Type: application/json',
+      )
+    const body = parseJsonBody(await readBody(req.raw), { rejectDuplicates: true })
     if (!isRecord(body)) throw validationError('invalid_body', 'the body must be a JSON object')
     return body
   }
@@ -100,7 +109,9 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
         if (!isGatewayType(type))
           throw new HttpError(404, 'unknown_gateway_type', `no gateway type "${type}"`)
         const body = await jsonBody(req)
-        const values: Record<string, string> = {}
+        // No prototype: a "__proto__" field stays a field (and is refused as unknown) instead of
+        // vanishing into the object's prototype.
+        const values = Object.create(null) as Record<string, string>
         for (const [k, v] of Object.entries(body)) {
           if (k === 'fees' || k === 'enabled') continue
           if (typeof v !== 'string')
@@ -137,6 +148,14 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
             settlementFee: f['settlementFee'],
           },
           enabled: enabled as boolean | undefined,
+          onBaseUrlChange: (from, to) => {
+            if (p.tenantId !== null)
+              throw new HttpError(
+                403,
+                'forbidden',
+                `token "${p.name}" is scoped to a tenant; changing baseUrl${from === undefined ? '' : ` from ${maskUrl(from)}`} to ${maskUrl(to)} needs an unscoped admin token`,
+              )
+          },
         }).catch((e) => {
           throw asBodyError(e)
         })
@@ -241,6 +260,14 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
           res,
           { tenantId: p.tenantId, branchId: b?.id ?? null },
           last === undefined ? undefined : Number(last.trim()),
+          async () => {
+            // The same token, still live, still of this tenant (and the branch still its own).
+            const now = await authenticate(ctx.store.db, bearer(req))
+            if (!now || now.id !== p.id || now.tenantId !== p.tenantId) return false
+            if (!b) return true
+            const still = await findBranchById(ctx.store.db, b.id)
+            return Boolean(still && (p.tenantId === null || still.tenant_id === p.tenantId))
+          },
         )
       },
     },

@@ -167,15 +167,17 @@ function signedRoute(ctx: DaemonContext, gateway: 'stripe' | 'square'): Route['h
 function bankRoute(ctx: DaemonContext): Route['handler'] {
   return async (req, res) => {
     const branch = await ctx.lookups.branchForToken('bank', req.params['token'] ?? '')
-    const secret = branch ? await ctx.bankSecret(ctx.store.db, branch) : undefined
-    if (!branch || !secret) {
+    const secrets = branch ? await ctx.bankSecret(ctx.store.db, branch) : []
+    if (!branch || secrets.length === 0) {
       rejected(ctx, 'bank', 'token')
       throw notFound()
     }
     const signature = header(req.raw, 'x-bank-signature')
-    const { raw, body } = await readCallback(ctx, req, 'bank', (text) =>
-      verifyBankSignature(text, signature, secret, ctx.app.clock.now().getTime()),
-    )
+    const { raw, body } = await readCallback(ctx, req, 'bank', (text) => {
+      const nowMs = ctx.app.clock.now().getTime()
+      // one secret per http settlement account of the branch (one per currency)
+      return secrets.some((secret) => verifyBankSignature(text, signature, secret, nowMs))
+    })
     await store(ctx, req, res, 'bank', branch, null, raw, body)
   }
 }

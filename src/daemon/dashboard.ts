@@ -52,9 +52,6 @@ const strict = (res: ServerResponse) => {
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 }
 
-/** How often an open event stream re-checks its session (revoked token, logout, expiry). */
-export const SESSION_RECHECK_MS = 500
-
 const ASSETS: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'dashboard.js': 'text/javascript; charset=utf-8',
@@ -334,28 +331,17 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
         const last = header(req.raw, 'last-event-id') ?? req.query.get('lastEventId') ?? undefined
         if (last !== undefined && !/^\d{1,15}$/.test(last.trim()))
           throw new HttpError(400, 'invalid_last_event_id', 'Last-Event-ID must be an event number')
+        // The hub re-checks the session twice a second: a revoked token, a logout or the
+        // session's end closes the stream (`event: end`), and the page shows "signed out".
         await ctx.hub.subscribe(
           res,
           { tenantId: p.tenantId, branchId: b?.id ?? null },
           last === undefined ? undefined : Number(last.trim()),
+          async () => {
+            const now = await sessionPrincipal(ctx.app, value)
+            return Boolean(now && now.id === p.id && now.tenantId === p.tenantId)
+          },
         )
-        // A revoked token, a logout or the session's end closes the stream within a second.
-        let checking = false
-        const timer = setInterval(() => {
-          if (checking || res.writableEnded) return
-          checking = true
-          sessionPrincipal(ctx.app, value)
-            .then((still) => {
-              if (still || res.writableEnded) return
-              res.write('event: signed-out\ndata: {}\n\n')
-              res.end()
-            })
-            .catch((err: Error) => ctx.log.warn('dashboard.recheck_failed', { error: err.message }))
-            .finally(() => {
-              checking = false
-            })
-        }, SESSION_RECHECK_MS)
-        res.on('close', () => clearInterval(timer))
       },
     },
   ]

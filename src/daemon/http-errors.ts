@@ -1,4 +1,6 @@
+import { clipEchoes } from '../core/clip.js'
 import { DshError, type ErrorKind } from '../core/errors.js'
+import { maskUrlsIn } from '../core/url-mask.js'
 
 /** An HTTP refusal that is not a domain error: no or bad token, wrong role, body too large… */
 export class HttpError extends Error {
@@ -46,11 +48,14 @@ export function errorReply(err: unknown): ErrorReply {
     return {
       status: err.status,
       headers: err.headers,
-      body: { error: { code: err.code, message: err.message } },
+      body: { error: { code: err.code, message: clipEchoes(maskUrlsIn(err.message)) } },
     }
   if (err instanceof DshError) {
-    const error: ErrorReply['body']['error'] = { code: err.code, message: err.message }
-    if (err.hint) error.hint = err.hint
+    const error: ErrorReply['body']['error'] = {
+      code: err.code,
+      message: clipEchoes(maskUrlsIn(err.message)),
+    }
+    if (err.hint) error.hint = clipEchoes(err.hint)
     return { status: httpStatusOf(err), headers: {}, body: { error } }
   }
   return {

@@ -60,12 +60,67 @@ export function readBody(req: IncomingMessage, limit = BODY_LIMIT): Promise<stri
   })
 }
 
-export function parseJsonBody(raw: string): unknown {
+/** Deeper than any gateway or API body: refused before parsing, so nothing recurses on it. */
+export const MAX_JSON_DEPTH = 64
+
+/**
+ * Parses a request body. Before JSON.parse, one pass over the text refuses nesting deeper than
+ * MAX_JSON_DEPTH and, with `rejectDuplicates`, an object naming one key twice (JSON.parse keeps
+ * the last silently, so two readers could see two different requests): both 400.
+ */
+export function parseJsonBody(raw: string, options: { rejectDuplicates?: boolean } = {}): unknown {
+  const shape = scanJson(raw, options.rejectDuplicates === true)
+  if (shape) throw new HttpError(400, shape.code, shape.message)
   try {
     return JSON.parse(raw) as unknown
   } catch {
     throw new HttpError(400, 'invalid_json', 'the body is not valid JSON')
   }
+}
+
+/** The structural problem of a JSON text, if any (invalid JSON itself is left to JSON.parse). */
+function scanJson(raw: string, duplicates: boolean): { code: string; message: string } | null {
+  // One entry per open container: the keys of an object (null for an array).
+  const stack: (Set<string> | null)[] = []
+  let expectKey = false
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i)
+    if (c === 0x22 /* " */) {
+      let j = i + 1
+      while (j < raw.length && raw.charCodeAt(j) !== 0x22) j += raw.charCodeAt(j) === 0x5c ? 2 : 1
+      if (expectKey && duplicates) {
+        const keys = stack[stack.length - 1]
+        let key: string
+        try {
+          key = JSON.parse(raw.slice(i, j + 1)) as string
+        } catch {
+          return null
+        }
+        if (keys?.has(key))
+          return {
+            code: 'duplicate_key',
+            message: `the body names "${key.slice(0, 60)}" twice in one object`,
+          }
+        keys?.add(key)
+      }
+      expectKey = false
+      i = j
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      stack.push(c === 0x7b ? new Set() : null)
+      if (stack.length > MAX_JSON_DEPTH)
+        return {
+          code: 'too_deep',
+          message: `the body is nested deeper than ${MAX_JSON_DEPTH} levels`,
+        }
+      expectKey = c === 0x7b
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      stack.pop()
+      expectKey = false
+    } else if (c === 0x2c /* , */) {
+      expectKey = stack[stack.length - 1] instanceof Set
+    }
+  }
+  return null
 }
 
 export function sendJson(

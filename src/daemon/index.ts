@@ -38,9 +38,9 @@ export interface RunDaemonDeps {
   onListening?: ((info: { url: string; port: number; pid: number }) => void) | undefined
   /** Called when a stop signal arrives (the command restores Ctrl-C's hard exit). */
   onStopping?: (() => void) | undefined
-  /** The bank API's webhook secret per branch; the settlement issue provides the real one. */
+  /** The bank API's webhook secrets of a branch (one per http settlement account). */
   bankSecret?:
-    | ((app: Ctx, db: Kysely<Database>, branch: BranchWithTenant) => Promise<string | undefined>)
+    | ((app: Ctx, db: Kysely<Database>, branch: BranchWithTenant) => Promise<string[]>)
     | undefined
   /** Where the JSON-lines log goes (default: the runtime's stderr). */
   logWrite?: ((text: string) => void) | undefined

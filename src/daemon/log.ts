@@ -1,3 +1,5 @@
+import { maskUrlsIn } from '../core/url-mask.js'
+
 export type Level = 'debug' | 'info' | 'warn' | 'error'
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 export const LEVELS = Object.keys(RANK) as Level[]
@@ -17,7 +19,7 @@ export interface Logger {
  * every line goes through this before it is written.
  */
 export function redactLine(line: string): string {
-  return line
+  return maskUrlsIn(line)
     .replace(/(\/callbacks\/(?:mpesa-kcb|mpesa|bank)\/)[^/\s"?#:][^/\s"?#]*/g, '$1[redacted]')
     .replace(/(Bearer\s+)[^\s"]+/gi, '$1[redacted]')
     .replace(/dsh_[A-Za-z0-9_-]{20,}/g, 'dsh_[redacted]')

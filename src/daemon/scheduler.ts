@@ -4,6 +4,7 @@ import { backupJobs } from '../backup/jobs.js'
 import type { Ctx, DaemonJob, JobProvider, JobSettings } from '../context.js'
 import { runRecovery } from '../payments/recovery.js'
 import { healthJobs } from '../reports/jobs.js'
+import { settlementJobs } from '../settlement/jobs.js'
 import { claimTick, finishTick, pruneTicks } from './jobs-store.js'
 
 export const coreJobs: JobProvider = async (ctx, settings) => [
@@ -30,8 +31,8 @@ export const coreJobs: JobProvider = async (ctx, settings) => [
   },
 ]
 
-/** Settlement schedules plug in here: `JOB_PROVIDERS.push(settlementJobs)` or add it below. */
-export const JOB_PROVIDERS: JobProvider[] = [coreJobs, backupJobs, healthJobs]
+/** Every capability's scheduled jobs (settlement: one `settlement` job ticking each minute). */
+export const JOB_PROVIDERS: JobProvider[] = [coreJobs, backupJobs, healthJobs, settlementJobs]
 
 export async function daemonJobs(ctx: Ctx, settings: JobSettings): Promise<DaemonJob[]> {
   const out: DaemonJob[] = []

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { configError } from '../core/errors.js'
+import { storedSecretsHealth } from '../gateway-config/secrets-health.js'
 import { pingStore } from '../payments/events.js'
 import { storeGauges } from '../reports/gauges.js'
 import type { DaemonContext } from './context.js'
@@ -17,6 +18,10 @@ export interface DaemonServer {
   /** Answering requests now or within the last 100 ms. */
   busy(): boolean
 }
+
+/** At most ~200 characters of anything a client sent, in a message or a log line. */
+export const clip = (s: string, max = 200): string =>
+  s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -38,15 +43,21 @@ export function opsRoutes(ctx: DaemonContext): Route[] {
         } catch (err) {
           store = `unreachable: ${(err as Error).message}`
         }
+        const secrets = store === 'ok' ? await storedSecretsHealth(ctx.app) : 'unknown'
         const jobs = ctx.jobs?.alive() ?? {}
         const workerAgeMs = Date.now() - ctx.worker.lastLoopAt()
         const inboxWorker =
           workerAgeMs < 15_000 ? 'ok' : `stalled ${Math.round(workerAgeMs / 1000)} s`
-        const ok = store === 'ok' && inboxWorker === 'ok' && Object.values(jobs).every(Boolean)
+        const ok =
+          store === 'ok' &&
+          secrets === 'ok' &&
+          inboxWorker === 'ok' &&
+          Object.values(jobs).every(Boolean)
         sendJson(res, ok ? 200 : 503, {
           status: ok ? 'ok' : 'degraded',
           daemon: ctx.instanceId,
           store,
+          secrets,
           dialect: ctx.store.dialect,
           jobs: Object.fromEntries(Object.entries(jobs).map(([k, v]) => [k, v ? 'ok' : 'late'])),
           inboxWorker,
@@ -87,11 +98,17 @@ export function createDaemonServer(ctx: DaemonContext, routes: readonly Route[])
     const m = match(method, path)
     const route = m.kind === 'found' ? m.route.pattern : 'unmatched'
     try {
-      if (m.kind === 'none') throw new HttpError(404, 'not_found', `no route for ${method} ${path}`)
+      if (m.kind === 'none')
+        throw new HttpError(404, 'not_found', `no route for ${method} ${clip(path)}`)
       if (m.kind === 'method')
-        throw new HttpError(405, 'method_not_allowed', `${path} takes ${m.allowed.join(', ')}`, {
-          allow: m.allowed.join(', '),
-        })
+        throw new HttpError(
+          405,
+          'method_not_allowed',
+          `${clip(path)} takes ${m.allowed.join(', ')}`,
+          {
+            allow: m.allowed.join(', '),
+          },
+        )
       const forwarded = options.trustProxy
         ? header(raw, 'x-forwarded-for')?.split(',')[0]?.trim()
         : undefined
@@ -130,7 +147,7 @@ export function createDaemonServer(ctx: DaemonContext, routes: readonly Route[])
       if (log.enabled(level))
         log[level]('request', {
           method,
-          path: redactLine(path),
+          path: clip(redactLine(path)),
           route,
           status: res.statusCode,
           ms: Math.round(seconds * 10_000) / 10,
@@ -139,7 +156,9 @@ export function createDaemonServer(ctx: DaemonContext, routes: readonly Route[])
     }
   }
 
-  const server = createServer((req, res) => {
+  // Node checks the header and request timeouts only every `connectionsCheckingInterval`
+  // (30 s by default: a 10 s limit then bit at 10 to 40 s); once a second keeps them as documented.
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
     void handle(req, res)
   })
   server.headersTimeout = options.headersTimeoutMs

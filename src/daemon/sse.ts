@@ -11,6 +11,9 @@ interface Subscriber {
   branchId: string | null
   /** The last event number this subscriber has passed (sent or filtered out). */
   lastSeq: number
+  /** Whether the stream's token still allows it (re-checked every `recheckMs`). */
+  allowed?: (() => Promise<boolean>) | undefined
+  checking: boolean
 }
 
 export interface EventHub {
@@ -19,6 +22,8 @@ export interface EventHub {
     res: ServerResponse,
     filter: { tenantId: string | null; branchId: string | null },
     lastEventId: number | undefined,
+    /** Re-checked at least once a second: false (a revoked token, another scope) ends the stream. */
+    allowed?: () => Promise<boolean>,
   ): Promise<void>
   size(): number
   close(): void
@@ -34,6 +39,7 @@ export function createEventHub(
   log: Logger,
   pollMs = 250,
   heartbeatMs = 15_000,
+  recheckMs = 500,
 ): EventHub {
   const subs = new Set<Subscriber>()
   let polling = false
@@ -69,13 +75,35 @@ export function createEventHub(
     }
   }
 
+  /** Ends every stream whose token no longer allows it, before the next poll can feed it. */
+  async function recheck(): Promise<void> {
+    await Promise.all(
+      [...subs].map(async (s) => {
+        if (!s.allowed || s.checking) return
+        s.checking = true
+        try {
+          if (await s.allowed()) return
+        } catch (err) {
+          log.warn('events.recheck_failed', { error: (err as Error).message })
+          return
+        } finally {
+          s.checking = false
+        }
+        subs.delete(s)
+        if (!s.res.writableEnded)
+          s.res.end('event: end\ndata: {"reason":"token no longer allows this stream"}\n\n')
+      }),
+    )
+  }
+
   const timer = setInterval(() => void poll(), pollMs)
+  const rechecker = setInterval(() => void recheck(), recheckMs)
   const beat = setInterval(() => {
     for (const s of subs) send(s, ': keep-alive\n\n')
   }, heartbeatMs)
 
   return {
-    async subscribe(res, filter, lastEventId) {
+    async subscribe(res, filter, lastEventId, allowed) {
       const start = lastEventId ?? (await latestEventSeq(db))
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
@@ -88,7 +116,7 @@ export function createEventHub(
         res.end()
         return
       }
-      const s: Subscriber = { res, ...filter, lastSeq: start }
+      const s: Subscriber = { res, ...filter, lastSeq: start, allowed, checking: false }
       subs.add(s)
       res.on('close', () => subs.delete(s))
       void poll()
@@ -97,6 +125,7 @@ export function createEventHub(
     close() {
       closed = true
       clearInterval(timer)
+      clearInterval(rechecker)
       clearInterval(beat)
       for (const s of subs) s.res.end()
       subs.clear()

@@ -60,10 +60,19 @@ export async function gatewayTest(
   ctx: Ctx,
   typeIn: string,
   branchCode: string,
-): Promise<CredentialCheck & { branch: string; gateway: string }> {
+): Promise<CredentialCheck & { branch: string; gateway: string; nothingToTest?: boolean }> {
   const type = parseGatewayType(typeIn)
   const store = await ctx.store()
   const branch = await requireBranch(store.db, parseSlug(branchCode, 'branch code'))
+  // Cash has no gateway and no credentials: there is nothing to test, and that is not a fault.
+  if (type === 'cash')
+    return {
+      branch: branch.code,
+      gateway: type,
+      ok: true,
+      nothingToTest: true,
+      message: 'nothing to test: cash payments are recorded without a gateway',
+    }
   const gw = (await branchGateways(store.db, branch)).find((g) => g.type === type)
   if (!gw)
     throw new DshError(

@@ -1,10 +1,12 @@
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { fieldError, usageError, validationError } from '../core/errors.js'
-import { resolveConfig, validateConfig } from '../core/gateways/config.js'
+import { checkField, resolveConfig, validateConfig } from '../core/gateways/config.js'
 import { type FeeInput, noFees, parseFees } from '../core/gateways/fees.js'
-import { GATEWAY_FIELDS } from '../core/gateways/fields.js'
+import { GATEWAY_FIELDS, isRequired } from '../core/gateways/fields.js'
 import { GATEWAY_TYPES, type GatewayType, isGatewayType } from '../core/gateways/types.js'
+import { maskUrl } from '../core/url-mask.js'
+import { isKnownHost, KNOWN_HOSTS } from '../gateways/known-hosts.js'
 import { seal } from '../vault/vault.js'
 import {
   findGatewayConfig,
@@ -19,6 +21,7 @@ import {
   feesView,
   type GatewayView,
   gatewayView,
+  maskUrlSettings,
   parseJsonObject,
   secretContext,
 } from './view.js'
@@ -29,6 +32,13 @@ export interface SetupInput extends ScopeInput {
   values: Record<string, string>
   fees: FeeInput
   enabled?: boolean | undefined
+  /** A production base URL off the gateway's known hosts is accepted (`--custom-base-url`). */
+  customBaseUrl?: boolean | undefined
+  /**
+   * Called before anything is written when the base URL in force changes (the API refuses it
+   * for tenant-scoped tokens). `from` is undefined for a new configuration.
+   */
+  onBaseUrlChange?: ((from: string | undefined, to: string) => void) | undefined
 }
 
 export function parseGatewayType(type: string): GatewayType {
@@ -75,13 +85,65 @@ export async function setupGateway(
   const target = await resolveScope(store.db, scopeIn)
   const existing = await findGatewayConfig(store.db, target.scope, type)
   const current = existing ? displaySettings(type, parseJsonObject(existing.settings)) : {}
-  const currentSecrets = existing ? parseJsonObject(existing.secrets) : {}
+  let currentSecrets = existing ? parseJsonObject(existing.secrets) : {}
+  const endpoint = endpointChange(type, current, input.values)
+  if (endpoint.environmentChanged && input.values['baseUrl'] === undefined && current['baseUrl']) {
+    // The old environment's default URL does not follow the configuration to the new one.
+    const oldDefault = resolveConfig(type, { environment: current['environment'] ?? '' }).values[
+      'baseUrl'
+    ]
+    if (current['baseUrl'] === oldDefault) delete current['baseUrl']
+  }
+  if (endpoint.givenUrl !== undefined) {
+    // A base URL the caller chose (not the one in force, nor the environment's default) moves
+    // the secrets to another host: asked first, so a refusal (403) outranks an invalid body.
+    const env = input.values['environment'] ?? current['environment'] ?? 'sandbox'
+    const inForce = existing
+      ? current['baseUrl']
+      : resolveConfig(type, { environment: env }).values['baseUrl']
+    if (endpoint.givenUrl !== inForce)
+      input.onBaseUrlChange?.(current['baseUrl'], endpoint.givenUrl)
+  }
+  if (existing && (endpoint.environmentChanged || endpoint.baseUrlChanged)) {
+    // Secrets were given for the old endpoint: a new one must be given every secret again, so a
+    // changed URL can never carry them to another host.
+    currentSecrets = {}
+    const secretFields = GATEWAY_FIELDS[type].filter((f) => f.kind === 'secret')
+    const absent = secretFields.filter((f) => !input.values[f.name])
+    if (absent.length > 0)
+      throw fieldError(
+        'validation',
+        'secrets_required',
+        absent.map((f) => f.name),
+        `a new ${endpoint.environmentChanged ? 'environment' : 'base URL'} keeps no stored secret: give ${absent.map((f) => f.name).join(', ')} again`,
+        'secrets are sent to the base URL; give every secret with the new endpoint',
+      )
+  }
   // Existing secrets count as present: they need not be typed again.
   const present = {
     ...current,
     ...Object.fromEntries(Object.keys(currentSecrets).map((k) => [k, '(kept)'])),
   }
-  let { values, missing } = resolveConfig(type, input.values, present)
+  // Prompt mode only when something required is missing: complete flags are never questioned.
+  const prompting =
+    ctx.ask.interactive && resolveConfig(type, input.values, present).missing.length > 0
+  const given = prompting
+    ? { ...input.values, ...(await askInOrder(ctx, type, input.values, present)) }
+    : input.values
+  let { values, missing } = resolveConfig(type, given, present)
+  // A field given for another variant (a paybill number on a till account) is a mistake, not a
+  // value to drop silently.
+  for (const f of GATEWAY_FIELDS[type]) {
+    const when = f.requiredWhen
+    if (!when || given[f.name] === undefined || isRequired(f, values)) continue
+    throw fieldError(
+      'usage',
+      'field_not_for_variant',
+      [f.name, when.field],
+      `${f.name} does not apply when ${when.field} is ${values[when.field] ?? '(not set)'}`,
+      `it is for ${when.field} ${when.equals}`,
+    )
+  }
   if (missing.length > 0) {
     const filled = await ctx.ask.fill(
       values,
@@ -93,7 +155,7 @@ export async function setupGateway(
         ...(f.choices ? { choices: f.choices } : {}),
       })),
     )
-    ;({ values, missing } = resolveConfig(type, { ...input.values, ...filled }, present))
+    ;({ values, missing } = resolveConfig(type, { ...given, ...filled }, present))
   }
   const secretNames = new Set(
     GATEWAY_FIELDS[type].filter((f) => f.kind === 'secret').map((f) => f.name),
@@ -102,6 +164,10 @@ export async function setupGateway(
     Object.entries(values).filter(([k, v]) => !(secretNames.has(k) && v === '(kept)')),
   )
   const normalised = validateConfig(type, forValidation)
+  checkBaseUrl(type, normalised, input.customBaseUrl === true)
+  const oldBaseUrl = existing ? parseJsonObject(existing.settings)['baseUrl'] : undefined
+  const newBaseUrl = normalised['baseUrl']
+  const baseUrlMoved = newBaseUrl !== undefined && newBaseUrl !== oldBaseUrl
   if (type === 'mpesa-kcb') checkKcbCurrencies(ctx, normalised)
   const fees = parseFees(input.fees, existing ? feesOf(existing) : noFees(target.currency))
 
@@ -146,8 +212,16 @@ export async function setupGateway(
       target: id,
       request: {
         type,
-        settings,
+        settings: maskUrlSettings(type, settings),
         updatedFields: Object.keys(input.values).sort(),
+        ...(baseUrlMoved
+          ? {
+              baseUrlChange: {
+                from: oldBaseUrl === undefined ? null : maskUrl(oldBaseUrl),
+                to: maskUrl(newBaseUrl),
+              },
+            }
+          : {}),
         fees: feesView(fees),
         enabled: row.enabled === 1,
       },
@@ -161,6 +235,118 @@ export async function setupGateway(
       { tenant: target.tenant.slug, branch: target.branch?.code ?? null },
       target.branch ? 'branch' : 'tenant',
     ),
+  }
+}
+
+/** Whether the given values move the configuration to another environment or base URL. */
+function endpointChange(
+  type: GatewayType,
+  current: Record<string, string>,
+  given: Record<string, string>,
+): { environmentChanged: boolean; baseUrlChanged: boolean; givenUrl?: string } {
+  if (type === 'cash') return { environmentChanged: false, baseUrlChanged: false }
+  const env = given['environment']?.trim()
+  const url = given['baseUrl']?.trim().replace(/\/+$/, '')
+  return {
+    environmentChanged: env !== undefined && env !== (current['environment'] ?? 'sandbox'),
+    baseUrlChanged: url !== undefined && url !== current['baseUrl'],
+    ...(url === undefined ? {} : { givenUrl: url }),
+  }
+}
+
+/**
+ * Secrets go to the base URL: never in clear text in production, never to a host outside the
+ * gateway's known ones unless the operator says so, never with a password in the URL.
+ */
+function checkBaseUrl(type: GatewayType, values: Record<string, string>, custom: boolean): void {
+  const url = values['baseUrl']
+  if (url === undefined) return
+  const parsed = new URL(url)
+  if (parsed.username || parsed.password)
+    throw fieldError(
+      'validation',
+      'invalid_field',
+      ['baseUrl'],
+      `baseUrl: ${maskUrl(url)} must not contain user information (user:password@)`,
+      'give credentials with their own flags, never in the URL',
+    )
+  if (values['environment'] !== 'production') return
+  if (parsed.protocol !== 'https:')
+    throw fieldError(
+      'validation',
+      'invalid_field',
+      ['baseUrl'],
+      'baseUrl: production URLs must use https',
+      'use https://…, or --environment sandbox for a local simulator',
+    )
+  if (!custom && !isKnownHost(type, url))
+    throw fieldError(
+      'validation',
+      'unknown_gateway_host',
+      ['baseUrl'],
+      `baseUrl: ${parsed.host} is not a known ${type} host (${type === 'cash' ? '' : KNOWN_HOSTS[type].join(', ')})`,
+      'only `dsh gateway setup … --custom-base-url` sends this gateway’s secrets to another host',
+    )
+}
+
+/**
+ * On a terminal: asks, in the field table's order, every field the flag path requires and the
+ * ones shown with their default (environment, base URL), skipping what was given or is already
+ * configured and the fields the chosen account type does not need. Each answer is judged as it is
+ * typed (the same rules as the flags) and asked again when bad.
+ */
+async function askInOrder(
+  ctx: Ctx,
+  type: GatewayType,
+  given: Readonly<Record<string, string>>,
+  present: Readonly<Record<string, string>>,
+): Promise<Record<string, string>> {
+  const answers: Record<string, string> = {}
+  for (const f of GATEWAY_FIELDS[type]) {
+    if (given[f.name] !== undefined || present[f.name] !== undefined) continue
+    const known = { ...present, ...given, ...answers }
+    if (!isRequired(f, known) && (f.requiredWhen !== undefined || f.prompt !== true)) continue
+    let def = f.defaultFrom?.(known)
+    if (f.name === 'baseUrl' && known['environment'] === 'sandbox')
+      def = (await localSandboxUrl(ctx)) ?? def
+    const filled = await ctx.ask.fill({}, [
+      {
+        key: f.name,
+        flag: `--${f.flag}`,
+        message: f.choices && !def ? `${f.label} (${f.choices.join('/')})` : f.label,
+        default: def,
+        ...(f.kind === 'secret' ? { secret: true } : {}),
+        ...(f.choices ? { choices: f.choices } : {}),
+        validate: (v: string) => {
+          try {
+            checkField(type, f.name, v, known)
+            return undefined
+          } catch (e) {
+            return (e as Error).message.replace(/^--[a-z-]+: /, '')
+          }
+        },
+      },
+    ])
+    const v = filled[f.name]
+    if (v !== undefined) answers[f.name] = v
+  }
+  return answers
+}
+
+/**
+ * The local `dsh sandbox` when one answers on this machine (DSH_SANDBOX_URL, else the default
+ * http://127.0.0.1:8090), offered as the base URL of a sandbox set-up.
+ */
+async function localSandboxUrl(ctx: Ctx): Promise<string | undefined> {
+  const url = (ctx.env['DSH_SANDBOX_URL'] || 'http://127.0.0.1:8090').replace(/\/+$/, '')
+  try {
+    const host = new URL(url).hostname
+    if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(host)) return undefined
+    const res = await fetch(`${url}/__control/magic`, { signal: AbortSignal.timeout(500) })
+    await res.body?.cancel()
+    return res.ok ? url : undefined
+  } catch {
+    return undefined
   }
 }
 

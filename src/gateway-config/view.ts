@@ -5,6 +5,7 @@ import { GATEWAY_FIELDS } from '../core/gateways/fields.js'
 import type { GatewayType } from '../core/gateways/types.js'
 import { toDecimalString } from '../core/money/format.js'
 import { formatPercent } from '../core/money/rates.js'
+import { maskUrl } from '../core/url-mask.js'
 import { maskSecret } from '../vault/mask.js'
 import { unseal } from '../vault/vault.js'
 import type { GatewayConfigRow } from './gateways-store.js'
@@ -69,6 +70,17 @@ export function displaySettings(
   return out
 }
 
+/** Settings fit to print: URLs through the one masking function (no password ever shown). */
+export function maskUrlSettings(
+  type: GatewayType,
+  settings: Record<string, string>,
+): Record<string, string> {
+  const out = { ...settings }
+  for (const f of GATEWAY_FIELDS[type])
+    if (f.kind === 'url' && out[f.name] !== undefined) out[f.name] = maskUrl(out[f.name] ?? '')
+  return out
+}
+
 export function gatewayView(
   ctx: Ctx,
   r: GatewayConfigRow,
@@ -88,7 +100,7 @@ export function gatewayView(
     branch: names.branch,
     source,
     enabled: r.enabled === 1,
-    settings: displaySettings(type, parseJsonObject(r.settings)),
+    settings: maskUrlSettings(type, displaySettings(type, parseJsonObject(r.settings))),
     secrets,
     fees: feesView(feesOf(r)),
     createdAt: r.created_at,

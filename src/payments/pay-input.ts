@@ -41,6 +41,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/
 
 /** Checks and normalises a payment request: missing fields first (usage), then invalid values. */
 export function parsePayRequest(f: PayInput): PayRequest {
+  // The currency defaults to the branch's (pay() fills it in); it is missing only when that fails.
   const missing = (['branch', 'amount', 'currency'] as const).filter((k) => !f[k])
   if (missing.length > 0)
     throw fieldError(
@@ -59,7 +60,7 @@ export function parsePayRequest(f: PayInput): PayRequest {
     )
   if (!(METHODS as readonly string[]).includes(method))
     throw fieldError(
-      'usage',
+      'validation',
       'invalid_method',
       ['method'],
       `method must be one of ${METHODS.join(', ')}`,
@@ -74,7 +75,7 @@ export function parsePayRequest(f: PayInput): PayRequest {
   const customerType = (f.customerType ?? 'regular') as CustomerType
   if (!(CUSTOMER_TYPES as readonly string[]).includes(customerType))
     throw fieldError(
-      'usage',
+      'validation',
       'invalid_customer_type',
       ['customerType'],
       `customerType must be one of ${CUSTOMER_TYPES.join(', ')}`,

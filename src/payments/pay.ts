@@ -6,11 +6,12 @@ import { formatMoney } from '../core/money/format.js'
 import { requestFingerprint } from '../core/payments/fingerprint.js'
 import { isFinal, type PaymentStatus } from '../core/payments/states.js'
 import { maskMsisdn } from '../core/phone.js'
+import { parseSlug } from '../core/validate.js'
 import { decideRoute, excludeUnsendable } from '../routing/rules.js'
 import { isUniqueViolation } from '../store/errors.js'
 import type { Database } from '../store/schema.js'
 import type { BranchWithTenant } from '../tenants/branches.js'
-import { requireBranch } from '../tenants/branches.js'
+import { checkMaxAmount, requireBranch } from '../tenants/branches.js'
 import { runAttempt, transitionContext } from './attempt.js'
 import { newPaymentRow, recordCreated } from './create.js'
 import { replay, waitForFinal } from './pay-follow.js'
@@ -43,14 +44,15 @@ export interface PayResult {
 
 /** `dsh pay` / POST /api/payments/process: route, attempt with safe failover, optionally wait. */
 export async function pay(ctx: Ctx, input: PayInput, opts: PayOptions = {}): Promise<PayResult> {
-  const req = parsePayRequest(input)
   const store = await ctx.store()
+  const req = parsePayRequest(await withBranchCurrency(store.db, input))
   const branch = await payingBranch(store.db, req)
   const fingerprint = requestFingerprint({ ...req, branch: branch.code })
   if (req.idempotencyKey) {
     const seen = await findIdempotencyKey(store.db, branch.tenant_id, req.idempotencyKey)
     if (seen) return replay(ctx, branch, seen, fingerprint, opts)
   }
+  checkMaxAmount(branch, req.amountMinor, req.currency)
   const route = await routeFor(store.db, branch, req)
   if (req.method === 'mpesa' && req.phone) await refuseUnknownTwin(store.db, branch, req)
   const created = await createPayment(ctx, branch, req, route.decision, fingerprint)
@@ -60,6 +62,18 @@ export async function pay(ctx: Ctx, input: PayInput, opts: PayOptions = {}): Pro
   if (opts.wait && !isFinal(payment.status as PaymentStatus))
     payment = await waitForFinal(ctx, payment.id, opts)
   return { payment: paymentView(payment, branch.code), replayed: false, skipped }
+}
+
+/** The currency defaults to the branch's (the branch is looked up only when the rest is given). */
+async function withBranchCurrency(db: Kysely<Database>, input: PayInput): Promise<PayInput> {
+  if (input.currency || !input.branch || !input.amount) return input
+  try {
+    parsePayRequest({ ...input, currency: 'KES' }) // a missing field (usage) outranks not found
+  } catch (e) {
+    if (e instanceof DshError && e.kind === 'usage') throw e
+  }
+  const branch = await requireBranch(db, parseSlug(input.branch, 'branch code'))
+  return { ...input, currency: branch.currency }
 }
 
 /** The branch, enabled and accepting the method. */

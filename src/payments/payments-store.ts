@@ -77,7 +77,11 @@ export interface PaymentFilter {
   status?: string | undefined
   gateway?: string | undefined
   since?: string | undefined
+  /** Excluded. */
+  until?: string | undefined
   limit?: number | undefined
+  /** Keyset: only rows older than this one (newest first), for paging through every row. */
+  before?: { createdAt: string; id: string } | undefined
 }
 
 export function listPayments(db: Kysely<Database>, f: PaymentFilter) {
@@ -87,6 +91,15 @@ export function listPayments(db: Kysely<Database>, f: PaymentFilter) {
   if (f.status) q = q.where('status', '=', f.status)
   if (f.gateway) q = q.where('gateway', '=', f.gateway)
   if (f.since) q = q.where('created_at', '>=', f.since)
+  if (f.until) q = q.where('created_at', '<', f.until)
+  const before = f.before
+  if (before)
+    q = q.where((eb) =>
+      eb.or([
+        eb('created_at', '<', before.createdAt),
+        eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
+      ]),
+    )
   q = q.orderBy('created_at', 'desc').orderBy('id', 'desc')
   if (f.limit) q = q.limit(f.limit)
   return q.execute()

@@ -21,6 +21,7 @@ export interface PaymentView {
   fee: string | null
   idempotencyKey: string | null
   settlementStatus: string
+  settlementBatchId: string | null
   createdAt: string
   updatedAt: string
   completedAt: string | null
@@ -51,6 +52,7 @@ export function paymentView(p: PaymentRow, branchCode: string): PaymentView {
     fee: feeMinor === null ? null : money(feeMinor, p.currency),
     idempotencyKey: p.idempotency_key,
     settlementStatus: p.settlement_status,
+    settlementBatchId: p.settlement_batch_id,
     createdAt: p.created_at,
     updatedAt: p.updated_at,
     completedAt: p.completed_at,

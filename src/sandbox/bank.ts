@@ -9,7 +9,8 @@
  * - GET /bank/v1/transfers/:id → `{id, reference, idempotencyKey, status:"accepted"|"completed"|
  *   "failed", amount, currency, accountNumber, bankCode, narrative, failureReason, completedAt}`.
  * - After the delay, the same record is POSTed to the URL registered with
- *   `POST /__control/webhooks {gateway:"bank", url, secret}`, signed
+ *   `POST /__control/webhooks {gateway:"bank", url, secret, apiKey?}` (with apiKey: only the
+ *   transfers made with that key, so several branches can share one sandbox), signed
  *   `X-Bank-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>`.
  * - Errors: `{error:{code, message}}` with invalid_request (400), unauthorized (401),
  *   not_found (404), idempotency_conflict (409), internal_error (500), service_unavailable (503).
@@ -45,6 +46,9 @@ interface Transfer {
   completedAt: string | null
 }
 
+/** What the sandbox keeps beside a transfer: the API key it was made with (never shown). */
+const apiKeys = new WeakMap<Transfer, string>()
+
 interface BankStore {
   transfers: Map<string, Transfer>
   idempotency: Map<string, { fingerprint: string; reply: SimReply }>
@@ -79,7 +83,7 @@ export function bankRoutes(state: SimState): Route[] {
       })
     }
     t.completedAt = new Date().toISOString()
-    const hook = state.webhook('bank')
+    const hook = state.webhook('bank', apiKeys.get(t))
     if (!hook || outcome === 'lost_callback') return
     const body = JSON.stringify(t)
     const post = () => {
@@ -91,7 +95,7 @@ export function bankRoutes(state: SimState): Route[] {
     else for (let i = 0; i < (outcome === 'duplicate_callback' ? 3 : 1); i++) post()
   }
 
-  function create(b: Record<string, unknown>, key: string): SimReply {
+  function create(b: Record<string, unknown>, key: string, apiKey: string): SimReply {
     const s = (k: string) => (typeof b[k] === 'string' ? (b[k] as string) : undefined)
     const reference = s('reference')
     if (!reference || reference.length > 35)
@@ -141,6 +145,7 @@ export function bankRoutes(state: SimState): Route[] {
       failureReason: null,
       completedAt: null,
     }
+    apiKeys.set(t, apiKey)
     store().transfers.set(t.id, t)
     state.later(state.timings.callbackDelayMs, () => settle(t, outcome))
     const reply = json(201, { id: t.id, status: 'accepted' })
@@ -167,7 +172,7 @@ export function bankRoutes(state: SimState): Route[] {
             'idempotency_conflict',
             'this Idempotency-Key was used for another transfer',
           )
-    const reply = create(b, key)
+    const reply = create(b, key, auth.key)
     const final = reply.kind === 'withhold' ? reply.reply : reply
     if (final.kind !== 'reset') store().idempotency.set(slot, { fingerprint, reply: final })
     return reply

@@ -80,12 +80,18 @@ export function controlRoutes(state: SimState, api: ControlView, daraja: DarajaS
       if (typeof url !== 'string' || !/^https?:\/\//.test(url))
         return json(400, { error: 'url must be an http(s) URL' })
       if (typeof secret !== 'string' || !secret) return json(400, { error: 'secret is required' })
-      state.webhooks.set(gateway as WebhookGateway, {
+      const apiKey = b['apiKey']
+      if (apiKey !== undefined && (gateway !== 'bank' || typeof apiKey !== 'string' || !apiKey))
+        return json(400, { error: 'apiKey is a non-empty string, for the bank only' })
+      state.registerWebhook({
         gateway: gateway as WebhookGateway,
         url,
         secret,
+        apiKey: apiKey as string | undefined,
       })
-      return json(200, { registered: { gateway, url } })
+      return json(200, {
+        registered: { gateway, url, ...(apiKey !== undefined ? { apiKey: '(set)' } : {}) },
+      })
     }),
     route('POST', /^\/__control\/passkeys$/, (req) => {
       const b = parseJsonBody(req.raw) ?? {}

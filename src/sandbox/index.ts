@@ -115,7 +115,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     registerWebhook(w) {
       if (!['stripe', 'square', 'bank'].includes(w.gateway))
         throw validationError('invalid_webhook', 'gateway must be stripe, square or bank')
-      state.webhooks.set(w.gateway, { ...w })
+      state.registerWebhook(w)
     },
     registerPasskey: (shortcode, passkey) => daraja.registerPasskey(shortcode, passkey),
   }

@@ -25,6 +25,8 @@ export class SimState {
   deliveries: Delivery[] = []
   requests: RequestRecord[] = []
   webhooks = new Map<WebhookGateway, WebhookRegistration>()
+  /** Bank webhooks registered for one API key. */
+  bankWebhooks = new Map<string, WebhookRegistration>()
   /** Per-simulator memory, created by each simulator and dropped on reset. */
   stores = new Map<string, unknown>()
   private scripts = new Map<SandboxGateway, { outcome: Outcome; remaining: number }[]>()
@@ -127,8 +129,18 @@ export class SimState {
     })
   }
 
-  webhook(gateway: WebhookGateway): WebhookRegistration | undefined {
+  /** Where a gateway's webhooks go; for the bank, the API key's own registration first. */
+  webhook(gateway: WebhookGateway, apiKey?: string): WebhookRegistration | undefined {
+    if (gateway === 'bank' && apiKey !== undefined) {
+      const own = this.bankWebhooks.get(apiKey)
+      if (own) return own
+    }
     return this.webhooks.get(gateway)
+  }
+
+  registerWebhook(w: WebhookRegistration): void {
+    if (w.gateway === 'bank' && w.apiKey) this.bankWebhooks.set(w.apiKey, { ...w })
+    else this.webhooks.set(w.gateway, { ...w, apiKey: undefined })
   }
 
   reset(): void {
@@ -138,6 +150,7 @@ export class SimState {
     this.deliveries = []
     this.requests = []
     this.webhooks.clear()
+    this.bankWebhooks.clear()
     this.stores.clear()
     this.scripts.clear()
   }

@@ -111,4 +111,9 @@ export interface WebhookRegistration {
   url: string
   /** Stripe whsec_…, Square signature key, bank HMAC secret. */
   secret: string
+  /**
+   * Bank only: this URL and secret are for transfers made with this API key (several branches,
+   * each with its own key, can use one sandbox at once). Without it: every other transfer.
+   */
+  apiKey?: string | undefined
 }

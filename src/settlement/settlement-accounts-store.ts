@@ -28,3 +28,13 @@ export async function upsertSettlementAccount(
   const { id, branch_id: _b, currency: _c, created_at: _cr, ...changes } = row
   return db.updateTable('settlement_accounts').set(changes).where('id', '=', id).execute()
 }
+
+export const listAccountSecrets = (db: Kysely<Database>) =>
+  db.selectFrom('settlement_accounts').select(['id', 'bank_secrets']).execute()
+
+export const setAccountSecrets = (db: Kysely<Database>, id: string, secrets: string) =>
+  db
+    .updateTable('settlement_accounts')
+    .set({ bank_secrets: secrets })
+    .where('id', '=', id)
+    .execute()

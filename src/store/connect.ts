@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import {
   Kysely,
@@ -8,7 +8,9 @@ import {
   SqliteDialect,
   sql,
 } from 'kysely'
-import { configError } from '../core/errors.js'
+import { configError, DshError } from '../core/errors.js'
+import { maskUrl } from '../core/url-mask.js'
+import { isReadOnlyStore } from './errors.js'
 import type { Database } from './schema.js'
 
 export type Dialect = 'sqlite' | 'postgres'
@@ -45,18 +47,61 @@ export const dialectOf = (db: Kysely<unknown> | Kysely<Database>): Dialect =>
 
 export const isPostgresUrl = (spec: string): boolean => /^postgres(ql)?:\/\//i.test(spec)
 
-/** postgres://user:secret@host:5432/db → postgres://user@host:5432/db */
-export function redactUrl(spec: string): string {
+/** The one URL-masking function (src/core/url-mask.ts), under the name the store code knew. */
+export const redactUrl = maskUrl
+
+const STORE_URL_FORM =
+  'expected a SQLite file path or postgres://user:password@host:5432/database (percent-encode special characters)'
+
+/**
+ * Refuses, before anything is opened or created, a --db that looks like a URL but is no usable
+ * PostgreSQL URL (a mistyped scheme, a bad port, a broken % escape): exit 7 with the expected
+ * form, its password masked.
+ */
+function checkStoreSpec(spec: string): void {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(spec)
+  if (!scheme) return
+  const bad = (why: string) =>
+    configError(
+      'invalid_store_url',
+      `${maskUrl(spec)} is not a usable store: ${why}`,
+      STORE_URL_FORM,
+    )
+  if (!isPostgresUrl(spec)) throw bad(`unknown scheme "${scheme[1]}"`)
+  let url: URL
   try {
-    const url = new URL(spec)
-    url.password = ''
-    return url.toString()
+    url = new URL(spec)
   } catch {
-    return spec.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1@')
+    throw bad('it is not a valid URL (check the port and any % escapes)')
+  }
+  try {
+    for (const part of [url.username, url.password, url.pathname]) decodeURIComponent(part)
+    for (const part of url.search.split(/[?&=]/)) decodeURIComponent(part)
+  } catch {
+    throw bad('it has a broken % escape')
+  }
+  if (url.port !== '' && !/^\d{1,5}$/.test(url.port)) throw bad('its port is not a number')
+}
+
+/** A write refused because the store is read-only is a store problem (exit 7), not a bug. */
+function readOnlyAware(location: string, write: Store['write']): Store['write'] {
+  return async (fn) => {
+    try {
+      return await write(fn)
+    } catch (err) {
+      if (!isReadOnlyStore(err)) throw err
+      throw configError(
+        'store_read_only',
+        `the store at ${location} is read-only: nothing was changed`,
+        'check the file’s (and its folder’s) permissions and mount, or the database user’s rights',
+        err,
+      )
+    }
   }
 }
 
 export async function openStore(spec: string, options: OpenOptions = {}): Promise<Store> {
+  checkStoreSpec(spec)
   return isPostgresUrl(spec) ? openPostgres(spec) : openSqlite(spec, options)
 }
 
@@ -100,22 +145,46 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
   if (!options.create && !existsSync(path)) {
     throw configError(
       'store_missing',
-      `no dsh store at ${path}`,
+      `no dsh store at ${maskUrl(path)}`,
       'run `dsh init` first, or point --db / DSH_DB at an existing store',
     )
   }
-  if (options.create) mkdirSync(dirname(path), { recursive: true })
+  if (options.create) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+    // Made here, mode 0600, whatever the umask: SQLite gives -wal and -shm the same mode.
+    if (path !== ':memory:' && !existsSync(path)) {
+      try {
+        closeSync(openSync(path, 'wx', 0o600))
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      }
+    }
+  }
   const { default: SQLite } = await import('better-sqlite3')
   let native: InstanceType<typeof SQLite>
   try {
     native = new SQLite(path, { timeout: options.busyTimeoutMs ?? 10_000 })
+    // Look before changing anything: another program's SQLite file is left exactly as it was.
+    const tables = native
+      .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")
+      .pluck()
+      .all() as string[]
+    if (tables.length > 0 && !tables.includes('kysely_migration')) {
+      native.close()
+      throw configError(
+        'not_a_dsh_store',
+        `${maskUrl(path)} is a SQLite database but not a dsh store (it has ${tables.length} other table${tables.length === 1 ? '' : 's'}); nothing was changed`,
+        'point --db / DSH_DB at a dsh store, or at a new file for `dsh init`',
+      )
+    }
     native.pragma('journal_mode = WAL')
     native.pragma('synchronous = NORMAL')
     native.pragma('foreign_keys = ON')
   } catch (cause) {
+    if (cause instanceof DshError) throw cause
     throw configError(
       'store_unreadable',
-      `cannot open the SQLite store at ${path}: ${(cause as Error).message}`,
+      `cannot open the SQLite store at ${maskUrl(path)}: ${maskUrl((cause as Error).message)}`,
       'check the path and its permissions, or run `dsh init`',
       cause,
     )
@@ -126,8 +195,8 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
   return {
     db,
     dialect: 'sqlite',
-    location: path,
-    write: (fn) =>
+    location: maskUrl(path),
+    write: readOnlyAware(maskUrl(path), (fn) =>
       db.connection().execute(async (conn) => {
         await sql`begin immediate`.execute(conn)
         try {
@@ -135,10 +204,11 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
           await sql`commit`.execute(conn)
           return result
         } catch (err) {
-          await sql`rollback`.execute(conn)
+          await sql`rollback`.execute(conn).catch(() => {})
           throw err
         }
       }),
+    ),
     async copyTo(dest: string) {
       await native.backup(dest, { progress: () => 256 })
     },
@@ -228,7 +298,7 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 const MIN_SAFE = -MAX_SAFE
 
 async function openPostgres(url: string): Promise<Store> {
-  const location = redactUrl(url)
+  const location = maskUrl(url)
   const { default: pg } = await import('pg')
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5_000 })
   // An idle client that loses its server must not crash the process.
@@ -238,9 +308,11 @@ async function openPostgres(url: string): Promise<Store> {
     client.release()
   } catch (cause) {
     await pool.end().catch(() => {})
-    const reason = String((cause as Error).message ?? cause).replaceAll(
-      decodeURIComponent(new URL(url).password || '\u0000'),
-      '***',
+    const reason = maskUrl(
+      String((cause as Error).message ?? cause).replaceAll(
+        decodeURIComponent(new URL(url).password || '\u0000'),
+        '***',
+      ),
     )
     throw configError(
       'store_unreachable',
@@ -254,7 +326,7 @@ async function openPostgres(url: string): Promise<Store> {
     db,
     dialect: 'postgres',
     location,
-    write: (fn) => db.transaction().execute(fn),
+    write: readOnlyAware(location, (fn) => db.transaction().execute(fn)),
     close: () => db.destroy(),
   }
 }

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { configError } from '../core/errors.js'
 
 export interface DaemonLock {
@@ -21,6 +21,12 @@ export async function acquireSqliteDaemonLock(
   const path = `${dbPath}.daemon-lock`
   const info = `${path}.json`
   const { default: SQLite } = await import('better-sqlite3')
+  // The lock file (and its journal, which SQLite makes with the same mode) is the user's alone.
+  try {
+    closeSync(openSync(path, 'wx', 0o600))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
   const conn = new SQLite(path, { timeout: 0 })
   try {
     conn.pragma('journal_mode = DELETE')

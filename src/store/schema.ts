@@ -1,3 +1,4 @@
+import type { Generated } from 'kysely'
 import type { StoredAuditRow } from '../core/audit/chain.js'
 
 /** Row types as the drivers return them: money and counts may come back as number or string. */
@@ -14,6 +15,8 @@ export interface TenantsTable {
   slug: string
   name: string
   currency: string
+  /** IANA zone (migration 0008); branches have their own, this is the default for lists. */
+  timezone: Generated<string>
   created_at: string
   updated_at: string
 }
@@ -32,6 +35,8 @@ export interface BranchesTable {
   status: string
   created_at: string
   updated_at: string
+  /** The largest single payment in the branch currency; null: the default (migration 0006). */
+  max_amount_minor: Int8 | null
 }
 
 export interface GatewayConfigsTable {
@@ -70,6 +75,11 @@ export interface SettlementAccountsTable {
   min_amount_minor: Int8
   holding_hours: number
   auto: number
+  /** file | http | manual (migration 0005). */
+  transfer: string
+  bank_api_url: string | null
+  /** JSON object of field name → vault envelope (apiKey, webhookSecret). */
+  bank_secrets: string
   created_at: string
   updated_at: string
 }
@@ -187,6 +197,10 @@ export interface Database {
   events: EventsTable
   event_head: EventHeadTable
   job_ticks: JobTicksTable
+  settlement_batches: SettlementBatchesTable
+  settlement_batch_items: SettlementBatchItemsTable
+  settlement_runs: SettlementRunsTable
+  collection_accounts: CollectionAccountsTable
   fx_rates: FxRatesTable
   alerts: AlertsTable
   dashboard_sessions: DashboardSessionsTable
@@ -279,6 +293,73 @@ export interface JobTicksTable {
   started_at: string
   finished_at: string | null
   outcome: string | null
+}
+
+// Settlement (migration 2026_11_26_0005_settlement).
+
+export interface SettlementBatchesTable {
+  id: string
+  reference: string
+  tenant_id: string
+  branch_id: string
+  account_id: string
+  gateway: string
+  currency: string
+  period_start: string | null
+  period_end: string
+  status: string
+  payment_count: number
+  gross_minor: Int8
+  transaction_fees_minor: Int8
+  conversion_fees_minor: Int8
+  settlement_fee_minor: Int8
+  fees_minor: Int8
+  net_minor: Int8
+  transfer_adapter: string | null
+  transfer_id: string | null
+  /** JSON array of file paths written by the `file` adapter. */
+  transfer_files: string | null
+  sent_at: string | null
+  bank_ref: string | null
+  /** The amount the bank's confirmation reported, when it differs from net it stays processing. */
+  bank_amount_minor: Int8 | null
+  failure_reason: string | null
+  retry_of: string | null
+  /** host:pid of the process sending the transfer, and its lease. */
+  send_owner: string | null
+  send_until: string | null
+  created_at: string
+  updated_at: string
+  completed_at: string | null
+}
+
+export interface SettlementBatchItemsTable {
+  batch_id: string
+  payment_id: string
+  amount_minor: Int8
+  fee_minor: Int8
+  conversion_fee_minor: Int8
+  released_at: string | null
+}
+
+export interface SettlementRunsTable {
+  account_id: string
+  period_end: string
+  outcome: string
+  created_at: string
+}
+
+export interface CollectionAccountsTable {
+  id: string
+  tenant_id: string
+  currency: string
+  account_name: string
+  account_number: string
+  bank_name: string
+  bank_code: string | null
+  swift: string | null
+  created_at: string
+  updated_at: string
 }
 
 // The dashboard (migration 2026_11_29_0010_dashboard_sessions).

@@ -1,13 +1,13 @@
 import type { Kysely } from 'kysely'
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
-import { conflict, notFound, usageError } from '../core/errors.js'
-import { currency } from '../core/money/index.js'
+import { conflict, notFound, usageError, validationError } from '../core/errors.js'
+import { currency, formatMoney, parsePositiveAmount, toDecimalString } from '../core/money/index.js'
 import { type BasisPoints, formatPercent, parsePercent } from '../core/money/rates.js'
 import { METHODS } from '../core/payments/routing.js'
 import { parseChoiceList, parseName, parseSlug, parseTimeZone } from '../core/validate.js'
 import { isUniqueViolation } from '../store/errors.js'
-import type { Database } from '../store/schema.js'
+import type { Database, Int8 } from '../store/schema.js'
 import {
   type BranchRow,
   type BranchWithTenant,
@@ -22,6 +22,34 @@ import { requireTenant } from './tenants.js'
 export const PAYMENT_METHODS = METHODS
 export const DEFAULT_TIMEZONE = 'Africa/Nairobi'
 
+/** A branch's largest single payment unless `--max-amount` says otherwise: 10,000,000 major units. */
+export const DEFAULT_MAX_AMOUNT = '10000000'
+
+export function maxAmountOf(r: { max_amount_minor: Int8 | null; currency: string }): bigint {
+  if (r.max_amount_minor !== null && r.max_amount_minor !== undefined)
+    return BigInt(r.max_amount_minor)
+  return parsePositiveAmount(DEFAULT_MAX_AMOUNT, r.currency).minor
+}
+
+/**
+ * Refuses a payment above the branch's ceiling (payments in the branch currency; others are
+ * bounded by the parse ceiling only), naming the largest accepted amount.
+ */
+export function checkMaxAmount(
+  r: { code: string; max_amount_minor: Int8 | null; currency: string },
+  amountMinor: bigint,
+  code: string,
+): void {
+  if (code !== r.currency) return
+  const max = maxAmountOf(r)
+  if (amountMinor > max)
+    throw validationError(
+      'amount_above_branch_max',
+      `${formatMoney({ minor: amountMinor, currency: code })} is more than branch ${r.code} accepts in one payment; the largest accepted amount is ${formatMoney({ minor: max, currency: code })}`,
+      `raise it with \`dsh branch set ${r.code} --max-amount <amount>\``,
+    )
+}
+
 export interface BranchView {
   id: string
   code: string
@@ -35,6 +63,9 @@ export interface BranchView {
   serviceChargeRateBp: number
   tips: boolean
   methods: string[]
+  /** The largest single payment in the branch currency. */
+  maxAmountMinor: bigint
+  maxAmount: string
   status: 'active' | 'disabled'
   createdAt: string
   updatedAt: string
@@ -53,6 +84,8 @@ export const branchView = (r: BranchWithTenant): BranchView => ({
   serviceChargeRateBp: r.service_charge_bp,
   tips: Boolean(r.tips_enabled),
   methods: r.methods.split(',').filter(Boolean),
+  maxAmountMinor: maxAmountOf(r),
+  maxAmount: toDecimalString({ minor: maxAmountOf(r), currency: r.currency }),
   status: r.status === 'disabled' ? 'disabled' : 'active',
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -65,6 +98,8 @@ export interface BranchSettingsInput {
   serviceCharge?: string | undefined
   tips?: boolean | undefined
   methods?: string | undefined
+  /** The largest single payment, in major units of the branch currency. */
+  maxAmount?: string | undefined
 }
 
 interface ParsedSettings {
@@ -74,9 +109,10 @@ interface ParsedSettings {
   service_charge_bp?: BasisPoints
   tips_enabled?: number
   methods?: string
+  max_amount_minor?: bigint
 }
 
-function parseSettings(input: BranchSettingsInput): ParsedSettings {
+function parseSettings(input: BranchSettingsInput, cur: string | undefined): ParsedSettings {
   const out: ParsedSettings = {}
   if (input.name !== undefined) out.name = parseName(input.name, 'branch name')
   if (input.timezone !== undefined) out.timezone = parseTimeZone(input.timezone)
@@ -86,6 +122,8 @@ function parseSettings(input: BranchSettingsInput): ParsedSettings {
   if (input.tips !== undefined) out.tips_enabled = input.tips ? 1 : 0
   if (input.methods !== undefined)
     out.methods = parseChoiceList(input.methods, PAYMENT_METHODS, 'payment method').join(',')
+  if (input.maxAmount !== undefined && cur !== undefined)
+    out.max_amount_minor = parsePositiveAmount(input.maxAmount, cur).minor
   return out
 }
 
@@ -101,11 +139,14 @@ export async function addBranch(ctx: Ctx, input: AddBranchInput): Promise<Branch
   const code = parseSlug(input.code, 'branch code')
   const tenantSlug = parseSlug(input.tenant, 'tenant slug')
   const cur = currency(input.currency).code
-  const s = parseSettings({
-    timezone: DEFAULT_TIMEZONE,
-    methods: PAYMENT_METHODS.join(','),
-    ...input,
-  })
+  // The time zone defaults to the tenant's (looked up below).
+  const s = parseSettings(
+    {
+      methods: PAYMENT_METHODS.join(','),
+      ...input,
+    },
+    cur,
+  )
   const store = await ctx.store()
   const now = ctx.clock.now().toISOString()
   try {
@@ -118,11 +159,12 @@ export async function addBranch(ctx: Ctx, input: AddBranchInput): Promise<Branch
         code,
         name: s.name ?? code,
         currency: cur,
-        timezone: s.timezone ?? DEFAULT_TIMEZONE,
+        timezone: s.timezone ?? tenant.timezone ?? DEFAULT_TIMEZONE,
         tax_rate_bp: s.tax_rate_bp ?? 0,
         service_charge_bp: s.service_charge_bp ?? 0,
         tips_enabled: s.tips_enabled ?? 0,
         methods: s.methods ?? PAYMENT_METHODS.join(','),
+        max_amount_minor: s.max_amount_minor ?? null,
         status: 'active',
         created_at: now,
         updated_at: now,
@@ -178,12 +220,17 @@ export async function setBranch(
   input: BranchSettingsInput,
 ): Promise<BranchView> {
   parseSlug(code, 'branch code')
-  const changes = parseSettings(input)
+  const changes = parseSettings(input, undefined)
+  if (input.maxAmount !== undefined) {
+    const store = await ctx.store()
+    const b = await requireBranch(store.db, code)
+    changes.max_amount_minor = parsePositiveAmount(input.maxAmount, b.currency).minor
+  }
   if (Object.keys(changes).length === 0) {
     throw usageError(
       'nothing_to_change',
       'nothing to change',
-      'give at least one of --name, --timezone, --tax-rate, --service-charge, --tips/--no-tips, --methods',
+      'give at least one of --name, --timezone, --tax-rate, --service-charge, --tips/--no-tips, --methods, --max-amount',
     )
   }
   return changeBranch(ctx, code, changes)
@@ -219,7 +266,10 @@ async function changeBranch(
       tenant: before.tenant_slug,
       branch: code,
       target: before.id,
-      request: changes,
+      request:
+        changes.max_amount_minor === undefined
+          ? changes
+          : { ...changes, max_amount_minor: changes.max_amount_minor.toString() },
     })
     return branchView(await requireBranch(trx, code))
   })

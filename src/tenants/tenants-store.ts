@@ -17,6 +17,7 @@ const TENANT_COLUMNS = [
   'tenants.slug',
   'tenants.name',
   'tenants.currency',
+  'tenants.timezone',
   'tenants.created_at',
   'tenants.updated_at',
 ] as const
@@ -33,4 +34,17 @@ export async function listTenants(db: Kysely<Database>) {
     .orderBy('tenants.slug')
     .execute()
   return rows.map((r) => ({ ...r, branch_count: Number(r.branch_count) }))
+}
+
+export const updateTenant = (
+  db: Kysely<Database>,
+  id: string,
+  changes: Partial<Pick<TenantRow, 'name' | 'timezone' | 'updated_at'>>,
+) => db.updateTable('tenants').set(changes).where('id', '=', id).execute()
+
+/** Time zones of up to `n` tenants (one tenant's when `id` is given). */
+export function tenantZones(db: Kysely<Database>, n: number, id?: string) {
+  let q = db.selectFrom('tenants').select(['id', 'timezone'])
+  if (id) q = q.where('id', '=', id)
+  return q.orderBy('id').limit(n).execute()
 }

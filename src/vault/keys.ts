@@ -9,6 +9,7 @@ import {
   secretContext,
   setGatewaySecrets,
 } from '../gateway-config/view.js'
+import { countBankSecrets, resealBankSecrets } from '../settlement/accounts.js'
 import type { Database } from '../store/schema.js'
 import { encryptSecret, keyIdOf, reencrypt } from './crypto.js'
 import { type KeyRing, loadKeyRing, type MasterKey, usesEnvKey } from './master-key.js'
@@ -40,7 +41,8 @@ export async function rotateKeys(
   const count =
     configs.reduce((n, c) => n + Object.keys(parseJsonObject(c.secrets)).length, 0) +
     ((await getSetting(store.db, AUDIT_KEY_SETTING)) ? 1 : 0) +
-    (await sealedSettings(store.db)).length
+    (await sealedSettings(store.db)).length +
+    (await countBankSecrets(store.db))
   if (opts.dryRun) {
     return {
       dryRun: true,
@@ -85,6 +87,9 @@ export async function rotateKeys(
         : reencrypt(ringWithNext, next, row.value, row.context)
       await putSetting(trx, row.key, value, ctx.clock.now().toISOString())
     }
+    await resealBankSecrets(trx, (envelope, context) =>
+      keyIdOf(envelope) === next.id ? null : reencrypt(ringWithNext, next, envelope, context),
+    )
   })
   finishRotation(ctx.home, ctx.env)
   resetKeyRing(ctx)
@@ -142,5 +147,7 @@ export async function reencryptStore(
     await putSetting(trx, row.key, value, at)
     n++
   }
+  // The bank API key and webhook secret of http settlement accounts.
+  n += await resealBankSecrets(trx, (envelope, context) => reencrypt(ring, to, envelope, context))
   return n
 }

@@ -8,7 +8,11 @@ import { tempHome } from '../helpers/temp-home.js'
 // installs tmux when a machine lacks it).
 const home = tempHome()
 const session = `dsh-test-${process.pid}`
-const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' })
+// Its own tmux server (a socket per file), kept up by an idle session: killing a test's session
+// then never races with the server's exit or with other files' sessions.
+const socket = `dsh-${process.pid}-prompts`
+const tmux = (...args: string[]) =>
+  execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' })
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function screenWhen(predicate: (s: string) => boolean, ms = 8_000): Promise<string> {
@@ -23,11 +27,12 @@ async function screenWhen(predicate: (s: string) => boolean, ms = 8_000): Promis
 }
 
 function start(args: string[]) {
-  const cmd = `DSH_HOME=${home.home} ${process.execPath} ${DSH_BIN} ${args.join(' ')}; echo "EXIT=$?"; sleep 30`
+  const cmd = `DSH_SANDBOX_URL=http://127.0.0.1:9 DSH_HOME=${home.home} ${process.execPath} ${DSH_BIN} ${args.join(' ')}; echo "EXIT=$?"; sleep 30`
   tmux('new-session', '-d', '-s', session, '-x', '150', '-y', '40', cmd)
 }
 
 beforeAll(async () => {
+  tmux('new-session', '-d', '-s', 'keep', 'sleep 600')
   for (const args of [
     ['init'],
     ['tenant', 'add', 'acme', '--name', 'Acme'],
@@ -38,6 +43,9 @@ beforeAll(async () => {
 })
 afterAll(() => {
   try {
+    tmux('kill-server')
+  } catch {}
+  try {
     tmux('kill-session', '-t', session)
   } catch {}
   home.cleanup()
@@ -45,11 +53,15 @@ afterAll(() => {
 
 describe('prompts on a terminal', () => {
   it('asks for missing gateway fields, masks secrets, and never shows them', async () => {
-    start(['gateway', 'setup', 'stripe', '--branch', 'w'])
+    start(['gateway', 'setup', 'stripe', '--branch', 'w', '--no-test'])
+    await screenWhen((s) => s.includes('Environment'))
+    tmux('send-keys', '-t', session, 'Enter')
     await screenWhen((s) => s.includes('Stripe secret key'))
     tmux('send-keys', '-t', session, 'sk_test_PROMPTSECRET42', 'Enter')
     await screenWhen((s) => s.includes('Stripe webhook signing secret'))
     tmux('send-keys', '-t', session, 'whsec_PROMPTED17', 'Enter')
+    await screenWhen((s) => s.includes('Base URL'))
+    tmux('send-keys', '-t', session, 'Enter')
     const screen = await screenWhen((s) => s.includes('EXIT='))
     tmux('kill-session', '-t', session)
     expect(screen).toContain('EXIT=0')

@@ -17,6 +17,8 @@ const SECRETS = {
   consumerSecret: 'CONSUMERSECRETp0o9i8u7y6t5',
   secretKey: 'sk_test_STRIPESECRET4f8a2c9e1b7d',
   webhookSecret: 'whsec_WEBHOOKSECRETq2w3e4r5t6y7',
+  bankApiKey: 'BANKAPIKEYm3n4b5v6c7x8z9',
+  bankWebhookSecret: 'BANKWEBHOOKSECRETl1k2j3h4g5',
 }
 
 function leaks(text: string): string[] {
@@ -41,6 +43,8 @@ describe.each(DIALECTS)('vault and audit on $name', ({ name, enabled }) => {
         cs: put('cs.txt', SECRETS.consumerSecret),
         sk: put('sk.txt', SECRETS.secretKey),
         wh: put('wh.txt', SECRETS.webhookSecret),
+        bk: put('bk.txt', SECRETS.bankApiKey),
+        bw: put('bw.txt', SECRETS.bankWebhookSecret),
       }
     }
     let output = ''
@@ -99,7 +103,45 @@ describe.each(DIALECTS)('vault and audit on $name', ({ name, enabled }) => {
         '--json',
       )
       expect(st.code, st.stderr).toBe(0)
+      const bank = await record(
+        'branch',
+        'settlement-account',
+        'westlands',
+        '--account-name',
+        'W Ltd',
+        '--account-number',
+        '1234567890',
+        '--bank-name',
+        'KCB',
+        '--bank-code',
+        '01',
+        '--transfer',
+        'http',
+        '--bank-api-url',
+        'https://bank.example.com/api',
+        '--bank-api-key-file',
+        f.bk,
+        '--bank-webhook-secret-file',
+        f.bw,
+        '--json',
+      )
+      expect(bank.code, bank.stderr).toBe(0)
       for (const args of [
+        ['branch', 'settlement-account', 'westlands'],
+        ['branch', 'settlement-account', 'westlands', '--json'],
+        ['branch', 'settlement-account', 'westlands', '--min-amount', '10', '--verbose'],
+        [
+          'branch',
+          'settlement-account',
+          'westlands',
+          '--bank-api-url',
+          'http://bank.example.com',
+          '--bank-api-key-file',
+          f.bk,
+          '--bank-webhook-secret-file',
+          f.bw,
+          '--verbose',
+        ],
         ['gateway', 'list'],
         ['gateway', 'list', '--json'],
         ['gateway', 'show', 'mpesa', '--branch', 'westlands'],
@@ -154,6 +196,7 @@ describe.each(DIALECTS)('vault and audit on $name', ({ name, enabled }) => {
         const dump = JSON.stringify(
           [
             await store.db.selectFrom('gateway_configs').selectAll().execute(),
+            await store.db.selectFrom('settlement_accounts').selectAll().execute(),
             await store.db.selectFrom('audit_log').selectAll().execute(),
             await store.db.selectFrom('settings').selectAll().execute(),
           ],
@@ -202,9 +245,31 @@ describe.each(DIALECTS)('vault and audit on $name', ({ name, enabled }) => {
             )
           }
         }
+        // the bank API key and webhook secret of http settlement accounts too
+        const accounts = await store.db
+          .selectFrom('settlement_accounts')
+          .select(['id', 'bank_secrets'])
+          .execute()
+        const bank = accounts.flatMap((a) =>
+          Object.entries(JSON.parse(a.bank_secrets) as Record<string, string>).map(
+            ([field, envelope]) => ({ context: `settlement-account:${a.id}:${field}`, envelope }),
+          ),
+        )
+        expect(bank).toHaveLength(2)
+        for (const { context, envelope } of bank) {
+          expect(envelope.split('.')[1]).toBe(body.toKeyId)
+          expect(() => decryptSecret(oldRing, envelope, context)).toThrow(/master key/)
+        }
       } finally {
         await store.close()
       }
+      const shown = (await run('branch', 'settlement-account', 'westlands', '--json')).json<
+        { bankApiKey: string; bankWebhookSecret: string }[]
+      >()
+      expect(shown[0]).toMatchObject({
+        bankApiKey: `••••••••${SECRETS.bankApiKey.slice(-4)}`,
+        bankWebhookSecret: `••••••••${SECRETS.bankWebhookSecret.slice(-4)}`,
+      })
       expect(readdirSync(s.home).filter((n) => n.startsWith('master.key'))).toEqual(['master.key'])
     })
 

@@ -52,6 +52,8 @@ function dshErrorOf(fn: () => unknown): DshError {
 }
 
 const code = fc.constantFrom(...CURRENCY_CODES)
+/** parseAmount's ceiling: Number.MAX_SAFE_INTEGER minor units either side of zero. */
+const withinCeiling = (m: bigint) => (m < 0n ? -m : m) <= BigInt(Number.MAX_SAFE_INTEGER)
 /** Small, medium and huge minor amounts (well beyond 2^53), both signs. */
 const minor = fc.oneof(
   fc.bigInt({ min: -1_000n, max: 1_000n }),
@@ -128,10 +130,23 @@ describe('parseAmount', () => {
     // documented behaviour: surrounding whitespace is trimmed (parse.ts calls input.trim())
     [' 12 ', 'KES', 1200n],
     ['\t12.50\n', 'KES', 1250n],
-    ['9007199254740993', 'UGX', 9007199254740993n],
-    ['90071992547409.93', 'KES', 9007199254740993n],
+    ['9007199254740991', 'UGX', 9007199254740991n],
+    ['90071992547409.91', 'KES', 9007199254740991n],
+    ['-90071992547409.91', 'KES', -9007199254740991n],
   ])('%j in %s → %s', (input, c, expected) => {
     expect(parseAmount(input, c)).toEqual({ minor: expected, currency: c.toUpperCase() })
+  })
+
+  it.each([
+    ['9007199254740992', 'UGX', '9007199254740991 UGX'],
+    ['90071992547409.92', 'KES', '90071992547409.91 KES'],
+    ['-90071992547409.92', 'KES', '90071992547409.91 KES'],
+    ['92233720368547758.08', 'KES', '90071992547409.91 KES'],
+  ])('refuses %j in %s: more than Number.MAX_SAFE_INTEGER minor units', (input, c, largest) => {
+    const e = dshErrorOf(() => parseAmount(input, c))
+    expect(e.kind).toBe('validation')
+    expect(e.code).toBe('amount_too_large')
+    expect(e.message).toBe(`"${input}" is more than the largest accepted amount, ${largest}`)
   })
 
   it('rejects more decimals than the currency allows, naming the currency and its decimals', () => {
@@ -211,7 +226,8 @@ describe('parseAmount', () => {
         const exponent = EXPONENTS[m.currency]!
         // exactly the currency's decimals, no exponent notation, no float artefacts
         expect(text).toMatch(exponent === 0 ? /^-?\d+$/ : new RegExp(`^-?\\d+\\.\\d{${exponent}}$`))
-        expect(parseAmount(text, m.currency)).toEqual(m)
+        if (withinCeiling(m.minor)) expect(parseAmount(text, m.currency)).toEqual(m)
+        else expect(dshErrorOf(() => parseAmount(text, m.currency)).code).toBe('amount_too_large')
       }),
       RUNS,
     )
@@ -225,7 +241,11 @@ describe('parseAmount', () => {
         const frac = exponent === 0 ? '' : `\\.\\d{${exponent}}`
         expect(shown).toMatch(new RegExp(`^-?${m.currency} \\d{1,3}(,\\d{3})*${frac}$`))
         const withoutCode = shown.replace(`${m.currency} `, '')
-        expect(parseAmount(withoutCode, m.currency)).toEqual(m)
+        if (withinCeiling(m.minor)) expect(parseAmount(withoutCode, m.currency)).toEqual(m)
+        else
+          expect(dshErrorOf(() => parseAmount(withoutCode, m.currency)).code).toBe(
+            'amount_too_large',
+          )
       }),
       RUNS,
     )
@@ -299,7 +319,12 @@ describe('parseAmount', () => {
       })
     fc.assert(
       fc.property(wellFormed, ({ text, c }) => {
-        expect(() => parseAmount(text, c)).not.toThrow()
+        const digits = BigInt(text.replace(/[^0-9]/g, '') || '0')
+        const exponent = EXPONENTS[c]!
+        const fracDigits = text.includes('.') ? (text.split('.')[1] ?? '').length : 0
+        const minorUnits = digits * 10n ** BigInt(exponent - fracDigits)
+        if (withinCeiling(minorUnits)) expect(() => parseAmount(text, c)).not.toThrow()
+        else expect(dshErrorOf(() => parseAmount(text, c)).code).toBe('amount_too_large')
       }),
       RUNS,
     )

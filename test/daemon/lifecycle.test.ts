@@ -157,7 +157,7 @@ describe('bank transfer confirmations (in process, with a bank webhook secret)',
     let listening: { url: string } | undefined
     const running = runDaemon(app, parseDaemonOptions({ port: '0', unmatchedWindow: '1s' }, {}), {
       signals,
-      bankSecret: async () => 'bank-secret-1',
+      bankSecret: async () => ['bank-secret-1'],
       logWrite: (t) => {
         log += t
       },

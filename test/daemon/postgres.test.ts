@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js'
-import { usePaymentsEnv } from '../helpers/payments-env.js'
+import { mpesaSecretFlags, usePaymentsEnv } from '../helpers/payments-env.js'
 import { pgAvailable } from '../helpers/pg.js'
 import {
   freePort,
@@ -32,8 +32,18 @@ describe.runIf(pgAvailable())('two daemons on one PostgreSQL database', () => {
   it('run each job tick once, ask each payment once per check, apply each callback once', async () => {
     never = await startSandbox({ callbackDelayMs: 3_600_000 })
     expect(
-      (await env.run('gateway', 'setup', 'mpesa', '--branch', 'karen', '--base-url', never.url))
-        .code,
+      (
+        await env.run(
+          'gateway',
+          'setup',
+          'mpesa',
+          '--branch',
+          'karen',
+          '--base-url',
+          never.url,
+          ...mpesaSecretFlags(env.home),
+        )
+      ).code,
     ).toBe(0)
     const vars = { DSH_HOME: env.home, DSH_DB: env.db }
     const [pa, pb] = [await freePort(), await freePort()]

@@ -5,7 +5,7 @@ import { withActor } from '../../src/context.js'
 import { pay } from '../../src/payments/pay.js'
 import { DEFAULT_RECOVERY, parseSchedule, runRecovery } from '../../src/payments/recovery.js'
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js'
-import { usePaymentsEnv } from '../helpers/payments-env.js'
+import { mpesaSecretFlags, usePaymentsEnv } from '../helpers/payments-env.js'
 import { testRuntime } from '../helpers/run-cli.js'
 
 interface Payment {
@@ -26,7 +26,16 @@ afterAll(async () => {
 /** A sandbox whose customers never act: STK Query keeps saying "being processed". */
 async function pointKarenAtSilentSandbox(): Promise<void> {
   never ??= await startSandbox({ callbackDelayMs: 3_600_000 })
-  const r = await env.run('gateway', 'setup', 'mpesa', '--branch', 'karen', '--base-url', never.url)
+  const r = await env.run(
+    'gateway',
+    'setup',
+    'mpesa',
+    '--branch',
+    'karen',
+    '--base-url',
+    never.url,
+    ...mpesaSecretFlags(env.home),
+  )
   expect(r.code, r.stderr).toBe(0)
 }
 

@@ -128,3 +128,16 @@ export function usePaymentsEnv(
   })
   return env
 }
+
+/**
+ * The M-Pesa secret flags of the set-up above: a new base URL keeps no stored secret, so a test
+ * that points a branch elsewhere gives them again.
+ */
+export const mpesaSecretFlags = (home: string): string[] => [
+  '--passkey-file',
+  join(home, 'pk'),
+  '--consumer-key-file',
+  join(home, 'ck'),
+  '--consumer-secret-file',
+  join(home, 'cs'),
+]

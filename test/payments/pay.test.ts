@@ -103,6 +103,8 @@ describe.each(DIALECTS)(
         )
         // mpesa answers 503 with Daraja's own error body (not processed): safe to fail over; the sandbox's KCB takes the same phone and also answers 503 with Zed's.
         expect(r.code).toBe(6)
+        // Failed with nothing charged: there is nothing for `payments sync` to resolve.
+        expect(r.stderr).not.toContain('payments sync')
         const p = r.json<Payment>()
         expect(p.status).toBe('failed')
         const why = 'Service Unavailable: the request was not processed, try again later'
@@ -143,6 +145,7 @@ describe.each(DIALECTS)(
         expect(r.code).toBe(6)
         const p = r.json<Payment>()
         expect(p).toMatchObject({ status: 'unknown', gateway: 'mpesa-kcb' })
+        expect(r.stderr).toContain(`dsh payments sync ${p.id}`)
         expect(p.skipped).toEqual([])
         // The same phone and amount cannot be pushed again while the outcome is unknown.
         const again = await pay('--amount', '20,000', '--phone', '0722000111')

@@ -238,6 +238,13 @@ describe('route set/show and gateway test', () => {
           'karen',
           '--base-url',
           'http://127.0.0.1:1',
+          // A new base URL keeps no stored secret: every one is given again.
+          '--passkey-file',
+          join(env.home, 'pk'),
+          '--consumer-key-file',
+          bad,
+          '--consumer-secret-file',
+          join(env.home, 'cs'),
         )
       ).code,
     ).toBe(0)

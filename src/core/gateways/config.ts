@@ -50,6 +50,21 @@ export function validateConfig(
   return out
 }
 
+/**
+ * Validates one field as it is typed (the prompts), with the values known so far: the normalised
+ * value, or a validation error naming the flag, exactly as the flag path would judge it.
+ */
+export function checkField(
+  type: GatewayType,
+  name: string,
+  value: string,
+  known: Readonly<Record<string, string>>,
+): string {
+  const f = GATEWAY_FIELDS[type].find((x) => x.name === name)
+  if (!f) throw validationError('invalid_field', `${name} does not apply to ${type}`)
+  return validateField(f, value, { ...known, [name]: value })
+}
+
 function bad(f: FieldSpec, message: string, hint?: string): never {
   throw validationError('invalid_field', `--${f.flag}: ${message}`, hint)
 }

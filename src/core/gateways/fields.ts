@@ -29,6 +29,11 @@ export interface FieldSpec {
   max?: number
   /** For 'int' fields: the allowed range. */
   range?: readonly [number, number]
+  /**
+   * Asked on a terminal although it has a default (shown in the prompt): the environment and the
+   * base URL. Other defaulted fields (timeouts, breaker) are left to flags.
+   */
+  prompt?: boolean
 }
 
 const environment: FieldSpec = {
@@ -39,6 +44,7 @@ const environment: FieldSpec = {
   required: true,
   choices: ['sandbox', 'production'],
   defaultFrom: () => 'sandbox',
+  prompt: true,
 }
 
 const baseUrl = (sandbox: string, production: string): FieldSpec => ({
@@ -46,6 +52,7 @@ const baseUrl = (sandbox: string, production: string): FieldSpec => ({
   flag: 'base-url',
   kind: 'url',
   label: 'Base URL',
+  prompt: true,
   defaultFrom: (v) => (v['environment'] === 'production' ? production : sandbox),
 })
 

@@ -183,6 +183,9 @@ export function route(
   }
 }
 
+const DOCUMENT_KEYS = ['rules', 'fallback']
+const RULE_KEYS = ['name', 'when', 'gateways']
+
 const CONDITION_KEYS = [
   'currency',
   'minAmount',
@@ -213,6 +216,9 @@ export function parseRules(doc: unknown): RoutingRules {
       'invalid_rules',
       'the rules file must be a JSON object with "rules" and "fallback"',
     )
+  for (const k of Object.keys(obj))
+    if (!DOCUMENT_KEYS.includes(k))
+      problems.push(`"${k}" is not a known key (${DOCUMENT_KEYS.join(', ')})`)
   if (!Array.isArray(obj.rules)) problems.push('"rules" must be a list')
   const rules: RoutingRule[] = []
   for (const [i, raw] of (Array.isArray(obj.rules) ? obj.rules : []).entries()) {
@@ -222,6 +228,9 @@ export function parseRules(doc: unknown): RoutingRules {
       problems.push(`${path} must be an object`)
       continue
     }
+    for (const k of Object.keys(r))
+      if (!RULE_KEYS.includes(k))
+        problems.push(`${path}.${k} is not a known key (${RULE_KEYS.join(', ')})`)
     const when = (r.when ?? {}) as Record<string, unknown>
     if (typeof when !== 'object' || Array.isArray(when))
       problems.push(`${path}.when must be an object`)
@@ -238,7 +247,7 @@ export function parseRules(doc: unknown): RoutingRules {
     for (const k of ['minAmount', 'maxAmount'] as const) {
       const v = when[k]
       if (v === undefined) continue
-      const text = typeof v === 'number' ? String(v) : v
+      const text = v
       if (typeof text !== 'string' || !/^\d+(\.\d+)?$/.test(text.replaceAll(',', '')))
         problems.push(
           `${path}.when.${k} must be an amount such as "10000" (a string in major units)`,

@@ -295,9 +295,10 @@ function renderStatus(s) {
     'batches',
     s.settlements,
     (b) => [
-      cell('th', b.id, { field: 'id' }),
+      cell('th', b.reference, { field: 'reference' }),
       cell('td', b.gateway, { field: 'gateway' }),
       cell('td', b.currency, { field: 'currency' }),
+      cell('td', b.net, { num: true, field: 'net' }),
       statusCell(b.status),
     ],
     'No settlement batch yet',
@@ -358,7 +359,8 @@ function follow() {
     document.body.dataset.received = String(state.received)
     scheduleLoad()
   })
-  es.addEventListener('signed-out', () => signedOut())
+  // The daemon ends the stream when the session no longer allows it (revoked, logged out, expired).
+  es.addEventListener('end', () => signedOut())
   es.addEventListener('error', () => {
     if (state.signedOut) return
     live('Reconnecting…')

@@ -1,0 +1,431 @@
+import {
+  type Expression,
+  type Kysely,
+  type Selectable,
+  type SqlBool,
+  sql,
+  type Updateable,
+} from 'kysely'
+import { dialectOf } from '../store/connect.js'
+import type {
+  Database,
+  SettlementBatchesTable,
+  SettlementBatchItemsTable,
+} from '../store/schema.js'
+
+export type BatchRow = Selectable<SettlementBatchesTable>
+export type BatchItemRow = Selectable<SettlementBatchItemsTable>
+
+/** Which payments a run may take: the branch's succeeded, unsettled, unrefunded ones. */
+export interface Eligible {
+  branchId: string
+  currency: string
+  /** completed_at ≤ this (the cut-off, or now − holding hours if earlier). */
+  upTo: string
+  gateway?: string | undefined
+  /** Instead of currency: only payments not in these currencies (no settlement account). */
+  notCurrencies?: readonly string[] | undefined
+}
+
+function eligible(db: Kysely<Database>, e: Eligible) {
+  // The literals match the partial index payments_unsettled_idx (a bound parameter would not).
+  let q = db
+    .selectFrom('payments')
+    .where('branch_id', '=', e.branchId)
+    .where(sql<boolean>`settlement_status = 'unsettled' and status = 'succeeded'`)
+    .where('refunded_minor', '=', 0)
+    .where('completed_at', '<=', e.upTo)
+    .where('gateway', 'is not', null)
+  if (e.notCurrencies) {
+    if (e.notCurrencies.length > 0) q = q.where('currency', 'not in', e.notCurrencies)
+  } else q = q.where('currency', '=', e.currency)
+  if (e.gateway) q = q.where('gateway', '=', e.gateway)
+  return q
+}
+
+/**
+ * The conversion part of a recorded fee: fee − rate part (half-up, as `applyRate`) − flat part.
+ * Integer arithmetic in SQL, the same on SQLite and PostgreSQL.
+ */
+const conversionPart = sql<string>`(fee_minor - ((amount_minor * coalesce(fee_rate_bp, 0) * 2 + 10000) / 20000) - coalesce(fee_flat_minor, 0))`
+
+/** Eligible payments whose fee was never recorded (fees are filled before a run). */
+export const paymentsWithoutFee = (db: Kysely<Database>, e: Eligible) =>
+  eligible(db, e)
+    .select(['id', 'amount_minor', 'currency', 'gateway'])
+    .where('fee_minor', 'is', null)
+    .execute()
+
+export const setPaymentFee = (
+  db: Kysely<Database>,
+  id: string,
+  fee: { fee_minor: bigint; fee_rate_bp: number; fee_flat_minor: bigint; fee_currency: string },
+) => db.updateTable('payments').set(fee).where('id', '=', id).execute()
+
+export interface GatewayTotals {
+  gateway: string
+  currency: string
+  /** How many have no recorded fee yet (filled before batching). */
+  missingFees: number
+  count: number
+  gross: bigint
+  fees: bigint
+  conversion: bigint
+}
+
+const big = (v: unknown) => BigInt((v as string | number | bigint | null) ?? 0)
+
+/** Σ amount, Σ fee and Σ conversion fee per gateway (and currency) of the eligible payments. */
+export async function eligibleTotals(db: Kysely<Database>, e: Eligible): Promise<GatewayTotals[]> {
+  const rows = await eligible(db, e)
+    .select((eb) => [
+      'gateway',
+      'currency',
+      eb.fn.countAll<string>().as('n'),
+      eb.fn.sum<string>(sql`case when fee_minor is null then 1 else 0 end`).as('missing'),
+      eb.fn.sum<string>('amount_minor').as('gross'),
+      eb.fn.sum<string>(sql`coalesce(fee_minor, 0)`).as('fees'),
+      eb.fn
+        .sum<string>(sql`case when fee_minor is null then 0 else ${conversionPart} end`)
+        .as('conversion'),
+    ])
+    .groupBy(['gateway', 'currency'])
+    .orderBy('gateway')
+    .orderBy('currency')
+    .execute()
+  return rows.map((r) => ({
+    gateway: r.gateway as string,
+    currency: r.currency,
+    missingFees: Number(r.missing),
+    count: Number(r.n),
+    gross: big(r.gross),
+    fees: big(r.fees),
+    conversion: big(r.conversion),
+  }))
+}
+
+/** Locks a settlement account's row for the run (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises). */
+export async function lockAccount(db: Kysely<Database>, accountId: string) {
+  let q = db.selectFrom('settlement_accounts').selectAll().where('id', '=', accountId)
+  if (dialectOf(db) === 'postgres') q = q.forUpdate()
+  return q.executeTakeFirst()
+}
+
+export const insertBatch = (db: Kysely<Database>, row: BatchRow) =>
+  db.insertInto('settlement_batches').values(row).execute()
+
+/** Adds every eligible payment of one gateway to a batch, in one statement. */
+export function insertItems(db: Kysely<Database>, batchId: string, e: Eligible) {
+  return db
+    .insertInto('settlement_batch_items')
+    .columns(['batch_id', 'payment_id', 'amount_minor', 'fee_minor', 'conversion_fee_minor'])
+    .expression(
+      eligible(db, e).select([
+        sql<string>`${batchId}`.as('batch_id'),
+        'id',
+        'amount_minor',
+        'fee_minor',
+        conversionPart.as('conversion_fee_minor'),
+      ]) as never,
+    )
+    .execute()
+}
+
+/** Adds a failed batch's released payments that are still unsettled to a new batch. */
+export function insertItemsFrom(db: Kysely<Database>, batchId: string, fromBatchId: string) {
+  return db
+    .insertInto('settlement_batch_items')
+    .columns(['batch_id', 'payment_id', 'amount_minor', 'fee_minor', 'conversion_fee_minor'])
+    .expression(
+      db
+        .selectFrom('settlement_batch_items as i')
+        .innerJoin('payments as p', 'p.id', 'i.payment_id')
+        .select([
+          sql<string>`${batchId}`.as('batch_id'),
+          'i.payment_id',
+          'i.amount_minor',
+          'i.fee_minor',
+          'i.conversion_fee_minor',
+        ])
+        .where('i.batch_id', '=', fromBatchId)
+        .where('p.settlement_status', '=', 'unsettled')
+        .where('p.status', '=', 'succeeded')
+        .where('p.refunded_minor', '=', 0) as never,
+    )
+    .execute()
+}
+
+const liveItemsOf = (db: Kysely<Database>, batchId: string) =>
+  db
+    .selectFrom('settlement_batch_items')
+    .select('payment_id')
+    .where('batch_id', '=', batchId)
+    .where('released_at', 'is', null)
+
+/** Points the batch's payments at it: settlement_status batched. */
+export const markBatched = (db: Kysely<Database>, batchId: string, now: string) =>
+  db
+    .updateTable('payments')
+    .set({ settlement_status: 'batched', settlement_batch_id: batchId, updated_at: now })
+    .where('id', 'in', liveItemsOf(db, batchId))
+    .execute()
+
+/**
+ * Adds the eligible payments of one gateway to a new batch and points them at it, exactly the
+ * same set. SQLite (one writer at a time, inside BEGIN IMMEDIATE): the INSERT … SELECT, then the
+ * UPDATE with the same condition walking the partial index. PostgreSQL: one statement, an
+ * UPDATE … RETURNING feeding the INSERT, so a payment committed in between cannot slip in.
+ */
+export async function batchPayments(
+  db: Kysely<Database>,
+  batchId: string,
+  e: Eligible,
+  now: string,
+): Promise<void> {
+  if (dialectOf(db) === 'postgres') {
+    await sql`with moved as (
+        update payments set settlement_status = 'batched', settlement_batch_id = ${batchId}, updated_at = ${now}
+        where id in (${eligible(db, e).select('id')})
+        returning id, amount_minor, fee_minor, fee_rate_bp, fee_flat_minor
+      )
+      insert into settlement_batch_items (batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
+      select ${batchId}, id, amount_minor, fee_minor, ${conversionPart} from moved`.execute(db)
+    return
+  }
+  await insertItems(db, batchId, e)
+  await db
+    .updateTable('payments')
+    .set({ settlement_status: 'batched', settlement_batch_id: batchId, updated_at: now })
+    .where('branch_id', '=', e.branchId)
+    .where(sql<boolean>`settlement_status = 'unsettled' and status = 'succeeded'`)
+    .where('refunded_minor', '=', 0)
+    .where('completed_at', '<=', e.upTo)
+    .where('currency', '=', e.currency)
+    .where('gateway', '=', e.gateway as string)
+    .execute()
+}
+
+/** The batch's payments are paid out: settlement_status settled. */
+export const markSettled = (db: Kysely<Database>, batchId: string, now: string) =>
+  db
+    .updateTable('payments')
+    .set({ settlement_status: 'settled', updated_at: now })
+    .where('id', 'in', liveItemsOf(db, batchId))
+    .where('settlement_batch_id', '=', batchId)
+    .execute()
+
+/** Releases a failed or cancelled batch's payments to the next run. */
+export async function releaseItems(db: Kysely<Database>, batchId: string, now: string) {
+  await db
+    .updateTable('payments')
+    .set({ settlement_status: 'unsettled', settlement_batch_id: null, updated_at: now })
+    .where('id', 'in', liveItemsOf(db, batchId))
+    .where('settlement_batch_id', '=', batchId)
+    .execute()
+  await db
+    .updateTable('settlement_batch_items')
+    .set({ released_at: now })
+    .where('batch_id', '=', batchId)
+    .where('released_at', 'is', null)
+    .execute()
+}
+
+/** Count and sums of a batch's items (all of them: released ones are still its history). */
+export async function itemTotals(db: Kysely<Database>, batchId: string) {
+  const r = await db
+    .selectFrom('settlement_batch_items')
+    .select((eb) => [
+      eb.fn.countAll<string>().as('n'),
+      eb.fn.sum<string>('amount_minor').as('gross'),
+      eb.fn.sum<string>('fee_minor').as('fees'),
+      eb.fn.sum<string>('conversion_fee_minor').as('conversion'),
+    ])
+    .where('batch_id', '=', batchId)
+    .executeTakeFirstOrThrow()
+  return {
+    count: Number(r.n),
+    gross: big(r.gross),
+    fees: big(r.fees),
+    conversion: big(r.conversion),
+  }
+}
+
+export const updateBatch = (
+  db: Kysely<Database>,
+  id: string,
+  changes: Updateable<SettlementBatchesTable>,
+) => db.updateTable('settlement_batches').set(changes).where('id', '=', id).execute()
+
+export const findBatch = (db: Kysely<Database>, id: string) =>
+  db.selectFrom('settlement_batches').selectAll().where('id', '=', id).executeTakeFirst()
+
+export function findBatchForUpdate(db: Kysely<Database>, id: string) {
+  let q = db.selectFrom('settlement_batches').selectAll().where('id', '=', id)
+  if (dialectOf(db) === 'postgres') q = q.forUpdate()
+  return q.executeTakeFirst()
+}
+
+/** A branch's batch by the bank's transfer id or by its own id (the idempotency key). */
+export function findBatchByTransfer(
+  db: Kysely<Database>,
+  branchId: string,
+  transferId: string | undefined,
+  batchId: string | undefined,
+) {
+  const ors: Expression<SqlBool>[] = []
+  let q = db.selectFrom('settlement_batches').selectAll().where('branch_id', '=', branchId)
+  q = q.where((eb) => {
+    if (transferId) ors.push(eb('transfer_id', '=', transferId))
+    if (batchId) ors.push(eb('id', '=', batchId))
+    return eb.or(ors)
+  })
+  return q.executeTakeFirst()
+}
+
+export interface BatchFilter {
+  branchId?: string | undefined
+  tenantId?: string | undefined
+  status?: string | undefined
+  since?: string | undefined
+  limit?: number | undefined
+  accountIds?: readonly string[] | undefined
+}
+
+export function listBatches(db: Kysely<Database>, f: BatchFilter) {
+  let q = db.selectFrom('settlement_batches').selectAll()
+  if (f.branchId) q = q.where('branch_id', '=', f.branchId)
+  if (f.tenantId) q = q.where('tenant_id', '=', f.tenantId)
+  if (f.status) q = q.where('status', '=', f.status)
+  if (f.since) q = q.where('created_at', '>=', f.since)
+  if (f.accountIds) q = q.where('account_id', 'in', f.accountIds.length ? f.accountIds : [''])
+  q = q.orderBy('created_at', 'desc').orderBy('id', 'desc')
+  if (f.limit) q = q.limit(f.limit)
+  return q.execute()
+}
+
+/** A batch's members with the payment fields the export and `show` need. */
+export const batchMembers = (db: Kysely<Database>, batchId: string) =>
+  db
+    .selectFrom('settlement_batch_items as i')
+    .innerJoin('payments as p', 'p.id', 'i.payment_id')
+    .select([
+      'i.payment_id',
+      'i.amount_minor',
+      'i.fee_minor',
+      'i.conversion_fee_minor',
+      'i.released_at',
+      'p.completed_at',
+      'p.receipt_number',
+      'p.order_id',
+      'p.currency',
+    ])
+    .where('i.batch_id', '=', batchId)
+    .orderBy('p.completed_at')
+    .orderBy('i.payment_id')
+    .execute()
+
+/** Records that a scheduled period ran (once; a later run of the same period updates it). */
+export async function recordRun(
+  db: Kysely<Database>,
+  accountId: string,
+  periodEnd: string,
+  outcome: string,
+  now: string,
+) {
+  await db
+    .insertInto('settlement_runs')
+    .values({ account_id: accountId, period_end: periodEnd, outcome, created_at: now })
+    .onConflict((oc) => oc.columns(['account_id', 'period_end']).doUpdateSet({ outcome }))
+    .execute()
+}
+
+export const runPeriods = (db: Kysely<Database>, accountId: string, since: string) =>
+  db
+    .selectFrom('settlement_runs')
+    .select('period_end')
+    .where('account_id', '=', accountId)
+    .where('period_end', '>', since)
+    .execute()
+
+/** Settlement accounts with their branch (for runs and schedules). */
+export function accountsWithBranch(
+  db: Kysely<Database>,
+  f: {
+    branchId?: string | undefined
+    autoOnly?: boolean | undefined
+    transfer?: string | undefined
+  },
+) {
+  let q = db
+    .selectFrom('settlement_accounts as a')
+    .innerJoin('branches as b', 'b.id', 'a.branch_id')
+    .innerJoin('tenants as t', 't.id', 'b.tenant_id')
+    .selectAll('a')
+    .select([
+      'b.code as branch_code',
+      'b.timezone as branch_timezone',
+      'b.currency as branch_currency',
+      'b.tenant_id as tenant_id',
+      't.slug as tenant_slug',
+    ])
+  if (f.branchId) q = q.where('a.branch_id', '=', f.branchId)
+  if (f.autoOnly) q = q.where('a.auto', '=', 1)
+  if (f.transfer) q = q.where('a.transfer', '=', f.transfer)
+  return q.orderBy('b.code').orderBy('a.currency').execute()
+}
+export type AccountWithBranch = Awaited<ReturnType<typeof accountsWithBranch>>[number]
+
+export const findAccountById = (db: Kysely<Database>, id: string) =>
+  db.selectFrom('settlement_accounts').selectAll().where('id', '=', id).executeTakeFirst()
+
+// --- doctor: whole-store invariant checks, each a single query ---
+
+/** Batches whose totals differ from their items (live batches: live items; others: all). */
+export const batchesForCheck = (db: Kysely<Database>) =>
+  db.selectFrom('settlement_batches').selectAll().orderBy('created_at').execute()
+
+export const allItems = (db: Kysely<Database>) =>
+  db
+    .selectFrom('settlement_batch_items')
+    .selectAll()
+    .orderBy('batch_id')
+    .orderBy('payment_id')
+    .execute()
+
+/** Payments that are batched or settled, or point at a batch. */
+export const paymentsInSettlement = (db: Kysely<Database>) =>
+  db
+    .selectFrom('payments')
+    .select([
+      'id',
+      'settlement_status',
+      'settlement_batch_id',
+      'amount_minor',
+      'fee_minor',
+      'fee_rate_bp',
+      'fee_flat_minor',
+    ])
+    .where((eb) =>
+      eb.or([
+        eb('settlement_status', '!=', 'unsettled'),
+        eb('settlement_batch_id', 'is not', null),
+      ]),
+    )
+    .execute()
+
+export const paymentsByIds = (db: Kysely<Database>, ids: readonly string[]) =>
+  ids.length === 0
+    ? Promise.resolve([])
+    : db
+        .selectFrom('payments')
+        .select([
+          'id',
+          'settlement_status',
+          'settlement_batch_id',
+          'amount_minor',
+          'fee_minor',
+          'fee_rate_bp',
+          'fee_flat_minor',
+        ])
+        .where('id', 'in', ids)
+        .execute()

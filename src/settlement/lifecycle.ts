@@ -1,0 +1,494 @@
+import { audit, auditTrail } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
+import { conflict, notFound, validationError } from '../core/errors.js'
+import { allocate } from '../core/money/allocate.js'
+import { toDecimalString } from '../core/money/format.js'
+import { scheduledAfter, scheduledBefore } from '../core/schedule.js'
+import { parseSlug } from '../core/validate.js'
+import { requireBranch } from '../tenants/branches.js'
+import {
+  accountsWithBranch,
+  type BatchRow,
+  batchMembers,
+  findBatch,
+  findBatchForUpdate,
+  insertBatch,
+  insertItemsFrom,
+  itemTotals,
+  listBatches,
+  markBatched,
+  markSettled,
+  releaseItems,
+  updateBatch,
+} from './batches-store.js'
+import { scheduleOf } from './settle.js'
+import {
+  failLocked,
+  heldByOther,
+  leaseUntil,
+  SEND_OWNER,
+  type SendResult,
+  sendBatch,
+} from './transfer.js'
+import { type BatchView, batchView, referenceOf } from './view.js'
+
+export const BATCH_STATUSES = ['pending', 'processing', 'completed', 'failed', 'cancelled'] as const
+
+async function branchCodes(ctx: Ctx): Promise<(id: string) => string> {
+  const store = await ctx.store()
+  const accounts = await accountsWithBranch(store.db, {})
+  const m = new Map(accounts.map((a) => [a.branch_id, a.branch_code]))
+  return (id) => m.get(id) ?? id
+}
+
+async function requireBatch(ctx: Ctx, id: string): Promise<BatchRow> {
+  const store = await ctx.store()
+  const b = await findBatch(store.db, id.trim())
+  if (!b)
+    throw notFound(
+      'settlement_not_found',
+      `no settlement batch "${id}"`,
+      'see `dsh settlements list`',
+    )
+  return b
+}
+
+async function accountFor(ctx: Ctx, b: BatchRow) {
+  const store = await ctx.store()
+  const a = (await accountsWithBranch(store.db, { branchId: b.branch_id })).find(
+    (x) => x.id === b.account_id,
+  )
+  if (!a) throw notFound('settlement_account_missing', `batch ${b.id} has no settlement account`)
+  return a
+}
+
+export interface ListRequest {
+  branch?: string | undefined
+  status?: string | undefined
+  since?: string | undefined
+  limit?: string | undefined
+}
+
+export async function listSettlements(ctx: Ctx, req: ListRequest): Promise<BatchView[]> {
+  const store = await ctx.store()
+  const branch = req.branch
+    ? await requireBranch(store.db, parseSlug(req.branch, 'branch code'))
+    : undefined
+  if (req.status !== undefined && !(BATCH_STATUSES as readonly string[]).includes(req.status))
+    throw validationError(
+      'invalid_status',
+      `status "${req.status}" is not one of ${BATCH_STATUSES.join(', ')}`,
+    )
+  let since: string | undefined
+  if (req.since !== undefined) {
+    const d = new Date(req.since)
+    if (!/^\d{4}-\d{2}-\d{2}/.test(req.since) || Number.isNaN(d.getTime()))
+      throw validationError('invalid_date', `since "${req.since}" is not a date`, 'e.g. 2026-11-01')
+    since = d.toISOString()
+  }
+  let limit: number | undefined
+  if (req.limit !== undefined) {
+    if (!/^\d{1,7}$/.test(req.limit) || Number(req.limit) < 1)
+      throw validationError('invalid_limit', `limit "${req.limit}" must be a whole number from 1`)
+    limit = Number(req.limit)
+  }
+  const rows = await listBatches(store.db, {
+    branchId: branch?.id,
+    status: req.status,
+    since,
+    limit,
+  })
+  const code = await branchCodes(ctx)
+  return rows.map((r) => batchView(r, code(r.branch_id)))
+}
+
+export interface MemberView {
+  paymentId: string
+  completedAt: string | null
+  receiptNumber: string | null
+  orderId: string | null
+  currency: string
+  amountMinor: bigint
+  amount: string
+  feeMinor: bigint
+  fee: string
+  conversionFeeMinor: bigint
+  conversionFee: string
+  netMinor: bigint
+  net: string
+  released: boolean
+}
+
+export interface TimelineEntry {
+  at: string
+  action: string
+  actor: string
+  detail: unknown
+}
+
+export async function showSettlement(
+  ctx: Ctx,
+  id: string,
+): Promise<BatchView & { payments: MemberView[]; timeline: TimelineEntry[] }> {
+  const b = await requireBatch(ctx, id)
+  const store = await ctx.store()
+  const members = await batchMembers(store.db, b.id)
+  const d = (m: bigint) => toDecimalString({ minor: m, currency: b.currency })
+  const code = await branchCodes(ctx)
+  const timeline = (await auditTrail(ctx, b.id)).map((r) => ({
+    at: r.at,
+    action: r.action,
+    actor: r.actor,
+    detail: r.request,
+  }))
+  return {
+    ...batchView(b, code(b.branch_id)),
+    payments: members.map((p) => {
+      const amount = BigInt(p.amount_minor)
+      const fee = BigInt(p.fee_minor)
+      const conv = BigInt(p.conversion_fee_minor)
+      return {
+        paymentId: p.payment_id,
+        completedAt: p.completed_at,
+        receiptNumber: p.receipt_number,
+        orderId: p.order_id,
+        currency: b.currency,
+        amountMinor: amount,
+        amount: d(amount),
+        feeMinor: fee,
+        fee: d(fee),
+        conversionFeeMinor: conv,
+        conversionFee: d(conv),
+        netMinor: amount - fee,
+        net: d(amount - fee),
+        released: p.released_at !== null,
+      }
+    }),
+    timeline,
+  }
+}
+
+const TERMINAL = new Set(['completed', 'failed', 'cancelled'])
+
+function refuseTerminal(b: BatchRow, what: string): void {
+  if (TERMINAL.has(b.status))
+    throw conflict(
+      'settlement_final',
+      `settlement ${b.id} is ${b.status}; it cannot be ${what}`,
+      b.status === 'failed' ? `retry it with \`dsh settlements retry ${b.id}\`` : undefined,
+    )
+}
+
+/** Completes a batch (the bank confirmed it): its payments are settled. */
+export async function completeSettlement(
+  ctx: Ctx,
+  id: string,
+  req: { bankRef: string },
+): Promise<BatchView> {
+  const bankRef = req.bankRef?.trim() ?? ''
+  if (!/^[\x21-\x7e][\x20-\x7e]{0,63}$/.test(bankRef))
+    throw validationError('invalid_bank_ref', 'bank reference must be 1 to 64 printable characters')
+  const b0 = await requireBatch(ctx, id)
+  const a = await accountFor(ctx, b0)
+  const store = await ctx.store()
+  await store.write(async (trx) => {
+    const b = (await findBatchForUpdate(trx, b0.id)) as BatchRow
+    refuseTerminal(b, 'completed')
+    await completeLocked(ctx, trx, b, a, bankRef)
+  })
+  return batchView((await findBatch(store.db, b0.id)) as BatchRow, a.branch_code)
+}
+
+export async function completeLocked(
+  ctx: Ctx,
+  trx: Parameters<typeof updateBatch>[0],
+  b: BatchRow,
+  a: { tenant_slug: string; branch_code: string },
+  bankRef: string,
+  extra: { bankAmountMinor?: bigint | undefined } = {},
+): Promise<void> {
+  const at = ctx.clock.now().toISOString()
+  await updateBatch(trx, b.id, {
+    status: 'completed',
+    bank_ref: bankRef,
+    completed_at: at,
+    updated_at: at,
+    ...(extra.bankAmountMinor !== undefined ? { bank_amount_minor: extra.bankAmountMinor } : {}),
+  })
+  await markSettled(trx, b.id, at)
+  await audit(ctx, trx, {
+    action: 'settlement.complete',
+    tenant: a.tenant_slug,
+    branch: a.branch_code,
+    target: b.id,
+    request: { reference: b.reference, bankRef, net: String(b.net_minor), currency: b.currency },
+  })
+}
+
+/** Fails a batch: its payments go back to the next run. */
+export async function failSettlement(
+  ctx: Ctx,
+  id: string,
+  req: { reason: string },
+): Promise<BatchView> {
+  const reason = req.reason?.trim() ?? ''
+  if (!reason || reason.length > 500)
+    throw validationError('invalid_reason', 'reason must be 1 to 500 characters')
+  const b0 = await requireBatch(ctx, id)
+  const a = await accountFor(ctx, b0)
+  const store = await ctx.store()
+  await store.write(async (trx) => {
+    const b = (await findBatchForUpdate(trx, b0.id)) as BatchRow
+    refuseTerminal(b, 'failed')
+    await failLocked(ctx, trx, b, a, reason)
+  })
+  return batchView((await findBatch(store.db, b0.id)) as BatchRow, a.branch_code)
+}
+
+/** Cancels a batch not yet paid: pending, or processing when a person sends it (file, manual). */
+export async function cancelSettlement(
+  ctx: Ctx,
+  id: string,
+  req: { yes?: boolean | undefined },
+): Promise<BatchView> {
+  const b0 = await requireBatch(ctx, id)
+  refuseTerminal(b0, 'cancelled')
+  if (b0.status === 'processing' && b0.transfer_adapter === 'http')
+    throw conflict(
+      'settlement_sent',
+      `settlement ${b0.id} was sent to the bank API; it cannot be cancelled`,
+      'wait for the bank’s confirmation, or fail it with `dsh settlements fail` once the bank has refused it',
+    )
+  await ctx.ask.confirm(
+    `Cancel settlement ${b0.reference} (${b0.currency} ${toDecimalString({ minor: BigInt(b0.net_minor), currency: b0.currency })}) and release its ${b0.payment_count} payment(s)`,
+    req.yes === true,
+  )
+  const a = await accountFor(ctx, b0)
+  const store = await ctx.store()
+  await store.write(async (trx) => {
+    const b = (await findBatchForUpdate(trx, b0.id)) as BatchRow
+    refuseTerminal(b, 'cancelled')
+    if (b.status === 'processing' && b.transfer_adapter === 'http')
+      throw conflict(
+        'settlement_sent',
+        `settlement ${b.id} was sent to the bank API; it cannot be cancelled`,
+      )
+    if (b.status === 'pending' && heldByOther(b, ctx.clock.now()))
+      throw conflict(
+        'settlement_sending',
+        `settlement ${b.id} is being sent by another dsh process (${b.send_owner}); it cannot be cancelled now`,
+        'wait for that run to finish, then look again with `dsh settlements show`',
+      )
+    const at = ctx.clock.now().toISOString()
+    await updateBatch(trx, b.id, { status: 'cancelled', updated_at: at })
+    await releaseItems(trx, b.id, at)
+    await audit(ctx, trx, {
+      action: 'settlement.cancel',
+      tenant: a.tenant_slug,
+      branch: a.branch_code,
+      target: b.id,
+      request: { reference: b.reference, from: b.status },
+    })
+  })
+  return batchView((await findBatch(store.db, b0.id)) as BatchRow, a.branch_code)
+}
+
+/**
+ * `retry`: a pending batch is sent again (same Idempotency-Key); a failed one becomes a new
+ * batch for the same period from its released payments that are still unsettled.
+ */
+export async function retrySettlement(
+  ctx: Ctx,
+  id: string,
+): Promise<{ batch: BatchView; send: SendResult }> {
+  const b0 = await requireBatch(ctx, id)
+  const a = await accountFor(ctx, b0)
+  const store = await ctx.store()
+  if (b0.status === 'pending') {
+    const send = await sendBatch(ctx, b0.id)
+    return { batch: batchView((await findBatch(store.db, b0.id)) as BatchRow, a.branch_code), send }
+  }
+  if (b0.status !== 'failed')
+    throw conflict(
+      'settlement_not_retryable',
+      `settlement ${b0.id} is ${b0.status}; only a pending or failed batch can be retried`,
+    )
+  const newId = ctx.ids.next('stl')
+  await store.write(async (trx) => {
+    const b = (await findBatchForUpdate(trx, b0.id)) as BatchRow
+    if (b.status !== 'failed')
+      throw conflict('settlement_not_retryable', `settlement ${b.id} is ${b.status}`)
+    const at = ctx.clock.now().toISOString()
+    const row: BatchRow = {
+      ...b,
+      id: newId,
+      reference: referenceOf(newId),
+      status: 'pending',
+      transfer_adapter: null,
+      transfer_id: null,
+      transfer_files: null,
+      sent_at: null,
+      bank_ref: null,
+      bank_amount_minor: null,
+      failure_reason: null,
+      retry_of: b.id,
+      send_owner: SEND_OWNER,
+      send_until: leaseUntil(new Date(at)),
+      created_at: at,
+      updated_at: at,
+      completed_at: null,
+    }
+    await insertBatch(trx, row)
+    await insertItemsFrom(trx, newId, b.id)
+    const t = await itemTotals(trx, newId)
+    if (t.count === 0)
+      throw conflict(
+        'nothing_to_retry',
+        `none of settlement ${b.id}'s payments is still unsettled; nothing to retry`,
+      )
+    await markBatched(trx, newId, at)
+    const stl = BigInt(b.settlement_fee_minor)
+    const fees = t.fees + stl
+    await updateBatch(trx, newId, {
+      payment_count: t.count,
+      gross_minor: t.gross,
+      transaction_fees_minor: t.fees - t.conversion,
+      conversion_fees_minor: t.conversion,
+      fees_minor: fees,
+      net_minor: t.gross - fees,
+    })
+    await audit(ctx, trx, {
+      action: 'settlement.retry',
+      tenant: a.tenant_slug,
+      branch: a.branch_code,
+      target: newId,
+      request: { reference: row.reference, retryOf: b.id, paymentCount: t.count },
+    })
+  })
+  const send = await sendBatch(ctx, newId)
+  return { batch: batchView((await findBatch(store.db, newId)) as BatchRow, a.branch_code), send }
+}
+
+export interface ExportRow {
+  paymentId: string
+  completedAt: string | null
+  receiptNumber: string | null
+  orderId: string | null
+  currency: string
+  amountMinor: bigint
+  amount: string
+  feeMinor: bigint
+  fee: string
+  settlementFeeShareMinor: bigint
+  settlementFeeShare: string
+  netMinor: bigint
+  net: string
+}
+
+/**
+ * One row per payment with the batch's settlement fee spread by amount (largest remainder), so
+ * Σ net is the batch's net exactly.
+ */
+export async function exportSettlement(ctx: Ctx, id: string): Promise<ExportRow[]> {
+  const b = await requireBatch(ctx, id)
+  const store = await ctx.store()
+  const live = TERMINAL.has(b.status) && b.status !== 'completed'
+  const members = (await batchMembers(store.db, b.id)).filter((m) => live || m.released_at === null)
+  if (members.length === 0) return []
+  const stl = BigInt(b.settlement_fee_minor)
+  const weights = members.map((m) => BigInt(m.amount_minor))
+  const shares = weights.some((w) => w > 0n)
+    ? allocate({ minor: stl, currency: b.currency }, weights).map((s) => s.minor)
+    : allocate(
+        { minor: stl, currency: b.currency },
+        weights.map(() => 1n),
+      ).map((s) => s.minor)
+  const d = (m: bigint) => toDecimalString({ minor: m, currency: b.currency })
+  return members.map((m, i) => {
+    const amount = BigInt(m.amount_minor)
+    const fee = BigInt(m.fee_minor)
+    const share = shares[i] ?? 0n
+    const net = amount - fee - share
+    return {
+      paymentId: m.payment_id,
+      completedAt: m.completed_at,
+      receiptNumber: m.receipt_number,
+      orderId: m.order_id,
+      currency: b.currency,
+      amountMinor: amount,
+      amount: d(amount),
+      feeMinor: fee,
+      fee: d(fee),
+      settlementFeeShareMinor: share,
+      settlementFeeShare: d(share),
+      netMinor: net,
+      net: d(net),
+    }
+  })
+}
+
+export const EXPORT_HEADER =
+  'payment_id,completed_at,receipt_number,order_id,currency,amount,fee,settlement_fee_share,net'
+
+const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v)
+
+export function exportCsv(rows: readonly ExportRow[]): string {
+  const lines = rows.map((r) =>
+    [
+      r.paymentId,
+      r.completedAt ?? '',
+      r.receiptNumber ?? '',
+      r.orderId ?? '',
+      r.currency,
+      r.amount,
+      r.fee,
+      r.settlementFeeShare,
+      r.net,
+    ]
+      .map(csvField)
+      .join(','),
+  )
+  return `${[EXPORT_HEADER, ...lines].join('\n')}\n`
+}
+
+export interface NextRun {
+  branch: string
+  currency: string
+  schedule: string
+  auto: boolean
+  nextRunAt: string
+  periodStart: string
+  periodEnd: string
+}
+
+/** The next scheduled cut-off of every settlement account (or one branch's). */
+export async function nextSettlements(
+  ctx: Ctx,
+  req: { branch?: string | undefined },
+): Promise<NextRun[]> {
+  const store = await ctx.store()
+  const branch = req.branch
+    ? await requireBranch(store.db, parseSlug(req.branch, 'branch code'))
+    : undefined
+  const now = ctx.clock.now()
+  return (await accountsWithBranch(store.db, { branchId: branch?.id })).map((a) => {
+    const s = scheduleOf(a)
+    const next = scheduledAfter(s, a.branch_timezone, now)
+    const start = scheduledBefore(s, a.branch_timezone, next)
+    const when =
+      s.kind === 'weekly'
+        ? `weekly ${s.weekday} ${s.at}`
+        : s.kind === 'monthly'
+          ? `monthly ${s.day} ${s.at}`
+          : `daily ${s.at}`
+    return {
+      branch: a.branch_code,
+      currency: a.currency,
+      schedule: when,
+      auto: a.auto === 1,
+      nextRunAt: next.toISOString(),
+      periodStart: start.toISOString(),
+      periodEnd: next.toISOString(),
+    }
+  })
+}

@@ -1,0 +1,451 @@
+import type { Kysely } from 'kysely'
+import { audit } from '../audit/audit.js'
+import type { Ctx } from '../context.js'
+import { configError, usageError, validationError } from '../core/errors.js'
+import { noFees } from '../core/gateways/fees.js'
+import { GATEWAY_TYPES, isGatewayType } from '../core/gateways/types.js'
+import { toDecimalString } from '../core/money/format.js'
+import { paymentFee } from '../core/payments/fees.js'
+import {
+  cutoffOf,
+  localDate,
+  parseRunDate,
+  type Schedule,
+  scheduledBefore,
+} from '../core/schedule.js'
+import { branchGateways } from '../gateway-config/in-force.js'
+import { isUniqueViolation } from '../store/errors.js'
+import type { Database } from '../store/schema.js'
+import type { BranchWithTenant } from '../tenants/branches.js'
+import { requireBranch } from '../tenants/branches.js'
+import {
+  type AccountWithBranch,
+  accountsWithBranch,
+  type BatchRow,
+  batchPayments,
+  type Eligible,
+  eligibleTotals,
+  findBatch,
+  insertBatch,
+  itemTotals,
+  listBatches,
+  lockAccount,
+  paymentsWithoutFee,
+  recordRun,
+  setPaymentFee,
+  updateBatch,
+} from './batches-store.js'
+import { findCollectionAccount } from './collection-accounts-store.js'
+import { leaseUntil, SEND_OWNER, sendBatch } from './transfer.js'
+import { type BatchView, batchView, referenceOf } from './view.js'
+
+export interface SettleRequest {
+  branch?: string | undefined
+  all?: boolean | undefined
+  gateway?: string | undefined
+  /** YYYY-MM-DD in the branch's time zone (default today there). */
+  date?: string | undefined
+  dryRun?: boolean | undefined
+  /** Only this settlement account (the scheduler's runs). */
+  accountId?: string | undefined
+  /** Record the run for the scheduler's catch-up (default true). */
+  recordRun?: boolean | undefined
+}
+
+export interface CarryView {
+  branch: string
+  gateway: string
+  currency: string
+  reason: 'below_minimum' | 'no_settlement_account'
+  paymentCount: number
+  grossMinor: bigint
+  gross: string
+  netMinor: bigint
+  net: string
+  minAmountMinor: bigint | null
+  minAmount: string | null
+}
+
+export interface SettleReport {
+  date: string | null
+  cutoffAt: string | null
+  dryRun: boolean
+  nothingToDo: boolean
+  batches: BatchView[]
+  sent: string[]
+  carriedOver: CarryView[]
+}
+
+export interface SendFailure {
+  batch: string
+  reference: string
+  message: string
+}
+
+export interface SettleOutcome {
+  report: SettleReport
+  /** Transfers that could not be sent (the batch stays pending; a rerun resends it). */
+  failures: SendFailure[]
+}
+
+export const scheduleOf = (a: {
+  schedule: string
+  at_time: string
+  weekday: string | null
+  month_day: string | null
+}): Schedule => ({
+  kind: a.schedule as Schedule['kind'],
+  at: a.at_time,
+  weekday: a.weekday,
+  day: a.month_day,
+})
+
+class DryRun {
+  constructor(readonly value: AccountRun[]) {}
+}
+
+interface AccountRun {
+  batches: BatchRow[]
+  carried: CarryView[]
+}
+
+interface Plan {
+  gateway: string
+  count: number
+  gross: bigint
+  transactionFees: bigint
+  conversionFees: bigint
+  settlementFee: bigint
+  net: bigint
+}
+
+const dec = (minor: bigint, currency: string) => toDecimalString({ minor, currency })
+
+/** The run's window for one account: cut-off, period start, and how late a payment may be. */
+export function runWindow(a: AccountWithBranch, date: string, now: Date) {
+  const schedule = scheduleOf(a)
+  const cutoff = cutoffOf(schedule, a.branch_timezone, date)
+  const periodStart = scheduledBefore(schedule, a.branch_timezone, cutoff)
+  const hold = new Date(now.getTime() - a.holding_hours * 3_600_000)
+  const upTo = cutoff.getTime() < hold.getTime() ? cutoff : hold
+  return { cutoff, periodStart, upTo }
+}
+
+/**
+ * `dsh settle`: per settlement account (so per currency) and gateway, batches the branch's
+ * succeeded, unsettled payments up to the cut-off and the holding period, exactly once (the
+ * database refuses a second live batch for the same period and a payment in two live batches),
+ * then sends every pending transfer of those accounts.
+ */
+export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcome> {
+  if (!req.accountId && Boolean(req.branch) === Boolean(req.all))
+    throw usageError(
+      'branch_or_all',
+      'give exactly one of branch or all',
+      'e.g. --branch westlands',
+    )
+  if (req.gateway !== undefined && !isGatewayType(req.gateway))
+    throw validationError(
+      'unknown_gateway_type',
+      `gateway "${req.gateway}" is not one of ${GATEWAY_TYPES.join(', ')}`,
+    )
+  const date = req.date === undefined ? undefined : parseRunDate(req.date)
+  const store = await ctx.store()
+  const now = ctx.clock.now()
+  let accounts: AccountWithBranch[]
+  let branches: BranchWithTenant[] = []
+  if (req.branch) {
+    const b = await requireBranch(store.db, req.branch)
+    branches = [b]
+    accounts = await accountsWithBranch(store.db, { branchId: b.id })
+    if (accounts.length === 0)
+      throw configError(
+        'no_settlement_account',
+        `branch ${b.code} has no settlement account`,
+        `set one with \`dsh branch settlement-account ${b.code} --account-name … --account-number … --bank-name …\``,
+      )
+  } else {
+    accounts = await accountsWithBranch(store.db, { autoOnly: !req.accountId })
+    if (req.accountId) accounts = accounts.filter((a) => a.id === req.accountId)
+  }
+  const dryRun = req.dryRun === true
+  const created: BatchRow[] = []
+  const carried: CarryView[] = []
+  const dates = new Set<string>()
+  const cutoffs = new Set<string>()
+  const branchCache = new Map(branches.map((b) => [b.id, b]))
+  const branchOf = async (a: AccountWithBranch) => {
+    let b = branchCache.get(a.branch_id)
+    if (!b) {
+      b = await requireBranch(store.db, a.branch_code)
+      branchCache.set(a.branch_id, b)
+    }
+    return b
+  }
+  const plans: {
+    a: AccountWithBranch
+    branch: BranchWithTenant
+    w: ReturnType<typeof runWindow>
+  }[] = []
+  for (const a of accounts) {
+    const runDate = date ?? localDate(now, a.branch_timezone)
+    dates.add(runDate)
+    const w = runWindow(a, runDate, now)
+    cutoffs.add(w.cutoff.toISOString())
+    plans.push({ a, branch: await branchOf(a), w })
+  }
+  // One transaction for the whole run: every account's batches commit together (a payment's
+  // page is written once however many branches share it), or none does.
+  let runs: AccountRun[] = []
+  if (plans.length > 0) {
+    try {
+      runs = await store.write(async (trx) => {
+        const out: AccountRun[] = []
+        for (const p of plans)
+          out.push(
+            await runAccount(ctx, trx, p.a, p.branch, p.w, {
+              gateway: req.gateway,
+              record: req.recordRun !== false,
+              now,
+            }),
+          )
+        if (dryRun) throw new DryRun(out)
+        return out
+      })
+    } catch (err) {
+      if (err instanceof DryRun) runs = err.value
+      // A racing process made these batches first: for this run there is nothing to do.
+      else if (isUniqueViolation(err)) runs = []
+      else throw err
+    }
+  }
+  for (const r of runs) {
+    created.push(...r.batches)
+    carried.push(...r.carried)
+  }
+  // Succeeded payments in a currency no settlement account takes: reported, never an error.
+  if (!req.accountId) {
+    const byBranch = new Map<string, AccountWithBranch[]>()
+    for (const a of accounts) byBranch.set(a.branch_id, [...(byBranch.get(a.branch_id) ?? []), a])
+    for (const [branchId, list] of byBranch) {
+      const first = list[0] as AccountWithBranch
+      const w = runWindow(first, date ?? localDate(now, first.branch_timezone), now)
+      const totals = await eligibleTotals(store.db, {
+        branchId,
+        currency: first.currency,
+        upTo: w.upTo.toISOString(),
+        gateway: req.gateway,
+        notCurrencies: list.map((a) => a.currency),
+      })
+      for (const t of totals) {
+        const net = t.gross - t.fees
+        carried.push({
+          branch: first.branch_code,
+          gateway: t.gateway,
+          currency: t.currency,
+          reason: 'no_settlement_account',
+          paymentCount: t.count,
+          grossMinor: t.gross,
+          gross: dec(t.gross, t.currency),
+          netMinor: net,
+          net: dec(net, t.currency),
+          minAmountMinor: null,
+          minAmount: null,
+        })
+      }
+    }
+  }
+  const sent: string[] = []
+  const failures: SendFailure[] = []
+  if (!dryRun && accounts.length > 0) {
+    const pending = await listBatches(store.db, {
+      status: 'pending',
+      accountIds: accounts.map((a) => a.id),
+    })
+    if (req.gateway)
+      pending.splice(0, pending.length, ...pending.filter((b) => b.gateway === req.gateway))
+    pending.reverse() // oldest first
+    for (const b of pending) {
+      const r = await sendBatch(ctx, b.id)
+      if (r.sent) sent.push(b.id)
+      else if (r.failure) failures.push({ batch: b.id, reference: b.reference, message: r.failure })
+    }
+  }
+  const code = new Map(accounts.map((a) => [a.branch_id, a.branch_code]))
+  const views: BatchView[] = []
+  for (const b of created) {
+    const row = dryRun ? b : ((await findBatch(store.db, b.id)) ?? b)
+    views.push(batchView(row, code.get(b.branch_id) ?? ''))
+  }
+  return {
+    report: {
+      date: dates.size === 1 ? ([...dates][0] as string) : (date ?? null),
+      cutoffAt: cutoffs.size === 1 ? ([...cutoffs][0] as string) : null,
+      dryRun,
+      nothingToDo: created.length === 0 && sent.length === 0,
+      batches: views,
+      sent,
+      carriedOver: carried,
+    },
+    failures,
+  }
+}
+
+async function runAccount(
+  ctx: Ctx,
+  trx: Kysely<Database>,
+  account: AccountWithBranch,
+  branch: BranchWithTenant,
+  w: { cutoff: Date; periodStart: Date; upTo: Date },
+  opts: { gateway: string | undefined; record: boolean; now: Date },
+): Promise<AccountRun> {
+  const a = (await lockAccount(trx, account.id)) ?? account
+  const cur = a.currency
+  const nowIso = opts.now.toISOString()
+  const e: Eligible = {
+    branchId: branch.id,
+    currency: cur,
+    upTo: w.upTo.toISOString(),
+    gateway: opts.gateway,
+  }
+  const gateways = await branchGateways(trx, branch)
+  let totals = await eligibleTotals(trx, e)
+  // A succeeded payment without a recorded fee gets the fee of the configuration in force now,
+  // written on the payment: from then on it is the recorded fee.
+  if (totals.some((t) => t.missingFees > 0)) {
+    for (const p of await paymentsWithoutFee(trx, e)) {
+      const fees = gateways.find((g) => g.type === p.gateway)?.fees ?? noFees(p.currency)
+      const fee = paymentFee(BigInt(p.amount_minor), p.currency, branch.currency, fees)
+      await setPaymentFee(trx, p.id, {
+        fee_minor: fee.feeMinor,
+        fee_rate_bp: fee.rateBp,
+        fee_flat_minor: fee.flatMinor,
+        fee_currency: p.currency,
+      })
+    }
+    totals = await eligibleTotals(trx, e)
+  }
+  const min = BigInt(a.min_amount_minor)
+  const plans: Plan[] = []
+  const carried: CarryView[] = []
+  for (const t of totals) {
+    const fees = gateways.find((g) => g.type === t.gateway)?.fees
+    const settlementFee = fees && fees.currency === cur ? fees.settlementFeeMinor : 0n
+    const plan: Plan = {
+      gateway: t.gateway,
+      count: t.count,
+      gross: t.gross,
+      transactionFees: t.fees - t.conversion,
+      conversionFees: t.conversion,
+      settlementFee,
+      net: t.gross - t.fees - settlementFee,
+    }
+    if (plan.net < min || plan.net <= 0n)
+      carried.push({
+        branch: account.branch_code,
+        gateway: t.gateway,
+        currency: cur,
+        reason: 'below_minimum',
+        paymentCount: t.count,
+        grossMinor: t.gross,
+        gross: dec(t.gross, cur),
+        netMinor: plan.net,
+        net: dec(plan.net, cur),
+        minAmountMinor: min,
+        minAmount: dec(min, cur),
+      })
+    else plans.push(plan)
+  }
+  if (plans.length > 0 && a.transfer === 'file') {
+    if (!(await findCollectionAccount(trx, branch.tenant_id, cur)))
+      throw configError(
+        'no_collection_account',
+        `tenant ${branch.tenant_slug} has no collection account in ${cur} to pay ${branch.code}'s settlement from`,
+        `set one with \`dsh tenant collection-account ${branch.tenant_slug} --currency ${cur} --account-name … --account-number … --bank-name …\``,
+      )
+  }
+  const batches: BatchRow[] = []
+  for (const p of plans) {
+    const id = ctx.ids.next('stl')
+    const row: BatchRow = {
+      id,
+      reference: referenceOf(id),
+      tenant_id: branch.tenant_id,
+      branch_id: branch.id,
+      account_id: a.id,
+      gateway: p.gateway,
+      currency: cur,
+      period_start: w.periodStart.toISOString(),
+      period_end: w.cutoff.toISOString(),
+      status: 'pending',
+      payment_count: p.count,
+      gross_minor: p.gross,
+      transaction_fees_minor: p.transactionFees,
+      conversion_fees_minor: p.conversionFees,
+      settlement_fee_minor: p.settlementFee,
+      fees_minor: p.transactionFees + p.conversionFees + p.settlementFee,
+      net_minor: p.net,
+      transfer_adapter: null,
+      transfer_id: null,
+      transfer_files: null,
+      sent_at: null,
+      bank_ref: null,
+      bank_amount_minor: null,
+      failure_reason: null,
+      retry_of: null,
+      // This run sends what it creates; a concurrent run leaves it alone.
+      send_owner: SEND_OWNER,
+      send_until: leaseUntil(opts.now),
+      created_at: nowIso,
+      updated_at: nowIso,
+      completed_at: null,
+    }
+    await insertBatch(trx, row)
+    await batchPayments(trx, id, { ...e, gateway: p.gateway }, nowIso)
+    // The batch's figures are its members' (the same set, read under the account's lock).
+    const t = await itemTotals(trx, id)
+    if (
+      t.count !== p.count ||
+      t.gross !== p.gross ||
+      t.fees !== p.transactionFees + p.conversionFees
+    ) {
+      const fees = t.fees + p.settlementFee
+      Object.assign(row, {
+        payment_count: t.count,
+        gross_minor: t.gross,
+        transaction_fees_minor: t.fees - t.conversion,
+        conversion_fees_minor: t.conversion,
+        fees_minor: fees,
+        net_minor: t.gross - fees,
+      })
+      await updateBatch(trx, id, row)
+    }
+    await audit(ctx, trx, {
+      action: 'settlement.create',
+      tenant: branch.tenant_slug,
+      branch: branch.code,
+      target: id,
+      request: {
+        reference: row.reference,
+        gateway: p.gateway,
+        currency: cur,
+        periodStart: row.period_start,
+        periodEnd: row.period_end,
+        paymentCount: row.payment_count,
+        gross: String(row.gross_minor),
+        fees: String(row.fees_minor),
+        net: String(row.net_minor),
+      },
+    })
+    batches.push(row)
+  }
+  if (opts.record)
+    await recordRun(
+      trx,
+      a.id,
+      w.cutoff.toISOString(),
+      batches.length > 0 ? 'batched' : carried.length > 0 ? 'carried_over' : 'nothing',
+      nowIso,
+    )
+  return { batches, carried }
+}

@@ -1,0 +1,84 @@
+import { toDecimalString } from '../core/money/format.js'
+import type { BatchRow } from './batches-store.js'
+
+/** A settlement batch as `dsh settle`, `dsh settlements list|show` and the API show it. */
+export interface BatchView {
+  id: string
+  reference: string
+  branch: string
+  gateway: string
+  currency: string
+  periodStart: string | null
+  periodEnd: string
+  status: string
+  paymentCount: number
+  grossMinor: bigint
+  gross: string
+  transactionFeesMinor: bigint
+  transactionFees: string
+  conversionFeesMinor: bigint
+  conversionFees: string
+  settlementFeeMinor: bigint
+  settlementFee: string
+  feesMinor: bigint
+  fees: string
+  netMinor: bigint
+  net: string
+  transfer: { adapter: string; transferId: string | null; files: string[]; sentAt: string } | null
+  bankRef: string | null
+  failureReason: string | null
+  createdAt: string
+  updatedAt: string
+  completedAt: string | null
+}
+
+export function batchView(r: BatchRow, branch: string): BatchView {
+  const m = (v: unknown) => BigInt(v as string)
+  const d = (minor: bigint) => toDecimalString({ minor, currency: r.currency })
+  const gross = m(r.gross_minor)
+  const tx = m(r.transaction_fees_minor)
+  const conv = m(r.conversion_fees_minor)
+  const stl = m(r.settlement_fee_minor)
+  const fees = m(r.fees_minor)
+  const net = m(r.net_minor)
+  return {
+    id: r.id,
+    reference: r.reference,
+    branch,
+    gateway: r.gateway,
+    currency: r.currency,
+    periodStart: r.period_start,
+    periodEnd: r.period_end,
+    status: r.status,
+    paymentCount: Number(r.payment_count),
+    grossMinor: gross,
+    gross: d(gross),
+    transactionFeesMinor: tx,
+    transactionFees: d(tx),
+    conversionFeesMinor: conv,
+    conversionFees: d(conv),
+    settlementFeeMinor: stl,
+    settlementFee: d(stl),
+    feesMinor: fees,
+    fees: d(fees),
+    netMinor: net,
+    net: d(net),
+    transfer:
+      r.transfer_adapter && r.sent_at
+        ? {
+            adapter: r.transfer_adapter,
+            transferId: r.transfer_id,
+            files: r.transfer_files ? (JSON.parse(r.transfer_files) as string[]) : [],
+            sentAt: r.sent_at,
+          }
+        : null,
+    bankRef: r.bank_ref,
+    failureReason: r.failure_reason,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    completedAt: r.completed_at,
+  }
+}
+
+/** `SETTLEMENT-` + the last 10 characters of the batch id (the ULID's random part). */
+export const referenceOf = (batchId: string) => `SETTLEMENT-${batchId.slice(-10)}`
