@@ -13,6 +13,7 @@ import type { BranchWithTenant } from '../tenants/branches.js'
 import { apiRoutes } from './api-routes.js'
 import { callbackRoutes } from './callback-routes.js'
 import { createLookups, type DaemonContext } from './context.js'
+import { dashboardRoutes } from './dashboard.js'
 import { createInboxWriter, type InboxWriter } from './inbox-writer.js'
 import { type JobRunner, startJobs } from './jobs.js'
 import { createLogger, type Logger } from './log.js'
@@ -154,7 +155,12 @@ export async function runDaemon(
       () => server?.busy() ?? false,
     )
     ctx.worker = worker
-    server = createDaemonServer(ctx, [...callbackRoutes(ctx), ...apiRoutes(ctx), ...opsRoutes(ctx)])
+    server = createDaemonServer(ctx, [
+      ...callbackRoutes(ctx),
+      ...apiRoutes(ctx),
+      ...dashboardRoutes(ctx),
+      ...opsRoutes(ctx),
+    ])
     const { url, port } = await server.listen()
     lock?.note({ url })
     worker.start()

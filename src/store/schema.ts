@@ -209,6 +209,7 @@ export interface Database {
   collection_accounts: CollectionAccountsTable
   fx_rates: FxRatesTable
   alerts: AlertsTable
+  dashboard_sessions: DashboardSessionsTable
 }
 
 // The daemon (migration 2026_11_26_0004_daemon).
@@ -460,4 +461,16 @@ export interface CollectionAccountsTable {
   swift: string | null
   created_at: string
   updated_at: string
+}
+
+// The dashboard (migration 2026_11_29_0010_dashboard_sessions).
+
+export interface DashboardSessionsTable {
+  id: string
+  /** SHA-256 (hex) of the cookie's value; the value itself is never stored. */
+  session_hash: string
+  token_id: string
+  created_at: string
+  expires_at: string
+  ended_at: string | null
 }
