@@ -247,6 +247,16 @@ function renderReport(r) {
     'Nothing pending',
   )
   fill(
+    'next',
+    r.settlement.next ?? [],
+    (n) => [
+      cell('th', n.currency, { field: 'currency' }),
+      cell('td', `${n.schedule}${n.auto ? '' : ' (manual)'}`, { field: 'schedule' }),
+      timeCell(n.nextRunAt, 'nextRunAt'),
+    ],
+    'No settlement account',
+  )
+  fill(
     'alerts',
     r.alerts,
     (a) => [
