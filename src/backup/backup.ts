@@ -33,6 +33,9 @@ export const stamp = (d: Date) =>
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z')
 
+/** With milliseconds (`20261129T021500123Z`): two backups in one second get two names. */
+const backupStamp = (d: Date) => d.toISOString().replace(/[-:.]/g, '')
+
 export const backupsDir = (ctx: Ctx) => join(ctx.home, 'backups')
 
 /** Where the master key is, in words for the person taking the backup. */
@@ -54,7 +57,7 @@ export async function takeBackup(
   const store = await ctx.store()
   const pg = isPostgresUrl(dbSpec)
   const file = resolve(
-    opts.to ?? join(backupsDir(ctx), `dsh-${stamp(ctx.clock.now())}.${pg ? 'dump' : 'db'}`),
+    opts.to ?? join(backupsDir(ctx), `dsh-${backupStamp(ctx.clock.now())}.${pg ? 'dump' : 'db'}`),
   )
   if (existsSync(file) || existsSync(manifestPath(file)))
     throw conflict('backup_exists', `${file} already exists`, 'give another --to, or move it away')
@@ -123,7 +126,8 @@ export function listBackups(ctx: Ctx): string[] {
   if (!existsSync(dir)) return []
   return readdirSync(dir)
     .filter(
-      (f) => /^dsh-\d{8}T\d{6}Z\.(db|dump)$/.test(f) && existsSync(manifestPath(join(dir, f))),
+      (f) =>
+        /^dsh-\d{8}T\d{6}(\d{3})?Z\.(db|dump)$/.test(f) && existsSync(manifestPath(join(dir, f))),
     )
     .sort()
     .reverse()

@@ -88,7 +88,7 @@ describe.each(DIALECTS)('backups and restore on $name', ({ name, enabled }) => {
       expect(r.code, r.stderr).toBe(0)
       first = r.json<BackupOut>()
       expect(first.file).toMatch(
-        new RegExp(`/backups/dsh-\\d{8}T\\d{6}Z\\.${ext}$`.replaceAll('/', '\\/')),
+        new RegExp(`/backups/dsh-\\d{8}T\\d{9}Z\\.${ext}$`.replaceAll('/', '\\/')),
       )
       const m = first.manifest
       expect(m).toMatchObject({ format: 'dsh-backup/1', dialect: name })
