@@ -87,7 +87,12 @@ export class Metrics {
   /** Prometheus text exposition format 0.0.4. */
   render(g: StoreGauges, extra: { jobsAlive: Record<string, boolean>; inflight: number }): string {
     const out: string[] = []
-    const family = (name: string, type: string, help: string, rows: [Labels, number | bigint][]) => {
+    const family = (
+      name: string,
+      type: string,
+      help: string,
+      rows: [Labels, number | bigint][],
+    ) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
       for (const [l, v] of rows) out.push(`${name}${fmt(l)} ${v}`)
     }
@@ -125,10 +130,7 @@ export class Metrics {
       'dsh_settlement_pending_minor',
       'gauge',
       'Succeeded payments not yet settled, in minor units, per branch and currency',
-      g.settlementPending.map((p) => [
-        { branch: p.branch, currency: p.currency },
-        p.amountMinor,
-      ]),
+      g.settlementPending.map((p) => [{ branch: p.branch, currency: p.currency }, p.amountMinor]),
     )
     if (g.lastBackupAt)
       family(
