@@ -8,8 +8,7 @@
 // - better-sqlite3 (native) and pg (optional native pg-native) stay external: they are loaded
 //   from node_modules as before.
 // - Linked source maps (dist/bundle/*.js.map) point at the TypeScript; bin/dsh turns them on only
-//   when a stack can be printed (--verbose, or the daemon's logs), since reading them costs
-//   start-up time.
+//   with --verbose, the flag that prints stacks, since reading them costs start-up time.
 import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
