@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { userInfo } from 'node:os'
 import { buildProgram } from '../commands/index.js'
 import { runCli } from './cli/run.js'
@@ -26,7 +25,9 @@ const rt: Runtime = {
     return process.stdout.isTTY ? process.stdout.columns : undefined
   },
   clock: systemClock,
-  ids: ulidGen(Date.now, (n) => randomBytes(n)),
+  // The Web Crypto global (the same CSPRNG as node:crypto's randomBytes) loads on first use, so
+  // commands that make no id, `dsh --help` first, do not pay for loading node:crypto.
+  ids: ulidGen(Date.now, (n) => crypto.getRandomValues(new Uint8Array(n))),
   user: osUser(),
 }
 

@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const DSH = join(ROOT, 'bin', 'dsh')
+const UNBUNDLED = join(ROOT, 'dist', 'src', 'main.js')
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3)
 const RUNS = Number(process.env.BENCH_RUNS ?? 15)
 const BUDGET_MS = Number(process.env.BENCH_BUDGET_MS ?? 90_000)
@@ -55,7 +56,7 @@ function summarise({ name, args }, samples) {
   const sorted = [...samples].sort((a, b) => a - b)
   return {
     name,
-    command: `node ${args.map((a) => (a === DSH ? 'bin/dsh' : a)).join(' ')}`,
+    command: `node ${args.map((a) => (a === DSH ? 'bin/dsh' : a === UNBUNDLED ? 'dist/src/main.js' : a)).join(' ')}`,
     runs: sorted.length,
     min: sorted[0],
     median: percentile(sorted, 50),
@@ -214,6 +215,19 @@ async function main() {
         args: [DSH, 'payments', 'list', '--limit', '20'],
         env: { DSH_HOME: home },
       },
+      // The same commands from tsc's one-file-per-module output (dist/src/main.js, what bin/dsh
+      // ran before the bundle), side by side in the same rounds
+      { name: 'unbundled --help', args: [UNBUNDLED, '--help'] },
+      {
+        name: 'unbundled branch list',
+        args: [UNBUNDLED, 'branch', 'list'],
+        env: { DSH_HOME: home },
+      },
+      {
+        name: 'unbundled payments list',
+        args: [UNBUNDLED, 'payments', 'list', '--limit', '20'],
+        env: { DSH_HOME: home },
+      },
       // --verbose makes bin/dsh read the source maps (stacks then name the TypeScript): their cost
       {
         name: 'dsh branch list --verbose',
@@ -229,6 +243,9 @@ async function main() {
       'dsh branch list / node -e 0': ratio('dsh branch list', 'node'),
       'dsh payments list / node -e 0': ratio('dsh payments list', 'node'),
       'dsh branch list --verbose / node -e 0': ratio('dsh branch list --verbose', 'node'),
+      'unbundled --help / node -e 0': ratio('unbundled --help', 'node'),
+      'unbundled branch list / node -e 0': ratio('unbundled branch list', 'node'),
+      'unbundled payments list / node -e 0': ratio('unbundled payments list', 'node'),
     }
     const targets = {
       'dsh --help / node -e 0': 1.4,
