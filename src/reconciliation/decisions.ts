@@ -5,7 +5,7 @@ import { conflict, fieldError, notFound } from '../core/errors.js'
 import {
   adoptPayment,
   assertAdoptable,
-  fillReceipt,
+  fillReceipts,
   paymentForReconciliation,
   type ReconPayment,
 } from '../payments/reconcile.js'
@@ -144,7 +144,7 @@ export async function decide(
         },
       ])
       if (line.transaction_id && !p.receiptNumber)
-        await fillReceipt(ctx, trx, branch, p.id, line.transaction_id)
+        await fillReceipts(ctx, trx, [{ paymentId: p.id, receipt: line.transaction_id }])
     }
     if (kind === 'reject' && p)
       for (const m of live)
@@ -213,13 +213,13 @@ async function decideBatch(
         unmatched_reason: null,
       },
     ])
-    await completeFromStatement(
-      ctx,
-      trx,
-      batch.id,
-      line.transaction_id ?? line.reference,
-      BigInt(line.amount_minor),
-    )
+    await completeFromStatement(ctx, trx, [
+      {
+        batchId: batch.id,
+        bankRef: line.transaction_id ?? line.reference,
+        amountMinor: BigInt(line.amount_minor),
+      },
+    ])
   }
   if (kind === 'reject')
     for (const m of live)

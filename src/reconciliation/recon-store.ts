@@ -1,4 +1,5 @@
 import type { Insertable, Kysely, Selectable } from 'kysely'
+import { insertMany } from '../store/bulk.js'
 import type {
   Database,
   ReconDecisionsTable,
@@ -43,13 +44,22 @@ export const liveMatchOfPayment = (db: Kysely<Database>, paymentId: string) =>
     .where('unmatched_at', 'is', null)
     .executeTakeFirst()
 
-export async function insertMatches(db: Kysely<Database>, rows: Insertable<ReconMatchesTable>[]) {
-  for (let i = 0; i < rows.length; i += 500)
-    await db
-      .insertInto('recon_matches')
-      .values(rows.slice(i, i + 500))
-      .execute()
-}
+const MATCH_COLUMNS = [
+  'id',
+  'run_id',
+  'branch_id',
+  'statement_line_id',
+  'payment_id',
+  'batch_id',
+  'pass',
+  'rule',
+  'created_at',
+  'unmatched_at',
+  'unmatched_reason',
+] as const satisfies readonly (keyof ReconMatchesTable)[]
+
+export const insertMatches = (db: Kysely<Database>, rows: Insertable<ReconMatchesTable>[]) =>
+  insertMany(db, 'recon_matches', MATCH_COLUMNS, rows)
 
 export const unmatch = (db: Kysely<Database>, id: string, at: string, reason: string) =>
   db
@@ -58,16 +68,27 @@ export const unmatch = (db: Kysely<Database>, id: string, at: string, reason: st
     .where('id', '=', id)
     .execute()
 
-export async function insertDiscrepancies(
+const DISCREPANCY_COLUMNS = [
+  'id',
+  'run_id',
+  'category',
+  'severity',
+  'pass',
+  'rule',
+  'statement_line_id',
+  'payment_id',
+  'batch_id',
+  'expected_minor',
+  'actual_minor',
+  'difference_minor',
+  'currency',
+  'suggestion',
+] as const satisfies readonly (keyof ReconDiscrepanciesTable)[]
+
+export const insertDiscrepancies = (
   db: Kysely<Database>,
   rows: Insertable<ReconDiscrepanciesTable>[],
-) {
-  for (let i = 0; i < rows.length; i += 500)
-    await db
-      .insertInto('recon_discrepancies')
-      .values(rows.slice(i, i + 500))
-      .execute()
-}
+) => insertMany(db, 'recon_discrepancies', DISCREPANCY_COLUMNS, rows)
 
 /** The latest run's discrepancy about a line. */
 export const latestDiscrepancyOfLine = (db: Kysely<Database>, lineId: string) =>

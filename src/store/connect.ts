@@ -271,11 +271,16 @@ function exactIntegers(native: {
   const statements = new Map<string, ReturnType<typeof native.prepare>>()
   const narrow = (v: unknown) =>
     typeof v === 'bigint' && v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v
+  // The row is a fresh object from the driver: narrowed in place, not copied (a read of 100k
+  // rows copied every one of them).
   const row = (r: unknown): unknown => {
     if (typeof r !== 'object' || r === null) return r
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(r)) out[k] = narrow(v)
-    return out
+    const o = r as Record<string, unknown>
+    for (const k in o) {
+      const v = o[k]
+      if (typeof v === 'bigint') o[k] = narrow(v)
+    }
+    return o
   }
   return {
     close: () => {

@@ -118,6 +118,13 @@ export interface MatchResult {
 
 const OPEN = new Set(['created', 'pending', 'unknown', 'needs_review'])
 
+/** Upper case, without a copy when it already is (receipts are). */
+const upper = (s: string) => (/[a-z]/.test(s) ? s.toUpperCase() : s)
+
+/** Whether a person rejected the pair (no key is built when nobody rejected anything). */
+export const rejected = (d: Decisions, lineId: string, targetId: string) =>
+  d.rejectedPairs.size > 0 && d.rejectedPairs.has(`${lineId}|${targetId}`)
+
 const byLine = (a: LineIn, b: LineIn) =>
   a.bookedAtMs - b.bookedAtMs ||
   (a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0) ||
@@ -149,7 +156,7 @@ export function firstFailed(
   if (
     p.receiptNumber !== null &&
     l.transactionId !== null &&
-    p.receiptNumber.toUpperCase() !== l.transactionId.toUpperCase()
+    upper(p.receiptNumber) !== upper(l.transactionId)
   )
     return 'receipt'
   if (p.currency !== l.currency) return 'currency'
@@ -161,7 +168,7 @@ export function firstFailed(
   )
     return 'time window'
   if (!phoneDigitsAgree(l.counterparty, p.phone)) return 'phone'
-  if (d.rejectedPairs.has(`${l.id}|${p.id}`)) return 'rejected'
+  if (rejected(d, l.id, p.id)) return 'rejected'
   return null
 }
 
@@ -209,7 +216,7 @@ export function matchPayments(
   }
   const succeeded = payments.filter((p) => p.status === 'succeeded')
   const byReceipt = new Map<string, PaymentIn>()
-  for (const p of payments) if (p.receiptNumber) byReceipt.set(p.receiptNumber.toUpperCase(), p)
+  for (const p of payments) if (p.receiptNumber) byReceipt.set(upper(p.receiptNumber), p)
   const match = (l: LineIn, p: PaymentIn, pass: string, rule: string) => {
     usedLine.add(l.id)
     usedPayment.add(p.id)
@@ -224,7 +231,7 @@ export function matchPayments(
   const seenTx = new Map<string, LineIn>()
   for (const l of lines) {
     if (!l.transactionId) continue
-    const tx = l.transactionId.toUpperCase()
+    const tx = upper(l.transactionId)
     const first = seenTx.get(tx)
     if (first) {
       usedLine.add(l.id)
@@ -245,7 +252,7 @@ export function matchPayments(
     seenTx.set(tx, l)
     if (usedLine.has(l.id)) continue
     const p = byReceipt.get(tx)
-    if (!p || usedPayment.has(p.id) || decisions.rejectedPairs.has(`${l.id}|${p.id}`)) continue
+    if (!p || usedPayment.has(p.id) || rejected(decisions, l.id, p.id)) continue
     if (p.status === 'succeeded') {
       if (p.currency === l.currency && p.amountMinor === l.amountMinor) {
         match(l, p, 'exact_reference', 'receipt number')
