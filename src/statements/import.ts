@@ -157,8 +157,14 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
       let currency: string | undefined
       const occurrences = new Map<string, number>()
       let pending: Insertable<StatementLinesTable>[] = []
+      // Stored lines are looked up before inserting while the previous chunk had some (a
+      // re-import, an overlap); a chunk of new lines is inserted straight away (a conflict
+      // would still be skipped, and turns the look-up back on).
+      let probe = true
       const flush = async () => {
-        imported += await insertLines(trx, pending)
+        const n = await insertLines(trx, pending, probe)
+        probe = n < pending.length
+        imported += n
         pending = []
       }
       // Running balance, checked in file order both ways until the order is known.

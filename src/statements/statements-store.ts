@@ -57,22 +57,26 @@ const LINE_COLUMNS = [
 ] as const satisfies readonly (keyof StatementLinesTable)[]
 
 /**
- * Inserts lines, skipping fingerprints already stored (the id is `sl_` + the fingerprint): the
- * chunk's ids are looked up first (a re-import then inserts nothing), and the insert still
- * ignores a conflict. Returns how many were new.
+ * Inserts lines, skipping fingerprints already stored (the id is `sl_` + the fingerprint).
+ * With `probe`, the chunk's ids are looked up first and only the missing lines are offered (a
+ * re-import then binds one value per line, not eighteen). Returns how many were new.
  */
 export async function insertLines(
   db: Kysely<Database>,
   rows: Insertable<StatementLinesTable>[],
+  probe = true,
 ): Promise<number> {
   if (rows.length === 0) return 0
-  const present = await existing(
-    db,
-    'statement_lines',
-    'id',
-    rows.map((r) => r.id),
-  )
-  const fresh = present.size === 0 ? rows : rows.filter((r) => !present.has(r.id))
+  let fresh = rows
+  if (probe) {
+    const present = await existing(
+      db,
+      'statement_lines',
+      'id',
+      rows.map((r) => r.id),
+    )
+    if (present.size > 0) fresh = rows.filter((r) => !present.has(r.id))
+  }
   return insertMany(db, 'statement_lines', LINE_COLUMNS, fresh, { ignoreConflictOn: 'id' })
 }
 

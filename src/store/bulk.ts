@@ -1,32 +1,59 @@
 import type { CompiledQuery, Kysely } from 'kysely'
+import { type NativeStatement, nativeWriter } from './connect.js'
 import type { Database } from './schema.js'
 
 /**
- * Bulk statements for the hot paths (statement import, reconciliation runs): each query is
- * compiled once per chunk size and reused with new parameters, instead of building and compiling
- * one query per chunk (on SQLite the prepared statement is reused too: the driver keeps one per
- * query text). Portable: Kysely compiles the placeholders of the dialect ($1 on PostgreSQL).
+ * Bulk statements for the hot paths (statement import, reconciliation runs). Each query is
+ * compiled once (per transaction) and reused with new values, instead of building and compiling
+ * a query per row or chunk. On SQLite inside a write, the statement is prepared once on the
+ * transaction's connection and run row by row, synchronously: a one-row INSERT run per row costs
+ * SQLite less than a many-row VALUES, and no promise is made per row. On PostgreSQL, rows go in
+ * chunks of a many-row statement. Portable: Kysely compiles each dialect's placeholders.
  */
 
-/** Rows per statement: enough to amortise a call, few enough for any parameter limit. */
+/** Values per many-row statement: enough to amortise a round trip, within any parameter limit. */
 const MAX_PARAMS = 8_000
 
 type Table = keyof Database & string
 
 const compiled = new WeakMap<object, Map<string, CompiledQuery>>()
+const prepared = new WeakMap<object, Map<string, NativeStatement>>()
 
-function cached(db: Kysely<Database>, key: string, make: () => CompiledQuery): CompiledQuery {
-  let m = compiled.get(db)
+function memo<V>(store: WeakMap<object, Map<string, V>>, db: object, key: string, make: () => V) {
+  let m = store.get(db)
   if (!m) {
     m = new Map()
-    compiled.set(db, m)
+    store.set(db, m)
   }
-  let q = m.get(key)
-  if (!q) {
-    q = make()
-    m.set(key, q)
+  let v = m.get(key)
+  if (v === undefined) {
+    v = make()
+    m.set(key, v)
   }
-  return q
+  return v
+}
+
+const cached = (db: Kysely<Database>, key: string, make: () => CompiledQuery) =>
+  memo(compiled, db, key, make)
+
+/** On SQLite inside a write: the query prepared on the transaction's own connection. */
+function native(db: Kysely<Database>, key: string, q: CompiledQuery): NativeStatement | undefined {
+  const w = nativeWriter(db)
+  return w ? memo(prepared, db, key, () => w.prepare(q.sql)) : undefined
+}
+
+function insertQuery(
+  db: Kysely<Database>,
+  table: string,
+  columns: readonly string[],
+  rows: number,
+  ignoreConflictOn: string | undefined,
+): CompiledQuery {
+  const blank = Object.fromEntries(columns.map((c) => [c, null]))
+  // biome-ignore lint/suspicious/noExplicitAny: a generic table; the caller names its columns.
+  let b = (db as Kysely<any>).insertInto(table).values(Array.from({ length: rows }, () => blank))
+  if (ignoreConflictOn) b = b.onConflict((oc) => oc.column(ignoreConflictOn).doNothing())
+  return b.compile()
 }
 
 /**
@@ -39,26 +66,29 @@ export async function insertMany<T extends Table>(
   table: T,
   columns: readonly (keyof Database[T] & string)[],
   rows: readonly Readonly<Record<string, unknown>>[],
-  options: { ignoreConflictOn?: keyof Database[T] & string; chunk?: number } = {},
+  options: { ignoreConflictOn?: keyof Database[T] & string } = {},
 ): Promise<number> {
-  const per = Math.max(
-    1,
-    Math.min(options.chunk ?? 500, Math.floor(MAX_PARAMS / Math.max(1, columns.length))),
-  )
+  if (rows.length === 0) return 0
+  const key = `insert|${table}|${columns.join(',')}|${options.ignoreConflictOn ?? ''}`
   let inserted = 0
+  const st = native(
+    db,
+    key,
+    cached(db, `${key}|1`, () => insertQuery(db, table, columns, 1, options.ignoreConflictOn)),
+  )
+  if (st) {
+    const values: unknown[] = new Array(columns.length)
+    for (const row of rows) {
+      for (let j = 0; j < columns.length; j++) values[j] = row[columns[j] as string] ?? null
+      inserted += Number(st.run(values).changes)
+    }
+    return inserted
+  }
+  const per = Math.max(1, Math.floor(MAX_PARAMS / Math.max(1, columns.length)))
   for (let i = 0; i < rows.length; i += per) {
     const n = Math.min(per, rows.length - i)
-    const q = cached(
-      db,
-      `insert|${table}|${columns.join(',')}|${options.ignoreConflictOn}|${n}`,
-      () => {
-        const blank = Object.fromEntries(columns.map((c) => [c, null]))
-        // biome-ignore lint/suspicious/noExplicitAny: a generic table; the columns are checked above.
-        let b = (db as Kysely<any>).insertInto(table).values(Array.from({ length: n }, () => blank))
-        const key = options.ignoreConflictOn
-        if (key) b = b.onConflict((oc) => oc.column(key).doNothing())
-        return b.compile()
-      },
+    const q = cached(db, `${key}|${n}`, () =>
+      insertQuery(db, table, columns, n, options.ignoreConflictOn),
     )
     const parameters: unknown[] = new Array(n * columns.length)
     let k = 0
@@ -123,5 +153,10 @@ export function reusable<K extends string>(
     if (name === undefined) throw new Error(`reusable ${key}: a value outside the slots`)
     return name
   })
+  const st = native(db, `reusable|${key}`, q)
+  if (st)
+    return async (values) => ({
+      numAffectedRows: BigInt(st.run(order.map((n) => values[n] ?? null)).changes),
+    })
   return (values) => db.executeQuery({ ...q, parameters: order.map((n) => values[n] ?? null) })
 }
