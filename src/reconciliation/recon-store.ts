@@ -18,31 +18,18 @@ export const insertRun = (db: Kysely<Database>, row: Insertable<ReconRunsTable>)
 export const findRun = (db: Kysely<Database>, id: string) =>
   db.selectFrom('recon_runs').selectAll().where('id', '=', id).executeTakeFirst()
 
+/** Matches not undone (by a reject or an ignore). */
+const live = (db: Kysely<Database>) =>
+  db.selectFrom('recon_matches').selectAll().where('unmatched_at', 'is', null)
+
 export const liveMatches = (db: Kysely<Database>, branchId: string) =>
-  db
-    .selectFrom('recon_matches')
-    .selectAll()
-    .where('branch_id', '=', branchId)
-    .where('unmatched_at', 'is', null)
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute()
+  live(db).where('branch_id', '=', branchId).orderBy('created_at').orderBy('id').execute()
 
 export const liveMatchesOfLine = (db: Kysely<Database>, lineId: string) =>
-  db
-    .selectFrom('recon_matches')
-    .selectAll()
-    .where('statement_line_id', '=', lineId)
-    .where('unmatched_at', 'is', null)
-    .execute()
+  live(db).where('statement_line_id', '=', lineId).execute()
 
 export const liveMatchOfPayment = (db: Kysely<Database>, paymentId: string) =>
-  db
-    .selectFrom('recon_matches')
-    .selectAll()
-    .where('payment_id', '=', paymentId)
-    .where('unmatched_at', 'is', null)
-    .executeTakeFirst()
+  live(db).where('payment_id', '=', paymentId).executeTakeFirst()
 
 const MATCH_COLUMNS = [
   'id',

@@ -157,18 +157,7 @@ function parseTolerance(
   }
 }
 
-export const toLineIn = (
-  l: Pick<
-    ReconLine,
-    | 'id'
-    | 'booked_at'
-    | 'amount_minor'
-    | 'currency'
-    | 'transaction_id'
-    | 'reference'
-    | 'counterparty'
-  >,
-): LineIn => ({
+export const toLineIn = (l: Omit<ReconLine, 'file' | 'statement_id' | 'line_no'>): LineIn => ({
   id: l.id,
   bookedAtMs: Date.parse(l.booked_at),
   amountMinor: BigInt(l.amount_minor),
@@ -236,6 +225,17 @@ const coverageOf = (statements: readonly StatementRow[], from: number, to: numbe
     )
     .filter(([a, b]) => a < b)
 
+/** What both matchers read: the branch's statements of their kind, the window, what stands. */
+interface Scope {
+  trx: Kysely<Database>
+  branch: BranchWithTenant
+  statements: readonly StatementRow[]
+  from: number
+  to: number
+  live: readonly ReconMatchRow[]
+  decisions: Decisions
+}
+
 const liveIn = (live: readonly ReconMatchRow[]): LiveMatch[] =>
   live.map((m) => ({
     lineId: m.statement_line_id,
@@ -251,13 +251,7 @@ const byId = <T extends { id: string }>(rows: readonly T[]) => new Map(rows.map(
  * window, a day wider for payments), then matched in memory by hash and sorted-window lookups.
  */
 async function computeMpesa(
-  trx: Kysely<Database>,
-  branch: BranchWithTenant,
-  statements: readonly StatementRow[],
-  from: number,
-  to: number,
-  live: readonly ReconMatchRow[],
-  decisions: Decisions,
+  { trx, branch, statements, from, to, live, decisions }: Scope,
   options: Pick<MatchOptions, 'toleranceMinor' | 'toleranceBp'>,
 ): Promise<Computed> {
   const lineRows = await completedLines(trx, branch.id, 'mpesa', iso(from), iso(to), statements)
@@ -280,13 +274,7 @@ async function computeMpesa(
 
 /** Bank credits against the branch's processing and completed settlement batches. */
 async function computeBank(
-  trx: Kysely<Database>,
-  branch: BranchWithTenant,
-  statements: readonly StatementRow[],
-  from: number,
-  to: number,
-  live: readonly ReconMatchRow[],
-  decisions: Decisions,
+  { trx, branch, statements, from, to, live, decisions }: Scope,
   graceMs: number,
   nowMs: number,
 ): Promise<Computed> {
@@ -340,19 +328,13 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
     const { from, to } = runWindow([...mpesa, ...bank], req, branch.timezone)
     const live = await liveMatches(trx, branch.id)
     const decisions = decisionsOf(await listDecisions(trx, branch.id))
+    const scope = { trx, branch, from, to, live, decisions }
     const parts: Computed[] = []
-    if (mpesa.length > 0)
-      parts.push(await computeMpesa(trx, branch, mpesa, from, to, live, decisions, tolerance))
+    if (mpesa.length > 0) parts.push(await computeMpesa({ ...scope, statements: mpesa }, tolerance))
     if (bank.length > 0)
       parts.push(
         await computeBank(
-          trx,
-          branch,
-          bank,
-          from,
-          to,
-          live,
-          decisions,
+          { ...scope, statements: bank },
           req.grace ? parseGrace(req.grace) : 3 * DAY,
           ctx.clock.now().getTime(),
         ),

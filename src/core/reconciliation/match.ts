@@ -132,6 +132,45 @@ const byLine = (a: LineIn, b: LineIn) =>
 const byPayment = (a: PaymentIn, b: PaymentIn) =>
   a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
+/**
+ * What a matcher starts from: the credits it considers (not ignored), in its order, and what the
+ * live matches already use (`target`: the payment or batch side). `count` records a matched line.
+ */
+export function startRun(
+  linesIn: readonly LineIn[],
+  live: readonly LiveMatch[],
+  decisions: Decisions,
+  target: 'paymentId' | 'batchId',
+  order: (a: LineIn, b: LineIn) => number,
+) {
+  const lines = linesIn
+    .filter((l) => l.amountMinor > 0n && !decisions.ignoredLines.has(l.id))
+    .sort(order)
+  const usedLine = new Set<string>()
+  const summary = { lines: lines.length, matched: 0, autoMatched: 0 }
+  const run = {
+    lines,
+    usedLine,
+    usedTarget: new Set<string>(),
+    matches: [] as NewMatch[],
+    findings: [] as Finding[],
+    summary,
+    count(lineId: string, pass: string) {
+      usedLine.add(lineId)
+      summary.matched++
+      if (AUTO_PASSES.has(pass)) summary.autoMatched++
+    },
+  }
+  const lineIds = new Set(lines.map((l) => l.id))
+  for (const m of live) {
+    const t = m[target]
+    if (!t) continue
+    run.usedTarget.add(t)
+    if (lineIds.has(m.lineId) && !usedLine.has(m.lineId)) run.count(m.lineId, m.pass)
+  }
+  return run
+}
+
 /** The criteria a payment must meet to be a line's candidate, in the order they are checked. */
 export const CRITERIA = [
   'status',
@@ -194,38 +233,27 @@ export function matchPayments(
   decisions: Decisions,
   o: MatchOptions,
 ): MatchResult {
-  const lines = linesIn
-    .filter((l) => l.amountMinor > 0n && !decisions.ignoredLines.has(l.id))
-    .sort(byLine)
+  const run = startRun(linesIn, live, decisions, 'paymentId', byLine)
+  const { lines, usedLine, matches, findings } = run
+  const usedPayment = run.usedTarget
   const payments = [...paymentsIn].sort(byPayment)
-  const usedLine = new Set<string>()
-  const usedPayment = new Set<string>()
   const involved = new Set<string>()
-  const matches: NewMatch[] = []
-  const findings: Finding[] = []
-  let matched = 0
-  let autoMatched = 0
-  const lineIds = new Set(lines.map((l) => l.id))
-  for (const m of live) {
-    if (!m.paymentId) continue
-    usedPayment.add(m.paymentId)
-    if (!lineIds.has(m.lineId)) continue
-    usedLine.add(m.lineId)
-    matched++
-    if (AUTO_PASSES.has(m.pass)) autoMatched++
-  }
   const succeeded = payments.filter((p) => p.status === 'succeeded')
   const byReceipt = new Map<string, PaymentIn>()
   for (const p of payments) if (p.receiptNumber) byReceipt.set(upper(p.receiptNumber), p)
   const match = (l: LineIn, p: PaymentIn, pass: string, rule: string) => {
-    usedLine.add(l.id)
+    run.count(l.id, pass)
     usedPayment.add(p.id)
     matches.push({ lineId: l.id, paymentId: p.id, batchId: null, pass, rule })
-    matched++
-    if (AUTO_PASSES.has(pass)) autoMatched++
   }
   const finding = (f: Omit<Finding, 'batchId'> & { batchId?: string | null }) =>
     findings.push({ batchId: null, ...f })
+  /** The pair is used up and reported, not matched. */
+  const settle = (l: LineIn, p: PaymentIn, f: Omit<Finding, 'batchId'>) => {
+    usedLine.add(l.id)
+    usedPayment.add(p.id)
+    finding(f)
+  }
 
   // Pass 1: exact receipt number.
   const seenTx = new Map<string, LineIn>()
@@ -257,9 +285,7 @@ export function matchPayments(
       if (p.currency === l.currency && p.amountMinor === l.amountMinor) {
         match(l, p, 'exact_reference', 'receipt number')
       } else {
-        usedLine.add(l.id)
-        usedPayment.add(p.id)
-        finding({
+        settle(l, p, {
           category: 'amount_mismatch',
           pass: 'exact_reference',
           rule: 'receipt number, amount differs',
@@ -272,9 +298,7 @@ export function matchPayments(
         })
       }
     } else {
-      usedLine.add(l.id)
-      usedPayment.add(p.id)
-      finding({
+      settle(l, p, {
         category: 'missing_in_dsh',
         pass: 'exact_reference',
         rule: `receipt number of a ${p.status} payment`,
@@ -357,9 +381,7 @@ export function matchPayments(
       'tolerance',
       (p) => tolFor(p, o),
       (l, p) => {
-        usedLine.add(l.id)
-        usedPayment.add(p.id)
-        finding({
+        settle(l, p, {
           category: 'amount_mismatch',
           pass: 'tolerance',
           rule: 'amount within tolerance and time, unique candidate',
@@ -417,7 +439,7 @@ export function matchPayments(
         'dsh says succeeded but no money arrived: query the gateway (`dsh payments sync`) and the provider',
     })
   }
-  return { matches, findings, summary: { lines: lines.length, matched, autoMatched } }
+  return { matches, findings, summary: run.summary }
 }
 
 /** Payments (sorted by creation) whose creation time can fit the line's booking time. */

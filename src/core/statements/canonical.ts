@@ -1,6 +1,7 @@
 import { createHash, hash } from 'node:crypto'
 import { DshError, isDshError } from '../errors.js'
 import { currency as currencyOf, parseAmount } from '../money/index.js'
+import { MAX_MINOR } from '../money/parse.js'
 import { wallClock } from '../time.js'
 import type { ColumnKey, StatementProfile } from './profile.js'
 
@@ -156,6 +157,21 @@ export function parseStatementDate(
 // ---------------------------------------------------------------------------------------------
 // amounts
 
+const plainAmounts = new Map<string, RegExp>()
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+/** Digits with thousands marks between groups of three (not starting with 0), and decimals. */
+function plainAmount(decimalMark: string, thousandsMark: string): RegExp {
+  const key = `${decimalMark}|${thousandsMark}`
+  let re = plainAmounts.get(key)
+  if (!re) {
+    const grouped =
+      thousandsMark === '' ? '(?!)' : `[1-9]\\d{0,2}(?:${escape(thousandsMark)}\\d{3})+`
+    re = new RegExp(`^(?:(${grouped})|(\\d+))(?:${escape(decimalMark)}(\\d+))?$`)
+    plainAmounts.set(key, re)
+  }
+  return re
+}
+
 /**
  * Reads a statement amount into signed minor units: thousands marks only between groups of
  * three, the profile's decimal mark, `-x`, `x-`, `+x` or `(x)`. More decimals than the currency
@@ -182,6 +198,19 @@ export function parseStatementAmount(
     t = t.slice(1).trim()
   } else if (t.startsWith('+')) t = t.slice(1).trim()
   const { decimalMark, thousandsMark } = marks
+  // The common case in one expression; anything else (too many decimals, misplaced marks, too
+  // large) takes the checks below, which name what is wrong.
+  const fast = plainAmount(decimalMark, thousandsMark).exec(t)
+  if (fast) {
+    const exponent = currencyOf(code).exponent
+    const fraction = fast[3] ?? ''
+    if (fraction.length <= exponent) {
+      const whole =
+        fast[1] === undefined ? (fast[2] as string) : fast[1].split(thousandsMark).join('')
+      const minor = BigInt(whole + fraction.padEnd(exponent, '0'))
+      if (minor <= MAX_MINOR) return negative ? -minor : minor
+    }
+  }
   const cut = t.lastIndexOf(decimalMark)
   const whole = cut < 0 ? t : t.slice(0, cut)
   const fraction = cut < 0 ? '' : t.slice(cut + 1)
