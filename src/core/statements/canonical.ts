@@ -47,13 +47,16 @@ interface CompiledFormat {
   mi: number
   s: number
 }
+/** `s` as a regular expression that matches it literally. */
+const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
 const formatCache = new Map<string, CompiledFormat>()
 
 function compileFormat(f: string): CompiledFormat {
   let c = formatCache.get(f)
   if (c) return c
   const order: string[] = []
-  const pattern = f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/yyyy|mm|dd|HH|MM|SS/g, (t) => {
+  const pattern = literal(f).replace(/yyyy|mm|dd|HH|MM|SS/g, (t) => {
     order.push(t)
     return t === 'yyyy' ? '(\\d{4})' : '(\\d{1,2})'
   })
@@ -158,15 +161,14 @@ export function parseStatementDate(
 // amounts
 
 const plainAmounts = new Map<string, RegExp>()
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 /** Digits with thousands marks between groups of three (not starting with 0), and decimals. */
 function plainAmount(decimalMark: string, thousandsMark: string): RegExp {
   const key = `${decimalMark}|${thousandsMark}`
   let re = plainAmounts.get(key)
   if (!re) {
     const grouped =
-      thousandsMark === '' ? '(?!)' : `[1-9]\\d{0,2}(?:${escape(thousandsMark)}\\d{3})+`
-    re = new RegExp(`^(?:(${grouped})|(\\d+))(?:${escape(decimalMark)}(\\d+))?$`)
+      thousandsMark === '' ? '(?!)' : `[1-9]\\d{0,2}(?:${literal(thousandsMark)}\\d{3})+`
+    re = new RegExp(`^(?:(${grouped})|(\\d+))(?:${literal(decimalMark)}(\\d+))?$`)
     plainAmounts.set(key, re)
   }
   return re
