@@ -90,19 +90,20 @@ export const listStatements = (db: Kysely<Database>, branchId: string, kind: str
     .orderBy('id')
     .execute()
 
+const MATCH_LINE_COLUMNS = [
+  'id',
+  'statement_id',
+  'line_no',
+  'booked_at',
+  'amount_minor',
+  'currency',
+  'transaction_id',
+  'reference',
+  'counterparty',
+] as const satisfies readonly (keyof StatementLinesTable)[]
+
 /** What reconciliation reads of a statement line. */
-export type MatchLineRow = Pick<
-  StatementLineRow,
-  | 'id'
-  | 'statement_id'
-  | 'line_no'
-  | 'booked_at'
-  | 'amount_minor'
-  | 'currency'
-  | 'transaction_id'
-  | 'reference'
-  | 'counterparty'
->
+export type MatchLineRow = Pick<StatementLineRow, (typeof MATCH_LINE_COLUMNS)[number]>
 
 /**
  * The completed lines of a branch's statements of one kind booked in [from, to): one indexed
@@ -118,17 +119,7 @@ export const listCompletedLines = (
 ): Promise<MatchLineRow[]> =>
   db
     .selectFrom('statement_lines')
-    .select([
-      'id',
-      'statement_id',
-      'line_no',
-      'booked_at',
-      'amount_minor',
-      'currency',
-      'transaction_id',
-      'reference',
-      'counterparty',
-    ])
+    .select(MATCH_LINE_COLUMNS)
     .where('branch_id', '=', branchId)
     .where('kind', '=', kind)
     .where('booked_at', '>=', fromIso)
