@@ -22,12 +22,12 @@ import {
   type AccountWithBranch,
   accountsWithBranch,
   type BatchRow,
+  type BatchTarget,
   batchPayments,
   type Eligible,
   eligibleTotals,
   findBatch,
   insertBatch,
-  itemTotals,
   listBatches,
   lockAccount,
   paymentsWithoutFee,
@@ -107,6 +107,14 @@ class DryRun {
 interface AccountRun {
   batches: BatchRow[]
   carried: CarryView[]
+}
+
+/** One account's part of a run, planned before its payments move. */
+interface AccountPlan extends AccountRun {
+  account: AccountWithBranch
+  branch: BranchWithTenant
+  periodEnd: string
+  targets: BatchTarget[]
 }
 
 interface Plan {
@@ -200,16 +208,11 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
   if (plans.length > 0) {
     try {
       runs = await store.write(async (trx) => {
-        const out: AccountRun[] = []
+        const out: AccountPlan[] = []
         for (const p of plans)
-          out.push(
-            await runAccount(ctx, trx, p.a, p.branch, p.w, {
-              gateway: req.gateway,
-              record: req.recordRun !== false,
-              now,
-            }),
-          )
+          out.push(await planAccount(ctx, trx, p.a, p.branch, p.w, { gateway: req.gateway, now }))
         if (dryRun) throw new DryRun(out)
+        await fillBatches(ctx, trx, out, { record: req.recordRun !== false, now })
         return out
       })
     } catch (err) {
@@ -264,7 +267,10 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
     })
     if (req.gateway)
       pending.splice(0, pending.length, ...pending.filter((b) => b.gateway === req.gateway))
-    pending.reverse() // oldest first
+    pending.reverse() // oldest first; this run's own in the order it made them (ids made in the
+    // same millisecond do not sort by creation)
+    const made = new Map(created.map((b, i) => [b.id, i]))
+    pending.sort((x, y) => (made.get(x.id) ?? -1) - (made.get(y.id) ?? -1))
     for (const b of pending) {
       const r = await sendBatch(ctx, b.id)
       if (r.sent) sent.push(b.id)
@@ -291,14 +297,19 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
   }
 }
 
-async function runAccount(
+/**
+ * One account's part of a run, under its lock: the totals per gateway (from the recorded fees),
+ * what carries over, and the batch rows of the rest (inserted; their payments move afterwards,
+ * with every other account's, in `fillBatches`).
+ */
+async function planAccount(
   ctx: Ctx,
   trx: Kysely<Database>,
   account: AccountWithBranch,
   branch: BranchWithTenant,
   w: { cutoff: Date; periodStart: Date; upTo: Date },
-  opts: { gateway: string | undefined; record: boolean; now: Date },
-): Promise<AccountRun> {
+  opts: { gateway: string | undefined; now: Date },
+): Promise<AccountPlan> {
   const a = (await lockAccount(trx, account.id)) ?? account
   const cur = a.currency
   const nowIso = opts.now.toISOString()
@@ -365,6 +376,7 @@ async function runAccount(
       )
   }
   const batches: BatchRow[] = []
+  const targets: BatchTarget[] = []
   for (const p of plans) {
     const id = ctx.ids.next('stl')
     const row: BatchRow = {
@@ -401,51 +413,87 @@ async function runAccount(
       completed_at: null,
     }
     await insertBatch(trx, row)
-    await batchPayments(trx, id, { ...e, gateway: p.gateway }, nowIso)
-    // The batch's figures are its members' (the same set, read under the account's lock).
-    const t = await itemTotals(trx, id)
-    if (
-      t.count !== p.count ||
-      t.gross !== p.gross ||
-      t.fees !== p.transactionFees + p.conversionFees
-    ) {
-      const fees = t.fees + p.settlementFee
-      Object.assign(row, {
-        payment_count: t.count,
-        gross_minor: t.gross,
-        transaction_fees_minor: t.fees - t.conversion,
-        conversion_fees_minor: t.conversion,
-        fees_minor: fees,
-        net_minor: t.gross - fees,
-      })
-      await updateBatch(trx, id, row)
-    }
-    await audit(ctx, trx, {
-      action: 'settlement.create',
-      tenant: branch.tenant_slug,
-      branch: branch.code,
-      target: id,
-      request: {
-        reference: row.reference,
-        gateway: p.gateway,
-        currency: cur,
-        periodStart: row.period_start,
-        periodEnd: row.period_end,
-        paymentCount: row.payment_count,
-        gross: String(row.gross_minor),
-        fees: String(row.fees_minor),
-        net: String(row.net_minor),
-      },
+    targets.push({
+      batchId: id,
+      branchId: branch.id,
+      currency: cur,
+      gateway: p.gateway,
+      upTo: e.upTo,
     })
     batches.push(row)
   }
+  return {
+    account,
+    branch,
+    periodEnd: w.cutoff.toISOString(),
+    targets,
+    batches,
+    carried,
+  }
+}
+
+/**
+ * The run's payments move into their batches, all accounts at once (set-based: a few statements
+ * whatever the number of payments); then each batch's figures are its members' (the same set, read
+ * under the accounts' locks: they differ only when a payment changed in between on PostgreSQL),
+ * its creation is audited, and each account's run is recorded for the scheduler.
+ */
+async function fillBatches(
+  ctx: Ctx,
+  trx: Kysely<Database>,
+  plans: readonly AccountPlan[],
+  opts: { record: boolean; now: Date },
+): Promise<void> {
+  const nowIso = opts.now.toISOString()
+  const targets = plans.flatMap((p) => p.targets)
+  if (targets.length > 0) {
+    const totals = await batchPayments(trx, targets, nowIso)
+    for (const { branch, batches } of plans)
+      for (const row of batches) {
+        const t = totals.get(row.id) ?? { count: 0, gross: 0n, fees: 0n, conversion: 0n }
+        const fees = BigInt(row.transaction_fees_minor) + BigInt(row.conversion_fees_minor)
+        if (
+          t.count !== row.payment_count ||
+          t.gross !== BigInt(row.gross_minor) ||
+          t.fees !== fees
+        ) {
+          const all = t.fees + BigInt(row.settlement_fee_minor)
+          Object.assign(row, {
+            payment_count: t.count,
+            gross_minor: t.gross,
+            transaction_fees_minor: t.fees - t.conversion,
+            conversion_fees_minor: t.conversion,
+            fees_minor: all,
+            net_minor: t.gross - all,
+          })
+          await updateBatch(trx, row.id, row)
+        }
+        await audit(ctx, trx, {
+          action: 'settlement.create',
+          tenant: branch.tenant_slug,
+          branch: branch.code,
+          target: row.id,
+          request: {
+            reference: row.reference,
+            gateway: row.gateway,
+            currency: row.currency,
+            periodStart: row.period_start,
+            periodEnd: row.period_end,
+            paymentCount: row.payment_count,
+            gross: String(row.gross_minor),
+            fees: String(row.fees_minor),
+            net: String(row.net_minor),
+          },
+        })
+      }
+  }
   if (opts.record)
-    await recordRun(
-      trx,
-      a.id,
-      w.cutoff.toISOString(),
-      batches.length > 0 ? 'batched' : carried.length > 0 ? 'carried_over' : 'nothing',
-      nowIso,
-    )
-  return { batches, carried }
+    for (const p of plans)
+      await recordRun(
+        trx,
+        p.account.id,
+        p.periodEnd,
+        p.batches.length > 0 ? 'batched' : p.carried.length > 0 ? 'carried_over' : 'nothing',
+        nowIso,
+      )
 }
