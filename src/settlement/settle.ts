@@ -127,6 +127,40 @@ interface Plan {
   net: bigint
 }
 
+/** How many transfers a run sends at once. */
+const SEND_CONCURRENCY = 4
+
+/**
+ * `fn` over `items`, at most `limit` at a time; the results in the items' order. After an error
+ * no new item starts; the error is thrown once the ones under way have finished.
+ */
+async function inTurns<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  let failed = false
+  const worker = async () => {
+    while (next < items.length && !failed) {
+      const i = next++
+      try {
+        out[i] = await fn(items[i] as T)
+      } catch (err) {
+        failed = true
+        throw err
+      }
+    }
+  }
+  const done = await Promise.allSettled(
+    Array.from({ length: Math.min(limit, items.length) }, worker),
+  )
+  const error = done.find((d) => d.status === 'rejected')
+  if (error) throw (error as PromiseRejectedResult).reason
+  return out
+}
+
 const dec = (minor: bigint, currency: string) => toDecimalString({ minor, currency })
 
 /** The run's window for one account: cut-off, period start, and how late a payment may be. */
@@ -271,11 +305,13 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
     // same millisecond do not sort by creation)
     const made = new Map(created.map((b, i) => [b.id, i]))
     pending.sort((x, y) => (made.get(x.id) ?? -1) - (made.get(y.id) ?? -1))
-    for (const b of pending) {
-      const r = await sendBatch(ctx, b.id)
+    // A few at a time: their database steps take turns, their files and bank calls overlap.
+    const results = await inTurns(pending, SEND_CONCURRENCY, (b) => sendBatch(ctx, b.id))
+    pending.forEach((b, i) => {
+      const r = results[i] as Awaited<ReturnType<typeof sendBatch>>
       if (r.sent) sent.push(b.id)
       else if (r.failure) failures.push({ batch: b.id, reference: b.reference, message: r.failure })
-    }
+    })
   }
   const code = new Map(accounts.map((a) => [a.branch_id, a.branch_code]))
   const views: BatchView[] = []

@@ -1,12 +1,4 @@
-import {
-  chmodSync,
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  renameSync,
-  writeSync,
-} from 'node:fs'
+import { chmod, mkdir, open, rename } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Kysely } from 'kysely'
@@ -156,7 +148,7 @@ async function sendClaimed(ctx: Ctx, b: BatchRow): Promise<SendResult> {
       },
       narrative: narrativeOf(b, a.branch_code),
     }
-    const files = writeOutbox(ctx.home, b.reference, {
+    const files = await writeOutbox(ctx.home, b.reference, {
       csv: transferCsv(instruction),
       xml: transferPain001(instruction),
     })
@@ -211,34 +203,39 @@ async function sendClaimed(ctx: Ctx, b: BatchRow): Promise<SendResult> {
   }
 }
 
-/** Writes `<reference>.csv` and `.xml` into $DSH_HOME/outbox (0700), each 0600, via rename. */
-export function writeOutbox(
+/**
+ * Writes `<reference>.csv` and `.xml` into $DSH_HOME/outbox (0700), each 0600, flushed to disk
+ * and then renamed into place. Asynchronous, so a run's batches wait for their disks together.
+ */
+export async function writeOutbox(
   home: string,
   reference: string,
   content: { csv: string; xml: string },
-) {
+): Promise<string[]> {
   const dir = join(home, 'outbox')
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  chmodSync(dir, 0o700)
-  const out: string[] = []
-  for (const [ext, text] of [
-    ['csv', content.csv],
-    ['xml', content.xml],
-  ] as const) {
-    const final = join(dir, `${reference}.${ext}`)
-    const temp = join(dir, `.${reference}.${ext}.${process.pid}.tmp`)
-    const fd = openSync(temp, 'w', 0o600)
-    try {
-      writeSync(fd, text)
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    chmodSync(temp, 0o600)
-    renameSync(temp, final)
-    out.push(final)
-  }
-  return out
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await chmod(dir, 0o700)
+  return Promise.all(
+    (
+      [
+        ['csv', content.csv],
+        ['xml', content.xml],
+      ] as const
+    ).map(async ([ext, text]) => {
+      const final = join(dir, `${reference}.${ext}`)
+      const temp = join(dir, `.${reference}.${ext}.${process.pid}.tmp`)
+      const fh = await open(temp, 'w', 0o600)
+      try {
+        await fh.writeFile(text)
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      await chmod(temp, 0o600)
+      await rename(temp, final)
+      return final
+    }),
+  )
 }
 
 async function markSent(
