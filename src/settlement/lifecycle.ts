@@ -1,12 +1,16 @@
-import { audit, auditTrail } from '../audit/audit.js'
+import type { Kysely } from 'kysely'
+import { auditTrail } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { conflict, notFound, validationError } from '../core/errors.js'
 import { allocate } from '../core/money/allocate.js'
 import { toDecimalString } from '../core/money/format.js'
 import { scheduledAfter, scheduledBefore } from '../core/schedule.js'
 import { parseSlug } from '../core/validate.js'
+import type { Database } from '../store/schema.js'
 import { requireBranch } from '../tenants/branches.js'
+import { scheduleOf } from './account-fields.js'
 import {
+  type AccountWithBranch,
   accountsWithBranch,
   type BatchRow,
   batchMembers,
@@ -21,16 +25,16 @@ import {
   releaseItems,
   updateBatch,
 } from './batches-store.js'
-import { scheduleOf } from './settle.js'
 import {
+  auditBatch,
+  type BatchOwner,
   failLocked,
   heldByOther,
-  leaseUntil,
-  SEND_OWNER,
+  pendingBatch,
   type SendResult,
   sendBatch,
 } from './transfer.js'
-import { type BatchView, batchView, referenceOf } from './view.js'
+import { type BatchView, batchFigures, batchView } from './view.js'
 
 export const BATCH_STATUSES = ['pending', 'processing', 'completed', 'failed', 'cancelled'] as const
 
@@ -188,22 +192,35 @@ export async function completeSettlement(
   const bankRef = req.bankRef?.trim() ?? ''
   if (!/^[\x21-\x7e][\x20-\x7e]{0,63}$/.test(bankRef))
     throw validationError('invalid_bank_ref', 'bank reference must be 1 to 64 printable characters')
+  return changeBatch(ctx, id, 'completed', (trx, b, a) => completeLocked(ctx, trx, b, a, bankRef))
+}
+
+/**
+ * Changes one batch in a transaction, under its lock, unless it is final (`what` it would have
+ * become names the refusal); returns the batch as it is afterwards.
+ */
+async function changeBatch(
+  ctx: Ctx,
+  id: string,
+  what: string,
+  change: (trx: Kysely<Database>, b: BatchRow, a: AccountWithBranch) => Promise<void>,
+): Promise<BatchView> {
   const b0 = await requireBatch(ctx, id)
   const a = await accountFor(ctx, b0)
   const store = await ctx.store()
   await store.write(async (trx) => {
     const b = (await findBatchForUpdate(trx, b0.id)) as BatchRow
-    refuseTerminal(b, 'completed')
-    await completeLocked(ctx, trx, b, a, bankRef)
+    refuseTerminal(b, what)
+    await change(trx, b, a)
   })
   return batchView((await findBatch(store.db, b0.id)) as BatchRow, a.branch_code)
 }
 
 export async function completeLocked(
   ctx: Ctx,
-  trx: Parameters<typeof updateBatch>[0],
+  trx: Kysely<Database>,
   b: BatchRow,
-  a: { tenant_slug: string; branch_code: string },
+  a: BatchOwner,
   bankRef: string,
   extra: { bankAmountMinor?: bigint | undefined } = {},
 ): Promise<void> {
@@ -216,12 +233,10 @@ export async function completeLocked(
     ...(extra.bankAmountMinor !== undefined ? { bank_amount_minor: extra.bankAmountMinor } : {}),
   })
   await markSettled(trx, b.id, at)
-  await audit(ctx, trx, {
-    action: 'settlement.complete',
-    tenant: a.tenant_slug,
-    branch: a.branch_code,
-    target: b.id,
-    request: { reference: b.reference, bankRef, net: String(b.net_minor), currency: b.currency },
+  await auditBatch(ctx, trx, 'settlement.complete', a, b, {
+    bankRef,
+    net: String(b.net_minor),
+    currency: b.currency,
   })
 }
 
@@ -234,15 +249,7 @@ export async function failSettlement(
   const reason = req.reason?.trim() ?? ''
   if (!reason || reason.length > 500)
     throw validationError('invalid_reason', 'reason must be 1 to 500 characters')
-  const b0 = await requireBatch(ctx, id)
-  const a = await accountFor(ctx, b0)
-  const store = await ctx.store()
-  await store.write(async (trx) => {
-    const b = (await findBatchForUpdate(trx, b0.id)) as BatchRow
-    refuseTerminal(b, 'failed')
-    await failLocked(ctx, trx, b, a, reason)
-  })
-  return batchView((await findBatch(store.db, b0.id)) as BatchRow, a.branch_code)
+  return changeBatch(ctx, id, 'failed', (trx, b, a) => failLocked(ctx, trx, b, a, reason))
 }
 
 /** Cancels a batch not yet paid: pending, or processing when a person sends it (file, manual). */
@@ -263,11 +270,7 @@ export async function cancelSettlement(
     `Cancel settlement ${b0.reference} (${b0.currency} ${toDecimalString({ minor: BigInt(b0.net_minor), currency: b0.currency })}) and release its ${b0.payment_count} payment(s)`,
     req.yes === true,
   )
-  const a = await accountFor(ctx, b0)
-  const store = await ctx.store()
-  await store.write(async (trx) => {
-    const b = (await findBatchForUpdate(trx, b0.id)) as BatchRow
-    refuseTerminal(b, 'cancelled')
+  return changeBatch(ctx, b0.id, 'cancelled', async (trx, b, a) => {
     if (b.status === 'processing' && b.transfer_adapter === 'http')
       throw conflict(
         'settlement_sent',
@@ -282,15 +285,8 @@ export async function cancelSettlement(
     const at = ctx.clock.now().toISOString()
     await updateBatch(trx, b.id, { status: 'cancelled', updated_at: at })
     await releaseItems(trx, b.id, at)
-    await audit(ctx, trx, {
-      action: 'settlement.cancel',
-      tenant: a.tenant_slug,
-      branch: a.branch_code,
-      target: b.id,
-      request: { reference: b.reference, from: b.status },
-    })
+    await auditBatch(ctx, trx, 'settlement.cancel', a, b, { from: b.status })
   })
-  return batchView((await findBatch(store.db, b0.id)) as BatchRow, a.branch_code)
 }
 
 /**
@@ -319,25 +315,7 @@ export async function retrySettlement(
     if (b.status !== 'failed')
       throw conflict('settlement_not_retryable', `settlement ${b.id} is ${b.status}`)
     const at = ctx.clock.now().toISOString()
-    const row: BatchRow = {
-      ...b,
-      id: newId,
-      reference: referenceOf(newId),
-      status: 'pending',
-      transfer_adapter: null,
-      transfer_id: null,
-      transfer_files: null,
-      sent_at: null,
-      bank_ref: null,
-      bank_amount_minor: null,
-      failure_reason: null,
-      retry_of: b.id,
-      send_owner: SEND_OWNER,
-      send_until: leaseUntil(new Date(at)),
-      created_at: at,
-      updated_at: at,
-      completed_at: null,
-    }
+    const row = pendingBatch({ ...b, retry_of: b.id }, newId, at)
     await insertBatch(trx, row)
     await insertItemsFrom(trx, newId, b.id)
     const t = await itemTotals(trx, newId)
@@ -347,23 +325,8 @@ export async function retrySettlement(
         `none of settlement ${b.id}'s payments is still unsettled; nothing to retry`,
       )
     await markBatched(trx, newId, at)
-    const stl = BigInt(b.settlement_fee_minor)
-    const fees = t.fees + stl
-    await updateBatch(trx, newId, {
-      payment_count: t.count,
-      gross_minor: t.gross,
-      transaction_fees_minor: t.fees - t.conversion,
-      conversion_fees_minor: t.conversion,
-      fees_minor: fees,
-      net_minor: t.gross - fees,
-    })
-    await audit(ctx, trx, {
-      action: 'settlement.retry',
-      tenant: a.tenant_slug,
-      branch: a.branch_code,
-      target: newId,
-      request: { reference: row.reference, retryOf: b.id, paymentCount: t.count },
-    })
+    await updateBatch(trx, newId, batchFigures(t, BigInt(b.settlement_fee_minor)))
+    await auditBatch(ctx, trx, 'settlement.retry', a, row, { retryOf: b.id, paymentCount: t.count })
   })
   const send = await sendBatch(ctx, newId)
   return { batch: batchView((await findBatch(store.db, newId)) as BatchRow, a.branch_code), send }

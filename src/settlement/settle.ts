@@ -1,23 +1,17 @@
 import type { Kysely } from 'kysely'
-import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { configError, usageError, validationError } from '../core/errors.js'
 import { noFees } from '../core/gateways/fees.js'
 import { GATEWAY_TYPES, isGatewayType } from '../core/gateways/types.js'
 import { toDecimalString } from '../core/money/format.js'
 import { paymentFee } from '../core/payments/fees.js'
-import {
-  cutoffOf,
-  localDate,
-  parseRunDate,
-  type Schedule,
-  scheduledBefore,
-} from '../core/schedule.js'
+import { cutoffOf, localDate, parseRunDate, scheduledBefore } from '../core/schedule.js'
 import { branchGateways } from '../gateway-config/in-force.js'
 import { isUniqueViolation } from '../store/errors.js'
 import type { Database } from '../store/schema.js'
 import type { BranchWithTenant } from '../tenants/branches.js'
 import { requireBranch } from '../tenants/branches.js'
+import { scheduleOf } from './account-fields.js'
 import {
   type AccountWithBranch,
   accountsWithBranch,
@@ -36,8 +30,8 @@ import {
   updateBatch,
 } from './batches-store.js'
 import { findCollectionAccount } from './collection-accounts-store.js'
-import { leaseUntil, SEND_OWNER, sendBatch } from './transfer.js'
-import { type BatchView, batchView, referenceOf } from './view.js'
+import { auditBatch, pendingBatch, sendBatch } from './transfer.js'
+import { type BatchView, batchFigures, batchView } from './view.js'
 
 export interface SettleRequest {
   branch?: string | undefined
@@ -88,18 +82,6 @@ export interface SettleOutcome {
   failures: SendFailure[]
 }
 
-export const scheduleOf = (a: {
-  schedule: string
-  at_time: string
-  weekday: string | null
-  month_day: string | null
-}): Schedule => ({
-  kind: a.schedule as Schedule['kind'],
-  at: a.at_time,
-  weekday: a.weekday,
-  day: a.month_day,
-})
-
 class DryRun {
   constructor(readonly value: AccountRun[]) {}
 }
@@ -115,16 +97,6 @@ interface AccountPlan extends AccountRun {
   branch: BranchWithTenant
   periodEnd: string
   targets: BatchTarget[]
-}
-
-interface Plan {
-  gateway: string
-  count: number
-  gross: bigint
-  transactionFees: bigint
-  conversionFees: bigint
-  settlementFee: bigint
-  net: bigint
 }
 
 /** How many transfers a run sends at once. */
@@ -373,21 +345,13 @@ async function planAccount(
     totals = await eligibleTotals(trx, e)
   }
   const min = BigInt(a.min_amount_minor)
-  const plans: Plan[] = []
+  const plans: { gateway: string; figures: ReturnType<typeof batchFigures> }[] = []
   const carried: CarryView[] = []
   for (const t of totals) {
     const fees = gateways.find((g) => g.type === t.gateway)?.fees
-    const settlementFee = fees && fees.currency === cur ? fees.settlementFeeMinor : 0n
-    const plan: Plan = {
-      gateway: t.gateway,
-      count: t.count,
-      gross: t.gross,
-      transactionFees: t.fees - t.conversion,
-      conversionFees: t.conversion,
-      settlementFee,
-      net: t.gross - t.fees - settlementFee,
-    }
-    if (plan.net < min || plan.net <= 0n)
+    const figures = batchFigures(t, fees && fees.currency === cur ? fees.settlementFeeMinor : 0n)
+    const net = figures.net_minor
+    if (net < min || net <= 0n)
       carried.push({
         branch: account.branch_code,
         gateway: t.gateway,
@@ -396,12 +360,12 @@ async function planAccount(
         paymentCount: t.count,
         grossMinor: t.gross,
         gross: dec(t.gross, cur),
-        netMinor: plan.net,
-        net: dec(plan.net, cur),
+        netMinor: net,
+        net: dec(net, cur),
         minAmountMinor: min,
         minAmount: dec(min, cur),
       })
-    else plans.push(plan)
+    else plans.push({ gateway: t.gateway, figures })
   }
   if (plans.length > 0 && a.transfer === 'file') {
     if (!(await findCollectionAccount(trx, branch.tenant_id, cur)))
@@ -415,39 +379,21 @@ async function planAccount(
   const targets: BatchTarget[] = []
   for (const p of plans) {
     const id = ctx.ids.next('stl')
-    const row: BatchRow = {
+    const row = pendingBatch(
+      {
+        tenant_id: branch.tenant_id,
+        branch_id: branch.id,
+        account_id: a.id,
+        gateway: p.gateway,
+        currency: cur,
+        period_start: w.periodStart.toISOString(),
+        period_end: w.cutoff.toISOString(),
+        retry_of: null,
+        ...p.figures,
+      },
       id,
-      reference: referenceOf(id),
-      tenant_id: branch.tenant_id,
-      branch_id: branch.id,
-      account_id: a.id,
-      gateway: p.gateway,
-      currency: cur,
-      period_start: w.periodStart.toISOString(),
-      period_end: w.cutoff.toISOString(),
-      status: 'pending',
-      payment_count: p.count,
-      gross_minor: p.gross,
-      transaction_fees_minor: p.transactionFees,
-      conversion_fees_minor: p.conversionFees,
-      settlement_fee_minor: p.settlementFee,
-      fees_minor: p.transactionFees + p.conversionFees + p.settlementFee,
-      net_minor: p.net,
-      transfer_adapter: null,
-      transfer_id: null,
-      transfer_files: null,
-      sent_at: null,
-      bank_ref: null,
-      bank_amount_minor: null,
-      failure_reason: null,
-      retry_of: null,
-      // This run sends what it creates; a concurrent run leaves it alone.
-      send_owner: SEND_OWNER,
-      send_until: leaseUntil(opts.now),
-      created_at: nowIso,
-      updated_at: nowIso,
-      completed_at: null,
-    }
+      nowIso,
+    )
     await insertBatch(trx, row)
     targets.push({
       batchId: id,
@@ -484,42 +430,27 @@ async function fillBatches(
   const targets = plans.flatMap((p) => p.targets)
   if (targets.length > 0) {
     const totals = await batchPayments(trx, targets, nowIso)
-    for (const { branch, batches } of plans)
+    for (const { account, batches } of plans)
       for (const row of batches) {
         const t = totals.get(row.id) ?? { count: 0, gross: 0n, fees: 0n, conversion: 0n }
-        const fees = BigInt(row.transaction_fees_minor) + BigInt(row.conversion_fees_minor)
+        const figures = batchFigures(t, BigInt(row.settlement_fee_minor))
         if (
-          t.count !== row.payment_count ||
-          t.gross !== BigInt(row.gross_minor) ||
-          t.fees !== fees
+          figures.payment_count !== row.payment_count ||
+          figures.gross_minor !== BigInt(row.gross_minor) ||
+          figures.fees_minor !== BigInt(row.fees_minor)
         ) {
-          const all = t.fees + BigInt(row.settlement_fee_minor)
-          Object.assign(row, {
-            payment_count: t.count,
-            gross_minor: t.gross,
-            transaction_fees_minor: t.fees - t.conversion,
-            conversion_fees_minor: t.conversion,
-            fees_minor: all,
-            net_minor: t.gross - all,
-          })
-          await updateBatch(trx, row.id, row)
+          Object.assign(row, figures)
+          await updateBatch(trx, row.id, figures)
         }
-        await audit(ctx, trx, {
-          action: 'settlement.create',
-          tenant: branch.tenant_slug,
-          branch: branch.code,
-          target: row.id,
-          request: {
-            reference: row.reference,
-            gateway: row.gateway,
-            currency: row.currency,
-            periodStart: row.period_start,
-            periodEnd: row.period_end,
-            paymentCount: row.payment_count,
-            gross: String(row.gross_minor),
-            fees: String(row.fees_minor),
-            net: String(row.net_minor),
-          },
+        await auditBatch(ctx, trx, 'settlement.create', account, row, {
+          gateway: row.gateway,
+          currency: row.currency,
+          periodStart: row.period_start,
+          periodEnd: row.period_end,
+          paymentCount: row.payment_count,
+          gross: String(row.gross_minor),
+          fees: String(row.fees_minor),
+          net: String(row.net_minor),
         })
       }
   }

@@ -82,3 +82,23 @@ export function batchView(r: BatchRow, branch: string): BatchView {
 
 /** `SETTLEMENT-` + the last 10 characters of the batch id (the ULID's random part). */
 export const referenceOf = (batchId: string) => `SETTLEMENT-${batchId.slice(-10)}`
+
+/**
+ * A batch's figures from its members' totals and its settlement fee: transaction fees = Σ member
+ * fees − Σ their conversion parts, fees = Σ member fees + the settlement fee, net = gross − fees.
+ */
+export function batchFigures(
+  t: { count: number; gross: bigint; fees: bigint; conversion: bigint },
+  settlementFee: bigint,
+) {
+  const fees = t.fees + settlementFee
+  return {
+    payment_count: t.count,
+    gross_minor: t.gross,
+    transaction_fees_minor: t.fees - t.conversion,
+    conversion_fees_minor: t.conversion,
+    settlement_fee_minor: settlementFee,
+    fees_minor: fees,
+    net_minor: t.gross - fees,
+  }
+}
