@@ -456,19 +456,22 @@ export const allItems = (db: Kysely<Database>) =>
     .orderBy('payment_id')
     .execute()
 
+/** What the checks read of a payment: its settlement state and recorded fee. */
+const SETTLEMENT_FIELDS = [
+  'id',
+  'settlement_status',
+  'settlement_batch_id',
+  'amount_minor',
+  'fee_minor',
+  'fee_rate_bp',
+  'fee_flat_minor',
+] as const
+
 /** Payments that are batched or settled, or point at a batch. */
 export const paymentsInSettlement = (db: Kysely<Database>) =>
   db
     .selectFrom('payments')
-    .select([
-      'id',
-      'settlement_status',
-      'settlement_batch_id',
-      'amount_minor',
-      'fee_minor',
-      'fee_rate_bp',
-      'fee_flat_minor',
-    ])
+    .select(SETTLEMENT_FIELDS)
     .where((eb) =>
       eb.or([
         eb('settlement_status', '!=', 'unsettled'),
@@ -480,16 +483,4 @@ export const paymentsInSettlement = (db: Kysely<Database>) =>
 export const paymentsByIds = (db: Kysely<Database>, ids: readonly string[]) =>
   ids.length === 0
     ? Promise.resolve([])
-    : db
-        .selectFrom('payments')
-        .select([
-          'id',
-          'settlement_status',
-          'settlement_batch_id',
-          'amount_minor',
-          'fee_minor',
-          'fee_rate_bp',
-          'fee_flat_minor',
-        ])
-        .where('id', 'in', ids)
-        .execute()
+    : db.selectFrom('payments').select(SETTLEMENT_FIELDS).where('id', 'in', ids).execute()

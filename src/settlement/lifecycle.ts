@@ -106,7 +106,8 @@ export async function listSettlements(ctx: Ctx, req: ListRequest): Promise<Batch
   return rows.map((r) => batchView(r, code(r.branch_id)))
 }
 
-export interface MemberView {
+/** A batch member as `show` and `export` both list it: the payment, its amount and its fee. */
+export interface MemberBase {
   paymentId: string
   completedAt: string | null
   receiptNumber: string | null
@@ -116,6 +117,28 @@ export interface MemberView {
   amount: string
   feeMinor: bigint
   fee: string
+}
+
+type Member = Awaited<ReturnType<typeof batchMembers>>[number]
+
+function memberBase(m: Member, currency: string): MemberBase {
+  const amount = BigInt(m.amount_minor)
+  const fee = BigInt(m.fee_minor)
+  const d = (minor: bigint) => toDecimalString({ minor, currency })
+  return {
+    paymentId: m.payment_id,
+    completedAt: m.completed_at,
+    receiptNumber: m.receipt_number,
+    orderId: m.order_id,
+    currency,
+    amountMinor: amount,
+    amount: d(amount),
+    feeMinor: fee,
+    fee: d(fee),
+  }
+}
+
+export interface MemberView extends MemberBase {
   conversionFeeMinor: bigint
   conversionFee: string
   netMinor: bigint
@@ -148,23 +171,15 @@ export async function showSettlement(
   return {
     ...batchView(b, code(b.branch_id)),
     payments: members.map((p) => {
-      const amount = BigInt(p.amount_minor)
-      const fee = BigInt(p.fee_minor)
+      const base = memberBase(p, b.currency)
       const conv = BigInt(p.conversion_fee_minor)
+      const net = base.amountMinor - base.feeMinor
       return {
-        paymentId: p.payment_id,
-        completedAt: p.completed_at,
-        receiptNumber: p.receipt_number,
-        orderId: p.order_id,
-        currency: b.currency,
-        amountMinor: amount,
-        amount: d(amount),
-        feeMinor: fee,
-        fee: d(fee),
+        ...base,
         conversionFeeMinor: conv,
         conversionFee: d(conv),
-        netMinor: amount - fee,
-        net: d(amount - fee),
+        netMinor: net,
+        net: d(net),
         released: p.released_at !== null,
       }
     }),
@@ -332,16 +347,7 @@ export async function retrySettlement(
   return { batch: batchView((await findBatch(store.db, newId)) as BatchRow, a.branch_code), send }
 }
 
-export interface ExportRow {
-  paymentId: string
-  completedAt: string | null
-  receiptNumber: string | null
-  orderId: string | null
-  currency: string
-  amountMinor: bigint
-  amount: string
-  feeMinor: bigint
-  fee: string
+export interface ExportRow extends MemberBase {
   settlementFeeShareMinor: bigint
   settlementFeeShare: string
   netMinor: bigint
@@ -368,20 +374,11 @@ export async function exportSettlement(ctx: Ctx, id: string): Promise<ExportRow[
       ).map((s) => s.minor)
   const d = (m: bigint) => toDecimalString({ minor: m, currency: b.currency })
   return members.map((m, i) => {
-    const amount = BigInt(m.amount_minor)
-    const fee = BigInt(m.fee_minor)
+    const base = memberBase(m, b.currency)
     const share = shares[i] ?? 0n
-    const net = amount - fee - share
+    const net = base.amountMinor - base.feeMinor - share
     return {
-      paymentId: m.payment_id,
-      completedAt: m.completed_at,
-      receiptNumber: m.receipt_number,
-      orderId: m.order_id,
-      currency: b.currency,
-      amountMinor: amount,
-      amount: d(amount),
-      feeMinor: fee,
-      fee: d(fee),
+      ...base,
       settlementFeeShareMinor: share,
       settlementFeeShare: d(share),
       netMinor: net,
