@@ -3,7 +3,7 @@ import { auditTrail } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { conflict, notFound, validationError } from '../core/errors.js'
 import { allocate } from '../core/money/allocate.js'
-import { toDecimalString } from '../core/money/format.js'
+import { minorAndDecimal, toDecimalString } from '../core/money/format.js'
 import { scheduledAfter, scheduledBefore } from '../core/schedule.js'
 import { parseSlug } from '../core/validate.js'
 import type { Database } from '../store/schema.js'
@@ -122,19 +122,14 @@ export interface MemberBase {
 type Member = Awaited<ReturnType<typeof batchMembers>>[number]
 
 function memberBase(m: Member, currency: string): MemberBase {
-  const amount = BigInt(m.amount_minor)
-  const fee = BigInt(m.fee_minor)
-  const d = (minor: bigint) => toDecimalString({ minor, currency })
   return {
     paymentId: m.payment_id,
     completedAt: m.completed_at,
     receiptNumber: m.receipt_number,
     orderId: m.order_id,
     currency,
-    amountMinor: amount,
-    amount: d(amount),
-    feeMinor: fee,
-    fee: d(fee),
+    ...minorAndDecimal('amount', { minor: BigInt(m.amount_minor), currency }),
+    ...minorAndDecimal('fee', { minor: BigInt(m.fee_minor), currency }),
   }
 }
 
@@ -160,7 +155,8 @@ export async function showSettlement(
   const b = await requireBatch(ctx, id)
   const store = await ctx.store()
   const members = await batchMembers(store.db, b.id)
-  const d = (m: bigint) => toDecimalString({ minor: m, currency: b.currency })
+  const money = <K extends string>(name: K, minor: bigint) =>
+    minorAndDecimal(name, { minor, currency: b.currency })
   const code = await branchCodes(ctx)
   const timeline = (await auditTrail(ctx, b.id)).map((r) => ({
     at: r.at,
@@ -172,14 +168,10 @@ export async function showSettlement(
     ...batchView(b, code(b.branch_id)),
     payments: members.map((p) => {
       const base = memberBase(p, b.currency)
-      const conv = BigInt(p.conversion_fee_minor)
-      const net = base.amountMinor - base.feeMinor
       return {
         ...base,
-        conversionFeeMinor: conv,
-        conversionFee: d(conv),
-        netMinor: net,
-        net: d(net),
+        ...money('conversionFee', BigInt(p.conversion_fee_minor)),
+        ...money('net', base.amountMinor - base.feeMinor),
         released: p.released_at !== null,
       }
     }),
@@ -372,17 +364,16 @@ export async function exportSettlement(ctx: Ctx, id: string): Promise<ExportRow[
         { minor: stl, currency: b.currency },
         weights.map(() => 1n),
       ).map((s) => s.minor)
-  const d = (m: bigint) => toDecimalString({ minor: m, currency: b.currency })
   return members.map((m, i) => {
     const base = memberBase(m, b.currency)
     const share = shares[i] ?? 0n
-    const net = base.amountMinor - base.feeMinor - share
     return {
       ...base,
-      settlementFeeShareMinor: share,
-      settlementFeeShare: d(share),
-      netMinor: net,
-      net: d(net),
+      ...minorAndDecimal('settlementFeeShare', { minor: share, currency: b.currency }),
+      ...minorAndDecimal('net', {
+        minor: base.amountMinor - base.feeMinor - share,
+        currency: b.currency,
+      }),
     }
   })
 }

@@ -1,4 +1,4 @@
-import { toDecimalString } from '../core/money/format.js'
+import { minorAndDecimal } from '../core/money/format.js'
 import type { BatchRow } from './batches-store.js'
 
 /** A settlement batch as `dsh settle`, `dsh settlements list|show` and the API show it. */
@@ -33,14 +33,8 @@ export interface BatchView {
 }
 
 export function batchView(r: BatchRow, branch: string): BatchView {
-  const m = (v: unknown) => BigInt(v as string)
-  const d = (minor: bigint) => toDecimalString({ minor, currency: r.currency })
-  const gross = m(r.gross_minor)
-  const tx = m(r.transaction_fees_minor)
-  const conv = m(r.conversion_fees_minor)
-  const stl = m(r.settlement_fee_minor)
-  const fees = m(r.fees_minor)
-  const net = m(r.net_minor)
+  const money = <K extends string>(name: K, v: unknown) =>
+    minorAndDecimal(name, { minor: BigInt(v as string), currency: r.currency })
   return {
     id: r.id,
     reference: r.reference,
@@ -51,18 +45,12 @@ export function batchView(r: BatchRow, branch: string): BatchView {
     periodEnd: r.period_end,
     status: r.status,
     paymentCount: Number(r.payment_count),
-    grossMinor: gross,
-    gross: d(gross),
-    transactionFeesMinor: tx,
-    transactionFees: d(tx),
-    conversionFeesMinor: conv,
-    conversionFees: d(conv),
-    settlementFeeMinor: stl,
-    settlementFee: d(stl),
-    feesMinor: fees,
-    fees: d(fees),
-    netMinor: net,
-    net: d(net),
+    ...money('gross', r.gross_minor),
+    ...money('transactionFees', r.transaction_fees_minor),
+    ...money('conversionFees', r.conversion_fees_minor),
+    ...money('settlementFee', r.settlement_fee_minor),
+    ...money('fees', r.fees_minor),
+    ...money('net', r.net_minor),
     transfer:
       r.transfer_adapter && r.sent_at
         ? {
