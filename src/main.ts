@@ -4,6 +4,7 @@ import { runCli } from './cli/run.js'
 import type { Runtime } from './cli/runtime.js'
 import { ulidGen } from './core/ids.js'
 import { systemClock } from './core/ports.js'
+import { pooledRandom } from './random.js'
 
 function osUser(): string {
   try {
@@ -25,9 +26,7 @@ const rt: Runtime = {
     return process.stdout.isTTY ? process.stdout.columns : undefined
   },
   clock: systemClock,
-  // The Web Crypto global (the same CSPRNG as node:crypto's randomBytes) loads on first use, so
-  // commands that make no id, `dsh --help` first, do not pay for loading node:crypto.
-  ids: ulidGen(Date.now, (n) => crypto.getRandomValues(new Uint8Array(n))),
+  ids: ulidGen(Date.now, pooledRandom()),
   user: osUser(),
 }
 

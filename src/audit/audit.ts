@@ -32,11 +32,25 @@ export interface AuditEntry {
 }
 
 /**
+ * The audit key, unsealed once per transaction (a run that completes 2,000 settlement batches
+ * writes 2,000 audit rows): a key is created or rotated only in a transaction of its own.
+ */
+const keys = new WeakMap<object, Buffer | null>()
+async function transactionKey(ctx: Ctx, trx: Kysely<Database>): Promise<Buffer | null> {
+  let key = keys.get(trx)
+  if (key === undefined) {
+    key = await auditKey(ctx, trx, true)
+    keys.set(trx, key)
+  }
+  return key
+}
+
+/**
  * Appends one row to the hash chain. Call it inside the same write transaction as the change it
  * records, so the change and its audit row commit or roll back together.
  */
 export async function audit(ctx: Ctx, trx: Kysely<Database>, entry: AuditEntry): Promise<void> {
-  const key = await auditKey(ctx, trx, true)
+  const key = await transactionKey(ctx, trx)
   if (!key)
     throw new DshError('internal', 'audit_key_missing', 'the audit key could not be created')
   const head = await lockAuditHead(trx)

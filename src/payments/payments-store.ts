@@ -1,4 +1,5 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely'
+import { reusable } from '../store/bulk.js'
 import { dialectOf } from '../store/connect.js'
 import type {
   Database,
@@ -310,4 +311,26 @@ export async function paymentGauges(db: Kysely<Database>, nowIso: string) {
     .where('status', 'in', ['created', 'pending', 'unknown'])
     .executeTakeFirst()
   return { byStatus, open }
+}
+
+/**
+ * Records receipts on payments that have none (one compiled statement, run per payment, in the
+ * caller's transaction); a payment that has one meanwhile keeps it. Returns how many were set.
+ */
+export async function setMissingReceipts(
+  db: Kysely<Database>,
+  items: readonly { id: string; receipt: string }[],
+  at: string,
+): Promise<number> {
+  const run = reusable(db, 'payments.setMissingReceipt', ['receipt', 'at', 'id'], (slot) =>
+    db
+      .updateTable('payments')
+      .set({ receipt_number: slot('receipt'), updated_at: slot('at') })
+      .where('id', '=', slot('id'))
+      .where('receipt_number', 'is', null),
+  )
+  let n = 0
+  for (const i of items)
+    n += Number((await run({ receipt: i.receipt, at, id: i.id })).numAffectedRows ?? 0n)
+  return n
 }
