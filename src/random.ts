@@ -5,7 +5,7 @@
  * loads on first use: commands that make no id, `dsh --help` first, do not load node:crypto.
  */
 export function pooledRandom(): (n: number) => Uint8Array {
-  let pool = new Uint8Array(0)
+  let pool: Uint8Array = new Uint8Array(0)
   let at = 0
   return (n) => {
     if (n > 16_384) return fresh(n)
