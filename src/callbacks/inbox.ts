@@ -283,6 +283,8 @@ export async function callbacksShow(ctx: Ctx, id: string): Promise<InboxDetail> 
 }
 
 export {
+  countInboxBefore,
+  deleteInboxBefore,
   dueInbox,
   type InboxInsert,
   type InboxWriteResult,
