@@ -11,7 +11,7 @@ export function pruneCommand(ctx: CommandContext): Command {
       'after',
       `
 Removes events older than events-retention (default 30d) and applied, ignored and orphaned
-callbacks older than inbox-retention (default 90d), in short transactions (about 20 ms each),
+callbacks older than inbox-retention (default 90d), in short transactions (about 10 ms each),
 so it can run beside the daemon. Payments, attempts, settlement and audit rows are never removed.
 The daemon runs the same every day at 03:41.
 
