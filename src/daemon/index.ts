@@ -148,6 +148,7 @@ export async function runDaemon(
         unmatchedWindowMs: options.unmatchedWindowMs,
         pollMs: 1_000,
         concurrency: 8,
+        answeringConcurrency: 2,
         batch: 64,
         busyShare: 0.5,
         sliceMs: 50,
@@ -155,6 +156,7 @@ export async function runDaemon(
       log,
       metrics,
       () => server?.busy() ?? false,
+      () => (server?.inflight() ?? 0) > 0,
     )
     ctx.worker = worker
     server = createDaemonServer(ctx, [

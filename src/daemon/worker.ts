@@ -22,8 +22,13 @@ export interface InboxWorker {
 export interface WorkerOptions extends ProcessOptions {
   /** How often to look for due entries when nothing kicks the worker. */
   pollMs: number
-  /** Entries processed at once (lanes). */
+  /** Entries processed at once (lanes) when no request is being answered. */
   concurrency: number
+  /**
+   * Lanes while requests are being answered (default: concurrency). Each lane's entry runs to its
+   * next wait in one go, so fewer lanes keep the gaps between a request's steps short.
+   */
+  answeringConcurrency?: number
   /** Entries taken per round (default 64). */
   batch?: number
   /**
@@ -51,6 +56,8 @@ export function createInboxWorker(
   log: Logger,
   metrics: Metrics,
   busy: () => boolean,
+  /** Requests are being answered right now (default: never). */
+  answering: () => boolean = () => false,
 ): InboxWorker {
   let stopped = true
   let wake: (() => void) | undefined
@@ -137,7 +144,8 @@ export function createInboxWorker(
           if (performance.now() >= deadline) break
         }
       }
-      await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, lane))
+      const lanes = answering() ? (opts.answeringConcurrency ?? opts.concurrency) : opts.concurrency
+      await Promise.all(Array.from({ length: Math.max(1, lanes) }, lane))
       if (sliced || busy()) {
         const spent = performance.now() - started
         await sleep(Math.max(opts.minRestMs ?? 1, (spent * (1 - share)) / share))
