@@ -1,14 +1,9 @@
 import type { Kysely } from 'kysely'
+import { valueWhere } from '../store/rows.js'
 import type { Database } from '../store/schema.js'
 
-export async function getSetting(db: Kysely<Database>, key: string): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('settings')
-    .select('value')
-    .where('key', '=', key)
-    .executeTakeFirst()
-  return row?.value
-}
+export const getSetting = (db: Kysely<Database>, key: string): Promise<string | undefined> =>
+  valueWhere(db, 'settings', 'value', { key })
 
 export async function putSetting(
   db: Kysely<Database>,

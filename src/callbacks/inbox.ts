@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Ctx } from '../context.js'
 import { isPhoneKey, isSecretKey, maskPhone, REDACTED } from '../core/audit/redact.js'
 import { notFound } from '../core/errors.js'
-import { cutPage, keysetPages, parseListWindow } from '../core/list.js'
+import { parseListWindow, windowPages } from '../core/list.js'
 import type { IdGen } from '../core/ports.js'
 import { parseInstantRange } from '../core/time.js'
 import { checkChoice, parseSlug } from '../core/validate.js'
@@ -244,27 +244,12 @@ export async function callbacksList(
   const codes = new Map((await listBranches(store.db)).map((b) => [b.id, b.code]))
   const toView = (r: InboxRow) =>
     inboxView(r, r.branch_id ? (codes.get(r.branch_id) ?? null) : null)
-  let more = false
-  async function* pages(): AsyncGenerator<InboxView[]> {
-    if (window.limit !== undefined) {
-      const page = cutPage(
-        await listInbox(store.db, { ...filter, limit: window.limit + 1 }),
-        window.limit,
-      )
-      more = page.more
-      yield page.rows.map(toView)
-      return
-    }
-    for await (const rows of keysetPages((last: InboxRow | undefined, n) =>
-      listInbox(store.db, {
-        ...filter,
-        limit: n,
-        before: last ? { receivedAt: last.received_at, id: last.id } : undefined,
-      }),
-    ))
-      yield rows.map(toView)
-  }
-  return { pages: pages(), more: () => more, zone }
+  const { pages, more } = windowPages(
+    window,
+    (limit, last?: InboxRow) => listInbox(store.db, { ...filter, limit, last }),
+    toView,
+  )
+  return { pages, more, zone }
 }
 
 export async function callbacksShow(ctx: Ctx, id: string): Promise<InboxDetail> {

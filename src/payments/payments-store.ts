@@ -1,5 +1,6 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely'
 import { dialectOf } from '../store/connect.js'
+import { listNewestFirst, type NewestPage, rowsWhere } from '../store/rows.js'
 import type {
   Database,
   PaymentAttemptsTable,
@@ -15,12 +16,12 @@ export const insertPayment = (db: Kysely<Database>, row: Insertable<PaymentsTabl
   db.insertInto('payments').values(row).execute()
 
 export const findPayment = (db: Kysely<Database>, id: string) =>
-  db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst()
+  rowsWhere(db, 'payments', { id }).executeTakeFirst()
 
 /** Reads a payment inside a write transaction, locking its row on PostgreSQL (SQLite's
  * BEGIN IMMEDIATE already serialises writers). */
 export function findPaymentForUpdate(db: Kysely<Database>, id: string) {
-  let q = db.selectFrom('payments').selectAll().where('id', '=', id)
+  let q = rowsWhere(db, 'payments', { id })
   if (dialectOf(db) === 'postgres') q = q.forUpdate()
   return q.executeTakeFirst()
 }
@@ -41,80 +42,40 @@ export const updateAttempt = (
 ) => db.updateTable('payment_attempts').set(changes).where('id', '=', id).execute()
 
 export const listAttempts = (db: Kysely<Database>, paymentId: string) =>
-  db
-    .selectFrom('payment_attempts')
-    .selectAll()
-    .where('payment_id', '=', paymentId)
-    .orderBy('seq')
-    .execute()
+  rowsWhere(db, 'payment_attempts', { payment_id: paymentId }).orderBy('seq').execute()
 
 export const findAttemptByRef = (db: Kysely<Database>, gateway: string, gatewayRef: string) =>
-  db
-    .selectFrom('payment_attempts')
-    .selectAll()
-    .where('gateway', '=', gateway)
-    .where('gateway_ref', '=', gatewayRef)
-    .executeTakeFirst()
+  rowsWhere(db, 'payment_attempts', { gateway, gateway_ref: gatewayRef }).executeTakeFirst()
 
 export const findAttempt = (db: Kysely<Database>, id: string) =>
-  db.selectFrom('payment_attempts').selectAll().where('id', '=', id).executeTakeFirst()
+  rowsWhere(db, 'payment_attempts', { id }).executeTakeFirst()
 
 export const insertPaymentEvent = (db: Kysely<Database>, row: Insertable<PaymentEventsTable>) =>
   db.insertInto('payment_events').values(row).execute()
 
 export const listPaymentEvents = (db: Kysely<Database>, paymentId: string) =>
-  db
-    .selectFrom('payment_events')
-    .selectAll()
-    .where('payment_id', '=', paymentId)
-    .orderBy('at')
-    .orderBy('id')
-    .execute()
+  rowsWhere(db, 'payment_events', { payment_id: paymentId }).orderBy('at').orderBy('id').execute()
 
-export interface PaymentFilter {
+/** Newest first by `created_at` (then id). */
+export interface PaymentFilter extends NewestPage<PaymentRow> {
   branchId?: string | undefined
   tenantId?: string | undefined
   status?: string | undefined
   gateway?: string | undefined
-  since?: string | undefined
-  /** Excluded. */
-  until?: string | undefined
-  limit?: number | undefined
-  /** Keyset: only rows older than this one (newest first), for paging through every row. */
-  before?: { createdAt: string; id: string } | undefined
 }
 
-export function listPayments(db: Kysely<Database>, f: PaymentFilter) {
-  let q = db.selectFrom('payments').selectAll()
-  if (f.branchId) q = q.where('branch_id', '=', f.branchId)
-  if (f.tenantId) q = q.where('tenant_id', '=', f.tenantId)
-  if (f.status) q = q.where('status', '=', f.status)
-  if (f.gateway) q = q.where('gateway', '=', f.gateway)
-  if (f.since) q = q.where('created_at', '>=', f.since)
-  if (f.until) q = q.where('created_at', '<', f.until)
-  const before = f.before
-  if (before)
-    q = q.where((eb) =>
-      eb.or([
-        eb('created_at', '<', before.createdAt),
-        eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
-      ]),
-    )
-  q = q.orderBy('created_at', 'desc').orderBy('id', 'desc')
-  if (f.limit) q = q.limit(f.limit)
-  return q.execute()
-}
+export const listPayments = (db: Kysely<Database>, f: PaymentFilter) =>
+  listNewestFirst(
+    db,
+    'payments',
+    'created_at',
+    { branch_id: f.branchId, tenant_id: f.tenantId, status: f.status, gateway: f.gateway },
+    f,
+  )
 
 /** Open payments due for a gateway query (recovery), oldest first. */
 export const duePayments = (db: Kysely<Database>, nowIso: string, limit: number) =>
-  db
-    .selectFrom('payments')
-    .selectAll()
-    .where('status', 'in', ['pending', 'unknown', 'created'])
-    .where('next_check_at', '<=', nowIso)
-    .orderBy('next_check_at')
-    .limit(limit)
-    .execute()
+  listDueForRecovery(db, ['pending', 'unknown', 'created'], nowIso, limit)
 
 /** An M-Pesa payment to the same phone and amount whose outcome is still unknown. */
 export const findUnknownTwin = (
@@ -135,12 +96,7 @@ export const findUnknownTwin = (
 export type IdempotencyRow = Selectable<Database['idempotency_keys']>
 
 export const findIdempotencyKey = (db: Kysely<Database>, tenantId: string, key: string) =>
-  db
-    .selectFrom('idempotency_keys')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .where('key', '=', key)
-    .executeTakeFirst()
+  rowsWhere(db, 'idempotency_keys', { tenant_id: tenantId, key }).executeTakeFirst()
 
 export const insertIdempotencyKey = (
   db: Kysely<Database>,
@@ -178,12 +134,10 @@ export function findPaymentByReceipt(
   tenantId: string,
   receipt: string,
 ): Promise<PaymentRow | undefined> {
-  return db
-    .selectFrom('payments')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .where('receipt_number', '=', receipt)
-    .executeTakeFirst()
+  return rowsWhere(db, 'payments', {
+    tenant_id: tenantId,
+    receipt_number: receipt,
+  }).executeTakeFirst()
 }
 
 /** Whether an attempt of the payment may have reached a gateway (sending, pending or unknown). */

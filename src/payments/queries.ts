@@ -1,7 +1,7 @@
 import type { Ctx } from '../context.js'
 import { notFound } from '../core/errors.js'
 import { GATEWAY_TYPES } from '../core/gateways/types.js'
-import { cutPage, LIST_PAGE_SIZE, parseListWindow } from '../core/list.js'
+import { parseListWindow, windowPages } from '../core/list.js'
 import { PAYMENT_STATUSES } from '../core/payments/states.js'
 import { parseInstantRange } from '../core/time.js'
 import { checkChoice, parseSlug } from '../core/validate.js'
@@ -59,27 +59,12 @@ export async function paymentsList(
     until: range.until?.toISOString(),
   }
   const toView = (r: PaymentRow) => paymentView(r, codes.get(r.branch_id) ?? r.branch_id)
-  let more = false
-  async function* pages(): AsyncGenerator<PaymentView[]> {
-    if (window.limit !== undefined) {
-      const page = cutPage(
-        await listPayments(store.db, { ...filter, limit: window.limit + 1 }),
-        window.limit,
-      )
-      more = page.more
-      yield page.rows.map(toView)
-      return
-    }
-    let before: { createdAt: string; id: string } | undefined
-    for (;;) {
-      const rows = await listPayments(store.db, { ...filter, limit: LIST_PAGE_SIZE, before })
-      if (rows.length > 0) yield rows.map(toView)
-      const last = rows[rows.length - 1]
-      if (!last || rows.length < LIST_PAGE_SIZE) return
-      before = { createdAt: last.created_at, id: last.id }
-    }
-  }
-  return { payments: pages(), zone, more: () => more }
+  const { pages, more } = windowPages(
+    window,
+    (limit, last?: PaymentRow) => listPayments(store.db, { ...filter, limit, last }),
+    toView,
+  )
+  return { payments: pages, zone, more }
 }
 
 export interface PaymentDetail extends PaymentView {
