@@ -30,6 +30,35 @@ export const text = (status: number, body: string, contentType = 'text/html'): S
 })
 export const RESET: SimReply = { kind: 'reset' }
 
+/** What a simulator keeps per idempotency key: the first request's fingerprint and answer. */
+export type IdempotencyMemory = Map<string, { fingerprint: string; reply: SimReply }>
+
+/** A JSON body's fields in one order, so the same request gives the same fingerprint. */
+export const bodyFingerprint = (body: Record<string, unknown>) =>
+  JSON.stringify(Object.entries(body).sort(([a], [c]) => a.localeCompare(c)))
+
+/**
+ * Answers a request made under an idempotency key (`slot`): a request already seen with the same
+ * fingerprint gets its first answer again (through `replay`), with another one `conflict()`; a
+ * new one `run()`s and its answer is kept. A reset never reached the point of saving a result;
+ * a withheld answer is already decided.
+ */
+export function idempotent(
+  memory: IdempotencyMemory,
+  slot: string,
+  fingerprint: string,
+  conflict: () => SimReply,
+  run: () => SimReply,
+  replay: (first: SimReply) => SimReply = (first) => first,
+): SimReply {
+  const seen = memory.get(slot)
+  if (seen) return seen.fingerprint === fingerprint ? replay(seen.reply) : conflict()
+  const reply = run()
+  const final = reply.kind === 'withhold' ? reply.reply : reply
+  if (final.kind !== 'reset') memory.set(slot, { fingerprint, reply: final })
+  return reply
+}
+
 export type Handler = (req: SimRequest) => SimReply | Promise<SimReply>
 export interface Route {
   method: string
