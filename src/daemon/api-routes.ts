@@ -13,7 +13,7 @@ import { paymentView } from '../payments/view.js'
 import { listSettlementBatches } from '../settlement/batches.js'
 import { type BranchWithTenant, findBranchByCode, findBranchById } from '../tenants/branches.js'
 import type { DaemonContext } from './context.js'
-import { header, parseJsonBody, type Req, readBody, sendJson } from './http.js'
+import { header, lastEventId, parseJsonBody, type Req, readBody, sendJson } from './http.js'
 import { HttpError } from './http-errors.js'
 import type { Route } from './router.js'
 
@@ -253,13 +253,11 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
         const p = await principal(req, 'viewer', 'following events')
         const code = req.query.get('branch')
         const b = code ? await branch(p, code) : undefined
-        const last = header(req.raw, 'last-event-id') ?? req.query.get('lastEventId') ?? undefined
-        if (last !== undefined && !/^\d{1,15}$/.test(last.trim()))
-          throw new HttpError(400, 'invalid_last_event_id', 'Last-Event-ID must be an event number')
+        const from = lastEventId(req)
         await ctx.hub.subscribe(
           res,
           { tenantId: p.tenantId, branchId: b?.id ?? null },
-          last === undefined ? undefined : Number(last.trim()),
+          from,
           async () => {
             // The same token, still live, still of this tenant (and the branch still its own).
             const now = await authenticate(ctx.store.db, bearer(req))

@@ -15,7 +15,7 @@ import { branchReport } from '../reports/report.js'
 import { listSettlementBatches } from '../settlement/batches.js'
 import { type BranchWithTenant, findBranchByCode, listBranches } from '../tenants/branches.js'
 import type { DaemonContext } from './context.js'
-import { header, parseJsonBody, type Req, readBody, sendJson } from './http.js'
+import { header, lastEventId, parseJsonBody, type Req, readBody, sendJson } from './http.js'
 import { HttpError } from './http-errors.js'
 import type { Route } from './router.js'
 
@@ -138,6 +138,20 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
 
   const sessionOf = (req: Req) => parseCookies(header(req.raw, 'cookie')).get(SESSION_COOKIE)
 
+  /** Answers 204 setting the session cookie to `value` for `maxAge` seconds (0 ends it). */
+  async function setSessionCookie(res: ServerResponse, value: string, maxAge: number) {
+    const attrs = [
+      `${SESSION_COOKIE}=${value}`,
+      'Path=/',
+      'HttpOnly',
+      'SameSite=Strict',
+      `Max-Age=${maxAge}`,
+      ...((await secure()) ? ['Secure'] : []),
+    ]
+    res.writeHead(204, { 'set-cookie': attrs.join('; ') })
+    res.end()
+  }
+
   /** The session's principal (the page), or the bearer token's (scripts, on the report route). */
   async function principal(req: Req, opts: { bearer: boolean }): Promise<Principal> {
     const m = /^Bearer\s+(\S+)$/i.exec(header(req.raw, 'authorization') ?? '')
@@ -233,17 +247,8 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
           throw new HttpError(401, 'unauthorized', 'that token is not a live API token')
         }
         throttle.succeeded(addr)
-        const attrs = [
-          `${SESSION_COOKIE}=${s.value}`,
-          'Path=/',
-          'HttpOnly',
-          'SameSite=Strict',
-          `Max-Age=${SESSION_MS / 1000}`,
-          ...((await secure()) ? ['Secure'] : []),
-        ]
         ctx.log.info('dashboard.signed_in', { token: s.principal.name })
-        res.writeHead(204, { 'set-cookie': attrs.join('; ') })
-        res.end()
+        await setSessionCookie(res, s.value, SESSION_MS / 1000)
       },
     },
     {
@@ -253,16 +258,7 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
         strict(res)
         await sameOrigin(req)
         await endSession(ctx.app, sessionOf(req))
-        const attrs = [
-          `${SESSION_COOKIE}=`,
-          'Path=/',
-          'HttpOnly',
-          'SameSite=Strict',
-          'Max-Age=0',
-          ...((await secure()) ? ['Secure'] : []),
-        ]
-        res.writeHead(204, { 'set-cookie': attrs.join('; ') })
-        res.end()
+        await setSessionCookie(res, '', 0)
       },
     },
     {
@@ -328,15 +324,13 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
         const p = await principal(req, { bearer: false })
         const code = req.query.get('branch')
         const b = code ? await branch(p, code) : undefined
-        const last = header(req.raw, 'last-event-id') ?? req.query.get('lastEventId') ?? undefined
-        if (last !== undefined && !/^\d{1,15}$/.test(last.trim()))
-          throw new HttpError(400, 'invalid_last_event_id', 'Last-Event-ID must be an event number')
+        const from = lastEventId(req)
         // The hub re-checks the session twice a second: a revoked token, a logout or the
         // session's end closes the stream (`event: end`), and the page shows "signed out".
         await ctx.hub.subscribe(
           res,
           { tenantId: p.tenantId, branchId: b?.id ?? null },
-          last === undefined ? undefined : Number(last.trim()),
+          from,
           async () => {
             const now = await sessionPrincipal(ctx.app, value)
             return Boolean(now && now.id === p.id && now.tenantId === p.tenantId)
