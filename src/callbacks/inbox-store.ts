@@ -1,6 +1,6 @@
-import type { Kysely, Selectable, Updateable } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
 import { dialectOf } from '../store/connect.js'
-import { listNewestFirst, type NewestPage, rowsWhere } from '../store/rows.js'
+import { listNewestFirst, type NewestPage, rowsWhere, updateById } from '../store/rows.js'
 import type { CallbackInboxTable, Database } from '../store/schema.js'
 
 export type InboxRow = Selectable<CallbackInboxTable>
@@ -224,11 +224,7 @@ export async function claimInbox(
   return Number(r.numUpdatedRows) === 1
 }
 
-export const updateInbox = (
-  db: Kysely<Database>,
-  id: string,
-  changes: Updateable<CallbackInboxTable>,
-) => db.updateTable('callback_inbox').set(changes).where('id', '=', id).execute()
+export const updateInbox = updateById('callback_inbox')
 
 /** Rows per status (and the duplicates counted on them). */
 export async function inboxCounts(

@@ -1,6 +1,6 @@
-import type { Insertable, Kysely, Selectable, Updateable } from 'kysely'
+import type { Insertable, Kysely, Selectable } from 'kysely'
 import { dialectOf } from '../store/connect.js'
-import { listNewestFirst, type NewestPage, rowsWhere } from '../store/rows.js'
+import { listNewestFirst, type NewestPage, rowsWhere, updateById } from '../store/rows.js'
 import type {
   Database,
   PaymentAttemptsTable,
@@ -26,20 +26,12 @@ export function findPaymentForUpdate(db: Kysely<Database>, id: string) {
   return q.executeTakeFirst()
 }
 
-export const updatePayment = (
-  db: Kysely<Database>,
-  id: string,
-  changes: Updateable<PaymentsTable>,
-) => db.updateTable('payments').set(changes).where('id', '=', id).execute()
+export const updatePayment = updateById('payments')
 
 export const insertAttempt = (db: Kysely<Database>, row: Insertable<PaymentAttemptsTable>) =>
   db.insertInto('payment_attempts').values(row).execute()
 
-export const updateAttempt = (
-  db: Kysely<Database>,
-  id: string,
-  changes: Updateable<PaymentAttemptsTable>,
-) => db.updateTable('payment_attempts').set(changes).where('id', '=', id).execute()
+export const updateAttempt = updateById('payment_attempts')
 
 export const listAttempts = (db: Kysely<Database>, paymentId: string) =>
   rowsWhere(db, 'payment_attempts', { payment_id: paymentId }).orderBy('seq').execute()

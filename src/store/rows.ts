@@ -63,6 +63,12 @@ export function updateWhere<T extends Table>(
     .where((eb) => eb.and(match))
 }
 
+/** The update of one row by its id, as a store function: `(db, id, changes)`. */
+export const updateById =
+  <T extends Table>(table: T) =>
+  (db: Kysely<Database>, id: string, changes: Updateable<Database[T]>) =>
+    updateWhere(db, table, changes, { id } as RowMatch<T>).execute()
+
 /** A page of a listing, newest first, over a table's time column and its id. */
 export interface NewestPage<Row> {
   /** Included. */
