@@ -13,9 +13,10 @@ import { paymentView } from '../payments/view.js'
 import { listSettlementBatches } from '../settlement/batches.js'
 import { type BranchWithTenant, findBranchByCode, findBranchById } from '../tenants/branches.js'
 import type { DaemonContext } from './context.js'
-import { header, lastEventId, parseJsonBody, type Req, readBody, sendJson } from './http.js'
+import { header, parseJsonBody, type Req, readBody, sendJson } from './http.js'
 import { HttpError } from './http-errors.js'
 import type { Route } from './router.js'
+import { followEvents } from './sse.js'
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 }
 
@@ -253,20 +254,14 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
         const p = await principal(req, 'viewer', 'following events')
         const code = req.query.get('branch')
         const b = code ? await branch(p, code) : undefined
-        const from = lastEventId(req)
-        await ctx.hub.subscribe(
-          res,
-          { tenantId: p.tenantId, branchId: b?.id ?? null },
-          from,
-          async () => {
-            // The same token, still live, still of this tenant (and the branch still its own).
-            const now = await authenticate(ctx.store.db, bearer(req))
-            if (!now || now.id !== p.id || now.tenantId !== p.tenantId) return false
-            if (!b) return true
-            const still = await findBranchById(ctx.store.db, b.id)
-            return Boolean(still && (p.tenantId === null || still.tenant_id === p.tenantId))
-          },
-        )
+        await followEvents(ctx.hub, req, res, p, b, async () => {
+          // The same token, still live, still of this tenant (and the branch still its own).
+          const now = await authenticate(ctx.store.db, bearer(req))
+          if (!now || now.id !== p.id || now.tenantId !== p.tenantId) return false
+          if (!b) return true
+          const still = await findBranchById(ctx.store.db, b.id)
+          return Boolean(still && (p.tenantId === null || still.tenant_id === p.tenantId))
+        })
       },
     },
   ]

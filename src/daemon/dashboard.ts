@@ -15,9 +15,10 @@ import { branchReport } from '../reports/report.js'
 import { listSettlementBatches } from '../settlement/batches.js'
 import { type BranchWithTenant, findBranchByCode, listBranches } from '../tenants/branches.js'
 import type { DaemonContext } from './context.js'
-import { header, lastEventId, parseJsonBody, type Req, readBody, sendJson } from './http.js'
+import { header, parseJsonBody, type Req, readBody, sendJson } from './http.js'
 import { HttpError } from './http-errors.js'
 import type { Route } from './router.js'
+import { followEvents } from './sse.js'
 
 /**
  * The branch dashboard: one HTML page, one ES module and one stylesheet of our own (read from
@@ -172,6 +173,14 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
     return b
   }
 
+  /** A branch route's branch (`:id`) and the context acting as its caller. */
+  async function branchRoute(req: Req, res: ServerResponse, opts: { bearer: boolean }) {
+    strict(res)
+    const p = await principal(req, opts)
+    const b = await branch(p, req.params['id'] ?? '')
+    return { b, app: withActor(ctx.app, p.name, { warn }) }
+  }
+
   /** A state-changing request must come from the page itself (SameSite covers browsers; this too). */
   async function sameOrigin(req: Req): Promise<void> {
     const origin = header(req.raw, 'origin')
@@ -287,10 +296,7 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
       method: 'GET',
       pattern: '/dashboard/branches/:id/status',
       async handler(req, res) {
-        strict(res)
-        const p = await principal(req, { bearer: false })
-        const b = await branch(p, req.params['id'] ?? '')
-        const app = withActor(ctx.app, p.name, { warn })
+        const { b, app } = await branchRoute(req, res, { bearer: false })
         sendJson(res, 200, {
           branch: b.code,
           gateways: await gatewayStatus(app, b.code),
@@ -302,17 +308,11 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
       method: 'GET',
       pattern: '/api/branches/:id/report',
       async handler(req, res) {
-        strict(res)
-        const p = await principal(req, { bearer: true })
-        const b = await branch(p, req.params['id'] ?? '')
+        const { b, app } = await branchRoute(req, res, { bearer: true })
         const date = req.query.get('date') ?? undefined
         if (date !== undefined && !DAY.test(date))
           throw validationError('invalid_date', 'date must be a day as YYYY-MM-DD')
-        sendJson(
-          res,
-          200,
-          await branchReport(withActor(ctx.app, p.name, { warn }), { branch: b.code, date }),
-        )
+        sendJson(res, 200, await branchReport(app, { branch: b.code, date }))
       },
     },
     {
@@ -324,18 +324,12 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
         const p = await principal(req, { bearer: false })
         const code = req.query.get('branch')
         const b = code ? await branch(p, code) : undefined
-        const from = lastEventId(req)
         // The hub re-checks the session twice a second: a revoked token, a logout or the
         // session's end closes the stream (`event: end`), and the page shows "signed out".
-        await ctx.hub.subscribe(
-          res,
-          { tenantId: p.tenantId, branchId: b?.id ?? null },
-          from,
-          async () => {
-            const now = await sessionPrincipal(ctx.app, value)
-            return Boolean(now && now.id === p.id && now.tenantId === p.tenantId)
-          },
-        )
+        await followEvents(ctx.hub, req, res, p, b, async () => {
+          const now = await sessionPrincipal(ctx.app, value)
+          return Boolean(now && now.id === p.id && now.tenantId === p.tenantId)
+        })
       },
     },
   ]
