@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
+import type { DateTimeParts } from '../core/time.js'
 
 /** A request as the simulators see it: the body is read, the path split from its query. */
 export interface SimRequest {
@@ -141,14 +142,7 @@ export function nairobiStamp(ms: number): string {
 export function parseNairobiStamp(s: string): number | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(s)
   if (!m) return undefined
-  const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ]
+  const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as DateTimeParts
   const ms = Date.UTC(y, mo - 1, d, h - 3, mi, se)
   // Reject 20250231…: the round trip must give the same text.
   return nairobiStamp(ms) === s ? ms : undefined
