@@ -1,22 +1,23 @@
-import type { Insertable, Kysely, Selectable } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
 import { dialectOf } from '../store/connect.js'
-import { listNewestFirst, type NewestPage, rowsWhere, updateById } from '../store/rows.js'
-import type {
-  Database,
-  PaymentAttemptsTable,
-  PaymentEventsTable,
-  PaymentsTable,
-} from '../store/schema.js'
+import {
+  finderById,
+  inserter,
+  listNewestFirst,
+  type NewestPage,
+  type Row,
+  rowsWhere,
+  updateById,
+} from '../store/rows.js'
+import type { Database } from '../store/schema.js'
 
-export type PaymentRow = Selectable<PaymentsTable>
-export type AttemptRow = Selectable<PaymentAttemptsTable>
-export type PaymentEventRow = Selectable<PaymentEventsTable>
+export type PaymentRow = Row<'payments'>
+export type AttemptRow = Row<'payment_attempts'>
+export type PaymentEventRow = Row<'payment_events'>
 
-export const insertPayment = (db: Kysely<Database>, row: Insertable<PaymentsTable>) =>
-  db.insertInto('payments').values(row).execute()
+export const insertPayment = inserter('payments')
 
-export const findPayment = (db: Kysely<Database>, id: string) =>
-  rowsWhere(db, 'payments', { id }).executeTakeFirst()
+export const findPayment = finderById('payments')
 
 /** Reads a payment inside a write transaction, locking its row on PostgreSQL (SQLite's
  * BEGIN IMMEDIATE already serialises writers). */
@@ -28,8 +29,7 @@ export function findPaymentForUpdate(db: Kysely<Database>, id: string) {
 
 export const updatePayment = updateById('payments')
 
-export const insertAttempt = (db: Kysely<Database>, row: Insertable<PaymentAttemptsTable>) =>
-  db.insertInto('payment_attempts').values(row).execute()
+export const insertAttempt = inserter('payment_attempts')
 
 export const updateAttempt = updateById('payment_attempts')
 
@@ -39,11 +39,9 @@ export const listAttempts = (db: Kysely<Database>, paymentId: string) =>
 export const findAttemptByRef = (db: Kysely<Database>, gateway: string, gatewayRef: string) =>
   rowsWhere(db, 'payment_attempts', { gateway, gateway_ref: gatewayRef }).executeTakeFirst()
 
-export const findAttempt = (db: Kysely<Database>, id: string) =>
-  rowsWhere(db, 'payment_attempts', { id }).executeTakeFirst()
+export const findAttempt = finderById('payment_attempts')
 
-export const insertPaymentEvent = (db: Kysely<Database>, row: Insertable<PaymentEventsTable>) =>
-  db.insertInto('payment_events').values(row).execute()
+export const insertPaymentEvent = inserter('payment_events')
 
 export const listPaymentEvents = (db: Kysely<Database>, paymentId: string) =>
   rowsWhere(db, 'payment_events', { payment_id: paymentId }).orderBy('at').orderBy('id').execute()

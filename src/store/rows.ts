@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, SelectQueryBuilder, Updateable } from 'kysely'
+import type { Insertable, Kysely, Selectable, SelectQueryBuilder, Updateable } from 'kysely'
 import type { Database } from './schema.js'
 
 /**
@@ -12,6 +12,9 @@ import type { Database } from './schema.js'
 type Table = keyof Database & string
 type Loose = Kysely<Record<string, Record<string, unknown>>>
 const loose = (db: Kysely<Database>) => db as unknown as Loose
+
+/** A row of `table` as read. */
+export type Row<T extends Table> = Selectable<Database[T]>
 
 /** Column values a row must have (a null matches `is null`; an undefined one is no condition). */
 export type RowMatch<T extends Table> = {
@@ -62,6 +65,21 @@ export function updateWhere<T extends Table>(
     .set(changes as Record<string, unknown>)
     .where((eb) => eb.and(match))
 }
+
+/** The insert of one row into `table`, as a store function: `(db, row)`. */
+export const inserter =
+  <T extends Table>(table: T) =>
+  (db: Kysely<Database>, row: Insertable<Database[T]>) =>
+    loose(db)
+      .insertInto(table as string)
+      .values(row as Record<string, unknown>)
+      .execute()
+
+/** The row of `table` with this id (undefined when there is none), as a store function. */
+export const finderById =
+  <T extends Table>(table: T) =>
+  (db: Kysely<Database>, id: string) =>
+    rowsWhere(db, table, { id } as RowMatch<T>).executeTakeFirst()
 
 /** The update of one row by its id, as a store function: `(db, id, changes)`. */
 export const updateById =
