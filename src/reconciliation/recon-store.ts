@@ -1,4 +1,5 @@
 import type { Insertable, Kysely, Selectable } from 'kysely'
+import { rowsWhere } from '../store/rows.js'
 import type {
   Database,
   ReconDecisionsTable,
@@ -18,30 +19,16 @@ export const findRun = (db: Kysely<Database>, id: string) =>
   db.selectFrom('recon_runs').selectAll().where('id', '=', id).executeTakeFirst()
 
 export const liveMatches = (db: Kysely<Database>, branchId: string) =>
-  db
-    .selectFrom('recon_matches')
-    .selectAll()
-    .where('branch_id', '=', branchId)
-    .where('unmatched_at', 'is', null)
+  rowsWhere(db, 'recon_matches', { branch_id: branchId, unmatched_at: null })
     .orderBy('created_at')
     .orderBy('id')
     .execute()
 
 export const liveMatchesOfLine = (db: Kysely<Database>, lineId: string) =>
-  db
-    .selectFrom('recon_matches')
-    .selectAll()
-    .where('statement_line_id', '=', lineId)
-    .where('unmatched_at', 'is', null)
-    .execute()
+  rowsWhere(db, 'recon_matches', { statement_line_id: lineId, unmatched_at: null }).execute()
 
 export const liveMatchOfPayment = (db: Kysely<Database>, paymentId: string) =>
-  db
-    .selectFrom('recon_matches')
-    .selectAll()
-    .where('payment_id', '=', paymentId)
-    .where('unmatched_at', 'is', null)
-    .executeTakeFirst()
+  rowsWhere(db, 'recon_matches', { payment_id: paymentId, unmatched_at: null }).executeTakeFirst()
 
 export async function insertMatches(db: Kysely<Database>, rows: Insertable<ReconMatchesTable>[]) {
   for (let i = 0; i < rows.length; i += 500)

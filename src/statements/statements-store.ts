@@ -1,4 +1,5 @@
 import type { Insertable, Kysely, Selectable } from 'kysely'
+import { rowsWhere } from '../store/rows.js'
 import type { Database, StatementLinesTable, StatementsTable } from '../store/schema.js'
 
 export type StatementRow = Selectable<StatementsTable>
@@ -23,12 +24,7 @@ export const findStatementBySha = (
   sha256: string,
   exceptId: string,
 ) =>
-  db
-    .selectFrom('statements')
-    .selectAll()
-    .where('branch_id', '=', branchId)
-    .where('kind', '=', kind)
-    .where('sha256', '=', sha256)
+  rowsWhere(db, 'statements', { branch_id: branchId, kind, sha256 })
     .where('id', '!=', exceptId)
     .orderBy('created_at')
     .orderBy('id')
@@ -49,11 +45,7 @@ export async function insertLines(
 }
 
 export const listStatements = (db: Kysely<Database>, branchId: string, kind: string) =>
-  db
-    .selectFrom('statements')
-    .selectAll()
-    .where('branch_id', '=', branchId)
-    .where('kind', '=', kind)
+  rowsWhere(db, 'statements', { branch_id: branchId, kind })
     .orderBy('period_from')
     .orderBy('id')
     .execute()
