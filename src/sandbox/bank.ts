@@ -138,9 +138,7 @@ export function bankRoutes(state: SimState): http.Route[] {
     store().transfers.set(t.id, t)
     state.later(state.timings.callbackDelayMs, () => settle(t, outcome))
     const reply = http.json(201, { id: t.id, status: 'accepted' })
-    return outcome === 'slow_success'
-      ? { kind: 'withhold', ms: state.timings.slowAnswerMs, reply }
-      : reply
+    return state.answer(outcome, reply)
   }
 
   function createTransfer(req: http.SimRequest): http.SimReply {

@@ -119,9 +119,7 @@ export function pushAnswer(
 ): http.SimReply {
   if (outcome === 'reset_after_charge') return http.RESET
   if (outcome === 'http_504_charged') return http.text(504, GATEWAY_TIMEOUT_PAGE)
-  return outcome === 'slow_success'
-    ? { kind: 'withhold', ms: state.timings.slowAnswerMs, reply: accepted }
-    : accepted
+  return state.answer(outcome, accepted)
 }
 
 const darajaStore = (state: SimState) =>

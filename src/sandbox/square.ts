@@ -169,9 +169,7 @@ export function squareRoutes(state: SimState): http.Route[] {
     })
     notify(p, outcome)
     const reply = http.json(200, { payment: { ...p } })
-    return outcome === 'slow_success'
-      ? { kind: 'withhold', ms: state.timings.slowAnswerMs, reply }
-      : reply
+    return state.answer(outcome, reply)
   }
 
   function createPayment(req: http.SimRequest): http.SimReply {

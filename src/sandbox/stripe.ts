@@ -131,9 +131,7 @@ export function stripeRoutes(state: SimState): http.Route[] {
     })
     sendEvent('payment_intent.succeeded', pi, outcome)
     const reply = http.json(200, { ...pi })
-    return outcome === 'slow_success'
-      ? { kind: 'withhold', ms: state.timings.slowAnswerMs, reply }
-      : reply
+    return state.answer(outcome, reply)
   }
 
   function createIntent(form: URLSearchParams, attemptRef: string | undefined): http.SimReply {
