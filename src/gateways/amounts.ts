@@ -2,6 +2,7 @@ import { DshError, validationError } from '../core/errors.js'
 import { currency } from '../core/money/currency.js'
 import { toDecimalString } from '../core/money/format.js'
 import { rescale } from '../core/money/money.js'
+import { normalisePhone } from '../core/phone.js'
 
 const shown = (minor: bigint, code: string) =>
   `${code} ${toDecimalString({ minor, currency: code })}`
@@ -12,6 +13,29 @@ const shown = (minor: bigint, code: string) =>
  *
  * @example mpesaWholeShillings(150000n, 'KES') // 1500n
  */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+/**
+ * What an M-Pesa push (Daraja's or KCB's) sends: the whole shillings, as the JSON number both APIs
+ * take (checked to be exact), and the customer's phone, normalised. Refused when either is
+ * missing or out of range.
+ */
+export function mpesaPush(
+  req: { amountMinor: bigint; currency: string; phone?: string | undefined },
+  gateway = 'M-Pesa',
+): { amount: number; phone: string } {
+  const amount = mpesaWholeShillings(req.amountMinor, req.currency, gateway)
+  if (amount > MAX_SAFE)
+    throw validationError('amount_too_large', 'the amount is too large for M-Pesa')
+  if (!req.phone)
+    throw validationError(
+      'phone_required',
+      `${gateway} needs the customer’s phone number`,
+      'pass --phone 07XXXXXXXX',
+    )
+  return { amount: Number(amount), phone: normalisePhone(req.phone) }
+}
+
 export function mpesaWholeShillings(amountMinor: bigint, code: string, gateway = 'M-Pesa'): bigint {
   const cur = currency(code)
   if (cur.code !== 'KES') {
