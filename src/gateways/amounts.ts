@@ -99,6 +99,17 @@ function exact(fn: () => bigint, message: string, hint: string): bigint {
   }
 }
 
+/** The currency of an amount a card gateway is to charge; refused unless the amount is positive. */
+function positiveAmountIn(amountMinor: bigint, code: string, gateway: string) {
+  const cur = currency(code)
+  if (amountMinor <= 0n)
+    throw validationError(
+      'amount_too_small',
+      `${gateway} needs a positive amount, not ${shown(amountMinor, cur.code)}`,
+    )
+  return cur
+}
+
 /**
  * ISO minor units → Stripe's unit and lower-case currency; refuses what cannot be sent exactly.
  *
@@ -108,12 +119,7 @@ export function toStripeAmount(
   amountMinor: bigint,
   code: string,
 ): { amount: bigint; currency: string } {
-  const cur = currency(code)
-  if (amountMinor <= 0n)
-    throw validationError(
-      'amount_too_small',
-      `Stripe needs a positive amount, not ${shown(amountMinor, cur.code)}`,
-    )
+  const cur = positiveAmountIn(amountMinor, code, 'Stripe')
   const whole = () =>
     exact(
       () => rescale(amountMinor, cur.exponent, 0),
@@ -164,12 +170,7 @@ export function toSquareAmount(
   code: string,
   locationCurrency?: string,
 ): { amount: bigint; currency: string } {
-  const cur = currency(code)
-  if (amountMinor <= 0n)
-    throw validationError(
-      'amount_too_small',
-      `Square needs a positive amount, not ${shown(amountMinor, cur.code)}`,
-    )
+  const cur = positiveAmountIn(amountMinor, code, 'Square')
   if (locationCurrency && currency(locationCurrency).code !== cur.code) {
     throw validationError(
       'unsupported_currency',
