@@ -16,9 +16,19 @@ const loose = (db: Kysely<Database>) => db as unknown as Loose
 /** A row of `table` as read. */
 export type Row<T extends Table> = Selectable<Database[T]>
 
-/** Column values a row must have (a null matches `is null`; an undefined one is no condition). */
+/** Column values a row must have (a null matches `is null`). */
 export type RowMatch<T extends Table> = {
   [C in keyof Selectable<Database[T]>]?: Selectable<Database[T]>[C] | undefined
+}
+
+/**
+ * `match` as kysely's filter object. kysely drops undefined values, which would widen a look-up
+ * (or an update) to every row: an undefined value here is a bug, refused before any SQL runs.
+ */
+function exactly(match: Record<string, unknown>): Record<string, unknown> {
+  for (const [column, value] of Object.entries(match))
+    if (value === undefined) throw new Error(`no value for the column ${column}`)
+  return match
 }
 
 type AllOf<T extends Table> = SelectQueryBuilder<Database, T, Selectable<Database[T]>>
@@ -35,7 +45,7 @@ export function rowsWhere<T extends Table>(
   return loose(db)
     .selectFrom(table as string)
     .selectAll()
-    .where((eb) => eb.and(match)) as unknown as AllOf<T>
+    .where((eb) => eb.and(exactly(match))) as unknown as AllOf<T>
 }
 
 /** One column of the first row matching `match`, or undefined when there is none. */
@@ -48,7 +58,7 @@ export async function valueWhere<T extends Table, C extends keyof Selectable<Dat
   const row: Record<string, unknown> | undefined = await loose(db)
     .selectFrom(table as string)
     .select(column as string)
-    .where((eb) => eb.and(match))
+    .where((eb) => eb.and(exactly(match)))
     .executeTakeFirst()
   return row?.[column] as Selectable<Database[T]>[C] | undefined
 }
@@ -63,7 +73,7 @@ export function updateWhere<T extends Table>(
   return loose(db)
     .updateTable(table as string)
     .set(changes as Record<string, unknown>)
-    .where((eb) => eb.and(match))
+    .where((eb) => eb.and(exactly(match)))
 }
 
 /** The insert of one row into `table`, as a store function: `(db, row)`. */
