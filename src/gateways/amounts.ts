@@ -99,6 +99,15 @@ function exact(fn: () => bigint, message: string, hint: string): bigint {
   }
 }
 
+/** What a card payment is charged to (a card, a nonce, a source); refused when it names none. */
+export function paymentMethodOf(
+  req: { paymentMethod?: string | undefined },
+  needs: string,
+): string {
+  if (!req.paymentMethod) throw validationError('payment_method_required', needs)
+  return req.paymentMethod
+}
+
 /** The currency of an amount a card gateway is to charge; refused unless the amount is positive. */
 function positiveAmountIn(amountMinor: bigint, code: string, gateway: string) {
   const cur = currency(code)

@@ -1,6 +1,6 @@
 import { configError, validationError } from '../../core/errors.js'
 import { parseAmount } from '../../core/money/parse.js'
-import type * as port from '../../core/payments/gateway-port.js'
+import * as port from '../../core/payments/gateway-port.js'
 import { mpesaPush } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
@@ -327,23 +327,11 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
         if (e instanceof TokenFailure) {
           const rejected = /^(400|401|403)/.test(e.code) || /^oauth\.http\.4/.test(e.code)
           return rejected
-            ? {
-                ok: false,
-                problem: 'rejected',
-                message: `Daraja refused the consumer key/secret (${e.code}: ${e.message})`,
-              }
-            : {
-                ok: false,
-                problem: 'unreachable',
-                message: `Daraja OAuth failed (${e.code}: ${e.message})`,
-              }
+            ? port.rejected(`Daraja refused the consumer key/secret (${e.code}: ${e.message})`)
+            : port.unreachable(`Daraja OAuth failed (${e.code}: ${e.message})`)
         }
         const err = toTransportError(e)
-        return {
-          ok: false,
-          problem: 'unreachable',
-          message: `Daraja is unreachable at ${base} (${err.message})`,
-        }
+        return port.unreachable(`Daraja is unreachable at ${base} (${err.message})`)
       }
     },
 

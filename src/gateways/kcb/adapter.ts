@@ -1,5 +1,5 @@
 import { validationError } from '../../core/errors.js'
-import type * as port from '../../core/payments/gateway-port.js'
+import * as port from '../../core/payments/gateway-port.js'
 import { mpesaPush } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
@@ -165,24 +165,10 @@ export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): port
         method: 'GET',
         url: `${base}/api/v1/payments/status/dsh-credential-check`,
       })
-      if (!r.ok)
-        return {
-          ok: false,
-          problem: 'unreachable',
-          message: `KCB/Zed is unreachable at ${base} (${r.err.message})`,
-        }
+      if (!r.ok) return port.unreachable(`KCB/Zed is unreachable at ${base} (${r.err.message})`)
       if (r.res.status === 401 || r.res.status === 403)
-        return {
-          ok: false,
-          problem: 'rejected',
-          message: `KCB/Zed refused the API key (HTTP ${r.res.status})`,
-        }
-      if (r.res.status >= 500)
-        return {
-          ok: false,
-          problem: 'unreachable',
-          message: `KCB/Zed answered HTTP ${r.res.status}`,
-        }
+        return port.rejected(`KCB/Zed refused the API key (HTTP ${r.res.status})`)
+      if (r.res.status >= 500) return port.unreachable(`KCB/Zed answered HTTP ${r.res.status}`)
       return { ok: true, message: `KCB/Zed accepted the API key at ${base}` }
     },
   }
