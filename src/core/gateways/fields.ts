@@ -252,6 +252,16 @@ export const GATEWAY_FIELDS: Readonly<Record<GatewayType, readonly FieldSpec[]>>
   cash: [],
 }
 
+/** The fields of a gateway type that `values` holds a value for, each with its value. */
+export const fieldsWithValues = (
+  type: GatewayType,
+  values: Readonly<Record<string, string>>,
+): [FieldSpec, string][] =>
+  GATEWAY_FIELDS[type].flatMap((f) => {
+    const v = values[f.name]
+    return v === undefined ? [] : [[f, v] as [FieldSpec, string]]
+  })
+
 export const ALL_FIELDS: readonly FieldSpec[] = (() => {
   const seen = new Map<string, FieldSpec>()
   for (const list of Object.values(GATEWAY_FIELDS))
