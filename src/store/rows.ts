@@ -130,10 +130,8 @@ export function listNewestFirst<T extends Table>(
   if (page.since) q = q.where(at, '>=', page.since)
   if (page.until) q = q.where(at, '<', page.until)
   const last: Record<string, unknown> | undefined = page.last
-  if (last)
-    q = q.where((eb) =>
-      eb.or([eb(at, '<', last[at]), eb.and([eb(at, '=', last[at]), eb('id', '<', last['id'])])]),
-    )
+  // A row-value comparison, so an (at, id) index seeks straight to the next page.
+  if (last) q = q.where((eb) => eb(eb.refTuple(at, 'id'), '<', eb.tuple(last[at], last['id'])))
   q = q.orderBy(at, 'desc').orderBy('id', 'desc')
   if (page.limit) q = q.limit(page.limit)
   return q.execute() as Promise<Selectable<Database[T]>[]>
