@@ -1,4 +1,12 @@
-import { chmodSync, mkdirSync, renameSync } from 'node:fs'
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  writeSync,
+} from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Kysely } from 'kysely'
@@ -15,7 +23,6 @@ import { createBankTransferClient } from '../gateways/bank/client.js'
 import { createHttpClient, type HttpClient } from '../gateways/http.js'
 import { createTokenCache } from '../gateways/token-cache.js'
 import type { Database } from '../store/schema.js'
-import { writeSynced } from '../vault/key-file.js'
 import { openBankApi } from './accounts.js'
 import {
   type AccountWithBranch,
@@ -220,7 +227,14 @@ export function writeOutbox(
   ] as const) {
     const final = join(dir, `${reference}.${ext}`)
     const temp = join(dir, `.${reference}.${ext}.${process.pid}.tmp`)
-    writeSynced(temp, text, 'w')
+    const fd = openSync(temp, 'w', 0o600)
+    try {
+      writeSync(fd, text)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    chmodSync(temp, 0o600)
     renameSync(temp, final)
     out.push(final)
   }

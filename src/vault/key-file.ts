@@ -66,12 +66,8 @@ export function createKeyFileExclusive(path: string, text: string): boolean {
   return true
 }
 
-/**
- * Writes a file only its owner may read (0600) and forces it to disk. `wx` (the default) refuses
- * an existing file; `w` replaces it.
- */
-export function writeSynced(path: string, text: string, flags: 'wx' | 'w' = 'wx'): void {
-  const fd = openSync(path, flags, 0o600)
+function writeSynced(path: string, text: string): void {
+  const fd = openSync(path, 'wx', 0o600)
   try {
     writeSync(fd, text)
     fsyncSync(fd)
