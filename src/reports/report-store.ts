@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import { dialectOf } from '../store/connect.js'
+import { listNewestFirst } from '../store/rows.js'
 import type { Database } from '../store/schema.js'
 
 export interface FigureRow {
@@ -99,16 +100,13 @@ export const recentPayments = (
   to: string,
   limit: number,
 ) =>
-  db
-    .selectFrom('payments')
-    .selectAll()
-    .where('branch_id', '=', branchId)
-    .where('created_at', '>=', from)
-    .where('created_at', '<', to)
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit)
-    .execute()
+  listNewestFirst(
+    db,
+    'payments',
+    'created_at',
+    { branch_id: branchId },
+    { since: from, until: to, limit },
+  )
 
 /** Succeeded payments not yet settled, per currency: what the next settlements will move. */
 export async function pendingSettlement(

@@ -59,15 +59,19 @@ export interface GatewayConfigsTable {
   updated_at: string
 }
 
-export interface SettlementAccountsTable {
-  id: string
-  branch_id: string
-  currency: string
+/** The bank account columns of settlement and collection accounts. */
+export interface BankAccountColumns {
   account_name: string
   account_number: string
   bank_name: string
   bank_code: string | null
   swift: string | null
+}
+
+export interface SettlementAccountsTable extends BankAccountColumns {
+  id: string
+  branch_id: string
+  currency: string
   schedule: string
   at_time: string
   weekday: string | null
@@ -450,15 +454,10 @@ export interface SettlementRunsTable {
   created_at: string
 }
 
-export interface CollectionAccountsTable {
+export interface CollectionAccountsTable extends BankAccountColumns {
   id: string
   tenant_id: string
   currency: string
-  account_name: string
-  account_number: string
-  bank_name: string
-  bank_code: string | null
-  swift: string | null
   created_at: string
   updated_at: string
 }
