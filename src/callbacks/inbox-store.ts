@@ -245,25 +245,25 @@ export const updateInbox = (
   changes: Updateable<CallbackInboxTable>,
 ) => db.updateTable('callback_inbox').set(changes).where('id', '=', id).execute()
 
-/** Rows per status (and the duplicates counted on them). */
+/**
+ * Rows per status (and the duplicates counted on them), from the counters the store's triggers
+ * keep (inbox_counts), not a count of the inbox.
+ */
 export async function inboxCounts(
   db: Kysely<Database>,
 ): Promise<{ status: string; gateway: string; count: number; duplicates: number }[]> {
   const rows = await db
-    .selectFrom('callback_inbox')
-    .select((eb) => [
-      'status',
-      'gateway',
-      eb.fn.countAll<number | string>().as('count'),
-      eb.fn.sum<number | string | null>('duplicates').as('duplicates'),
-    ])
-    .groupBy(['status', 'gateway'])
+    .selectFrom('inbox_counts')
+    .select(['status', 'gateway', 'count', 'duplicates'])
+    .where('count', '<>', 0)
+    .orderBy('status')
+    .orderBy('gateway')
     .execute()
   return rows.map((r) => ({
     status: r.status,
     gateway: r.gateway,
     count: Number(r.count),
-    duplicates: Number(r.duplicates ?? 0),
+    duplicates: Number(r.duplicates),
   }))
 }
 
