@@ -11,8 +11,11 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely'
 //  - inbox_counts: callback inbox entries per gateway × status (count, Σ duplicates).
 // Triggers keep them in the same transaction as every INSERT, UPDATE or DELETE of a payment or an
 // inbox entry, whichever code path makes it (one-row moves, set-based settlement statements, SQL
-// seeders). The gateway of a payment with none is '' (key columns are NOT NULL on PostgreSQL).
+// seeders). The gateway of a payment with none is '' (key columns are NOT NULL).
 // The tables are filled from the rows already there, so an upgraded store starts right.
+
+/** The advisory lock one folding transaction holds (PostgreSQL). */
+const FOLD_LOCK = 1685283939
 
 const isPg = (db: Kysely<any>) => db.getExecutor().adapter instanceof PostgresAdapter
 
@@ -27,6 +30,25 @@ function processingMs(db: Kysely<any>, r: string): string {
 const completed = (r: string) =>
   `case when ${r}status = 'succeeded' and ${r}completed_at is not null then 1 else 0 end`
 
+const PAYMENT_KEYS = [
+  'tenant_id',
+  'branch_id',
+  'gateway',
+  'status',
+  'settlement_status',
+  'currency',
+] as const
+const HOUR_KEYS = [
+  'branch_id',
+  'hour',
+  'status',
+  'method',
+  'gateway',
+  'currency',
+  'tenant_id',
+] as const
+const INBOX_KEYS = ['gateway', 'status'] as const
+
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('payment_counts')
@@ -38,14 +60,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('currency', 'text', (c) => c.notNull())
     .addColumn('count', 'bigint', (c) => c.notNull())
     .addColumn('amount_minor', 'bigint', (c) => c.notNull())
-    .addPrimaryKeyConstraint('payment_counts_pk', [
-      'tenant_id',
-      'branch_id',
-      'gateway',
-      'status',
-      'settlement_status',
-      'currency',
-    ])
+    .addColumn('delta', 'integer', (c) => c.notNull().defaultTo(0))
     .execute()
   await db.schema
     .createTable('payment_hour_counts')
@@ -60,15 +75,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('amount_minor', 'bigint', (c) => c.notNull())
     .addColumn('completed_count', 'bigint', (c) => c.notNull())
     .addColumn('processing_ms', 'bigint', (c) => c.notNull())
-    .addPrimaryKeyConstraint('payment_hour_counts_pk', [
-      'branch_id',
-      'hour',
-      'status',
-      'method',
-      'gateway',
-      'currency',
-      'tenant_id',
-    ])
+    .addColumn('delta', 'integer', (c) => c.notNull().defaultTo(0))
     .execute()
   await db.schema
     .createTable('inbox_counts')
@@ -76,8 +83,30 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('count', 'bigint', (c) => c.notNull())
     .addColumn('duplicates', 'bigint', (c) => c.notNull())
-    .addPrimaryKeyConstraint('inbox_counts_pk', ['gateway', 'status'])
+    .addColumn('delta', 'integer', (c) => c.notNull().defaultTo(0))
     .execute()
+  // SQLite (one writer at a time): one row per key, updated in place. PostgreSQL: moves only
+  // append delta rows (delta = 1), so concurrent transactions never wait on a counter row (a hot
+  // row locked mid-transaction deadlocks against the audit head's lock); every so often a move
+  // folds them into one row per key (delta = 0). Readers sum the rows of a key.
+  for (const [table, keys] of [
+    ['payment_counts', PAYMENT_KEYS],
+    ['payment_hour_counts', HOUR_KEYS],
+    ['inbox_counts', INBOX_KEYS],
+  ] as const) {
+    const index = db.schema
+      .createIndex(`${table}_key`)
+      .on(table)
+      .columns([...keys])
+    await (isPg(db) ? index : index.unique()).execute()
+    if (isPg(db))
+      await db.schema
+        .createIndex(`${table}_delta`)
+        .on(table)
+        .columns([...keys])
+        .where(sql.ref('delta'), '=', 1)
+        .execute()
+  }
 
   // Backfill from the rows already there.
   await sql
@@ -167,9 +196,35 @@ async function sqliteTriggers(db: Kysely<any>): Promise<void> {
   for (const s of statements) await sql.raw(s).execute(db)
 }
 
+/** Folds a table's delta rows into one row per key (PostgreSQL). */
+function compact(table: string, keys: readonly string[], sums: readonly string[]): string {
+  const k = keys.join(', ')
+  const on = keys.map((c) => `t.${c} = k.${c}`).join(' and ')
+  return `
+    with k as (select distinct ${k} from ${table} where delta = 1),
+    gone as (delete from ${table} t using k where ${on} returning t.*)
+    insert into ${table} (${k}, ${sums.join(', ')}, delta)
+    select ${k}, ${sums.map((c) => `sum(${c})`).join(', ')}, 0 from gone group by ${k}
+    having ${sums.map((c) => `sum(${c}) <> 0`).join(' or ')};`
+}
+
 async function pgTriggers(db: Kysely<any>): Promise<void> {
-  // Statement triggers over transition tables: one grouped upsert per statement, however many
-  // rows it moved (a settlement batch moves thousands), keys in a fixed order.
+  // Statement triggers over transition tables: one grouped insert per statement, however many
+  // rows it moved (a settlement batch moves thousands). Every 32nd statement also folds the
+  // delta rows, if no other transaction is folding them (an advisory lock tried, never waited
+  // for): the rows it deletes are committed ones nobody else locks, so it never deadlocks.
+  await sql.raw('create sequence dsh_counters_fold').execute(db)
+  await sql
+    .raw(`create function dsh_fold_counters() returns void language plpgsql as $$
+    begin
+      ${compact('payment_counts', PAYMENT_KEYS, ['count', 'amount_minor'])}
+      ${compact('payment_hour_counts', HOUR_KEYS, ['count', 'amount_minor', 'completed_count', 'processing_ms'])}
+      ${compact('inbox_counts', INBOX_KEYS, ['count', 'duplicates'])}
+    end $$`)
+    .execute(db)
+  const fold = `if nextval('dsh_counters_fold') % 32 = 0 and pg_try_advisory_xact_lock(${FOLD_LOCK}) then
+        perform dsh_fold_counters();
+      end if;`
   const delta = (cols: string, table: 'new_rows' | 'old_rows', sign: 1 | -1, extra: string) =>
     `select ${cols}, ${sign}::bigint as n, ${sign} * amount_minor as a${extra} from ${table}`
   const paymentKeys = `tenant_id, branch_id, coalesce(gateway, '') as gateway, status,
@@ -180,30 +235,21 @@ async function pgTriggers(db: Kysely<any>): Promise<void> {
     `, ${sign} * (${completed('')}) as c, ${sign} * (${processingMs(db, '')}) as ms`
   const applyPayments = (parts: string[]) => `
     insert into payment_counts
-      (tenant_id, branch_id, gateway, status, settlement_status, currency, count, amount_minor)
-    select tenant_id, branch_id, gateway, status, settlement_status, currency, sum(n), sum(a)
+      (tenant_id, branch_id, gateway, status, settlement_status, currency, count, amount_minor,
+       delta)
+    select tenant_id, branch_id, gateway, status, settlement_status, currency, sum(n), sum(a), 1
     from (${parts.join(' union all ')}) d
     group by tenant_id, branch_id, gateway, status, settlement_status, currency
-    having sum(n) <> 0 or sum(a) <> 0
-    order by tenant_id, branch_id, gateway, status, settlement_status, currency
-    on conflict (tenant_id, branch_id, gateway, status, settlement_status, currency) do update set
-      count = payment_counts.count + excluded.count,
-      amount_minor = payment_counts.amount_minor + excluded.amount_minor;`
+    having sum(n) <> 0 or sum(a) <> 0;`
   const applyHours = (parts: string[]) => `
     insert into payment_hour_counts
       (tenant_id, branch_id, hour, status, method, gateway, currency, count, amount_minor,
-       completed_count, processing_ms)
+       completed_count, processing_ms, delta)
     select tenant_id, branch_id, hour, status, method, gateway, currency, sum(n), sum(a), sum(c),
-      sum(ms)
+      sum(ms), 1
     from (${parts.join(' union all ')}) d
     group by tenant_id, branch_id, hour, status, method, gateway, currency
-    having sum(n) <> 0 or sum(a) <> 0 or sum(c) <> 0 or sum(ms) <> 0
-    order by branch_id, hour, status, method, gateway, currency, tenant_id
-    on conflict (branch_id, hour, status, method, gateway, currency, tenant_id) do update set
-      count = payment_hour_counts.count + excluded.count,
-      amount_minor = payment_hour_counts.amount_minor + excluded.amount_minor,
-      completed_count = payment_hour_counts.completed_count + excluded.completed_count,
-      processing_ms = payment_hour_counts.processing_ms + excluded.processing_ms;`
+    having sum(n) <> 0 or sum(a) <> 0 or sum(c) <> 0 or sum(ms) <> 0;`
   const plus = [delta(paymentKeys, 'new_rows', 1, '')]
   const minus = [delta(paymentKeys, 'old_rows', -1, '')]
   const hPlus = [delta(hourKeys, 'new_rows', 1, hourExtra(1))]
@@ -221,19 +267,16 @@ async function pgTriggers(db: Kysely<any>): Promise<void> {
         ${applyPayments(minus)}
         ${applyHours(hMinus)}
       end if;
+      ${fold}
       return null;
     end $$`)
     .execute(db)
   const inboxDelta = (table: 'new_rows' | 'old_rows', sign: 1 | -1) =>
     `select gateway, status, ${sign}::bigint as n, ${sign} * duplicates::bigint as d from ${table}`
   const applyInbox = (parts: string[]) => `
-    insert into inbox_counts (gateway, status, count, duplicates)
-    select gateway, status, sum(n), sum(d) from (${parts.join(' union all ')}) x
-    group by gateway, status having sum(n) <> 0 or sum(d) <> 0
-    order by gateway, status
-    on conflict (gateway, status) do update set
-      count = inbox_counts.count + excluded.count,
-      duplicates = inbox_counts.duplicates + excluded.duplicates;`
+    insert into inbox_counts (gateway, status, count, duplicates, delta)
+    select gateway, status, sum(n), sum(d), 1 from (${parts.join(' union all ')}) x
+    group by gateway, status having sum(n) <> 0 or sum(d) <> 0;`
   await sql
     .raw(`create function dsh_inbox_counters() returns trigger language plpgsql as $$
     begin
@@ -244,6 +287,7 @@ async function pgTriggers(db: Kysely<any>): Promise<void> {
       else
         ${applyInbox([inboxDelta('old_rows', -1)])}
       end if;
+      ${fold}
       return null;
     end $$`)
     .execute(db)
@@ -284,6 +328,8 @@ export async function down(db: Kysely<any>): Promise<void> {
   if (isPg(db)) {
     await sql.raw('drop function if exists dsh_payments_counters()').execute(db)
     await sql.raw('drop function if exists dsh_inbox_counters()').execute(db)
+    await sql.raw('drop function if exists dsh_fold_counters()').execute(db)
+    await sql.raw('drop sequence if exists dsh_counters_fold').execute(db)
   }
   await db.schema.dropTable('inbox_counts').execute()
   await db.schema.dropTable('payment_hour_counts').execute()

@@ -254,17 +254,24 @@ export async function inboxCounts(
 ): Promise<{ status: string; gateway: string; count: number; duplicates: number }[]> {
   const rows = await db
     .selectFrom('inbox_counts')
-    .select(['status', 'gateway', 'count', 'duplicates'])
-    .where('count', '<>', 0)
+    .select((eb) => [
+      'status',
+      'gateway',
+      eb.fn.sum<number | string | bigint>('count').as('count'),
+      eb.fn.sum<number | string | bigint>('duplicates').as('duplicates'),
+    ])
+    .groupBy(['status', 'gateway'])
     .orderBy('status')
     .orderBy('gateway')
     .execute()
-  return rows.map((r) => ({
-    status: r.status,
-    gateway: r.gateway,
-    count: Number(r.count),
-    duplicates: Number(r.duplicates),
-  }))
+  return rows
+    .filter((r) => BigInt(r.count) !== 0n)
+    .map((r) => ({
+      status: r.status,
+      gateway: r.gateway,
+      count: Number(r.count),
+      duplicates: Number(r.duplicates),
+    }))
 }
 
 /**

@@ -125,13 +125,57 @@ const toInbox = (r: Record<string, unknown>): InboxRow => ({
   duplicates: big(r['duplicates']),
 })
 
+const PAYMENT_KEYS = [
+  'tenant_id',
+  'branch_id',
+  'gateway',
+  'status',
+  'settlement_status',
+  'currency',
+] as const
+const HOUR_KEYS = [
+  'tenant_id',
+  'branch_id',
+  'hour',
+  'status',
+  'method',
+  'gateway',
+  'currency',
+] as const
+
+/** A counter table summed per key (PostgreSQL keeps delta rows until they are folded). */
+async function summed(
+  db: Kysely<Database>,
+  table: 'payment_counts' | 'payment_hour_counts' | 'inbox_counts',
+  keys: readonly string[],
+  sums: readonly string[],
+): Promise<Record<string, unknown>[]> {
+  const r = await sql<
+    Record<string, unknown>
+  >`select ${sql.join(keys.map((k) => sql.ref(k)))}, ${sql.join(
+    sums.map((c) => sql`sum(${sql.ref(c)}) as ${sql.ref(c)}`),
+  )} from ${sql.table(table)} group by ${sql.join(keys.map((k) => sql.ref(k)))}`.execute(db)
+  return r.rows
+}
+
 /** Both sides of the check: what the counters hold and what a full count gives. */
 export async function countersAndFullCount(db: Kysely<Database>) {
   const read = async (d: Kysely<Database>) => ({
     counters: {
-      totals: (await d.selectFrom('payment_counts').selectAll().execute()).map(toTotals),
-      hours: (await d.selectFrom('payment_hour_counts').selectAll().execute()).map(toHour),
-      inbox: (await d.selectFrom('inbox_counts').selectAll().execute()).map(toInbox),
+      totals: (await summed(d, 'payment_counts', PAYMENT_KEYS, ['count', 'amount_minor'])).map(
+        toTotals,
+      ),
+      hours: (
+        await summed(d, 'payment_hour_counts', HOUR_KEYS, [
+          'count',
+          'amount_minor',
+          'completed_count',
+          'processing_ms',
+        ])
+      ).map(toHour),
+      inbox: (await summed(d, 'inbox_counts', ['gateway', 'status'], ['count', 'duplicates'])).map(
+        toInbox,
+      ),
     },
     full: {
       totals: (await totalsFromPayments(d).execute()).map(toTotals),

@@ -216,7 +216,8 @@ export interface Database {
 }
 
 // Counters kept by triggers (migration 2026_11_29_0012_counters). A payment with no gateway
-// counts under gateway ''.
+// counts under gateway ''. Read them summed per key: PostgreSQL keeps a key's delta rows until a
+// later move folds them.
 
 export interface PaymentCountsTable {
   tenant_id: string
@@ -227,6 +228,8 @@ export interface PaymentCountsTable {
   currency: string
   count: Int8
   amount_minor: Int8
+  /** 1: a delta row a move appended (PostgreSQL, until folded); 0: the key's folded row. */
+  delta: Generated<number>
 }
 
 export interface PaymentHourCountsTable {
@@ -243,6 +246,7 @@ export interface PaymentHourCountsTable {
   /** Succeeded payments with a completion time, and Σ of their creation → completion ms. */
   completed_count: Int8
   processing_ms: Int8
+  delta: Generated<number>
 }
 
 export interface InboxCountsTable {
@@ -250,6 +254,7 @@ export interface InboxCountsTable {
   status: string
   count: Int8
   duplicates: Int8
+  delta: Generated<number>
 }
 
 // The daemon (migration 2026_11_26_0004_daemon).
