@@ -183,10 +183,11 @@ export async function countersAndFullCount(db: Kysely<Database>) {
       inbox: (await inboxFromEntries(d).execute()).map(toInbox),
     },
   })
-  // One snapshot for both sides on PostgreSQL (SQLite reads see one already).
-  return dialectOf(db) === 'postgres' && !db.isTransaction
+  // One snapshot for both sides: a daemon may be moving payments meanwhile.
+  if (db.isTransaction) return read(db)
+  return dialectOf(db) === 'postgres'
     ? db.transaction().setIsolationLevel('repeatable read').execute(read)
-    : read(db)
+    : db.transaction().execute(read)
 }
 
 /** Replaces every counter with a full count, inside the caller's write transaction. */
