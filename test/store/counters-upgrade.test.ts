@@ -56,6 +56,25 @@ describe.each(DIALECTS)('counters migration on $name', ({ name, enabled }) => {
           store.db,
         )
       await migrateToLatest(store)
+      // The triggers that keep the counters are in place after every later migration too (a
+      // SQLite table rebuild would drop them silently).
+      const triggers =
+        name === 'postgres'
+          ? await sql<{ name: string }>`select tgname as name from pg_trigger
+              where not tgisinternal and tgrelid in ('payments'::regclass, 'callback_inbox'::regclass)`.execute(
+              store.db,
+            )
+          : await sql<{
+              name: string
+            }>`select name from sqlite_master where type = 'trigger'`.execute(store.db)
+      expect(triggers.rows.map((r) => r.name).sort()).toEqual([
+        'inbox_counters_delete',
+        'inbox_counters_insert',
+        'inbox_counters_update',
+        'payments_counters_delete',
+        'payments_counters_insert',
+        'payments_counters_update',
+      ])
       const totals = await store.db
         .selectFrom('payment_counts')
         .select((eb) => eb.fn.sum<string>('count').as('n'))
