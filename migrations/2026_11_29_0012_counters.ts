@@ -163,7 +163,8 @@ async function sqliteTriggers(db: Kysely<any>): Promise<void> {
     values (${r}.gateway, ${r}.status, ${sign}1, ${sign}${r}.duplicates)
     on conflict (gateway, status) do update set
       count = count + excluded.count, duplicates = duplicates + excluded.duplicates;`
-  const counted = [
+  // Settlement moves change only what payment_counts keys on: they leave the hourly rows alone.
+  const totalsCols = [
     'tenant_id',
     'branch_id',
     'gateway',
@@ -171,17 +172,28 @@ async function sqliteTriggers(db: Kysely<any>): Promise<void> {
     'settlement_status',
     'currency',
     'amount_minor',
+  ]
+  const hourCols = [
+    'tenant_id',
+    'branch_id',
+    'gateway',
+    'status',
+    'currency',
+    'amount_minor',
     'method',
     'created_at',
     'completed_at',
   ]
-  const changed = counted.map((c) => `OLD.${c} is not NEW.${c}`).join(' or ')
+  const changed = (cols: string[]) => cols.map((c) => `OLD.${c} is not NEW.${c}`).join(' or ')
   const statements = [
     `create trigger payments_counters_insert after insert on payments begin
       ${totals('NEW', '')} ${hours('NEW', '')} end`,
-    `create trigger payments_counters_update after update of ${counted.join(', ')} on payments
-      when ${changed} begin
-      ${totals('OLD', '-')} ${totals('NEW', '')} ${hours('OLD', '-')} ${hours('NEW', '')} end`,
+    `create trigger payments_counters_update after update of ${totalsCols.join(', ')} on payments
+      when ${changed(totalsCols)} begin
+      ${totals('OLD', '-')} ${totals('NEW', '')} end`,
+    `create trigger payments_hour_counters_update after update of ${hourCols.join(', ')}
+      on payments when ${changed(hourCols)} begin
+      ${hours('OLD', '-')} ${hours('NEW', '')} end`,
     `create trigger payments_counters_delete after delete on payments begin
       ${totals('OLD', '-')} ${hours('OLD', '-')} end`,
     `create trigger inbox_counters_insert after insert on callback_inbox begin
@@ -313,6 +325,7 @@ async function pgTriggers(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  if (!isPg(db)) await sql.raw('drop trigger if exists payments_hour_counters_update').execute(db)
   for (const t of ['payments_counters', 'inbox_counters']) {
     const table = t === 'payments_counters' ? 'payments' : 'callback_inbox'
     for (const e of ['insert', 'update', 'delete']) {
