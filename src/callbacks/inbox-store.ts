@@ -226,26 +226,33 @@ export async function claimInbox(
 
 export const updateInbox = updateById('callback_inbox')
 
-/** Rows per status (and the duplicates counted on them). */
+/**
+ * Rows per status (and the duplicates counted on them), from the counters the store's triggers
+ * keep (inbox_counts), not a count of the inbox.
+ */
 export async function inboxCounts(
   db: Kysely<Database>,
 ): Promise<{ status: string; gateway: string; count: number; duplicates: number }[]> {
   const rows = await db
-    .selectFrom('callback_inbox')
+    .selectFrom('inbox_counts')
     .select((eb) => [
       'status',
       'gateway',
-      eb.fn.countAll<number | string>().as('count'),
-      eb.fn.sum<number | string | null>('duplicates').as('duplicates'),
+      eb.fn.sum<number | string | bigint>('count').as('count'),
+      eb.fn.sum<number | string | bigint>('duplicates').as('duplicates'),
     ])
     .groupBy(['status', 'gateway'])
+    .orderBy('status')
+    .orderBy('gateway')
     .execute()
-  return rows.map((r) => ({
-    status: r.status,
-    gateway: r.gateway,
-    count: Number(r.count),
-    duplicates: Number(r.duplicates ?? 0),
-  }))
+  return rows
+    .filter((r) => BigInt(r.count) !== 0n)
+    .map((r) => ({
+      status: r.status,
+      gateway: r.gateway,
+      count: Number(r.count),
+      duplicates: Number(r.duplicates),
+    }))
 }
 
 /**

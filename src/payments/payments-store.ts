@@ -239,22 +239,34 @@ export async function claimRecoveryCheck(
   return Number(r.numUpdatedRows) === 1
 }
 
-/** Payments by status × gateway, and the open ones (all and due for a check). */
+/**
+ * Payments by status × gateway (from the counters the store's triggers keep, not a count of the
+ * table), and the open ones: all (counters) and due for a check (through payments_status_idx).
+ */
 export async function paymentGauges(db: Kysely<Database>, nowIso: string) {
-  const byStatus = await db
-    .selectFrom('payments')
-    .select((eb) => ['status', 'gateway', eb.fn.countAll<number | string>().as('count')])
+  const rows = await db
+    .selectFrom('payment_counts')
+    .select((eb) => ['status', 'gateway', eb.fn.sum<number | string | bigint>('count').as('count')])
     .groupBy(['status', 'gateway'])
+    .orderBy('status')
+    .orderBy('gateway')
     .execute()
-  const open = await db
+  const byStatus = rows
+    .filter((r) => BigInt(r.count) !== 0n)
+    .map((r) => ({
+      status: r.status,
+      gateway: r.gateway === '' ? null : r.gateway,
+      count: r.count,
+    }))
+  const open = ['created', 'pending', 'unknown']
+  const all = rows.filter((r) => open.includes(r.status)).reduce((n, r) => n + BigInt(r.count), 0n)
+  const due = await db
     .selectFrom('payments')
-    .select((eb) => [
-      eb.fn.countAll<number | string>().as('all'),
-      eb.fn.count<number | string>('id').filterWhere('next_check_at', '<=', nowIso).as('due'),
-    ])
-    .where('status', 'in', ['created', 'pending', 'unknown'])
+    .select((eb) => eb.fn.countAll<number | string>().as('due'))
+    .where('status', 'in', open)
+    .where('next_check_at', '<=', nowIso)
     .executeTakeFirst()
-  return { byStatus, open }
+  return { byStatus, open: { all: Number(all), due: Number(due?.due ?? 0) } }
 }
 
 /**

@@ -214,6 +214,51 @@ export interface Database {
   fx_rates: FxRatesTable
   alerts: AlertsTable
   dashboard_sessions: DashboardSessionsTable
+  payment_counts: PaymentCountsTable
+  payment_hour_counts: PaymentHourCountsTable
+  inbox_counts: InboxCountsTable
+}
+
+// Counters kept by triggers (migration 2026_11_29_0012_counters). A payment with no gateway
+// counts under gateway ''. Read them summed per key: PostgreSQL keeps a key's delta rows until a
+// later move folds them.
+
+export interface PaymentCountsTable {
+  tenant_id: string
+  branch_id: string
+  gateway: string
+  status: string
+  settlement_status: string
+  currency: string
+  count: Int8
+  amount_minor: Int8
+  /** 1: a delta row a move appended (PostgreSQL, until folded); 0: the key's folded row. */
+  delta: Generated<number>
+}
+
+export interface PaymentHourCountsTable {
+  tenant_id: string
+  branch_id: string
+  /** UTC hour of creation, `YYYY-MM-DDTHH`. */
+  hour: string
+  status: string
+  method: string
+  gateway: string
+  currency: string
+  count: Int8
+  amount_minor: Int8
+  /** Succeeded payments with a completion time, and Σ of their creation → completion ms. */
+  completed_count: Int8
+  processing_ms: Int8
+  delta: Generated<number>
+}
+
+export interface InboxCountsTable {
+  gateway: string
+  status: string
+  count: Int8
+  duplicates: Int8
+  delta: Generated<number>
 }
 
 // The daemon (migration 2026_11_26_0004_daemon).
