@@ -77,13 +77,19 @@ export const COMMANDS: readonly Entry[] = [
   {
     name: 'doctor',
     description:
-      'Check the store’s settlement invariants: exit 0 when they hold, 8 naming the first violation',
+      'Check the store’s settlement invariants and its counters: exit 0 when they hold, 8 naming the first violation',
     load: async (ctx) => (await import('./doctor.js')).doctorCommand(ctx),
   },
   {
     name: 'config',
     description: 'Store-wide settings, e.g. the public callback URL',
     load: async (ctx) => (await import('./config.js')).configCommand(ctx),
+  },
+  {
+    name: 'prune',
+    description:
+      'Remove expired live events and finished callbacks (events-retention, inbox-retention)',
+    load: async (ctx) => (await import('./prune.js')).pruneCommand(ctx),
   },
   {
     name: 'sandbox',

@@ -3,12 +3,14 @@ import { getSetting } from '../admin/settings.js'
 import type { Ctx } from '../context.js'
 import {
   type AuditContent,
+  contentOf,
   nextRecord,
   type StoredAuditRow,
   verifyChain,
 } from '../core/audit/chain.js'
 import { redactForAudit } from '../core/audit/redact.js'
 import { DshError } from '../core/errors.js'
+import { jsonOrText } from '../core/json.js'
 import { cutPage, keysetPages, parseListWindow } from '../core/list.js'
 import type { Database } from '../store/schema.js'
 import { AUDIT_KEY_CONTEXT, AUDIT_KEY_SETTING, auditKey, unseal } from '../vault/vault.js'
@@ -86,14 +88,6 @@ export type AuditView = Omit<StoredAuditRow, 'seq' | 'request' | 'prev_hash' | '
   request: unknown
 }
 
-function parseRequest(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
-}
-
 export interface AuditListFlags {
   branch?: string | undefined
   since?: string | undefined
@@ -147,17 +141,7 @@ export async function auditList(
 type AuditRowOut = Awaited<ReturnType<typeof listAuditRows>>[number]
 
 function auditView(r: AuditRowOut): AuditView {
-  return {
-    seq: Number(r.seq),
-    at: r.at,
-    actor: r.actor,
-    action: r.action,
-    tenant: r.tenant,
-    branch: r.branch,
-    target: r.target,
-    request: parseRequest(r.request),
-    outcome: r.outcome,
-  }
+  return { seq: Number(r.seq), ...contentOf(r), request: jsonOrText(r.request) }
 }
 
 export interface VerifyReport {

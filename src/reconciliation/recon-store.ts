@@ -1,5 +1,6 @@
 import type { Insertable, Kysely, Selectable } from 'kysely'
 import { insertMany } from '../store/bulk.js'
+import { rowsWhere } from '../store/rows.js'
 import type {
   Database,
   ReconDecisionsTable,
@@ -89,10 +90,7 @@ export const latestDiscrepancyOfLine = (db: Kysely<Database>, lineId: string) =>
     .executeTakeFirst()
 
 export const listDecisions = (db: Kysely<Database>, branchId: string) =>
-  db
-    .selectFrom('recon_decisions')
-    .selectAll()
-    .where('branch_id', '=', branchId)
+  rowsWhere(db, 'recon_decisions', { branch_id: branchId })
     .orderBy('created_at')
     .orderBy('id')
     .execute()

@@ -1,5 +1,6 @@
 import type { Insertable, Kysely, Selectable } from 'kysely'
 import { existing, insertMany } from '../store/bulk.js'
+import { rowsWhere } from '../store/rows.js'
 import type { Database, StatementLinesTable, StatementsTable } from '../store/schema.js'
 
 export type StatementRow = Selectable<StatementsTable>
@@ -24,12 +25,7 @@ export const findStatementBySha = (
   sha256: string,
   exceptId: string,
 ) =>
-  db
-    .selectFrom('statements')
-    .selectAll()
-    .where('branch_id', '=', branchId)
-    .where('kind', '=', kind)
-    .where('sha256', '=', sha256)
+  rowsWhere(db, 'statements', { branch_id: branchId, kind, sha256 })
     .where('id', '!=', exceptId)
     .orderBy('created_at')
     .orderBy('id')
@@ -81,11 +77,7 @@ export async function insertLines(
 }
 
 export const listStatements = (db: Kysely<Database>, branchId: string, kind: string) =>
-  db
-    .selectFrom('statements')
-    .selectAll()
-    .where('branch_id', '=', branchId)
-    .where('kind', '=', kind)
+  rowsWhere(db, 'statements', { branch_id: branchId, kind })
     .orderBy('period_from')
     .orderBy('id')
     .execute()
