@@ -61,7 +61,7 @@ const ASSETS: Record<string, string> = {
 
 /**
  * The assets next to this module (under tsx) or in the package's src/: three levels up from
- * dist/src/daemon/ (tsc's output) and from dist/bundle/chunks/ (the bundle; scripts/bundle.mjs
+ * dist/src/daemon/ (tsc's output) and from dist/bundle/chunks/ (the bundle; bin/bundle.mjs
  * fails the build if that stops being true).
  */
 function loadAssets(): Map<string, Buffer> {

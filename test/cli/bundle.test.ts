@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DSH_BIN, dsh } from '../helpers/cli.js'
 import { tempHome } from '../helpers/temp-home.js'
 
-// bin/dsh runs the esbuild bundle (dist/bundle/, written by scripts/bundle.mjs in `npm run
+// bin/dsh runs the esbuild bundle (dist/bundle/, written by bin/bundle.mjs in `npm run
 // build`). These tests look at it from the outside, as a user runs it: which files a command
 // loads (code splitting must keep commands/index.ts's lazy loading), and that `--verbose` stacks
 // name the TypeScript sources through the source maps.
