@@ -145,12 +145,10 @@ export function listInbox(db: Kysely<Database>, f: InboxFilter) {
   if (f.since) q = q.where('received_at', '>=', f.since)
   if (f.until) q = q.where('received_at', '<', f.until)
   const before = f.before
+  // A row-value comparison, so the (received_at, id) indexes seek straight to the next page.
   if (before)
     q = q.where((eb) =>
-      eb.or([
-        eb('received_at', '<', before.receivedAt),
-        eb.and([eb('received_at', '=', before.receivedAt), eb('id', '<', before.id)]),
-      ]),
+      eb(eb.refTuple('received_at', 'id'), '<', eb.tuple(before.receivedAt, before.id)),
     )
   q = q.orderBy('received_at', 'desc').orderBy('id', 'desc')
   if (f.limit) q = q.limit(f.limit)

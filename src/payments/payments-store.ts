@@ -93,12 +93,10 @@ export function listPayments(db: Kysely<Database>, f: PaymentFilter) {
   if (f.since) q = q.where('created_at', '>=', f.since)
   if (f.until) q = q.where('created_at', '<', f.until)
   const before = f.before
+  // A row-value comparison, so the (created_at, id) indexes seek straight to the next page.
   if (before)
     q = q.where((eb) =>
-      eb.or([
-        eb('created_at', '<', before.createdAt),
-        eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
-      ]),
+      eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(before.createdAt, before.id)),
     )
   q = q.orderBy('created_at', 'desc').orderBy('id', 'desc')
   if (f.limit) q = q.limit(f.limit)
@@ -107,14 +105,7 @@ export function listPayments(db: Kysely<Database>, f: PaymentFilter) {
 
 /** Open payments due for a gateway query (recovery), oldest first. */
 export const duePayments = (db: Kysely<Database>, nowIso: string, limit: number) =>
-  db
-    .selectFrom('payments')
-    .selectAll()
-    .where('status', 'in', ['pending', 'unknown', 'created'])
-    .where('next_check_at', '<=', nowIso)
-    .orderBy('next_check_at')
-    .limit(limit)
-    .execute()
+  listDueForRecovery(db, ['pending', 'unknown', 'created'], nowIso, limit)
 
 /** An M-Pesa payment to the same phone and amount whose outcome is still unknown. */
 export const findUnknownTwin = (
@@ -259,20 +250,29 @@ export const listAttemptRefs = async (db: Kysely<Database>, paymentIds: readonly
       ).map((r) => ({ gateway: r.gateway, gateway_ref: r.gateway_ref! }))
 
 /** Open payments whose next recovery check is due by `horizon`, oldest first. */
-export const listDueForRecovery = (
+export async function listDueForRecovery(
   db: Kysely<Database>,
   statuses: readonly string[],
   horizon: string,
   limit: number,
-) =>
-  db
-    .selectFrom('payments')
-    .selectAll()
-    .where('status', 'in', [...statuses])
-    .where('next_check_at', '<=', horizon)
-    .orderBy('next_check_at')
-    .limit(limit)
-    .execute()
+): Promise<PaymentRow[]> {
+  // One ordered range of the (status, next_check_at) index per status, each bounded by the
+  // limit, merged here: no sort of every due payment in the store.
+  const out: PaymentRow[] = []
+  for (const status of statuses)
+    out.push(
+      ...(await db
+        .selectFrom('payments')
+        .selectAll()
+        .where('status', '=', status)
+        .where('next_check_at', '<=', horizon)
+        .orderBy('next_check_at')
+        .limit(limit)
+        .execute()),
+    )
+  const at = (p: PaymentRow) => p.next_check_at ?? ''
+  return out.sort((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0)).slice(0, limit)
+}
 
 /**
  * Claims a payment's recovery check by moving it to its next check, only if nobody moved it
