@@ -1,4 +1,8 @@
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks'
 import type { StoreGauges } from '../reports/gauges.js'
+
+/** How often the event-loop monitor samples (ms); a sample's delay is its lateness past this. */
+const LOOP_RESOLUTION_MS = 10
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
@@ -30,6 +34,7 @@ interface Histogram {
 export class Metrics {
   private families = new Map<string, Family>()
   private latency = new Map<string, Histogram>()
+  private loop: IntervalHistogram | undefined
 
   constructor() {
     this.define('dsh_callbacks_received_total', 'counter', 'Verified callbacks stored in the inbox')
@@ -45,6 +50,21 @@ export class Metrics {
     )
     this.define('dsh_callbacks_processed_total', 'counter', 'Inbox entries processed, by result')
     this.define('dsh_jobs_runs_total', 'counter', 'Scheduled job ticks, by result')
+  }
+
+  /**
+   * Samples the event loop's delay (perf_hooks.monitorEventLoopDelay) until the returned function
+   * is called. /metrics shows the p50, p99 and max since the previous scrape, then starts afresh
+   * (as prom-client does), so each figure covers one scrape interval.
+   */
+  watchEventLoop(): () => void {
+    const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
+    loop.enable()
+    this.loop = loop
+    return () => {
+      loop.disable()
+      if (this.loop === loop) this.loop = undefined
+    }
   }
 
   private define(name: string, type: Family['type'], help: string): void {
@@ -163,6 +183,26 @@ export class Metrics {
     family('dsh_http_requests_in_flight', 'gauge', 'Requests being served now', [
       [{}, extra.inflight],
     ])
+    const loop = this.loop
+    if (loop) {
+      // Each sample is the time between two ticks of a LOOP_RESOLUTION_MS timer: its lateness is
+      // what the loop was held up.
+      const late = (ns: number) =>
+        loop.count === 0 ? 0 : Math.max(0, ns / 1e9 - LOOP_RESOLUTION_MS / 1000)
+      family(
+        'dsh_event_loop_delay_seconds',
+        'gauge',
+        'Event-loop delay since the previous scrape, by quantile',
+        [0.5, 0.99].map((q) => [{ quantile: String(q) }, late(loop.percentile(q * 100))]),
+      )
+      family(
+        'dsh_event_loop_delay_max_seconds',
+        'gauge',
+        'Longest event-loop delay since the previous scrape',
+        [[{}, late(loop.max)]],
+      )
+      loop.reset()
+    }
     for (const [name, f] of this.families)
       family(
         name,
