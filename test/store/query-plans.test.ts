@@ -202,6 +202,13 @@ describe.each(DIALECTS)('hot-path query plans ($name)', ({ name, enabled }) => {
           ac.abort()
           await reader.cancel().catch(() => {})
         })
+        for (const path of [
+          '/api/branches/westlands/settlements',
+          '/api/branches/westlands/payment-gateways',
+        ])
+          await capturing(`GET ${path.replace('westlands', ':id')}`, captured, async () => {
+            expect((await fetch(`${base}${path}`, { headers: auth })).status).toBe(200)
+          })
         await capturing('GET /healthz', captured, async () => {
           expect((await fetch(`${base}/healthz`)).status).toBe(200)
         })
@@ -228,6 +235,9 @@ describe.each(DIALECTS)('hot-path query plans ($name)', ({ name, enabled }) => {
           `no query captured for ${label}`,
         ).toBe(true)
       expect(qs.length).toBeGreaterThan(20)
+      // QUERY_PLANS_LIST=1 prints what was checked.
+      if (process.env['QUERY_PLANS_LIST'])
+        console.log(qs.map((q) => `${q.during}\n  ${q.sql}`).join('\n'))
       const violations = await explain(name, env.db, qs)
       expect(violations, describeViolations(violations)).toEqual([])
     }, 120_000)
