@@ -98,10 +98,63 @@ function ulid(prefix, ms, rnd) {
   return `${prefix}_${t}${r}`
 }
 
+/** The tenant's account that pays branches their settlements (`dsh settle` needs it). */
+function collectionAccount(env) {
+  cli(
+    env,
+    'tenant',
+    'collection-account',
+    'acme',
+    '--currency',
+    'KES',
+    '--account-name',
+    'Acme',
+    '--account-number',
+    '0100200300',
+    '--bank-name',
+    'KCB',
+  )
+}
+
+/** A store kept by an earlier run (SCALE_KEEP=1), measured again (SCALE_HOMES=small,large). */
+function reuse(home) {
+  const env = { DSH_HOME: home }
+  const db = new Database(join(home, 'dsh.db'), { readonly: true })
+  const branch = `b${String(7 % BRANCHES).padStart(2, '0')}`
+  const ids = db
+    .prepare(
+      'select p.id from payments p join branches b on b.id = p.branch_id where b.code = ? order by p.created_at limit 5',
+    )
+    .pluck()
+    .all(branch)
+  const payments = db.prepare('select count(*) from payments').pluck().get()
+  const rows = {}
+  db.close()
+  try {
+    collectionAccount(env)
+  } catch {}
+  const file = join(home, 'dsh.db')
+  const bytes = ['', '-wal', '-shm'].reduce(
+    (n, ext) => n + (existsSync(file + ext) ? statSync(file + ext).size : 0),
+    0,
+  )
+  return {
+    home,
+    env,
+    payments,
+    rows,
+    seconds: Number.NaN,
+    cpuSeconds: Number.NaN,
+    bytes,
+    samples: { branch, ids },
+  }
+}
+
 function setUp(home) {
   const env = { DSH_HOME: home }
   cli(env, 'init')
   cli(env, 'tenant', 'add', 'acme', '--name', 'Acme')
+  collectionAccount(env)
   cli(env, 'branch', 'add', 'b00', '--tenant', 'acme', '--name', 'Branch 00', '--currency', 'KES')
   cli(
     env,
@@ -750,10 +803,17 @@ async function main() {
   const stores = {}
   const homes = []
   try {
-    for (const [name, n] of [
-      ['small', SMALL],
-      ['large', LARGE],
-    ]) {
+    const kept = process.env.SCALE_HOMES?.split(',')
+    if (kept) {
+      stores.small = reuse(kept[0])
+      stores.large = reuse(kept[1])
+    }
+    for (const [name, n] of kept
+      ? []
+      : [
+          ['small', SMALL],
+          ['large', LARGE],
+        ]) {
       const home = mkdtempSync(join(tmpdir(), `dsh-bench-scale-${name}-`))
       homes.push(home)
       const env = setUp(home)
@@ -848,7 +908,7 @@ async function main() {
       )
     console.log(`medians of ${RUNS} runs (commands: wall time of a bin/dsh process)\n`)
     console.log(
-      `${'measure'.padEnd(38)} ${`${SMALL}`.padStart(10)} ${`${LARGE}`.padStart(10)} ${'ratio'.padStart(7)}  target`,
+      `${'measure'.padEnd(38)} ${`${stores.small.payments}`.padStart(10)} ${`${stores.large.payments}`.padStart(10)} ${'ratio'.padStart(7)}  target`,
     )
     for (const r of rows)
       console.log(
