@@ -1,7 +1,7 @@
-import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks'
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks'
 import type { StoreGauges } from '../reports/gauges.js'
 
-/** How often the event-loop monitor samples (ms); a sample's delay is its lateness past this. */
+/** How often the event-loop sampler ticks (ms); a sample is the tick's lateness past this. */
 const LOOP_RESOLUTION_MS = 10
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -34,7 +34,7 @@ interface Histogram {
 export class Metrics {
   private families = new Map<string, Family>()
   private latency = new Map<string, Histogram>()
-  private loop: IntervalHistogram | undefined
+  private loop: RecordableHistogram | undefined
 
   constructor() {
     this.define('dsh_callbacks_received_total', 'counter', 'Verified callbacks stored in the inbox')
@@ -53,16 +53,24 @@ export class Metrics {
   }
 
   /**
-   * Samples the event loop's delay (perf_hooks.monitorEventLoopDelay) until the returned function
-   * is called. /metrics shows the p50, p99 and max since the previous scrape, then starts afresh
-   * (as prom-client does), so each figure covers one scrape interval.
+   * Samples the event loop's delay until the returned function is called: a timer ticking every
+   * LOOP_RESOLUTION_MS records how late each tick is (what perf_hooks.monitorEventLoopDelay
+   * measures, but into a histogram that can be reset without losing the sample that spans the
+   * reset: a /metrics scrape that held the loop shows in the next scrape). /metrics shows the p50,
+   * p99 and max since the previous scrape, then starts afresh (as prom-client does).
    */
   watchEventLoop(): () => void {
-    const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
-    loop.enable()
+    const loop = createHistogram()
+    let last = performance.now()
+    const timer = setInterval(() => {
+      const now = performance.now()
+      loop.record(Math.max(1, Math.round((now - last - LOOP_RESOLUTION_MS) * 1e6)))
+      last = now
+    }, LOOP_RESOLUTION_MS)
+    timer.unref()
     this.loop = loop
     return () => {
-      loop.disable()
+      clearInterval(timer)
       if (this.loop === loop) this.loop = undefined
     }
   }
@@ -185,10 +193,7 @@ export class Metrics {
     ])
     const loop = this.loop
     if (loop) {
-      // Each sample is the time between two ticks of a LOOP_RESOLUTION_MS timer: its lateness is
-      // what the loop was held up.
-      const late = (ns: number) =>
-        loop.count === 0 ? 0 : Math.max(0, ns / 1e9 - LOOP_RESOLUTION_MS / 1000)
+      const late = (ns: number) => (loop.count === 0 ? 0 : ns / 1e9)
       family(
         'dsh_event_loop_delay_seconds',
         'gauge',

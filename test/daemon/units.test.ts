@@ -229,6 +229,15 @@ describe('small parts', () => {
         /^dsh_event_loop_delay_max_seconds (\S+)$/m.exec(m.render(gauges, extra))?.[1],
       )
       expect(next).toBeLessThan(max)
+      // A scrape that holds the loop itself (as a slow /metrics would) shows in the next one.
+      m.render(gauges, extra)
+      const t2 = Date.now()
+      while (Date.now() - t2 < 120) {}
+      await new Promise((r) => setTimeout(r, 30))
+      const after = Number(
+        /^dsh_event_loop_delay_max_seconds (\S+)$/m.exec(m.render(gauges, extra))?.[1],
+      )
+      expect(after).toBeGreaterThanOrEqual(0.1)
     } finally {
       stop()
     }
