@@ -673,19 +673,27 @@ async function measureDaemon(env, home, sample) {
   const cbPath = new URL(
     JSON.parse(cli(env, 'gateway', 'callback-url', 'mpesa', '--branch', 'b00', '--json')).url,
   ).pathname
-  // The few open payments: pushed moments ago, their checks due over the next half minute.
+  // The few open payments: pushed 20 s ago, their first checks due over the next half minute
+  // (a kept store's earlier run sent them to review: they are put back).
   const db = new Database(join(home, 'dsh.db'))
   const now = Date.now()
-  const open = db.prepare("select id from payments where status = 'pending'").pluck().all()
-  const touch = db.prepare(
-    'update payments set created_at = ?, next_check_at = ?, check_count = 0 where id = ?',
-  )
-  for (const [i, id] of open.entries())
-    touch.run(
-      new Date(now - 20_000).toISOString(),
-      new Date(now + 5_000 + i * 2_000).toISOString(),
-      id,
+  const open = db
+    .prepare(
+      "select id from payments where status in ('pending', 'needs_review') and gateway = 'mpesa' and created_at > ?",
     )
+    .pluck()
+    .all(new Date(now - 30 * DAY_MS).toISOString())
+  const pushed = new Date(now - 20_000).toISOString()
+  const touch = db.prepare(
+    "update payments set status = 'pending', created_at = ?, next_check_at = ?, check_count = 0 where id = ?",
+  )
+  const touchAttempt = db.prepare(
+    "update payment_attempts set status = 'pending', created_at = ? where payment_id = ?",
+  )
+  for (const [i, id] of open.entries()) {
+    touch.run(pushed, new Date(now + 10_000 + i * 2_000).toISOString(), id)
+    touchAttempt.run(pushed, id)
+  }
   db.close()
 
   const log = join(home, `daemon-${Date.now()}.log`)
