@@ -311,7 +311,7 @@ Examples:
     )
     .action(
       ctx.action(async (app, type: string, opts: { branch: string; rotate?: boolean }) => {
-        const { callbackUrlFor } = await import('../src/callbacks/callback-url-view.js')
+        const { callbackUrlFor } = await import('../src/callbacks/callback-url.js')
         const r = await callbackUrlFor(app, type, opts.branch, opts.rotate === true)
         app.out.result(r, () =>
           r.rotated ? `${r.url}\n(new token: register this URL with ${type} now)` : r.url,

@@ -10,6 +10,8 @@ import * as tenantTimezone from './2026_11_29_0008_tenant_timezone.js'
 import * as reports from './2026_11_29_0009_reports.js'
 import * as dashboardSessions from './2026_11_29_0010_dashboard_sessions.js'
 import * as hotPathIndexes from './2026_11_29_0011_hot_path_indexes.js'
+import * as counters from './2026_11_29_0012_counters.js'
+import * as settlementSpeed from './2026_11_29_0014_settlement_speed.js'
 
 /**
  * Every migration, in order. A static list (not a folder scan) so the same code runs from the
@@ -27,4 +29,6 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026_11_29_0009_reports': reports,
   '2026_11_29_0010_dashboard_sessions': dashboardSessions,
   '2026_11_29_0011_hot_path_indexes': hotPathIndexes,
+  '2026_11_29_0012_counters': counters,
+  '2026_11_29_0014_settlement_speed': settlementSpeed,
 }

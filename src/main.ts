@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto'
 import { userInfo } from 'node:os'
 import { buildProgram } from '../commands/index.js'
 import { runCli } from './cli/run.js'
 import type { Runtime } from './cli/runtime.js'
 import { ulidGen } from './core/ids.js'
 import { systemClock } from './core/ports.js'
+import { pooledRandom } from './random.js'
 
 function osUser(): string {
   try {
@@ -26,7 +26,7 @@ const rt: Runtime = {
     return process.stdout.isTTY ? process.stdout.columns : undefined
   },
   clock: systemClock,
-  ids: ulidGen(Date.now, (n) => randomBytes(n)),
+  ids: ulidGen(Date.now, pooledRandom()),
   user: osUser(),
 }
 

@@ -1,4 +1,5 @@
 import type { Insertable, Kysely, Selectable } from 'kysely'
+import { updateWhere } from '../store/rows.js'
 import type { ApiTokensTable, Database } from '../store/schema.js'
 
 export type TokenRow = Selectable<ApiTokensTable>
@@ -36,12 +37,7 @@ export const listTokenRows = (db: Kysely<Database>) =>
   withTenant(db).orderBy('api_tokens.created_at').orderBy('api_tokens.id').execute()
 
 export const revokeTokenRow = (db: Kysely<Database>, id: string, at: string) =>
-  db
-    .updateTable('api_tokens')
-    .set({ revoked_at: at })
-    .where('id', '=', id)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst()
+  updateWhere(db, 'api_tokens', { revoked_at: at }, { id, revoked_at: null }).executeTakeFirst()
 
 export const touchToken = (db: Kysely<Database>, id: string, at: string) =>
   db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute()

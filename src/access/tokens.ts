@@ -181,7 +181,18 @@ export async function authenticate(
 ): Promise<Principal | undefined> {
   if (!token || !TOKEN.test(token)) return undefined
   const row = await findLiveTokenByHash(db, hashToken(token))
-  if (!row || !(ROLES as readonly string[]).includes(row.role)) return undefined
+  return row && principalOf(row)
+}
+
+/** Who a live token row acts as; undefined when its role is not one dsh knows. */
+export function principalOf(row: {
+  id: string
+  name: string
+  role: string
+  tenant_id: string | null
+  tenant_slug: string | null
+}): Principal | undefined {
+  if (!(ROLES as readonly string[]).includes(row.role)) return undefined
   return {
     id: row.id,
     name: row.name,

@@ -22,28 +22,29 @@ interface Entry {
 export const ALERT_WEBHOOK_SECRET = 'alert_webhook_secret'
 export const ALERT_WEBHOOK_SECRET_CONTEXT = 'settings:alert_webhook_secret'
 
+/** `v` as a URL (refused, shown as `shown`, when it is not one), and whether it is loopback. */
+function parseUrl(v: string, shown: string, hint?: string): { url: URL; local: boolean } {
+  let url: URL
+  try {
+    url = new URL(v)
+  } catch {
+    throw validationError('invalid_url', `"${shown}" is not a URL`, hint)
+  }
+  return { url, local: ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) }
+}
+
 const KEYS: Record<string, Entry> = {
   'public-url': {
     key: PUBLIC_URL_SETTING,
     help: 'the base URL gateways call back (the daemon’s address as the internet sees it)',
     parse(v) {
-      let url: URL
-      try {
-        url = new URL(v)
-      } catch {
-        throw validationError(
-          'invalid_url',
-          `"${maskUrl(v)}" is not a URL`,
-          'e.g. https://pay.example.co.ke',
-        )
-      }
+      const { url, local } = parseUrl(v, maskUrl(v), 'e.g. https://pay.example.co.ke')
       if (url.username || url.password)
         throw validationError(
           'invalid_url',
           `the public URL ${maskUrl(v)} must not contain user information (user:password@): gateways would be sent it`,
           'give the address only, e.g. https://pay.example.co.ke',
         )
-      const local = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
       if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
         throw validationError(
           'invalid_url',
@@ -81,13 +82,7 @@ const KEYS: Record<string, Entry> = {
     key: 'alert_webhook_url',
     help: 'where the daemon POSTs alert changes, signed with X-Dsh-Signature (https, or http on loopback)',
     parse(v) {
-      let url: URL
-      try {
-        url = new URL(v)
-      } catch {
-        throw validationError('invalid_url', `"${maskUrl(v).slice(0, 100)}" is not a URL`)
-      }
-      const local = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
+      const { url, local } = parseUrl(v, maskUrl(v).slice(0, 100))
       if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local))
         throw validationError(
           'invalid_url',

@@ -1,24 +1,17 @@
 import type { Kysely } from 'kysely'
+import { valueWhere } from '../store/rows.js'
 import type { Database } from '../store/schema.js'
 
-export async function getSetting(db: Kysely<Database>, key: string): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('settings')
-    .select('value')
-    .where('key', '=', key)
-    .executeTakeFirst()
-  return row?.value
-}
+export const getSetting = (db: Kysely<Database>, key: string): Promise<string | undefined> =>
+  valueWhere(db, 'settings', 'value', { key })
 
-export async function putSetting(
-  db: Kysely<Database>,
-  key: string,
-  value: string,
-  now: string,
-): Promise<void> {
-  await db
-    .insertInto('settings')
-    .values({ key, value, updated_at: now })
+/** The insert of a setting row, for either conflict rule below. */
+const insertSetting = (db: Kysely<Database>, key: string, value: string, at: string) =>
+  db.insertInto('settings').values({ key, value, updated_at: at })
+
+/** Writes a setting, replacing its value. */
+export async function putSetting(db: Kysely<Database>, key: string, value: string, now: string) {
+  await insertSetting(db, key, value, now)
     .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now }))
     .execute()
 }
@@ -29,10 +22,8 @@ export async function putSettingIfAbsent(
   key: string,
   value: string,
   at: string,
-): Promise<void> {
-  await db
-    .insertInto('settings')
-    .values({ key, value, updated_at: at })
+) {
+  await insertSetting(db, key, value, at)
     .onConflict((oc) => oc.column('key').doNothing())
     .execute()
 }

@@ -3,12 +3,14 @@ import { getSetting } from '../admin/settings.js'
 import type { Ctx } from '../context.js'
 import {
   type AuditContent,
+  contentOf,
   nextRecord,
   type StoredAuditRow,
   verifyChain,
 } from '../core/audit/chain.js'
 import { redactForAudit } from '../core/audit/redact.js'
 import { DshError } from '../core/errors.js'
+import { jsonOrText } from '../core/json.js'
 import { cutPage, keysetPages, parseListWindow } from '../core/list.js'
 import type { Database } from '../store/schema.js'
 import { AUDIT_KEY_CONTEXT, AUDIT_KEY_SETTING, auditKey, unseal } from '../vault/vault.js'
@@ -32,11 +34,25 @@ export interface AuditEntry {
 }
 
 /**
+ * The audit key, unsealed once per transaction (a run that completes 2,000 settlement batches
+ * writes 2,000 audit rows): a key is created or rotated only in a transaction of its own.
+ */
+const keys = new WeakMap<object, Buffer | null>()
+async function transactionKey(ctx: Ctx, trx: Kysely<Database>): Promise<Buffer | null> {
+  let key = keys.get(trx)
+  if (key === undefined) {
+    key = await auditKey(ctx, trx, true)
+    keys.set(trx, key)
+  }
+  return key
+}
+
+/**
  * Appends one row to the hash chain. Call it inside the same write transaction as the change it
  * records, so the change and its audit row commit or roll back together.
  */
 export async function audit(ctx: Ctx, trx: Kysely<Database>, entry: AuditEntry): Promise<void> {
-  const key = await auditKey(ctx, trx, true)
+  const key = await transactionKey(ctx, trx)
   if (!key)
     throw new DshError('internal', 'audit_key_missing', 'the audit key could not be created')
   const head = await lockAuditHead(trx)
@@ -70,14 +86,6 @@ export async function audit(ctx: Ctx, trx: Kysely<Database>, entry: AuditEntry):
 export type AuditView = Omit<StoredAuditRow, 'seq' | 'request' | 'prev_hash' | 'hash'> & {
   seq: number
   request: unknown
-}
-
-function parseRequest(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
 }
 
 export interface AuditListFlags {
@@ -133,17 +141,7 @@ export async function auditList(
 type AuditRowOut = Awaited<ReturnType<typeof listAuditRows>>[number]
 
 function auditView(r: AuditRowOut): AuditView {
-  return {
-    seq: Number(r.seq),
-    at: r.at,
-    actor: r.actor,
-    action: r.action,
-    tenant: r.tenant,
-    branch: r.branch,
-    target: r.target,
-    request: parseRequest(r.request),
-    outcome: r.outcome,
-  }
+  return { seq: Number(r.seq), ...contentOf(r), request: jsonOrText(r.request) }
 }
 
 export interface VerifyReport {

@@ -6,11 +6,19 @@ import {
   putSettingIfAbsent,
   settingsWithPrefix,
 } from '../admin/settings.js'
+import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
-import { configError } from '../core/errors.js'
-import type { GatewayType } from '../core/gateways/types.js'
+import { configError, usageError } from '../core/errors.js'
+import {
+  CALLBACK_GATEWAYS,
+  type CallbackGateway,
+  GATEWAY_TYPES,
+  type GatewayType,
+} from '../core/gateways/types.js'
+import { parseSlug } from '../core/validate.js'
+import { branchGateways } from '../gateway-config/in-force.js'
 import type { Database } from '../store/schema.js'
-import type { BranchWithTenant } from '../tenants/branches.js'
+import { type BranchWithTenant, requireBranch } from '../tenants/branches.js'
 import { seal, unseal } from '../vault/vault.js'
 
 export const PUBLIC_URL_SETTING = 'public_url'
@@ -86,6 +94,13 @@ async function lookupKey(ctx: Ctx, db: Kysely<Database>): Promise<Buffer> {
 const tokenHash = (key: Buffer, type: string, token: string) =>
   createHmac('sha256', key).update(`${type}:${token}`, 'utf8').digest('hex')
 
+/** A fresh path token: 32 random hex digits. */
+const newToken = () => randomBytes(16).toString('hex')
+
+/** A token as stored under the setting `key`: sealed by the vault, bound to that key. */
+const sealToken = (ctx: Ctx, key: string, token: string) =>
+  seal(ctx, token, sealedSettingContext(key))
+
 /** Opens a stored token; a plain one (stores from before tokens were sealed) is sealed in place. */
 async function openToken(
   ctx: Ctx,
@@ -93,9 +108,8 @@ async function openToken(
   key: string,
   value: string,
 ): Promise<string> {
-  const context = sealedSettingContext(key)
-  if (!PLAIN_TOKEN.test(value)) return unseal(ctx, value, context)
-  await putSetting(db, key, seal(ctx, value, context), ctx.clock.now().toISOString())
+  if (!PLAIN_TOKEN.test(value)) return unseal(ctx, value, sealedSettingContext(key))
+  await putSetting(db, key, sealToken(ctx, key, value), ctx.clock.now().toISOString())
   return value
 }
 
@@ -133,13 +147,7 @@ export async function callbackToken(
   }
   if (!create) return undefined
   // Insert-if-absent, then read back: two processes racing agree on one token.
-  const now = ctx.clock.now().toISOString()
-  await putSettingIfAbsent(
-    db,
-    key,
-    seal(ctx, randomBytes(16).toString('hex'), sealedSettingContext(key)),
-    now,
-  )
+  await putSettingIfAbsent(db, key, sealToken(ctx, key, newToken()), ctx.clock.now().toISOString())
   const stored = await getSetting(db, key)
   if (!stored) return undefined
   const token = await openToken(ctx, db, key, stored)
@@ -153,14 +161,9 @@ export async function rotateCallbackToken(
   branchId: string,
   type: string,
 ): Promise<string> {
-  const token = randomBytes(16).toString('hex')
+  const token = newToken()
   const key = tokenKey(branchId, type)
-  await putSetting(
-    db,
-    key,
-    seal(ctx, token, sealedSettingContext(key)),
-    ctx.clock.now().toISOString(),
-  )
+  await putSetting(db, key, sealToken(ctx, key, token), ctx.clock.now().toISOString())
   await writeHash(ctx, db, branchId, type, token)
   return token
 }
@@ -247,4 +250,64 @@ export async function callbackUrl(
       ? ''
       : ((await callbackToken(ctx, db, branch.id, type, true)) ?? '')
   return `${base.replace(/\/+$/, '')}${callbackPath(type, branch.code, token)}`
+}
+
+export interface CallbackUrlView {
+  type: CallbackGateway
+  branch: string
+  url: string
+  /** True when --rotate made a new path token (the old URL stops working). */
+  rotated: boolean
+}
+
+const TOKEN_TYPES: readonly string[] = ['mpesa', 'mpesa-kcb', 'bank']
+
+/**
+ * `dsh gateway callback-url <type> --branch <code> [--rotate]`: the full URL to register with the
+ * gateway. Daraja, KCB and the bank API carry a secret path token (created on first use);
+ * Stripe and Square are verified by signature, so their URL names the branch.
+ */
+export async function callbackUrlFor(
+  ctx: Ctx,
+  typeIn: string,
+  branchCode: string,
+  rotate: boolean,
+): Promise<CallbackUrlView> {
+  if (!(CALLBACK_GATEWAYS as readonly string[]).includes(typeIn))
+    throw usageError(
+      'unknown_callback_type',
+      `"${typeIn}" has no callbacks`,
+      `use one of ${CALLBACK_GATEWAYS.join(', ')}`,
+    )
+  const type = typeIn as CallbackGateway
+  if (rotate && !TOKEN_TYPES.includes(type))
+    throw usageError(
+      'nothing_to_rotate',
+      `${type} callbacks are verified by their signature, not a path token`,
+      `rotate the webhook secret with \`dsh gateway setup ${type} --branch ${branchCode} …\` instead`,
+    )
+  const store = await ctx.store()
+  const branch = await requireBranch(store.db, parseSlug(branchCode, 'branch code'))
+  if (rotate) {
+    await store.write(async (trx) => {
+      await rotateCallbackToken(ctx, trx, branch.id, type)
+      // The token itself never goes into the audit log.
+      await audit(ctx, trx, {
+        action: 'gateway.callback_token_rotate',
+        tenant: branch.tenant_slug,
+        branch: branch.code,
+        request: { type },
+      })
+    })
+  }
+  let url: string
+  if ((GATEWAY_TYPES as readonly string[]).includes(type)) {
+    const gw = (await branchGateways(store.db, branch)).find((g) => g.type === type)
+    url = await callbackUrl(ctx, store.db, branch, type as GatewayType, gw?.settings['environment'])
+  } else {
+    const base = (await getSetting(store.db, PUBLIC_URL_SETTING)) ?? SANDBOX_PUBLIC_URL
+    const token = await callbackToken(ctx, store.db, branch.id, type, true)
+    url = `${base.replace(/\/+$/, '')}/callbacks/${type}/${token}`
+  }
+  return { type, branch: branch.code, url, rotated: rotate }
 }

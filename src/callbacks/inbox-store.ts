@@ -1,5 +1,6 @@
-import type { Kysely, Selectable, Updateable } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
 import { dialectOf } from '../store/connect.js'
+import { listNewestFirst, type NewestPage, rowsWhere, updateById } from '../store/rows.js'
 import type { CallbackInboxTable, Database } from '../store/schema.js'
 
 export type InboxRow = Selectable<CallbackInboxTable>
@@ -113,47 +114,33 @@ export async function openSqliteInboxWriter(path: string): Promise<SqliteInboxWr
 }
 
 export const findInbox = (db: Kysely<Database>, id: string) =>
-  db.selectFrom('callback_inbox').selectAll().where('id', '=', id).executeTakeFirst()
+  rowsWhere(db, 'callback_inbox', { id }).executeTakeFirst()
 
 export const findInboxByKey = (db: Kysely<Database>, key: string) =>
-  db.selectFrom('callback_inbox').selectAll().where('dedupe_key', '=', key).executeTakeFirst()
+  rowsWhere(db, 'callback_inbox', { dedupe_key: key }).executeTakeFirst()
 
 /** The row, locked until commit on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises). */
 export function lockInbox(db: Kysely<Database>, id: string) {
-  let q = db.selectFrom('callback_inbox').selectAll().where('id', '=', id)
+  let q = rowsWhere(db, 'callback_inbox', { id })
   if (dialectOf(db) === 'postgres') q = q.forUpdate()
   return q.executeTakeFirst()
 }
 
-export interface InboxFilter {
+/** Newest first by `received_at` (then id). */
+export interface InboxFilter extends NewestPage<InboxRow> {
   status?: string | undefined
   gateway?: string | undefined
   branchId?: string | undefined
-  since?: string | undefined
-  /** Excluded. */
-  until?: string | undefined
-  limit?: number | undefined
-  /** Keyset: only entries older than this one (newest first), for paging through every row. */
-  before?: { receivedAt: string; id: string } | undefined
 }
 
-export function listInbox(db: Kysely<Database>, f: InboxFilter) {
-  let q = db.selectFrom('callback_inbox').selectAll()
-  if (f.status) q = q.where('status', '=', f.status)
-  if (f.gateway) q = q.where('gateway', '=', f.gateway)
-  if (f.branchId) q = q.where('branch_id', '=', f.branchId)
-  if (f.since) q = q.where('received_at', '>=', f.since)
-  if (f.until) q = q.where('received_at', '<', f.until)
-  const before = f.before
-  // A row-value comparison, so the (received_at, id) indexes seek straight to the next page.
-  if (before)
-    q = q.where((eb) =>
-      eb(eb.refTuple('received_at', 'id'), '<', eb.tuple(before.receivedAt, before.id)),
-    )
-  q = q.orderBy('received_at', 'desc').orderBy('id', 'desc')
-  if (f.limit) q = q.limit(f.limit)
-  return q.execute()
-}
+export const listInbox = (db: Kysely<Database>, f: InboxFilter) =>
+  listNewestFirst(
+    db,
+    'callback_inbox',
+    'received_at',
+    { status: f.status, gateway: f.gateway, branch_id: f.branchId },
+    f,
+  )
 
 /** States the processor picks up when due. */
 export const WAITING_STATES = ['received', 'unmatched'] as const
@@ -237,32 +224,35 @@ export async function claimInbox(
   return Number(r.numUpdatedRows) === 1
 }
 
-export const updateInbox = (
-  db: Kysely<Database>,
-  id: string,
-  changes: Updateable<CallbackInboxTable>,
-) => db.updateTable('callback_inbox').set(changes).where('id', '=', id).execute()
+export const updateInbox = updateById('callback_inbox')
 
-/** Rows per status (and the duplicates counted on them). */
+/**
+ * Rows per status (and the duplicates counted on them), from the counters the store's triggers
+ * keep (inbox_counts), not a count of the inbox.
+ */
 export async function inboxCounts(
   db: Kysely<Database>,
 ): Promise<{ status: string; gateway: string; count: number; duplicates: number }[]> {
   const rows = await db
-    .selectFrom('callback_inbox')
+    .selectFrom('inbox_counts')
     .select((eb) => [
       'status',
       'gateway',
-      eb.fn.countAll<number | string>().as('count'),
-      eb.fn.sum<number | string | null>('duplicates').as('duplicates'),
+      eb.fn.sum<number | string | bigint>('count').as('count'),
+      eb.fn.sum<number | string | bigint>('duplicates').as('duplicates'),
     ])
     .groupBy(['status', 'gateway'])
+    .orderBy('status')
+    .orderBy('gateway')
     .execute()
-  return rows.map((r) => ({
-    status: r.status,
-    gateway: r.gateway,
-    count: Number(r.count),
-    duplicates: Number(r.duplicates ?? 0),
-  }))
+  return rows
+    .filter((r) => BigInt(r.count) !== 0n)
+    .map((r) => ({
+      status: r.status,
+      gateway: r.gateway,
+      count: Number(r.count),
+      duplicates: Number(r.duplicates),
+    }))
 }
 
 /**

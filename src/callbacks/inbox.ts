@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto'
 import type { Ctx } from '../context.js'
 import { isPhoneKey, isSecretKey, maskPhone, REDACTED } from '../core/audit/redact.js'
 import { notFound } from '../core/errors.js'
-import { cutPage, keysetPages, parseListWindow } from '../core/list.js'
+import { jsonOrText } from '../core/json.js'
+import { windowPages } from '../core/list.js'
 import type { IdGen } from '../core/ports.js'
-import { parseInstantRange } from '../core/time.js'
-import { checkChoice, parseSlug } from '../core/validate.js'
-import { listBranches, requireBranch } from '../tenants/branches.js'
-import { listingZone } from '../tenants/tenants.js'
+import { checkChoice } from '../core/validate.js'
+import { listBranches } from '../tenants/branches.js'
+import { type ListingRequest, listingScope } from '../tenants/listing.js'
 import { findInbox, type InboxInsert, type InboxRow, listInbox } from './inbox-store.js'
 
 /** Where callbacks come from: the gateways, and our bank API's transfer confirmations. */
@@ -200,22 +200,9 @@ export function inboxView(r: InboxRow, branchCode: string | null): InboxView {
   }
 }
 
-const parse = (t: string): unknown => {
-  try {
-    return JSON.parse(t)
-  } catch {
-    return t
-  }
-}
-
-export interface CallbacksFilter {
+export interface CallbacksFilter extends ListingRequest {
   status?: string | undefined
   gateway?: string | undefined
-  branch?: string | undefined
-  since?: string | undefined
-  until?: string | undefined
-  limit?: string | undefined
-  all?: boolean | undefined
 }
 
 /**
@@ -228,43 +215,17 @@ export async function callbacksList(
 ): Promise<{ pages: AsyncIterable<InboxView[]>; more: () => boolean; zone: string }> {
   checkChoice('status', f.status, INBOX_STATUSES)
   checkChoice('gateway', f.gateway, CALLBACK_GATEWAYS)
-  const window = parseListWindow(f)
-  const code = f.branch !== undefined ? parseSlug(f.branch, 'branch code') : undefined
+  const { window, branch, zone, since, until, codes } = await listingScope(ctx, f)
   const store = await ctx.store()
-  const branch = code ? await requireBranch(store.db, code) : undefined
-  const zone = await listingZone(store.db, { branch })
-  const range = parseInstantRange(f, zone, ctx.clock.now())
-  const filter = {
-    status: f.status,
-    gateway: f.gateway,
-    branchId: branch?.id,
-    since: range.since?.toISOString(),
-    until: range.until?.toISOString(),
-  }
-  const codes = new Map((await listBranches(store.db)).map((b) => [b.id, b.code]))
+  const filter = { status: f.status, gateway: f.gateway, branchId: branch?.id, since, until }
   const toView = (r: InboxRow) =>
     inboxView(r, r.branch_id ? (codes.get(r.branch_id) ?? null) : null)
-  let more = false
-  async function* pages(): AsyncGenerator<InboxView[]> {
-    if (window.limit !== undefined) {
-      const page = cutPage(
-        await listInbox(store.db, { ...filter, limit: window.limit + 1 }),
-        window.limit,
-      )
-      more = page.more
-      yield page.rows.map(toView)
-      return
-    }
-    for await (const rows of keysetPages((last: InboxRow | undefined, n) =>
-      listInbox(store.db, {
-        ...filter,
-        limit: n,
-        before: last ? { receivedAt: last.received_at, id: last.id } : undefined,
-      }),
-    ))
-      yield rows.map(toView)
-  }
-  return { pages: pages(), more: () => more, zone }
+  const { pages, more } = windowPages(
+    window,
+    (limit, last?: InboxRow) => listInbox(store.db, { ...filter, limit, last }),
+    toView,
+  )
+  return { pages, more, zone }
 }
 
 export async function callbacksShow(ctx: Ctx, id: string): Promise<InboxDetail> {
@@ -274,8 +235,8 @@ export async function callbacksShow(ctx: Ctx, id: string): Promise<InboxDetail> 
   const codes = new Map((await listBranches(store.db)).map((b) => [b.id, b.code]))
   return {
     ...inboxView(r, r.branch_id ? (codes.get(r.branch_id) ?? null) : null),
-    body: parse(r.body),
-    headers: parse(r.headers),
+    body: jsonOrText(r.body),
+    headers: jsonOrText(r.headers),
     remoteAddr: r.remote_addr,
     gatewayRef: r.gateway_ref,
     lastDuplicateAt: r.last_duplicate_at,

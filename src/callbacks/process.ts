@@ -178,11 +178,24 @@ async function record(
     await updateInbox(store.db, e.id, done(status, note, paymentId))
     return { id: e.id, claimed: true, status, note, paymentId }
   }
+  /** Acts with the entry locked and records what it did on the entry, in one transaction. */
+  const settleLocked = async (
+    act: (
+      trx: Kysely<Database>,
+    ) => Promise<{ status: string; note: string | null; paymentId: string | null }>,
+  ): Promise<ProcessResult> => {
+    const r = await store.write(async (trx) => {
+      await lockInbox(trx, e.id)
+      const out = await act(trx)
+      await updateInbox(trx, e.id, done(out.status, out.note, out.paymentId))
+      return out
+    })
+    return { id: e.id, claimed: true, ...r }
+  }
 
   switch (d.kind) {
-    case 'apply': {
-      const r = await store.write(async (trx) => {
-        await lockInbox(trx, e.id)
+    case 'apply':
+      return settleLocked(async (trx) => {
         const applied = await applyOutcomeLocked(ctx, trx, {
           paymentId: d.payment.id,
           attemptId: d.attemptId,
@@ -195,14 +208,10 @@ async function record(
           actor,
         })
         const [status, note] = applyNote(applied, d.outcome, d.gw.type)
-        await updateInbox(trx, e.id, done(status, note, d.payment.id))
-        return { status, note }
+        return { status, note, paymentId: d.payment.id }
       })
-      return { id: e.id, claimed: true, ...r, paymentId: d.payment.id }
-    }
-    case 'review': {
-      const r = await store.write(async (trx) => {
-        await lockInbox(trx, e.id)
+    case 'review':
+      return settleLocked(async (trx) => {
         const reviewed = await reviewLocked(ctx, trx, {
           paymentId: d.payment.id,
           branch: d.branch,
@@ -213,20 +222,13 @@ async function record(
           reviewed.kind === 'refused'
             ? `${d.reason} (payment already ${reviewed.payment.status}; not changed)`
             : d.reason
-        await updateInbox(trx, e.id, done('review', note, d.payment.id))
-        return note
+        return { status: 'review', note, paymentId: d.payment.id }
       })
-      return { id: e.id, claimed: true, status: 'review', note: r, paymentId: d.payment.id }
-    }
-    case 'c2b': {
-      const p = await store.write(async (trx) => {
-        await lockInbox(trx, e.id)
+    case 'c2b':
+      return settleLocked(async (trx) => {
         const made = await createC2BPayment(ctx, trx, d, actor)
-        await updateInbox(trx, e.id, done('applied', made.note, made.payment.id))
-        return made
+        return { status: 'applied', note: made.note, paymentId: made.payment.id }
       })
-      return { id: e.id, claimed: true, status: 'applied', note: p.note, paymentId: p.payment.id }
-    }
     case 'final':
       return finish(d.status, d.note, d.paymentId ?? null)
     case 'unmatched': {

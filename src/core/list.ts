@@ -61,3 +61,27 @@ export async function* keysetPages<R>(
 export function cutPage<T>(fetched: T[], limit: number): ListPage<T> {
   return { rows: fetched.slice(0, limit), more: fetched.length > limit }
 }
+
+/**
+ * A list's pages as views: with a limit, one page of the first `limit` rows (limit+1 fetched,
+ * so `more()` tells whether more matched); with `all`, every row page by page.
+ * `fetch(n, last)` returns up to n rows after `last` (undefined: from the start).
+ */
+export function windowPages<R, V>(
+  window: ListWindow,
+  fetch: (n: number, last: R | undefined) => Promise<R[]>,
+  view: (row: R) => V,
+): { pages: AsyncGenerator<V[]>; more: () => boolean } {
+  let more = false
+  async function* pages(): AsyncGenerator<V[]> {
+    if (window.limit !== undefined) {
+      const page = cutPage(await fetch(window.limit + 1, undefined), window.limit)
+      more = page.more
+      yield page.rows.map(view)
+      return
+    }
+    for await (const rows of keysetPages((last: R | undefined, n) => fetch(n, last)))
+      yield rows.map(view)
+  }
+  return { pages: pages(), more: () => more }
+}

@@ -161,14 +161,7 @@ export function parseInstant(text: string, field: string, zone: string, now: Dat
       `"${text}" is not a time`,
       'give an ISO time (2026-11-29T09:00:00Z), YYYY-MM-DD, today, yesterday or 7d/24h/30m',
     )
-  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(iso[i] ?? 0)) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ]
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(iso[i] ?? 0)) as DateTimeParts
   checkDay(field, text, y, mo, d)
   if (h > 23 || mi > 59 || s > 59) invalid(field, `"${text}" is not a time of day`)
   const ms = Number((iso[7] ?? '').padEnd(3, '0').slice(0, 3) || 0)
@@ -182,6 +175,16 @@ export function parseInstant(text: string, field: string, zone: string, now: Dat
   if (offMin > 14 * 60) invalid(field, `"${text}" has an impossible offset`)
   return new Date(wall - sign * offMin * 60_000)
 }
+
+/** A date and time of day as numbers, as read from a text. */
+export type DateTimeParts = [
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+]
 
 export interface InstantRange {
   /** Included. */

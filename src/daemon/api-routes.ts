@@ -16,6 +16,7 @@ import type { DaemonContext } from './context.js'
 import { header, parseJsonBody, type Req, readBody, sendJson } from './http.js'
 import { HttpError } from './http-errors.js'
 import type { Route } from './router.js'
+import { followEvents } from './sse.js'
 
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 }
 
@@ -23,6 +24,37 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** In a request body, what the CLI calls a usage problem (a missing field) is an invalid body. */
+/** The fee fields a gateway set-up body may hold. */
+const FEE_FIELDS = [
+  'transactionFeeRate',
+  'transactionFeeFlat',
+  'conversionFeeRate',
+  'settlementFee',
+]
+
+/** The fields of a payment request body (all strings). */
+const PAY_FIELDS = [
+  'branch',
+  'amount',
+  'currency',
+  'phone',
+  'orderId',
+  'method',
+  'customerType',
+  'paymentMethod',
+]
+
+/** Refuses an object holding fields other than `known`, naming them (`what`: "fee fields"). */
+function refuseUnknown(
+  obj: Record<string, unknown>,
+  known: readonly string[],
+  code: string,
+  what: string,
+): void {
+  const stray = Object.keys(obj).filter((k) => !known.includes(k))
+  if (stray.length) throw validationError(code, `unknown ${what}: ${stray.join(', ')}`)
+}
+
 function asBodyError(err: unknown): unknown {
   if (err instanceof DshError && err.kind === 'usage')
     return new DshError('validation', err.code, err.message, { hint: err.hint })
@@ -124,15 +156,7 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
             'invalid_fees',
             'fees must be an object of decimal strings, e.g. {"transactionFeeRate":"1.5"}',
           )
-        const known = [
-          'transactionFeeRate',
-          'transactionFeeFlat',
-          'conversionFeeRate',
-          'settlementFee',
-        ]
-        const stray = Object.keys(fees).filter((k) => !known.includes(k))
-        if (stray.length)
-          throw validationError('invalid_fees', `unknown fee fields: ${stray.join(', ')}`)
+        refuseUnknown(fees, FEE_FIELDS, 'invalid_fees', 'fee fields')
         const enabled = body['enabled']
         if (enabled !== undefined && typeof enabled !== 'boolean')
           throw validationError('invalid_field', 'enabled must be true or false')
@@ -187,25 +211,13 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
             'idempotency_key_required',
             'POST /api/payments/process needs an Idempotency-Key header',
           )
-        const allowed = [
-          'branch',
-          'amount',
-          'currency',
-          'phone',
-          'orderId',
-          'method',
-          'customerType',
-          'paymentMethod',
-        ]
-        const stray = Object.keys(body).filter((k) => !allowed.includes(k))
-        if (stray.length)
-          throw validationError('invalid_field', `unknown fields: ${stray.join(', ')}`)
+        refuseUnknown(body, PAY_FIELDS, 'invalid_field', 'fields')
         if (typeof body['amount'] !== 'string')
           throw validationError(
             'amount_not_string',
             'amount must be a decimal string such as "1500.00", never a JSON number',
           )
-        for (const k of allowed)
+        for (const k of PAY_FIELDS)
           if (body[k] !== undefined && typeof body[k] !== 'string')
             throw validationError('invalid_field', `${k} must be a string`)
         const s = (k: string) => body[k] as string | undefined
@@ -253,22 +265,14 @@ export function apiRoutes(ctx: DaemonContext): Route[] {
         const p = await principal(req, 'viewer', 'following events')
         const code = req.query.get('branch')
         const b = code ? await branch(p, code) : undefined
-        const last = header(req.raw, 'last-event-id') ?? req.query.get('lastEventId') ?? undefined
-        if (last !== undefined && !/^\d{1,15}$/.test(last.trim()))
-          throw new HttpError(400, 'invalid_last_event_id', 'Last-Event-ID must be an event number')
-        await ctx.hub.subscribe(
-          res,
-          { tenantId: p.tenantId, branchId: b?.id ?? null },
-          last === undefined ? undefined : Number(last.trim()),
-          async () => {
-            // The same token, still live, still of this tenant (and the branch still its own).
-            const now = await authenticate(ctx.store.db, bearer(req))
-            if (!now || now.id !== p.id || now.tenantId !== p.tenantId) return false
-            if (!b) return true
-            const still = await findBranchById(ctx.store.db, b.id)
-            return Boolean(still && (p.tenantId === null || still.tenant_id === p.tenantId))
-          },
-        )
+        await followEvents(ctx.hub, req, res, p, b, async () => {
+          // The same token, still live, still of this tenant (and the branch still its own).
+          const now = await authenticate(ctx.store.db, bearer(req))
+          if (!now || now.id !== p.id || now.tenantId !== p.tenantId) return false
+          if (!b) return true
+          const still = await findBranchById(ctx.store.db, b.id)
+          return Boolean(still && (p.tenantId === null || still.tenant_id === p.tenantId))
+        })
       },
     },
   ]

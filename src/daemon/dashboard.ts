@@ -18,6 +18,7 @@ import type { DaemonContext } from './context.js'
 import { header, parseJsonBody, type Req, readBody, sendJson } from './http.js'
 import { HttpError } from './http-errors.js'
 import type { Route } from './router.js'
+import { followEvents } from './sse.js'
 
 /**
  * The branch dashboard: one HTML page, one ES module and one stylesheet of our own (read from
@@ -138,6 +139,20 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
 
   const sessionOf = (req: Req) => parseCookies(header(req.raw, 'cookie')).get(SESSION_COOKIE)
 
+  /** Answers 204 setting the session cookie to `value` for `maxAge` seconds (0 ends it). */
+  async function setSessionCookie(res: ServerResponse, value: string, maxAge: number) {
+    const attrs = [
+      `${SESSION_COOKIE}=${value}`,
+      'Path=/',
+      'HttpOnly',
+      'SameSite=Strict',
+      `Max-Age=${maxAge}`,
+      ...((await secure()) ? ['Secure'] : []),
+    ]
+    res.writeHead(204, { 'set-cookie': attrs.join('; ') })
+    res.end()
+  }
+
   /** The session's principal (the page), or the bearer token's (scripts, on the report route). */
   async function principal(req: Req, opts: { bearer: boolean }): Promise<Principal> {
     const m = /^Bearer\s+(\S+)$/i.exec(header(req.raw, 'authorization') ?? '')
@@ -156,6 +171,14 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
     if (!b || (p.tenantId !== null && b.tenant_id !== p.tenantId))
       throw new HttpError(404, 'branch_not_found', `no branch "${code}"`)
     return b
+  }
+
+  /** A branch route's branch (`:id`) and the context acting as its caller. */
+  async function branchRoute(req: Req, res: ServerResponse, opts: { bearer: boolean }) {
+    strict(res)
+    const p = await principal(req, opts)
+    const b = await branch(p, req.params['id'] ?? '')
+    return { b, app: withActor(ctx.app, p.name, { warn }) }
   }
 
   /** A state-changing request must come from the page itself (SameSite covers browsers; this too). */
@@ -233,17 +256,8 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
           throw new HttpError(401, 'unauthorized', 'that token is not a live API token')
         }
         throttle.succeeded(addr)
-        const attrs = [
-          `${SESSION_COOKIE}=${s.value}`,
-          'Path=/',
-          'HttpOnly',
-          'SameSite=Strict',
-          `Max-Age=${SESSION_MS / 1000}`,
-          ...((await secure()) ? ['Secure'] : []),
-        ]
         ctx.log.info('dashboard.signed_in', { token: s.principal.name })
-        res.writeHead(204, { 'set-cookie': attrs.join('; ') })
-        res.end()
+        await setSessionCookie(res, s.value, SESSION_MS / 1000)
       },
     },
     {
@@ -253,16 +267,7 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
         strict(res)
         await sameOrigin(req)
         await endSession(ctx.app, sessionOf(req))
-        const attrs = [
-          `${SESSION_COOKIE}=`,
-          'Path=/',
-          'HttpOnly',
-          'SameSite=Strict',
-          'Max-Age=0',
-          ...((await secure()) ? ['Secure'] : []),
-        ]
-        res.writeHead(204, { 'set-cookie': attrs.join('; ') })
-        res.end()
+        await setSessionCookie(res, '', 0)
       },
     },
     {
@@ -291,10 +296,7 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
       method: 'GET',
       pattern: '/dashboard/branches/:id/status',
       async handler(req, res) {
-        strict(res)
-        const p = await principal(req, { bearer: false })
-        const b = await branch(p, req.params['id'] ?? '')
-        const app = withActor(ctx.app, p.name, { warn })
+        const { b, app } = await branchRoute(req, res, { bearer: false })
         sendJson(res, 200, {
           branch: b.code,
           gateways: await gatewayStatus(app, b.code),
@@ -306,17 +308,11 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
       method: 'GET',
       pattern: '/api/branches/:id/report',
       async handler(req, res) {
-        strict(res)
-        const p = await principal(req, { bearer: true })
-        const b = await branch(p, req.params['id'] ?? '')
+        const { b, app } = await branchRoute(req, res, { bearer: true })
         const date = req.query.get('date') ?? undefined
         if (date !== undefined && !DAY.test(date))
           throw validationError('invalid_date', 'date must be a day as YYYY-MM-DD')
-        sendJson(
-          res,
-          200,
-          await branchReport(withActor(ctx.app, p.name, { warn }), { branch: b.code, date }),
-        )
+        sendJson(res, 200, await branchReport(app, { branch: b.code, date }))
       },
     },
     {
@@ -328,20 +324,12 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
         const p = await principal(req, { bearer: false })
         const code = req.query.get('branch')
         const b = code ? await branch(p, code) : undefined
-        const last = header(req.raw, 'last-event-id') ?? req.query.get('lastEventId') ?? undefined
-        if (last !== undefined && !/^\d{1,15}$/.test(last.trim()))
-          throw new HttpError(400, 'invalid_last_event_id', 'Last-Event-ID must be an event number')
         // The hub re-checks the session twice a second: a revoked token, a logout or the
         // session's end closes the stream (`event: end`), and the page shows "signed out".
-        await ctx.hub.subscribe(
-          res,
-          { tenantId: p.tenantId, branchId: b?.id ?? null },
-          last === undefined ? undefined : Number(last.trim()),
-          async () => {
-            const now = await sessionPrincipal(ctx.app, value)
-            return Boolean(now && now.id === p.id && now.tenantId === p.tenantId)
-          },
-        )
+        await followEvents(ctx.hub, req, res, p, b, async () => {
+          const now = await sessionPrincipal(ctx.app, value)
+          return Boolean(now && now.id === p.id && now.tenantId === p.tenantId)
+        })
       },
     },
   ]

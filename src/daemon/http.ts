@@ -22,6 +22,17 @@ export const header = (req: IncomingMessage, name: string): string | undefined =
   return Array.isArray(v) ? v.join(', ') : v
 }
 
+/**
+ * Where an event stream resumes: the `Last-Event-ID` header, or the `lastEventId` query (a page
+ * reopening its stream), as an event number; undefined: from now.
+ */
+export function lastEventId(req: Req): number | undefined {
+  const last = header(req.raw, 'last-event-id') ?? req.query.get('lastEventId') ?? undefined
+  if (last !== undefined && !/^\d{1,15}$/.test(last.trim()))
+    throw new HttpError(400, 'invalid_last_event_id', 'Last-Event-ID must be an event number')
+  return last === undefined ? undefined : Number(last.trim())
+}
+
 /** The whole body, at most `limit` bytes: a larger one is drained and refused with 413. */
 export function readBody(req: IncomingMessage, limit = BODY_LIMIT): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN)

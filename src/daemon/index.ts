@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { configGet, configSet } from '../admin/config.js'
 import type { App } from '../app.js'
@@ -6,6 +5,7 @@ import { releaseClaims } from '../callbacks/inbox.js'
 import type { Ctx } from '../context.js'
 import { withActor } from '../context.js'
 import { ulidGen } from '../core/ids.js'
+import { pooledRandom } from '../random.js'
 import { bankWebhookSecret } from '../settlement/batches.js'
 import { acquireSqliteDaemonLock, type DaemonLock } from '../store/daemon-lock.js'
 import type { Database } from '../store/schema.js'
@@ -44,20 +44,6 @@ export interface RunDaemonDeps {
     | undefined
   /** Where the JSON-lines log goes (default: the runtime's stderr). */
   logWrite?: ((text: string) => void) | undefined
-}
-
-/** Random bytes from a refilled pool: one crypto call per 16 KiB rather than per id. */
-function pooledRandom(): (n: number) => Uint8Array {
-  let pool = Buffer.alloc(0)
-  let at = 0
-  return (n) => {
-    if (at + n > pool.length) {
-      pool = randomBytes(16_384)
-      at = 0
-    }
-    at += n
-    return pool.subarray(at - n, at)
-  }
 }
 
 function nextSignal(signals: SignalSource): { signal: Promise<string>; cancel(): void } {

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http'
 import type { Kysely } from 'kysely'
 import { eventJson, latestEventSeq, listEventsAfter } from '../payments/events.js'
 import type { Database } from '../store/schema.js'
+import { lastEventId, type Req } from './http.js'
 import type { Logger } from './log.js'
 
 interface Subscriber {
@@ -28,6 +29,25 @@ export interface EventHub {
   size(): number
   close(): void
 }
+
+/**
+ * Streams to `res` the events of the caller's tenant (and of `branch`, when given) from the
+ * request's Last-Event-ID, while `live()` still holds.
+ */
+export const followEvents = (
+  hub: EventHub,
+  req: Req,
+  res: ServerResponse,
+  caller: { tenantId: string | null },
+  branch: { id: string } | undefined,
+  live: () => Promise<boolean>,
+) =>
+  hub.subscribe(
+    res,
+    { tenantId: caller.tenantId, branchId: branch?.id ?? null },
+    lastEventId(req),
+    live,
+  )
 
 /**
  * Live events from the store's append-only events table: changes made by `dsh pay` in other

@@ -1,4 +1,5 @@
 import type { Insertable, Kysely } from 'kysely'
+import { updateWhere } from '../store/rows.js'
 import type { DashboardSessionsTable, Database } from '../store/schema.js'
 
 export const insertSession = (db: Kysely<Database>, row: Insertable<DashboardSessionsTable>) =>
@@ -26,12 +27,12 @@ export const findLiveSession = (db: Kysely<Database>, hash: string, now: string)
     .executeTakeFirst()
 
 export const endSessionRow = (db: Kysely<Database>, hash: string, at: string) =>
-  db
-    .updateTable('dashboard_sessions')
-    .set({ ended_at: at })
-    .where('session_hash', '=', hash)
-    .where('ended_at', 'is', null)
-    .execute()
+  updateWhere(
+    db,
+    'dashboard_sessions',
+    { ended_at: at },
+    { session_hash: hash, ended_at: null },
+  ).execute()
 
 /** Sessions past their end are of no use: removed when a new one starts. */
 export const deleteExpiredSessions = (db: Kysely<Database>, now: string) =>

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { authenticate, type Principal, ROLES, type Role } from '../access/tokens.js'
+import { authenticate, type Principal, principalOf } from '../access/tokens.js'
 import type { Ctx } from '../context.js'
 import {
   deleteExpiredSessions,
@@ -59,14 +59,7 @@ export async function sessionPrincipal(
   if (!value || !VALUE.test(value)) return undefined
   const store = await ctx.store()
   const row = await findLiveSession(store.db, hash(value), ctx.clock.now().toISOString())
-  if (!row || !(ROLES as readonly string[]).includes(row.role)) return undefined
-  return {
-    id: row.token_id,
-    name: row.name,
-    role: row.role as Role,
-    tenantId: row.tenant_id,
-    tenantSlug: row.tenant_slug,
-  }
+  return row && principalOf({ ...row, id: row.token_id })
 }
 
 /** `POST /dashboard/logout`: the session ends now (a no-op for an unknown one). */

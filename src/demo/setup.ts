@@ -1,4 +1,4 @@
-import { callbackUrlFor } from '../callbacks/callback-url-view.js'
+import { callbackUrlFor } from '../callbacks/callback-url.js'
 import type { Ctx } from '../context.js'
 import { setupGateway } from '../gateway-config/setup.js'
 import { setRate } from '../reports/rates.js'

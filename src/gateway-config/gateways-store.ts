@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely'
+import { rowsWhere } from '../store/rows.js'
 import type { Database, GatewayConfigsTable } from '../store/schema.js'
 
 export type GatewayConfigRow = Selectable<GatewayConfigsTable>
@@ -7,20 +8,10 @@ export const tenantScope = (tenantId: string) => `tenant:${tenantId}`
 export const branchScope = (branchId: string) => `branch:${branchId}`
 
 export const findGatewayConfig = (db: Kysely<Database>, scope: string, type: string) =>
-  db
-    .selectFrom('gateway_configs')
-    .selectAll()
-    .where('scope', '=', scope)
-    .where('type', '=', type)
-    .executeTakeFirst()
+  rowsWhere(db, 'gateway_configs', { scope, type }).executeTakeFirst()
 
 export const listGatewayConfigsOfTenant = (db: Kysely<Database>, tenantId: string) =>
-  db
-    .selectFrom('gateway_configs')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .orderBy('type')
-    .execute()
+  rowsWhere(db, 'gateway_configs', { tenant_id: tenantId }).orderBy('type').execute()
 
 export const insertGatewayConfig = (db: Kysely<Database>, row: GatewayConfigRow) =>
   db.insertInto('gateway_configs').values(row).execute()

@@ -1,7 +1,7 @@
 import type { Ctx } from '../context.js'
 import { displayValue } from '../core/gateways/config.js'
 import type { FeeStructure } from '../core/gateways/fees.js'
-import { GATEWAY_FIELDS } from '../core/gateways/fields.js'
+import { fieldsWithValues, GATEWAY_FIELDS } from '../core/gateways/fields.js'
 import type { GatewayType } from '../core/gateways/types.js'
 import { toDecimalString } from '../core/money/format.js'
 import { formatPercent } from '../core/money/rates.js'
@@ -63,10 +63,8 @@ export function displaySettings(
   stored: Record<string, string>,
 ): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const f of GATEWAY_FIELDS[type]) {
-    const v = stored[f.name]
-    if (v !== undefined && f.kind !== 'secret') out[f.name] = displayValue(f, v, stored)
-  }
+  for (const [f, v] of fieldsWithValues(type, stored))
+    if (f.kind !== 'secret') out[f.name] = displayValue(f, v, stored)
   return out
 }
 

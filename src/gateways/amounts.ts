@@ -2,6 +2,7 @@ import { DshError, validationError } from '../core/errors.js'
 import { currency } from '../core/money/currency.js'
 import { toDecimalString } from '../core/money/format.js'
 import { rescale } from '../core/money/money.js'
+import { normalisePhone } from '../core/phone.js'
 
 const shown = (minor: bigint, code: string) =>
   `${code} ${toDecimalString({ minor, currency: code })}`
@@ -12,6 +13,29 @@ const shown = (minor: bigint, code: string) =>
  *
  * @example mpesaWholeShillings(150000n, 'KES') // 1500n
  */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+/**
+ * What an M-Pesa push (Daraja's or KCB's) sends: the whole shillings, as the JSON number both APIs
+ * take (checked to be exact), and the customer's phone, normalised. Refused when either is
+ * missing or out of range.
+ */
+export function mpesaPush(
+  req: { amountMinor: bigint; currency: string; phone?: string | undefined },
+  gateway = 'M-Pesa',
+): { amount: number; phone: string } {
+  const amount = mpesaWholeShillings(req.amountMinor, req.currency, gateway)
+  if (amount > MAX_SAFE)
+    throw validationError('amount_too_large', 'the amount is too large for M-Pesa')
+  if (!req.phone)
+    throw validationError(
+      'phone_required',
+      `${gateway} needs the customer’s phone number`,
+      'pass --phone 07XXXXXXXX',
+    )
+  return { amount: Number(amount), phone: normalisePhone(req.phone) }
+}
+
 export function mpesaWholeShillings(amountMinor: bigint, code: string, gateway = 'M-Pesa'): bigint {
   const cur = currency(code)
   if (cur.code !== 'KES') {
@@ -75,6 +99,26 @@ function exact(fn: () => bigint, message: string, hint: string): bigint {
   }
 }
 
+/** What a card payment is charged to (a card, a nonce, a source); refused when it names none. */
+export function paymentMethodOf(
+  req: { paymentMethod?: string | undefined },
+  needs: string,
+): string {
+  if (!req.paymentMethod) throw validationError('payment_method_required', needs)
+  return req.paymentMethod
+}
+
+/** The currency of an amount a card gateway is to charge; refused unless the amount is positive. */
+function positiveAmountIn(amountMinor: bigint, code: string, gateway: string) {
+  const cur = currency(code)
+  if (amountMinor <= 0n)
+    throw validationError(
+      'amount_too_small',
+      `${gateway} needs a positive amount, not ${shown(amountMinor, cur.code)}`,
+    )
+  return cur
+}
+
 /**
  * ISO minor units → Stripe's unit and lower-case currency; refuses what cannot be sent exactly.
  *
@@ -84,12 +128,7 @@ export function toStripeAmount(
   amountMinor: bigint,
   code: string,
 ): { amount: bigint; currency: string } {
-  const cur = currency(code)
-  if (amountMinor <= 0n)
-    throw validationError(
-      'amount_too_small',
-      `Stripe needs a positive amount, not ${shown(amountMinor, cur.code)}`,
-    )
+  const cur = positiveAmountIn(amountMinor, code, 'Stripe')
   const whole = () =>
     exact(
       () => rescale(amountMinor, cur.exponent, 0),
@@ -140,12 +179,7 @@ export function toSquareAmount(
   code: string,
   locationCurrency?: string,
 ): { amount: bigint; currency: string } {
-  const cur = currency(code)
-  if (amountMinor <= 0n)
-    throw validationError(
-      'amount_too_small',
-      `Square needs a positive amount, not ${shown(amountMinor, cur.code)}`,
-    )
+  const cur = positiveAmountIn(amountMinor, code, 'Square')
   if (locationCurrency && currency(locationCurrency).code !== cur.code) {
     throw validationError(
       'unsupported_currency',

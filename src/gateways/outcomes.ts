@@ -106,6 +106,19 @@ export const unknownRule = (gatewayFault: boolean, message: string): CodeRule =>
 })
 
 /**
+ * HTTP 500, 502, 503 and 504 without the gateway's own error body: the gateway (or a proxy in
+ * front of it) may have run the request, so the outcome is unknown (a gateway fault); `what`
+ * says what may exist and how it is resolved.
+ */
+export const serverFaults = (what: string): CodeTable =>
+  Object.fromEntries(
+    [500, 502, 503, 504].map((status) => [
+      `http.${status}`,
+      unknownRule(true, `HTTP ${status}: ${what}`),
+    ]),
+  )
+
+/**
  * Transport failures. Before the request leaves, nothing can be charged (not_attempted); after it
  * was sent and no answer came, it may have been (unknown). A reset with no answer sits between
  * the two, so each gateway decides (see transportTable).

@@ -1,107 +1,68 @@
-import type { Insertable, Kysely, Selectable, Updateable } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
+import { reusable } from '../store/bulk.js'
 import { dialectOf } from '../store/connect.js'
-import type {
-  Database,
-  PaymentAttemptsTable,
-  PaymentEventsTable,
-  PaymentsTable,
-} from '../store/schema.js'
+import {
+  finderById,
+  inserter,
+  listNewestFirst,
+  type NewestPage,
+  type Row,
+  rowsWhere,
+  updateById,
+} from '../store/rows.js'
+import type { Database } from '../store/schema.js'
 
-export type PaymentRow = Selectable<PaymentsTable>
-export type AttemptRow = Selectable<PaymentAttemptsTable>
-export type PaymentEventRow = Selectable<PaymentEventsTable>
+export type PaymentRow = Row<'payments'>
+export type AttemptRow = Row<'payment_attempts'>
+export type PaymentEventRow = Row<'payment_events'>
 
-export const insertPayment = (db: Kysely<Database>, row: Insertable<PaymentsTable>) =>
-  db.insertInto('payments').values(row).execute()
+export const insertPayment = inserter('payments')
 
-export const findPayment = (db: Kysely<Database>, id: string) =>
-  db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst()
+export const findPayment = finderById('payments')
 
 /** Reads a payment inside a write transaction, locking its row on PostgreSQL (SQLite's
  * BEGIN IMMEDIATE already serialises writers). */
 export function findPaymentForUpdate(db: Kysely<Database>, id: string) {
-  let q = db.selectFrom('payments').selectAll().where('id', '=', id)
+  let q = rowsWhere(db, 'payments', { id })
   if (dialectOf(db) === 'postgres') q = q.forUpdate()
   return q.executeTakeFirst()
 }
 
-export const updatePayment = (
-  db: Kysely<Database>,
-  id: string,
-  changes: Updateable<PaymentsTable>,
-) => db.updateTable('payments').set(changes).where('id', '=', id).execute()
+export const updatePayment = updateById('payments')
 
-export const insertAttempt = (db: Kysely<Database>, row: Insertable<PaymentAttemptsTable>) =>
-  db.insertInto('payment_attempts').values(row).execute()
+export const insertAttempt = inserter('payment_attempts')
 
-export const updateAttempt = (
-  db: Kysely<Database>,
-  id: string,
-  changes: Updateable<PaymentAttemptsTable>,
-) => db.updateTable('payment_attempts').set(changes).where('id', '=', id).execute()
+export const updateAttempt = updateById('payment_attempts')
 
 export const listAttempts = (db: Kysely<Database>, paymentId: string) =>
-  db
-    .selectFrom('payment_attempts')
-    .selectAll()
-    .where('payment_id', '=', paymentId)
-    .orderBy('seq')
-    .execute()
+  rowsWhere(db, 'payment_attempts', { payment_id: paymentId }).orderBy('seq').execute()
 
 export const findAttemptByRef = (db: Kysely<Database>, gateway: string, gatewayRef: string) =>
-  db
-    .selectFrom('payment_attempts')
-    .selectAll()
-    .where('gateway', '=', gateway)
-    .where('gateway_ref', '=', gatewayRef)
-    .executeTakeFirst()
+  rowsWhere(db, 'payment_attempts', { gateway, gateway_ref: gatewayRef }).executeTakeFirst()
 
-export const findAttempt = (db: Kysely<Database>, id: string) =>
-  db.selectFrom('payment_attempts').selectAll().where('id', '=', id).executeTakeFirst()
+export const findAttempt = finderById('payment_attempts')
 
-export const insertPaymentEvent = (db: Kysely<Database>, row: Insertable<PaymentEventsTable>) =>
-  db.insertInto('payment_events').values(row).execute()
+export const insertPaymentEvent = inserter('payment_events')
 
 export const listPaymentEvents = (db: Kysely<Database>, paymentId: string) =>
-  db
-    .selectFrom('payment_events')
-    .selectAll()
-    .where('payment_id', '=', paymentId)
-    .orderBy('at')
-    .orderBy('id')
-    .execute()
+  rowsWhere(db, 'payment_events', { payment_id: paymentId }).orderBy('at').orderBy('id').execute()
 
-export interface PaymentFilter {
+/** Newest first by `created_at` (then id). */
+export interface PaymentFilter extends NewestPage<PaymentRow> {
   branchId?: string | undefined
   tenantId?: string | undefined
   status?: string | undefined
   gateway?: string | undefined
-  since?: string | undefined
-  /** Excluded. */
-  until?: string | undefined
-  limit?: number | undefined
-  /** Keyset: only rows older than this one (newest first), for paging through every row. */
-  before?: { createdAt: string; id: string } | undefined
 }
 
-export function listPayments(db: Kysely<Database>, f: PaymentFilter) {
-  let q = db.selectFrom('payments').selectAll()
-  if (f.branchId) q = q.where('branch_id', '=', f.branchId)
-  if (f.tenantId) q = q.where('tenant_id', '=', f.tenantId)
-  if (f.status) q = q.where('status', '=', f.status)
-  if (f.gateway) q = q.where('gateway', '=', f.gateway)
-  if (f.since) q = q.where('created_at', '>=', f.since)
-  if (f.until) q = q.where('created_at', '<', f.until)
-  const before = f.before
-  // A row-value comparison, so the (created_at, id) indexes seek straight to the next page.
-  if (before)
-    q = q.where((eb) =>
-      eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(before.createdAt, before.id)),
-    )
-  q = q.orderBy('created_at', 'desc').orderBy('id', 'desc')
-  if (f.limit) q = q.limit(f.limit)
-  return q.execute()
-}
+export const listPayments = (db: Kysely<Database>, f: PaymentFilter) =>
+  listNewestFirst(
+    db,
+    'payments',
+    'created_at',
+    { branch_id: f.branchId, tenant_id: f.tenantId, status: f.status, gateway: f.gateway },
+    f,
+  )
 
 /** Open payments due for a gateway query (recovery), oldest first. */
 export const duePayments = (db: Kysely<Database>, nowIso: string, limit: number) =>
@@ -126,12 +87,7 @@ export const findUnknownTwin = (
 export type IdempotencyRow = Selectable<Database['idempotency_keys']>
 
 export const findIdempotencyKey = (db: Kysely<Database>, tenantId: string, key: string) =>
-  db
-    .selectFrom('idempotency_keys')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .where('key', '=', key)
-    .executeTakeFirst()
+  rowsWhere(db, 'idempotency_keys', { tenant_id: tenantId, key }).executeTakeFirst()
 
 export const insertIdempotencyKey = (
   db: Kysely<Database>,
@@ -169,12 +125,10 @@ export function findPaymentByReceipt(
   tenantId: string,
   receipt: string,
 ): Promise<PaymentRow | undefined> {
-  return db
-    .selectFrom('payments')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .where('receipt_number', '=', receipt)
-    .executeTakeFirst()
+  return rowsWhere(db, 'payments', {
+    tenant_id: tenantId,
+    receipt_number: receipt,
+  }).executeTakeFirst()
 }
 
 /** Whether an attempt of the payment may have reached a gateway (sending, pending or unknown). */
@@ -294,20 +248,54 @@ export async function claimRecoveryCheck(
   return Number(r.numUpdatedRows) === 1
 }
 
-/** Payments by status × gateway, and the open ones (all and due for a check). */
+/**
+ * Payments by status × gateway (from the counters the store's triggers keep, not a count of the
+ * table), and the open ones: all (counters) and due for a check (through payments_status_idx).
+ */
 export async function paymentGauges(db: Kysely<Database>, nowIso: string) {
-  const byStatus = await db
-    .selectFrom('payments')
-    .select((eb) => ['status', 'gateway', eb.fn.countAll<number | string>().as('count')])
+  const rows = await db
+    .selectFrom('payment_counts')
+    .select((eb) => ['status', 'gateway', eb.fn.sum<number | string | bigint>('count').as('count')])
     .groupBy(['status', 'gateway'])
+    .orderBy('status')
+    .orderBy('gateway')
     .execute()
-  const open = await db
+  const byStatus = rows
+    .filter((r) => BigInt(r.count) !== 0n)
+    .map((r) => ({
+      status: r.status,
+      gateway: r.gateway === '' ? null : r.gateway,
+      count: r.count,
+    }))
+  const open = ['created', 'pending', 'unknown']
+  const all = rows.filter((r) => open.includes(r.status)).reduce((n, r) => n + BigInt(r.count), 0n)
+  const due = await db
     .selectFrom('payments')
-    .select((eb) => [
-      eb.fn.countAll<number | string>().as('all'),
-      eb.fn.count<number | string>('id').filterWhere('next_check_at', '<=', nowIso).as('due'),
-    ])
-    .where('status', 'in', ['created', 'pending', 'unknown'])
+    .select((eb) => eb.fn.countAll<number | string>().as('due'))
+    .where('status', 'in', open)
+    .where('next_check_at', '<=', nowIso)
     .executeTakeFirst()
-  return { byStatus, open }
+  return { byStatus, open: { all: Number(all), due: Number(due?.due ?? 0) } }
+}
+
+/**
+ * Records receipts on payments that have none (one compiled statement, run per payment, in the
+ * caller's transaction); a payment that has one meanwhile keeps it. Returns how many were set.
+ */
+export async function setMissingReceipts(
+  db: Kysely<Database>,
+  items: readonly { id: string; receipt: string }[],
+  at: string,
+): Promise<number> {
+  const run = reusable(db, 'payments.setMissingReceipt', ['receipt', 'at', 'id'], (slot) =>
+    db
+      .updateTable('payments')
+      .set({ receipt_number: slot('receipt'), updated_at: slot('at') })
+      .where('id', '=', slot('id'))
+      .where('receipt_number', 'is', null),
+  )
+  let n = 0
+  for (const i of items)
+    n += Number((await run({ receipt: i.receipt, at, id: i.id })).numAffectedRows ?? 0n)
+  return n
 }

@@ -1,12 +1,11 @@
 import type { Ctx } from '../context.js'
 import { notFound } from '../core/errors.js'
 import { GATEWAY_TYPES } from '../core/gateways/types.js'
-import { cutPage, LIST_PAGE_SIZE, parseListWindow } from '../core/list.js'
+import { windowPages } from '../core/list.js'
 import { PAYMENT_STATUSES } from '../core/payments/states.js'
-import { parseInstantRange } from '../core/time.js'
-import { checkChoice, parseSlug } from '../core/validate.js'
-import { findBranchById, listBranches, requireBranch } from '../tenants/branches.js'
-import { listingZone } from '../tenants/tenants.js'
+import { checkChoice } from '../core/validate.js'
+import { findBranchById } from '../tenants/branches.js'
+import { type ListingRequest, listingScope } from '../tenants/listing.js'
 import {
   findPayment,
   listAttempts,
@@ -16,14 +15,9 @@ import {
 } from './payments-store.js'
 import { type AttemptView, attemptView, eventView, type PaymentView, paymentView } from './view.js'
 
-export interface ListFlags {
-  branch?: string | undefined
+export interface ListFlags extends ListingRequest {
   status?: string | undefined
-  since?: string | undefined
-  until?: string | undefined
   gateway?: string | undefined
-  limit?: string | undefined
-  all?: boolean | undefined
 }
 
 export interface PaymentsListing {
@@ -44,42 +38,16 @@ export async function paymentsList(
 ): Promise<PaymentsListing & { more: () => boolean }> {
   checkChoice('status', f.status, PAYMENT_STATUSES)
   checkChoice('gateway', f.gateway, GATEWAY_TYPES)
-  const window = parseListWindow(f)
-  const code = f.branch !== undefined ? parseSlug(f.branch, 'branch code') : undefined
+  const { window, branch, zone, since, until, codes } = await listingScope(ctx, f)
   const store = await ctx.store()
-  const branch = code ? await requireBranch(store.db, code) : undefined
-  const zone = await listingZone(store.db, { branch })
-  const range = parseInstantRange(f, zone, ctx.clock.now())
-  const codes = new Map((await listBranches(store.db)).map((b) => [b.id, b.code]))
-  const filter = {
-    branchId: branch?.id,
-    status: f.status,
-    gateway: f.gateway,
-    since: range.since?.toISOString(),
-    until: range.until?.toISOString(),
-  }
+  const filter = { branchId: branch?.id, status: f.status, gateway: f.gateway, since, until }
   const toView = (r: PaymentRow) => paymentView(r, codes.get(r.branch_id) ?? r.branch_id)
-  let more = false
-  async function* pages(): AsyncGenerator<PaymentView[]> {
-    if (window.limit !== undefined) {
-      const page = cutPage(
-        await listPayments(store.db, { ...filter, limit: window.limit + 1 }),
-        window.limit,
-      )
-      more = page.more
-      yield page.rows.map(toView)
-      return
-    }
-    let before: { createdAt: string; id: string } | undefined
-    for (;;) {
-      const rows = await listPayments(store.db, { ...filter, limit: LIST_PAGE_SIZE, before })
-      if (rows.length > 0) yield rows.map(toView)
-      const last = rows[rows.length - 1]
-      if (!last || rows.length < LIST_PAGE_SIZE) return
-      before = { createdAt: last.created_at, id: last.id }
-    }
-  }
-  return { payments: pages(), zone, more: () => more }
+  const { pages, more } = windowPages(
+    window,
+    (limit, last?: PaymentRow) => listPayments(store.db, { ...filter, limit, last }),
+    toView,
+  )
+  return { payments: pages, zone, more }
 }
 
 export interface PaymentDetail extends PaymentView {

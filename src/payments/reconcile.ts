@@ -6,7 +6,12 @@ import { branchGateways } from '../gateway-config/in-force.js'
 import type { Database } from '../store/schema.js'
 import type { BranchWithTenant } from '../tenants/branches.js'
 import { transitionContext } from './attempt.js'
-import { findPayment, listPaymentsCreatedBetween, type PaymentRow } from './payments-store.js'
+import {
+  findPayment,
+  listPaymentsCreatedBetween,
+  type PaymentRow,
+  setMissingReceipts,
+} from './payments-store.js'
 import { transition } from './transition.js'
 
 /** What reconciliation reads of a payment. */
@@ -67,28 +72,21 @@ export async function paymentForReconciliation(
 }
 
 /**
- * Records the receipt a statement line shows on a succeeded payment that had none (resolved by
- * an STK query), through transition() so the row is locked and re-read.
+ * Records the receipts statement lines show on payments that had none (succeeded by an STK
+ * query), in the caller's transaction: a payment that got a receipt meanwhile keeps its own. The
+ * status does not change, so there is no timeline event (as transition() does for a same-state
+ * change with new fields).
  */
-export async function fillReceipt(
+export async function fillReceipts(
   ctx: Ctx,
   trx: Kysely<Database>,
-  branch: BranchWithTenant,
-  paymentId: string,
-  receipt: string,
-): Promise<void> {
-  const p = await findPayment(trx, paymentId)
-  if (!p || p.receipt_number) return
-  await transition(
-    ctx,
+  items: readonly { paymentId: string; receipt: string }[],
+): Promise<number> {
+  if (items.length === 0) return 0
+  return setMissingReceipts(
     trx,
-    p,
-    p.status as never,
-    'receipt from the statement',
-    transitionContext(branch),
-    {
-      receipt_number: receipt,
-    },
+    items.map((i) => ({ id: i.paymentId, receipt: i.receipt })),
+    ctx.clock.now().toISOString(),
   )
 }
 

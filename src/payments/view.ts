@@ -1,3 +1,4 @@
+import { jsonOrText } from '../core/json.js'
 import { toDecimalString } from '../core/money/format.js'
 import { maskMsisdn } from '../core/phone.js'
 import type { AttemptRow, PaymentEventRow, PaymentRow } from './payments-store.js'
@@ -77,14 +78,7 @@ export interface AttemptView {
   updatedAt: string
 }
 
-const parse = (t: string | null): unknown => {
-  if (t === null) return null
-  try {
-    return JSON.parse(t)
-  } catch {
-    return t
-  }
-}
+const parse = (t: string | null): unknown => (t === null ? null : jsonOrText(t))
 
 export const attemptView = (a: AttemptRow): AttemptView => ({
   id: a.id,

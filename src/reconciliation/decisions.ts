@@ -5,7 +5,7 @@ import { conflict, fieldError, notFound } from '../core/errors.js'
 import {
   adoptPayment,
   assertAdoptable,
-  fillReceipt,
+  fillReceipts,
   paymentForReconciliation,
   type ReconPayment,
 } from '../payments/reconcile.js'
@@ -69,6 +69,59 @@ async function payment(
   return p
 }
 
+/**
+ * Writes what a person decided about a line, after its effects: the match it makes (if any), the
+ * decision (kept across runs) and its `reconcile.*` audit row.
+ */
+async function record(
+  ctx: Ctx,
+  trx: Kysely<Database>,
+  line: LineWithFile,
+  branch: { code: string; tenant_slug: string },
+  d: {
+    kind: DecisionKind | 'adopt'
+    targetId: string | null
+    reason: string
+    match?: { paymentId?: string; batchId?: string; pass: string; rule: string } | undefined
+    request: Record<string, unknown>
+  },
+): Promise<void> {
+  const now = ctx.clock.now().toISOString()
+  if (d.match)
+    await insertMatches(trx, [
+      {
+        id: ctx.ids.next('rm'),
+        run_id: null,
+        branch_id: line.branch_id,
+        statement_line_id: line.id,
+        payment_id: d.match.paymentId ?? null,
+        batch_id: d.match.batchId ?? null,
+        pass: d.match.pass,
+        rule: d.match.rule,
+        created_at: now,
+        unmatched_at: null,
+        unmatched_reason: null,
+      },
+    ])
+  await insertDecision(trx, {
+    id: ctx.ids.next('rdc'),
+    branch_id: line.branch_id,
+    statement_line_id: line.id,
+    target_id: d.targetId,
+    decision: d.kind,
+    reason: d.reason,
+    created_at: now,
+    created_by: ctx.actor,
+  })
+  await audit(ctx, trx, {
+    action: `reconcile.${d.kind}`,
+    tenant: branch.tenant_slug,
+    branch: branch.code,
+    target: line.id,
+    request: d.request,
+  })
+}
+
 function requireReason(reason: string) {
   if (!reason || reason.trim() === '')
     throw fieldError('validation', 'reason_required', ['reason'], 'reason: say why (it is audited)')
@@ -128,44 +181,22 @@ export async function decide(
           `payment ${p.id} is ${p.status}`,
           `use \`dsh reconcile adopt ${line.id} ${p.id}\` for a payment dsh lost track of`,
         )
-      await insertMatches(trx, [
-        {
-          id: ctx.ids.next('rm'),
-          run_id: null,
-          branch_id: line.branch_id,
-          statement_line_id: line.id,
-          payment_id: p.id,
-          batch_id: null,
-          pass: 'decision',
-          rule: 'confirmed by a person',
-          created_at: now,
-          unmatched_at: null,
-          unmatched_reason: null,
-        },
-      ])
       if (line.transaction_id && !p.receiptNumber)
-        await fillReceipt(ctx, trx, branch, p.id, line.transaction_id)
+        await fillReceipts(ctx, trx, [{ paymentId: p.id, receipt: line.transaction_id }])
     }
     if (kind === 'reject' && p)
       for (const m of live)
         if (m.payment_id === p.id) await unmatch(trx, m.id, now, `rejected: ${req.reason}`)
     if (kind === 'ignore')
       for (const m of live) await unmatch(trx, m.id, now, `ignored: ${req.reason}`)
-    await insertDecision(trx, {
-      id: ctx.ids.next('rdc'),
-      branch_id: line.branch_id,
-      statement_line_id: line.id,
-      target_id: p?.id ?? null,
-      decision: kind,
+    await record(ctx, trx, line, branch, {
+      kind,
+      targetId: p?.id ?? null,
       reason: req.reason,
-      created_at: now,
-      created_by: ctx.actor,
-    })
-    await audit(ctx, trx, {
-      action: `reconcile.${kind}`,
-      tenant: branch.tenant_slug,
-      branch: branch.code,
-      target: line.id,
+      match:
+        kind === 'confirm' && p
+          ? { paymentId: p.id, pass: 'decision', rule: 'confirmed by a person' }
+          : undefined,
       request: { payment: p?.id ?? null, reason: req.reason },
     })
     return {
@@ -198,47 +229,25 @@ async function decideBatch(
   if (kind === 'confirm') {
     if (live.length > 0)
       throw conflict('line_matched', `line ${line.id} is already matched`, 'reject that pair first')
-    await insertMatches(trx, [
+    await completeFromStatement(ctx, trx, [
       {
-        id: ctx.ids.next('rm'),
-        run_id: null,
-        branch_id: line.branch_id,
-        statement_line_id: line.id,
-        payment_id: null,
-        batch_id: batch.id,
-        pass: 'decision',
-        rule: 'confirmed by a person',
-        created_at: now,
-        unmatched_at: null,
-        unmatched_reason: null,
+        batchId: batch.id,
+        bankRef: line.transaction_id ?? line.reference,
+        amountMinor: BigInt(line.amount_minor),
       },
     ])
-    await completeFromStatement(
-      ctx,
-      trx,
-      batch.id,
-      line.transaction_id ?? line.reference,
-      BigInt(line.amount_minor),
-    )
   }
   if (kind === 'reject')
     for (const m of live)
       if (m.batch_id === batch.id) await unmatch(trx, m.id, now, `rejected: ${reason}`)
-  await insertDecision(trx, {
-    id: ctx.ids.next('rdc'),
-    branch_id: line.branch_id,
-    statement_line_id: line.id,
-    target_id: batch.id,
-    decision: kind,
+  await record(ctx, trx, line, branch, {
+    kind,
+    targetId: batch.id,
     reason,
-    created_at: now,
-    created_by: ctx.actor,
-  })
-  await audit(ctx, trx, {
-    action: `reconcile.${kind}`,
-    tenant: branch.tenant_slug,
-    branch: branch.code,
-    target: line.id,
+    match:
+      kind === 'confirm'
+        ? { batchId: batch.id, pass: 'decision', rule: 'confirmed by a person' }
+        : undefined,
     request: { batch: batch.id, reason },
   })
   return {
@@ -276,37 +285,11 @@ export async function adopt(
       )
     const reason = req.reason?.trim() || `adopted from statement line ${line.id}`
     const moved = await adoptPayment(ctx, trx, branch, p.id, line.transaction_id, reason)
-    const now = ctx.clock.now().toISOString()
-    await insertMatches(trx, [
-      {
-        id: ctx.ids.next('rm'),
-        run_id: null,
-        branch_id: line.branch_id,
-        statement_line_id: line.id,
-        payment_id: p.id,
-        batch_id: null,
-        pass: 'adopt',
-        rule: `adopted a ${p.status} payment`,
-        created_at: now,
-        unmatched_at: null,
-        unmatched_reason: null,
-      },
-    ])
-    await insertDecision(trx, {
-      id: ctx.ids.next('rdc'),
-      branch_id: line.branch_id,
-      statement_line_id: line.id,
-      target_id: p.id,
-      decision: 'adopt',
+    await record(ctx, trx, line, branch, {
+      kind: 'adopt',
+      targetId: p.id,
       reason,
-      created_at: now,
-      created_by: ctx.actor,
-    })
-    await audit(ctx, trx, {
-      action: 'reconcile.adopt',
-      tenant: branch.tenant_slug,
-      branch: branch.code,
-      target: line.id,
+      match: { paymentId: p.id, pass: 'adopt', rule: `adopted a ${p.status} payment` },
       request: { payment: p.id, from: p.status, receipt: line.transaction_id, reason },
     })
     return {

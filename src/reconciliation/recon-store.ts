@@ -1,4 +1,6 @@
 import type { Insertable, Kysely, Selectable } from 'kysely'
+import { insertMany } from '../store/bulk.js'
+import { rowsWhere } from '../store/rows.js'
 import type {
   Database,
   ReconDecisionsTable,
@@ -17,39 +19,35 @@ export const insertRun = (db: Kysely<Database>, row: Insertable<ReconRunsTable>)
 export const findRun = (db: Kysely<Database>, id: string) =>
   db.selectFrom('recon_runs').selectAll().where('id', '=', id).executeTakeFirst()
 
+/** Matches not undone (by a reject or an ignore). */
+const live = (db: Kysely<Database>) =>
+  db.selectFrom('recon_matches').selectAll().where('unmatched_at', 'is', null)
+
 export const liveMatches = (db: Kysely<Database>, branchId: string) =>
-  db
-    .selectFrom('recon_matches')
-    .selectAll()
-    .where('branch_id', '=', branchId)
-    .where('unmatched_at', 'is', null)
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute()
+  live(db).where('branch_id', '=', branchId).orderBy('created_at').orderBy('id').execute()
 
 export const liveMatchesOfLine = (db: Kysely<Database>, lineId: string) =>
-  db
-    .selectFrom('recon_matches')
-    .selectAll()
-    .where('statement_line_id', '=', lineId)
-    .where('unmatched_at', 'is', null)
-    .execute()
+  live(db).where('statement_line_id', '=', lineId).execute()
 
 export const liveMatchOfPayment = (db: Kysely<Database>, paymentId: string) =>
-  db
-    .selectFrom('recon_matches')
-    .selectAll()
-    .where('payment_id', '=', paymentId)
-    .where('unmatched_at', 'is', null)
-    .executeTakeFirst()
+  live(db).where('payment_id', '=', paymentId).executeTakeFirst()
 
-export async function insertMatches(db: Kysely<Database>, rows: Insertable<ReconMatchesTable>[]) {
-  for (let i = 0; i < rows.length; i += 500)
-    await db
-      .insertInto('recon_matches')
-      .values(rows.slice(i, i + 500))
-      .execute()
-}
+const MATCH_COLUMNS = [
+  'id',
+  'run_id',
+  'branch_id',
+  'statement_line_id',
+  'payment_id',
+  'batch_id',
+  'pass',
+  'rule',
+  'created_at',
+  'unmatched_at',
+  'unmatched_reason',
+] as const satisfies readonly (keyof ReconMatchesTable)[]
+
+export const insertMatches = (db: Kysely<Database>, rows: Insertable<ReconMatchesTable>[]) =>
+  insertMany(db, 'recon_matches', MATCH_COLUMNS, rows)
 
 export const unmatch = (db: Kysely<Database>, id: string, at: string, reason: string) =>
   db
@@ -58,16 +56,27 @@ export const unmatch = (db: Kysely<Database>, id: string, at: string, reason: st
     .where('id', '=', id)
     .execute()
 
-export async function insertDiscrepancies(
+const DISCREPANCY_COLUMNS = [
+  'id',
+  'run_id',
+  'category',
+  'severity',
+  'pass',
+  'rule',
+  'statement_line_id',
+  'payment_id',
+  'batch_id',
+  'expected_minor',
+  'actual_minor',
+  'difference_minor',
+  'currency',
+  'suggestion',
+] as const satisfies readonly (keyof ReconDiscrepanciesTable)[]
+
+export const insertDiscrepancies = (
   db: Kysely<Database>,
   rows: Insertable<ReconDiscrepanciesTable>[],
-) {
-  for (let i = 0; i < rows.length; i += 500)
-    await db
-      .insertInto('recon_discrepancies')
-      .values(rows.slice(i, i + 500))
-      .execute()
-}
+) => insertMany(db, 'recon_discrepancies', DISCREPANCY_COLUMNS, rows)
 
 /** The latest run's discrepancy about a line. */
 export const latestDiscrepancyOfLine = (db: Kysely<Database>, lineId: string) =>
@@ -81,10 +90,7 @@ export const latestDiscrepancyOfLine = (db: Kysely<Database>, lineId: string) =>
     .executeTakeFirst()
 
 export const listDecisions = (db: Kysely<Database>, branchId: string) =>
-  db
-    .selectFrom('recon_decisions')
-    .selectAll()
-    .where('branch_id', '=', branchId)
+  rowsWhere(db, 'recon_decisions', { branch_id: branchId })
     .orderBy('created_at')
     .orderBy('id')
     .execute()

@@ -11,22 +11,28 @@ import {
   type Decisions,
   type Finding,
   type LineIn,
+  type LiveMatch,
   type MatchOptions,
   matchPayments,
   type NewMatch,
   SEVERITY,
 } from '../core/reconciliation/match.js'
 import { parseStatementDate } from '../core/statements/canonical.js'
-import { fillReceipt, paymentsForReconciliation, type ReconPayment } from '../payments/reconcile.js'
+import {
+  fillReceipts,
+  paymentsForReconciliation,
+  type ReconPayment,
+} from '../payments/reconcile.js'
 import {
   batchesForReconciliation,
   completeFromStatement,
   type ReconBatch,
+  type StatementPayment,
 } from '../settlement/reconcile.js'
 import {
-  type LineWithFile,
-  statementLines as listLines,
+  completedLines,
   statementsOf as listStatements,
+  type ReconLine,
   type StatementRow,
 } from '../statements/lines.js'
 import type { Database } from '../store/schema.js'
@@ -151,7 +157,7 @@ function parseTolerance(
   }
 }
 
-export const toLineIn = (l: LineWithFile): LineIn => ({
+export const toLineIn = (l: Omit<ReconLine, 'file' | 'statement_id' | 'line_no'>): LineIn => ({
   id: l.id,
   bookedAtMs: Date.parse(l.booked_at),
   amountMinor: BigInt(l.amount_minor),
@@ -199,63 +205,15 @@ function runWindow(statements: readonly StatementRow[], req: RunRequest, tz: str
 interface Computed {
   matches: NewMatch[]
   findings: Finding[]
-  lines: Map<string, LineWithFile>
+  lines: Map<string, ReconLine>
   payments: Map<string, ReconPayment>
   batches: Map<string, ReconBatch>
   summary: { lines: number; matched: number; autoMatched: number }
 }
 
-async function computeMpesa(
-  trx: Kysely<Database>,
-  branch: BranchWithTenant,
-  statements: readonly StatementRow[],
-  from: number,
-  to: number,
-  live: readonly ReconMatchRow[],
-  decisions: Decisions,
-  options: Pick<MatchOptions, 'toleranceMinor' | 'toleranceBp'>,
-): Promise<Computed> {
-  const fromIso = new Date(from).toISOString()
-  const toIso = new Date(to).toISOString()
-  const lineRows = (await listLines(trx, branch.id, 'mpesa', fromIso, toIso)).filter(
-    (l) => l.completed === 1,
-  )
-  const payments = await paymentsForReconciliation(
-    trx,
-    branch.id,
-    'mpesa',
-    new Date(from - DAY).toISOString(),
-    new Date(to + DAY).toISOString(),
-  )
-  const coverage = statements
-    .map(
-      (s) =>
-        [
-          Math.max(from, Date.parse(s.period_from)),
-          Math.min(to, Date.parse(s.period_to) + 1),
-        ] as const,
-    )
-    .filter(([a, b]) => a < b)
-  const result = matchPayments(
-    lineRows.map(toLineIn),
-    payments.map(toPaymentIn),
-    live.map((m) => ({
-      lineId: m.statement_line_id,
-      paymentId: m.payment_id,
-      batchId: m.batch_id,
-      pass: m.pass,
-    })),
-    decisions,
-    { ...DEFAULT_OPTIONS, ...options, coverage },
-  )
-  return {
-    ...result,
-    lines: new Map(lineRows.map((l) => [l.id, l])),
-    payments: new Map(payments.map((p) => [p.id, p])),
-    batches: new Map(),
-  }
-}
+const iso = (ms: number) => new Date(ms).toISOString()
 
+/** The parts of [from, to) each statement covers. */
 const coverageOf = (statements: readonly StatementRow[], from: number, to: number) =>
   statements
     .map(
@@ -267,26 +225,60 @@ const coverageOf = (statements: readonly StatementRow[], from: number, to: numbe
     )
     .filter(([a, b]) => a < b)
 
+/** What both matchers read: the branch's statements of their kind, the window, what stands. */
+interface Scope {
+  trx: Kysely<Database>
+  branch: BranchWithTenant
+  statements: readonly StatementRow[]
+  from: number
+  to: number
+  live: readonly ReconMatchRow[]
+  decisions: Decisions
+}
+
+const liveIn = (live: readonly ReconMatchRow[]): LiveMatch[] =>
+  live.map((m) => ({
+    lineId: m.statement_line_id,
+    paymentId: m.payment_id,
+    batchId: m.batch_id,
+    pass: m.pass,
+  }))
+
+const byId = <T extends { id: string }>(rows: readonly T[]) => new Map(rows.map((r) => [r.id, r]))
+
+/**
+ * M-Pesa lines against the branch's M-Pesa payments: both read once (indexed range reads of the
+ * window, a day wider for payments), then matched in memory by hash and sorted-window lookups.
+ */
+async function computeMpesa(
+  { trx, branch, statements, from, to, live, decisions }: Scope,
+  options: Pick<MatchOptions, 'toleranceMinor' | 'toleranceBp'>,
+): Promise<Computed> {
+  const lineRows = await completedLines(trx, branch.id, 'mpesa', iso(from), iso(to), statements)
+  const payments = await paymentsForReconciliation(
+    trx,
+    branch.id,
+    'mpesa',
+    iso(from - DAY),
+    iso(to + DAY),
+  )
+  const result = matchPayments(
+    lineRows.map(toLineIn),
+    payments.map(toPaymentIn),
+    liveIn(live),
+    decisions,
+    { ...DEFAULT_OPTIONS, ...options, coverage: coverageOf(statements, from, to) },
+  )
+  return { ...result, lines: byId(lineRows), payments: byId(payments), batches: new Map() }
+}
+
+/** Bank credits against the branch's processing and completed settlement batches. */
 async function computeBank(
-  trx: Kysely<Database>,
-  branch: BranchWithTenant,
-  statements: readonly StatementRow[],
-  from: number,
-  to: number,
-  live: readonly ReconMatchRow[],
-  decisions: Decisions,
+  { trx, branch, statements, from, to, live, decisions }: Scope,
   graceMs: number,
   nowMs: number,
 ): Promise<Computed> {
-  const lineRows = (
-    await listLines(
-      trx,
-      branch.id,
-      'bank',
-      new Date(from).toISOString(),
-      new Date(to).toISOString(),
-    )
-  ).filter((l) => l.completed === 1)
+  const lineRows = await completedLines(trx, branch.id, 'bank', iso(from), iso(to), statements)
   const batches = await batchesForReconciliation(trx, branch.id)
   const result = matchBatches(
     lineRows.map(toLineIn),
@@ -298,12 +290,7 @@ async function computeBank(
       netMinor: b.netMinor,
       sentAtMs: Date.parse(b.sentAt),
     })),
-    live.map((m) => ({
-      lineId: m.statement_line_id,
-      paymentId: m.payment_id,
-      batchId: m.batch_id,
-      pass: m.pass,
-    })),
+    liveIn(live),
     decisions,
     {
       beforeMs: DAY,
@@ -313,12 +300,7 @@ async function computeBank(
       maxGroup: 5,
     },
   )
-  return {
-    ...result,
-    lines: new Map(lineRows.map((l) => [l.id, l])),
-    payments: new Map(),
-    batches: new Map(batches.map((b) => [b.id, b])),
-  }
+  return { ...result, lines: byId(lineRows), payments: new Map(), batches: byId(batches) }
 }
 
 /**
@@ -346,35 +328,30 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
     const { from, to } = runWindow([...mpesa, ...bank], req, branch.timezone)
     const live = await liveMatches(trx, branch.id)
     const decisions = decisionsOf(await listDecisions(trx, branch.id))
+    const scope = { trx, branch, from, to, live, decisions }
     const parts: Computed[] = []
-    if (mpesa.length > 0)
-      parts.push(await computeMpesa(trx, branch, mpesa, from, to, live, decisions, tolerance))
+    if (mpesa.length > 0) parts.push(await computeMpesa({ ...scope, statements: mpesa }, tolerance))
     if (bank.length > 0)
       parts.push(
         await computeBank(
-          trx,
-          branch,
-          bank,
-          from,
-          to,
-          live,
-          decisions,
+          { ...scope, statements: bank },
           req.grace ? parseGrace(req.grace) : 3 * DAY,
           ctx.clock.now().getTime(),
         ),
       )
-    const lines = new Map<string, LineWithFile>()
-    const payments = new Map<string, ReconPayment>()
-    const batches = new Map<string, ReconBatch>()
-    const findings: Finding[] = []
-    const matches: NewMatch[] = []
+    // The parts' maps are joined into the largest one (no copy of 100k entries for one part).
+    const join = <V>(maps: Map<string, V>[]) => {
+      const [into = new Map<string, V>(), ...rest] = [...maps].sort((a, b) => b.size - a.size)
+      for (const m of rest) for (const [k, v] of m) into.set(k, v)
+      return into
+    }
+    const lines = join(parts.map((p) => p.lines))
+    const payments = join(parts.map((p) => p.payments))
+    const batches = join(parts.map((p) => p.batches))
+    const findings = parts.flatMap((p) => p.findings)
+    const matches = parts.flatMap((p) => p.matches)
     const summary = { lines: 0, matched: 0, autoMatched: 0 }
     for (const p of parts) {
-      for (const [k, v] of p.lines) lines.set(k, v)
-      for (const [k, v] of p.payments) payments.set(k, v)
-      for (const [k, v] of p.batches) batches.set(k, v)
-      findings.push(...p.findings)
-      matches.push(...p.matches)
       summary.lines += p.summary.lines
       summary.matched += p.summary.matched
       summary.autoMatched += p.summary.autoMatched
@@ -460,6 +437,18 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
         unmatched_reason: null,
       })),
     )
+    // Payments resolved by an STK query get the receipt their line shows.
+    const receipts: { paymentId: string; receipt: string }[] = []
+    for (const m of matches) {
+      const l = lines.get(m.lineId)
+      const p = m.paymentId ? payments.get(m.paymentId) : undefined
+      if (l?.transaction_id && p && !p.receiptNumber)
+        receipts.push({ paymentId: p.id, receipt: l.transaction_id })
+    }
+    await fillReceipts(ctx, trx, receipts)
+    // A paid batch is completed through the settlement service (audited, payments settled), with
+    // the statement's reference as the bank reference: a credit that paid several batches paid
+    // each its net; a batch paid by several credits got their sum.
     const paidToBatch = new Map<string, bigint>()
     const batchesOfLine = new Map<string, number>()
     for (const m of matches) {
@@ -468,26 +457,21 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
       paidToBatch.set(m.batchId, (paidToBatch.get(m.batchId) ?? 0n) + amount)
       batchesOfLine.set(m.lineId, (batchesOfLine.get(m.lineId) ?? 0) + 1)
     }
+    const paid: StatementPayment[] = []
     for (const m of matches) {
       const l = lines.get(m.lineId)
-      const p = m.paymentId ? payments.get(m.paymentId) : undefined
-      if (l?.transaction_id && p && !p.receiptNumber)
-        await fillReceipt(ctx, trx, branch, p.id, l.transaction_id)
-      // A paid batch is completed through the settlement service (audited, payments settled),
-      // with the statement's reference as the bank reference.
-      if (l && m.batchId) {
-        const b = batches.get(m.batchId)
-        await completeFromStatement(
-          ctx,
-          trx,
-          m.batchId,
-          l.transaction_id ?? l.reference,
+      if (!l || !m.batchId) continue
+      const b = batches.get(m.batchId)
+      paid.push({
+        batchId: m.batchId,
+        bankRef: l.transaction_id ?? l.reference,
+        amountMinor:
           (batchesOfLine.get(m.lineId) ?? 1) > 1 && b
             ? b.netMinor
             : (paidToBatch.get(m.batchId) ?? 0n),
-        )
-      }
+      })
     }
+    await completeFromStatement(ctx, trx, paid)
     await insertDiscrepancies(
       trx,
       discrepancies.map((d) => ({

@@ -70,7 +70,12 @@ export interface RunReport {
 
 const dec = (minor: bigint, currency: string) => toDecimalString({ minor, currency })
 
-export const lineView = (l: LineWithFile): StatementLineView => {
+export const lineView = (
+  l: Pick<
+    LineWithFile,
+    'id' | 'file' | 'line_no' | 'reference' | 'booked_at' | 'amount_minor' | 'currency'
+  >,
+): StatementLineView => {
   const amountMinor = BigInt(l.amount_minor)
   return {
     id: l.id,

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely'
+import { updateWhere } from '../store/rows.js'
 import type { AlertsTable, Database } from '../store/schema.js'
 
 export type AlertRow = Selectable<AlertsTable>
@@ -20,12 +21,7 @@ export const refreshAlert = (
 ) => db.updateTable('alerts').set(change).where('id', '=', id).execute()
 
 export const closeAlert = (db: Kysely<Database>, id: string, at: string) =>
-  db
-    .updateTable('alerts')
-    .set({ closed_at: at })
-    .where('id', '=', id)
-    .where('closed_at', 'is', null)
-    .execute()
+  updateWhere(db, 'alerts', { closed_at: at }, { id, closed_at: null }).execute()
 
 /** Today's payments of at least `minor` (in their own currency's minor units), newest first. */
 export const largePayments = (

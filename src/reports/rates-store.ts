@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely'
+import { rowsWhere } from '../store/rows.js'
 import type { Database, FxRatesTable } from '../store/schema.js'
 
 export type FxRateRow = Selectable<FxRatesTable>
@@ -29,11 +30,7 @@ export const listFxRates = (db: Kysely<Database>) =>
 
 /** The rate of a pair in force on `day`: the newest set on or before it. */
 export const findFxRate = (db: Kysely<Database>, from: string, to: string, day: string) =>
-  db
-    .selectFrom('fx_rates')
-    .selectAll()
-    .where('from_currency', '=', from)
-    .where('to_currency', '=', to)
+  rowsWhere(db, 'fx_rates', { from_currency: from, to_currency: to })
     .where('as_of', '<=', day)
     .orderBy('as_of', 'desc')
     .limit(1)

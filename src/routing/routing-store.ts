@@ -1,17 +1,11 @@
 import type { Kysely } from 'kysely'
+import { valueWhere } from '../store/rows.js'
 import type { Database } from '../store/schema.js'
 
-export async function readRoutingRules(
+export const readRoutingRules = (
   db: Kysely<Database>,
   branchId: string,
-): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('routing_rules')
-    .select('rules')
-    .where('branch_id', '=', branchId)
-    .executeTakeFirst()
-  return row?.rules
-}
+): Promise<string | undefined> => valueWhere(db, 'routing_rules', 'rules', { branch_id: branchId })
 
 export async function writeRoutingRules(
   db: Kysely<Database>,

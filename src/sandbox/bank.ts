@@ -16,18 +16,7 @@
  *   not_found (404), idempotency_conflict (409), internal_error (500), service_unavailable (503).
  */
 import { createHmac } from 'node:crypto'
-import {
-  bearer,
-  headerOf,
-  json,
-  parseJsonBody,
-  RESET,
-  type Route,
-  randomAlnum,
-  route,
-  type SimReply,
-  type SimRequest,
-} from './http-kit.js'
+import * as http from './http-kit.js'
 import { REFUSED_CREDENTIAL } from './magic.js'
 import type { SimState } from './state.js'
 import type { Outcome } from './types.js'
@@ -51,18 +40,18 @@ const apiKeys = new WeakMap<Transfer, string>()
 
 interface BankStore {
   transfers: Map<string, Transfer>
-  idempotency: Map<string, { fingerprint: string; reply: SimReply }>
+  idempotency: http.IdempotencyMemory
 }
 
 const bankError = (status: number, code: string, message: string) =>
-  json(status, { error: { code, message } })
+  http.json(status, { error: { code, message } })
 
-export function bankRoutes(state: SimState): Route[] {
+export function bankRoutes(state: SimState): http.Route[] {
   const store = () =>
     state.store<BankStore>('bank', () => ({ transfers: new Map(), idempotency: new Map() }))
 
-  function authorised(req: SimRequest): { key: string } | SimReply {
-    const key = bearer(req.headers)
+  function authorised(req: http.SimRequest): { key: string } | http.SimReply {
+    const key = http.bearer(req.headers)
     if (!key || key === REFUSED_CREDENTIAL)
       return bankError(401, 'unauthorized', 'The API key was refused.')
     return { key }
@@ -95,7 +84,7 @@ export function bankRoutes(state: SimState): Route[] {
     else for (let i = 0; i < (outcome === 'duplicate_callback' ? 3 : 1); i++) post()
   }
 
-  function create(b: Record<string, unknown>, key: string, apiKey: string): SimReply {
+  function create(b: Record<string, unknown>, key: string, apiKey: string): http.SimReply {
     const s = (k: string) => (typeof b[k] === 'string' ? (b[k] as string) : undefined)
     const reference = s('reference')
     if (!reference || reference.length > 35)
@@ -130,10 +119,10 @@ export function bankRoutes(state: SimState): Route[] {
       case 'http_503':
         return bankError(503, 'service_unavailable', 'Service unavailable')
       case 'connection_reset':
-        return RESET
+        return http.RESET
     }
     const t: Transfer = {
-      id: `trf_${randomAlnum(20)}`,
+      id: `trf_${http.randomAlnum(20)}`,
       reference,
       idempotencyKey: key,
       status: 'accepted',
@@ -148,45 +137,40 @@ export function bankRoutes(state: SimState): Route[] {
     apiKeys.set(t, apiKey)
     store().transfers.set(t.id, t)
     state.later(state.timings.callbackDelayMs, () => settle(t, outcome))
-    const reply = json(201, { id: t.id, status: 'accepted' })
-    return outcome === 'slow_success'
-      ? { kind: 'withhold', ms: state.timings.slowAnswerMs, reply }
-      : reply
+    const reply = http.json(201, { id: t.id, status: 'accepted' })
+    return state.answer(outcome, reply)
   }
 
-  function createTransfer(req: SimRequest): SimReply {
+  function createTransfer(req: http.SimRequest): http.SimReply {
     const auth = authorised(req)
     if ('kind' in auth) return auth
-    const key = headerOf(req.headers, 'idempotency-key')?.trim()
+    const key = http.headerOf(req.headers, 'idempotency-key')?.trim()
     if (!key) return bankError(400, 'invalid_request', 'the Idempotency-Key header is required')
-    const b = parseJsonBody(req.raw)
+    const b = http.parseJsonBody(req.raw)
     if (!b) return bankError(400, 'invalid_request', 'the body must be a JSON object')
-    const slot = `${auth.key}\n${key}`
-    const fingerprint = JSON.stringify(Object.entries(b).sort(([a], [c]) => a.localeCompare(c)))
-    const seen = store().idempotency.get(slot)
-    if (seen)
-      return seen.fingerprint === fingerprint
-        ? seen.reply
-        : bankError(
-            409,
-            'idempotency_conflict',
-            'this Idempotency-Key was used for another transfer',
-          )
-    const reply = create(b, key, auth.key)
-    const final = reply.kind === 'withhold' ? reply.reply : reply
-    if (final.kind !== 'reset') store().idempotency.set(slot, { fingerprint, reply: final })
-    return reply
+    return http.idempotent(
+      store().idempotency,
+      `${auth.key}\n${key}`,
+      http.bodyFingerprint(b),
+      () =>
+        bankError(
+          409,
+          'idempotency_conflict',
+          'this Idempotency-Key was used for another transfer',
+        ),
+      () => create(b, key, auth.key),
+    )
   }
 
-  function getTransfer(req: SimRequest): SimReply {
+  function getTransfer(req: http.SimRequest): http.SimReply {
     const auth = authorised(req)
     if ('kind' in auth) return auth
     const t = store().transfers.get(decodeURIComponent(req.params[0] ?? ''))
-    return t ? json(200, { ...t }) : bankError(404, 'not_found', 'no such transfer')
+    return t ? http.json(200, { ...t }) : bankError(404, 'not_found', 'no such transfer')
   }
 
   return [
-    route('POST', /^\/bank\/v1\/transfers$/, createTransfer),
-    route('GET', /^\/bank\/v1\/transfers\/([^/]+)$/, getTransfer),
+    http.route('POST', /^\/bank\/v1\/transfers$/, createTransfer),
+    http.route('GET', /^\/bank\/v1\/transfers\/([^/]+)$/, getTransfer),
   ]
 }

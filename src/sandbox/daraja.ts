@@ -1,23 +1,4 @@
-import {
-  acceptableCallbackUrl,
-  bearer,
-  headerOf,
-  isJson,
-  json,
-  nairobiStamp,
-  parseJsonBody,
-  parseNairobiStamp,
-  RESET,
-  type Route,
-  randomAlnum,
-  randomDigits,
-  randomHex,
-  route,
-  type SimReply,
-  type SimRequest,
-  text,
-  wholeNumber,
-} from './http-kit.js'
+import * as http from './http-kit.js'
 import { magicPhoneOutcome, REFUSED_CREDENTIAL } from './magic.js'
 import type { SimState } from './state.js'
 import type { Outcome } from './types.js'
@@ -76,20 +57,28 @@ const RESULT_CODE: Partial<Record<Outcome, number>> = {
 }
 
 /** Daraja's error envelope `{requestId, errorCode, errorMessage}`. */
-export const darajaError = (status: number, errorCode: string, errorMessage: string): SimReply =>
-  json(status, { requestId: `${randomDigits(5)}-${randomDigits(8)}-1`, errorCode, errorMessage })
+export const darajaError = (
+  status: number,
+  errorCode: string,
+  errorMessage: string,
+): http.SimReply =>
+  http.json(status, {
+    requestId: `${http.randomDigits(5)}-${http.randomDigits(8)}-1`,
+    errorCode,
+    errorMessage,
+  })
 
 const invalid = (field: string) => darajaError(400, '400.002.02', `Bad Request - Invalid ${field}`)
 
 /** A receipt like NLJ7RT61SV: a letter, then 9 letters or digits. */
-export const mpesaReceipt = () => `${randomAlnum(1).replace(/\d/, 'Q')}${randomAlnum(9)}`
+export const mpesaReceipt = () => `${http.randomAlnum(1).replace(/\d/, 'Q')}${http.randomAlnum(9)}`
 
 /**
  * Failures of the push itself: the request is not processed and the sandbox charges nothing. The
  * 500 and 503 carry Daraja's own error envelope (not processed: dsh may fail over); a reset says
  * nothing, so dsh must treat it as unknown even though the sandbox charged nothing.
  */
-function pushFailure(outcome: Outcome): SimReply | undefined {
+function pushFailure(outcome: Outcome): http.SimReply | undefined {
   switch (outcome) {
     case 'http_500':
       return darajaError(500, '500.003.1001', 'Internal Server Error')
@@ -100,7 +89,7 @@ function pushFailure(outcome: Outcome): SimReply | undefined {
         'Service Unavailable: the request was not processed, try again later',
       )
     case 'connection_reset':
-      return RESET
+      return http.RESET
     case 'subscriber_lock':
       return darajaError(
         500,
@@ -117,6 +106,21 @@ function pushFailure(outcome: Outcome): SimReply | undefined {
 /** What an API gateway in front answers when the backend is slow: no Daraja envelope. */
 export const GATEWAY_TIMEOUT_PAGE =
   "<html><body><h1>504 Gateway Time-out</h1>The server didn't respond in time.</body></html>"
+
+/**
+ * The answer to a push that was processed (the prompt is on its way, the callback will come):
+ * `accepted`, unless the outcome loses it on the way back (a reset, or a 504 from the API
+ * gateway in front of M-Pesa) or slows it down.
+ */
+export function pushAnswer(
+  state: SimState,
+  outcome: Outcome,
+  accepted: http.SimReply,
+): http.SimReply {
+  if (outcome === 'reset_after_charge') return http.RESET
+  if (outcome === 'http_504_charged') return http.text(504, GATEWAY_TIMEOUT_PAGE)
+  return state.answer(outcome, accepted)
+}
 
 const darajaStore = (state: SimState) =>
   state.store<DarajaStore>('daraja', () => ({
@@ -135,9 +139,9 @@ export interface C2BPayment {
 }
 
 export interface DarajaSim {
-  routes: Route[]
+  routes: http.Route[]
   /** A customer pays the paybill/till: the confirmation goes to the registered URL. */
-  c2bPayment(p: C2BPayment): SimReply
+  c2bPayment(p: C2BPayment): http.SimReply
   /** Expires every token issued so far; returns how many. */
   expireTokens(): number
   /** The passkey the Password of `shortcode` must be built with. */
@@ -149,23 +153,23 @@ export function createDarajaSim(state: SimState): DarajaSim {
   const store = () => darajaStore(state)
 
   /** Bearer token check: an unknown or expired token is HTTP 404 404.001.03. */
-  function authorised(req: SimRequest): SimReply | undefined {
-    const token = bearer(req.headers)
+  function authorised(req: http.SimRequest): http.SimReply | undefined {
+    const token = http.bearer(req.headers)
     const t = token ? store().tokens.get(token) : undefined
     if (!t || t.expiresAtMs <= Date.now())
       return darajaError(404, '404.001.03', 'Invalid Access Token')
     // Without a JSON content type Daraja blames the shortcode (FAQ 9).
-    if (req.method === 'POST' && !isJson(req.headers)) return invalid('BusinessShortCode')
+    if (req.method === 'POST' && !http.isJson(req.headers)) return invalid('BusinessShortCode')
     return undefined
   }
 
   /** BusinessShortCode, Timestamp and Password, shared by the push and the query. */
-  function credentials(body: Record<string, unknown>): SimReply | { shortcode: string } {
+  function credentials(body: Record<string, unknown>): http.SimReply | { shortcode: string } {
     const shortcode = String(body['BusinessShortCode'] ?? '')
     if (!/^\d{5,7}$/.test(shortcode)) return invalid('BusinessShortCode')
     const ts =
       typeof body['Timestamp'] === 'string' ? body['Timestamp'] : String(body['Timestamp'] ?? '')
-    const at = parseNairobiStamp(ts)
+    const at = http.parseNairobiStamp(ts)
     if (at === undefined || Math.abs(at - Date.now()) > TIMESTAMP_TOLERANCE_MS)
       return invalid('Timestamp')
     const pw = typeof body['Password'] === 'string' ? body['Password'] : ''
@@ -187,7 +191,7 @@ export function createDarajaSim(state: SimState): DarajaSim {
     txn.resultDesc = RESULT_DESC[code] ?? 'Unknown'
     if (code === 0) {
       txn.receipt = mpesaReceipt()
-      txn.transactionDate = nairobiStamp(Date.now())
+      txn.transactionDate = http.nairobiStamp(Date.now())
     }
     const metadata =
       code === 0
@@ -238,17 +242,27 @@ export function createDarajaSim(state: SimState): DarajaSim {
     for (let i = 0; i < copies; i++) void state.deliver('mpesa', txn.callbackUrl, body)
   }
 
-  function stkPush(req: SimRequest): SimReply {
+  /** An STK request's JSON body and the shortcode it proves, or the refusal. */
+  function stkRequest(
+    req: http.SimRequest,
+  ): http.SimReply | { body: Record<string, unknown>; cred: { shortcode: string } } {
     const denied = authorised(req)
     if (denied) return denied
-    const body = parseJsonBody(req.raw)
+    const body = http.parseJsonBody(req.raw)
     if (!body) return invalid('JSON')
     const cred = credentials(body)
     if ('kind' in cred) return cred
+    return { body, cred }
+  }
+
+  function stkPush(req: http.SimRequest): http.SimReply {
+    const asked = stkRequest(req)
+    if ('kind' in asked) return asked
+    const { body, cred } = asked
     const type = body['TransactionType']
     if (type !== 'CustomerPayBillOnline' && type !== 'CustomerBuyGoodsOnline')
       return invalid('TransactionType')
-    const amount = wholeNumber(body['Amount'])
+    const amount = http.wholeNumber(body['Amount'])
     if (amount === undefined || amount < 1 || amount > 250_000) return invalid('Amount')
     const partyA = String(body['PartyA'] ?? '')
     if (!MSISDN.test(partyA)) return invalid('PartyA')
@@ -256,7 +270,7 @@ export function createDarajaSim(state: SimState): DarajaSim {
     if (!/^\d{5,10}$/.test(partyB)) return invalid('PartyB')
     const phone = String(body['PhoneNumber'] ?? '')
     if (!MSISDN.test(phone)) return invalid('PhoneNumber')
-    if (!acceptableCallbackUrl(body['CallBackURL'])) return invalid('CallBackURL')
+    if (!http.acceptableCallbackUrl(body['CallBackURL'])) return invalid('CallBackURL')
     const ref = body['AccountReference']
     if (typeof ref !== 'string' || !/^[A-Za-z0-9]{1,12}$/.test(ref))
       return invalid('AccountReference')
@@ -272,8 +286,8 @@ export function createDarajaSim(state: SimState): DarajaSim {
       type === 'CustomerPayBillOnline' ? partyB === cred.shortcode : partyB !== SANDBOX_SHORTCODE
     const now = Date.now()
     const txn: Txn = {
-      merchantRequestId: `${randomDigits(5)}-${randomDigits(8)}-1`,
-      checkoutRequestId: `ws_CO_${nairobiStamp(now).replace(/^(\d{4})(\d{2})(\d{2})/, '$3$2$1')}${randomDigits(6)}`,
+      merchantRequestId: `${http.randomDigits(5)}-${http.randomDigits(8)}-1`,
+      checkoutRequestId: `ws_CO_${http.nairobiStamp(now).replace(/^(\d{4})(\d{2})(\d{2})/, '$3$2$1')}${http.randomDigits(6)}`,
       shortcode: cred.shortcode,
       phone,
       amount,
@@ -283,34 +297,25 @@ export function createDarajaSim(state: SimState): DarajaSim {
     }
     store().txns.set(txn.checkoutRequestId, txn)
     state.later(state.timings.callbackDelayMs, () => act(txn, pairingOk))
-    const accepted = json(200, {
+    const accepted = http.json(200, {
       MerchantRequestID: txn.merchantRequestId,
       CheckoutRequestID: txn.checkoutRequestId,
       ResponseCode: '0',
       ResponseDescription: 'Success. Request accepted for processing',
       CustomerMessage: 'Success. Request accepted for processing',
     })
-    // The push was processed (the prompt is on its way, the callback will come), but the answer
-    // is lost on the way back: a reset, or a 504 from the API gateway in front of M-Pesa.
-    if (outcome === 'reset_after_charge') return RESET
-    if (outcome === 'http_504_charged') return text(504, GATEWAY_TIMEOUT_PAGE)
-    return outcome === 'slow_success'
-      ? { kind: 'withhold', ms: state.timings.slowAnswerMs, reply: accepted }
-      : accepted
+    return pushAnswer(state, outcome, accepted)
   }
 
-  function stkQuery(req: SimRequest): SimReply {
-    const denied = authorised(req)
-    if (denied) return denied
-    const body = parseJsonBody(req.raw)
-    if (!body) return invalid('JSON')
-    const cred = credentials(body)
-    if ('kind' in cred) return cred
+  function stkQuery(req: http.SimRequest): http.SimReply {
+    const asked = stkRequest(req)
+    if ('kind' in asked) return asked
+    const { body, cred } = asked
     const txn = store().txns.get(String(body['CheckoutRequestID'] ?? ''))
     if (!txn || txn.shortcode !== cred.shortcode) return invalid('CheckoutRequestID')
     if (txn.resultCode === undefined)
       return darajaError(500, '500.001.1001', 'The transaction is being processed')
-    return json(200, {
+    return http.json(200, {
       ResponseCode: '0',
       ResponseDescription: 'The service request has been accepted successsfully',
       MerchantRequestID: txn.merchantRequestId,
@@ -320,8 +325,8 @@ export function createDarajaSim(state: SimState): DarajaSim {
     })
   }
 
-  function oauth(req: SimRequest): SimReply {
-    const m = /^Basic\s+(.+)$/i.exec(headerOf(req.headers, 'authorization') ?? '')
+  function oauth(req: http.SimRequest): http.SimReply {
+    const m = /^Basic\s+(.+)$/i.exec(http.headerOf(req.headers, 'authorization') ?? '')
     const decoded = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : ''
     const colon = decoded.indexOf(':')
     const key = colon > 0 ? decoded.slice(0, colon) : ''
@@ -329,19 +334,19 @@ export function createDarajaSim(state: SimState): DarajaSim {
       return darajaError(400, '400.008.01', 'Invalid Authentication passed')
     if (req.query.get('grant_type') !== 'client_credentials')
       return darajaError(400, '400.008.02', 'Invalid grant type passed')
-    const token = randomAlnum(28)
+    const token = http.randomAlnum(28)
     store().tokens.set(token, { expiresAtMs: Date.now() + TOKEN_LIFETIME_S * 1000 })
     // A string on purpose: older docs send "3599", and real clients must accept both.
-    return json(200, { access_token: token, expires_in: String(TOKEN_LIFETIME_S) })
+    return http.json(200, { access_token: token, expires_in: String(TOKEN_LIFETIME_S) })
   }
 
   // The C2B page's banned words (GATEWAYS.md §1.6), checked on register.
   const FORBIDDEN_URL = /m-pesa|safaricom|exe|exec|cmd|sql|query/i
 
-  function registerUrl(req: SimRequest): SimReply {
+  function registerUrl(req: http.SimRequest): http.SimReply {
     const denied = authorised(req)
     if (denied) return denied
-    const body = parseJsonBody(req.raw)
+    const body = http.parseJsonBody(req.raw)
     if (!body) return invalid('JSON')
     const shortcode = String(body['ShortCode'] ?? '')
     if (!/^\d{5,7}$/.test(shortcode)) return invalid('ShortCode')
@@ -349,7 +354,7 @@ export function createDarajaSim(state: SimState): DarajaSim {
     if (responseType !== 'Completed' && responseType !== 'Cancelled') return invalid('ResponseType')
     for (const field of ['ConfirmationURL', 'ValidationURL']) {
       const url = body[field]
-      if (!acceptableCallbackUrl(url)) return invalid(field)
+      if (!http.acceptableCallbackUrl(url)) return invalid(field)
       const u = new URL(String(url))
       if (FORBIDDEN_URL.test(`${u.hostname}${u.pathname}`)) return invalid(field)
     }
@@ -358,17 +363,17 @@ export function createDarajaSim(state: SimState): DarajaSim {
       validationUrl: String(body['ValidationURL']),
       responseType,
     })
-    return json(200, {
-      OriginatorCoversationID: randomHex(12),
+    return http.json(200, {
+      OriginatorCoversationID: http.randomHex(12),
       ResponseCode: '0',
       ResponseDescription: 'Success',
     })
   }
 
-  function simulate(req: SimRequest): SimReply {
+  function simulate(req: http.SimRequest): http.SimReply {
     const denied = authorised(req)
     if (denied) return denied
-    const body = parseJsonBody(req.raw)
+    const body = http.parseJsonBody(req.raw)
     if (!body) return invalid('JSON')
     return c2bPayment({
       shortcode: String(body['ShortCode'] ?? ''),
@@ -380,8 +385,8 @@ export function createDarajaSim(state: SimState): DarajaSim {
   }
 
   /** A C2B payment: the customer paid the paybill/till; the confirmation goes to the registered URL. */
-  function c2bPayment(p: C2BPayment): SimReply {
-    const amount = wholeNumber(p.amount)
+  function c2bPayment(p: C2BPayment): http.SimReply {
+    const amount = http.wholeNumber(p.amount)
     if (amount === undefined || amount < 1 || amount > 250_000) return invalid('Amount')
     if (!MSISDN.test(p.msisdn)) return invalid('Msisdn')
     if (p.billRefNumber.length > 20) return invalid('BillRefNumber')
@@ -408,7 +413,7 @@ export function createDarajaSim(state: SimState): DarajaSim {
       const body = {
         TransactionType: p.commandId === 'CustomerBuyGoodsOnline' ? 'Buy Goods' : 'Pay Bill',
         TransID: transId,
-        TransTime: nairobiStamp(Date.now()),
+        TransTime: http.nairobiStamp(Date.now()),
         TransAmount: `${amount}.00`,
         BusinessShortCode: p.shortcode,
         BillRefNumber: p.billRefNumber,
@@ -422,19 +427,19 @@ export function createDarajaSim(state: SimState): DarajaSim {
       }
       void state.deliver('mpesa', reg.confirmationUrl, JSON.stringify(body))
     })
-    return json(200, {
-      OriginatorCoversationID: randomHex(12),
+    return http.json(200, {
+      OriginatorCoversationID: http.randomHex(12),
       ResponseCode: '0',
       ResponseDescription: 'Accept the service request successfully.',
     })
   }
   return {
     routes: [
-      route('GET', /^\/oauth\/v1\/generate$/, oauth),
-      route('POST', /^\/mpesa\/stkpush\/v1\/processrequest$/, stkPush),
-      route('POST', /^\/mpesa\/stkpushquery\/v1\/query$/, stkQuery),
-      route('POST', /^\/mpesa\/c2b\/v[12]\/registerurl$/, registerUrl),
-      route('POST', /^\/mpesa\/c2b\/v[12]\/simulate$/, simulate),
+      http.route('GET', /^\/oauth\/v1\/generate$/, oauth),
+      http.route('POST', /^\/mpesa\/stkpush\/v1\/processrequest$/, stkPush),
+      http.route('POST', /^\/mpesa\/stkpushquery\/v1\/query$/, stkQuery),
+      http.route('POST', /^\/mpesa\/c2b\/v[12]\/registerurl$/, registerUrl),
+      http.route('POST', /^\/mpesa\/c2b\/v[12]\/simulate$/, simulate),
     ],
     c2bPayment,
     expireTokens() {

@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
+import type { DateTimeParts } from '../core/time.js'
 
 /** A request as the simulators see it: the body is read, the path split from its query. */
 export interface SimRequest {
@@ -29,6 +30,35 @@ export const text = (status: number, body: string, contentType = 'text/html'): S
   contentType,
 })
 export const RESET: SimReply = { kind: 'reset' }
+
+/** What a simulator keeps per idempotency key: the first request's fingerprint and answer. */
+export type IdempotencyMemory = Map<string, { fingerprint: string; reply: SimReply }>
+
+/** A JSON body's fields in one order, so the same request gives the same fingerprint. */
+export const bodyFingerprint = (body: Record<string, unknown>) =>
+  JSON.stringify(Object.entries(body).sort(([a], [c]) => a.localeCompare(c)))
+
+/**
+ * Answers a request made under an idempotency key (`slot`): a request already seen with the same
+ * fingerprint gets its first answer again (through `replay`), with another one `conflict()`; a
+ * new one `run()`s and its answer is kept. A reset never reached the point of saving a result;
+ * a withheld answer is already decided.
+ */
+export function idempotent(
+  memory: IdempotencyMemory,
+  slot: string,
+  fingerprint: string,
+  conflict: () => SimReply,
+  run: () => SimReply,
+  replay: (first: SimReply) => SimReply = (first) => first,
+): SimReply {
+  const seen = memory.get(slot)
+  if (seen) return seen.fingerprint === fingerprint ? replay(seen.reply) : conflict()
+  const reply = run()
+  const final = reply.kind === 'withhold' ? reply.reply : reply
+  if (final.kind !== 'reset') memory.set(slot, { fingerprint, reply: final })
+  return reply
+}
 
 export type Handler = (req: SimRequest) => SimReply | Promise<SimReply>
 export interface Route {
@@ -112,14 +142,7 @@ export function nairobiStamp(ms: number): string {
 export function parseNairobiStamp(s: string): number | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(s)
   if (!m) return undefined
-  const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ]
+  const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as DateTimeParts
   const ms = Date.UTC(y, mo - 1, d, h - 3, mi, se)
   // Reject 20250231…: the round trip must give the same text.
   return nairobiStamp(ms) === s ? ms : undefined

@@ -22,22 +22,8 @@
  *   receiptNumber, amount, phone}` (same vocabulary), unsigned like Daraja's.
  */
 
-import { GATEWAY_TIMEOUT_PAGE, mpesaReceipt } from './daraja.js'
-import {
-  acceptableCallbackUrl,
-  headerOf,
-  json,
-  parseJsonBody,
-  RESET,
-  type Route,
-  randomAlnum,
-  randomHex,
-  route,
-  type SimReply,
-  type SimRequest,
-  text,
-  wholeNumber,
-} from './http-kit.js'
+import { mpesaReceipt, pushAnswer } from './daraja.js'
+import * as http from './http-kit.js'
 import { magicPhoneOutcome, REFUSED_CREDENTIAL } from './magic.js'
 import type { SimState } from './state.js'
 import type { Outcome } from './types.js'
@@ -65,13 +51,13 @@ const RESULTS: Partial<Record<Outcome, [string, string]>> = {
 }
 
 const failed = (status: number, errorCode: string, message: string) =>
-  json(status, { status: 'FAILED', errorCode, message })
+  http.json(status, { status: 'FAILED', errorCode, message })
 
-export function kcbRoutes(state: SimState): Route[] {
+export function kcbRoutes(state: SimState): http.Route[] {
   const txns = () => state.store('kcb', () => new Map<string, KcbTxn>())
 
-  const unauthorised = (req: SimRequest) => {
-    const key = headerOf(req.headers, 'x-authorization')?.trim()
+  const unauthorised = (req: http.SimRequest) => {
+    const key = http.headerOf(req.headers, 'x-authorization')?.trim()
     return !key || key === REFUSED_CREDENTIAL
       ? failed(401, 'UNAUTHORIZED', 'Unauthorized')
       : undefined
@@ -120,13 +106,13 @@ export function kcbRoutes(state: SimState): Route[] {
       void state.deliver('mpesa-kcb', t.callbackUrl, body)
   }
 
-  function push(req: SimRequest): SimReply {
+  function push(req: http.SimRequest): http.SimReply {
     const denied = unauthorised(req)
     if (denied) return denied
-    const b = parseJsonBody(req.raw)
+    const b = http.parseJsonBody(req.raw)
     if (!b) return failed(400, 'INVALID_REQUEST', 'the body must be JSON')
     const bad = (field: string) => failed(400, 'INVALID_REQUEST', `invalid ${field}`)
-    const amount = wholeNumber(b['amount'])
+    const amount = http.wholeNumber(b['amount'])
     if (amount === undefined || amount < 1 || amount > 250_000) return bad('amount')
     const phone = String(b['phone'] ?? '')
     if (!/^254(7|1)\d{8}$/.test(phone)) return bad('phone')
@@ -141,7 +127,7 @@ export function kcbRoutes(state: SimState): Route[] {
     )
       return bad('orderIds')
     if (b['batchId'] !== undefined && typeof b['batchId'] !== 'string') return bad('batchId')
-    if (!acceptableCallbackUrl(b['callbackUrl'])) return bad('callbackUrl')
+    if (!http.acceptableCallbackUrl(b['callbackUrl'])) return bad('callbackUrl')
     if (b['currency'] !== undefined && b['currency'] !== 'KES')
       return failed(400, 'UNSUPPORTED_CURRENCY', 'KCB M-Pesa collects KES only')
 
@@ -156,7 +142,7 @@ export function kcbRoutes(state: SimState): Route[] {
           'Service Unavailable: the request was not processed, try again later',
         )
       case 'connection_reset':
-        return RESET
+        return http.RESET
       case 'subscriber_lock':
         return failed(
           409,
@@ -164,11 +150,11 @@ export function kcbRoutes(state: SimState): Route[] {
           'Unable to lock subscriber, a transaction is already in process',
         )
       case 'spike_arrest':
-        return json(429, { status: 'ERROR', message: 'Too many requests' })
+        return http.json(429, { status: 'ERROR', message: 'Too many requests' })
     }
     const t: KcbTxn = {
-      requestReferenceId: `KCB${randomAlnum(12)}`,
-      id: randomHex(12),
+      requestReferenceId: `KCB${http.randomAlnum(12)}`,
+      id: http.randomHex(12),
       phone,
       amount,
       orderIds: orderIds as string[],
@@ -181,39 +167,34 @@ export function kcbRoutes(state: SimState): Route[] {
     }
     txns().set(t.requestReferenceId, t)
     state.later(state.timings.callbackDelayMs, () => act(t))
-    const accepted = json(200, {
+    const accepted = http.json(200, {
       status: 'SUCCESS',
       message: 'STK push sent',
       data: { requestReferenceId: t.requestReferenceId, id: t.id, status: 'PENDING' },
     })
-    // Processed (the prompt goes out, the callback comes) but the answer is lost on the way back.
-    if (outcome === 'reset_after_charge') return RESET
-    if (outcome === 'http_504_charged') return text(504, GATEWAY_TIMEOUT_PAGE)
-    return outcome === 'slow_success'
-      ? { kind: 'withhold', ms: state.timings.slowAnswerMs, reply: accepted }
-      : accepted
+    return pushAnswer(state, outcome, accepted)
   }
 
-  function status(req: SimRequest): SimReply {
+  function status(req: http.SimRequest): http.SimReply {
     const denied = unauthorised(req)
     if (denied) return denied
     const t = txns().get(decodeURIComponent(req.params[0] ?? ''))
     if (!t) return failed(404, 'NOT_FOUND', 'Unknown requestReferenceId')
-    return json(200, { data: view(t) })
+    return http.json(200, { data: view(t) })
   }
 
-  function statusByOrder(req: SimRequest): SimReply {
+  function statusByOrder(req: http.SimRequest): http.SimReply {
     const denied = unauthorised(req)
     if (denied) return denied
     const orderId = req.query.get('orderId') ?? ''
     const t = [...txns().values()].find((x) => x.orderIds.includes(orderId))
     if (!t) return failed(404, 'NOT_FOUND', 'No payment for that order id')
-    return json(200, { data: view(t) })
+    return http.json(200, { data: view(t) })
   }
 
   return [
-    route('POST', /^\/api\/v1\/payments\/initiate_kcb_stk_push$/, push),
-    route('GET', /^\/api\/v1\/payments\/status$/, statusByOrder),
-    route('GET', /^\/api\/v1\/payments\/status\/([^/]+)$/, status),
+    http.route('POST', /^\/api\/v1\/payments\/initiate_kcb_stk_push$/, push),
+    http.route('GET', /^\/api\/v1\/payments\/status$/, statusByOrder),
+    http.route('GET', /^\/api\/v1\/payments\/status\/([^/]+)$/, status),
   ]
 }

@@ -1,15 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto'
-import {
-  bearer,
-  json,
-  parseJsonBody,
-  RESET,
-  type Route,
-  randomAlnum,
-  route,
-  type SimReply,
-  type SimRequest,
-} from './http-kit.js'
+import * as http from './http-kit.js'
 import { MAGIC_CARDS, REFUSED_CREDENTIAL } from './magic.js'
 import type { SimState } from './state.js'
 import type { Outcome } from './types.js'
@@ -31,7 +21,7 @@ interface Payment {
 
 interface SquareStore {
   payments: Map<string, Payment>
-  idempotency: Map<string, { fingerprint: string; reply: SimReply }>
+  idempotency: http.IdempotencyMemory
 }
 
 const squareError = (
@@ -40,9 +30,9 @@ const squareError = (
   code: string,
   detail: string,
   extra: Record<string, unknown> = {},
-) => json(status, { errors: [{ category, code, detail }], ...extra })
+) => http.json(status, { errors: [{ category, code, detail }], ...extra })
 const invalid = (code: string, detail: string, field?: string) =>
-  json(400, {
+  http.json(400, {
     errors: [{ category: 'INVALID_REQUEST_ERROR', code, detail, ...(field ? { field } : {}) }],
   })
 
@@ -52,12 +42,12 @@ const DECLINE_CODES: Partial<Record<Outcome, string>> = {
 }
 
 /** Square CreatePayment / GetPayment / ListPayments / RetrieveLocation and signed webhooks (§4). */
-export function squareRoutes(state: SimState): Route[] {
+export function squareRoutes(state: SimState): http.Route[] {
   const store = () =>
     state.store<SquareStore>('square', () => ({ payments: new Map(), idempotency: new Map() }))
 
-  function authorised(req: SimRequest): { token: string } | SimReply {
-    const token = bearer(req.headers)
+  function authorised(req: http.SimRequest): { token: string } | http.SimReply {
+    const token = http.bearer(req.headers)
     if (!token || token === REFUSED_CREDENTIAL)
       return squareError(
         401,
@@ -90,7 +80,7 @@ export function squareRoutes(state: SimState): Route[] {
     })
   }
 
-  function create(b: Record<string, unknown>): SimReply {
+  function create(b: Record<string, unknown>): http.SimReply {
     const source = b['source_id']
     if (typeof source !== 'string' || !source)
       return invalid('MISSING_REQUIRED_PARAMETER', 'Missing required parameter.', 'source_id')
@@ -139,10 +129,10 @@ export function squareRoutes(state: SimState): Route[] {
           'The service is temporarily unavailable.',
         )
       case 'connection_reset':
-        return RESET
+        return http.RESET
     }
     const now = new Date().toISOString()
-    const id = randomAlnum(22)
+    const id = http.randomAlnum(22)
     const declineCode = DECLINE_CODES[outcome]
     const p: Payment = {
       id,
@@ -178,16 +168,14 @@ export function squareRoutes(state: SimState): Route[] {
       currency,
     })
     notify(p, outcome)
-    const reply = json(200, { payment: { ...p } })
-    return outcome === 'slow_success'
-      ? { kind: 'withhold', ms: state.timings.slowAnswerMs, reply }
-      : reply
+    const reply = http.json(200, { payment: { ...p } })
+    return state.answer(outcome, reply)
   }
 
-  function createPayment(req: SimRequest): SimReply {
+  function createPayment(req: http.SimRequest): http.SimReply {
     const auth = authorised(req)
     if ('kind' in auth) return auth
-    const b = parseJsonBody(req.raw)
+    const b = http.parseJsonBody(req.raw)
     if (!b) return invalid('BAD_REQUEST', 'The body must be a JSON object.')
     const key = b['idempotency_key']
     if (typeof key !== 'string' || !key)
@@ -198,33 +186,29 @@ export function squareRoutes(state: SimState): Route[] {
         'idempotency_key must be at most 45 characters',
         'idempotency_key',
       )
-    const slot = `${auth.token}\n${key}`
-    const fingerprint = JSON.stringify(Object.entries(b).sort(([a], [c]) => a.localeCompare(c)))
-    const seen = store().idempotency.get(slot)
-    if (seen) {
-      if (seen.fingerprint !== fingerprint)
-        return invalid(
+    return http.idempotent(
+      store().idempotency,
+      `${auth.token}\n${key}`,
+      http.bodyFingerprint(b),
+      () =>
+        invalid(
           'IDEMPOTENCY_KEY_REUSED',
           'The idempotency key can only be retried with the same request data.',
           'idempotency_key',
-        )
-      return seen.reply
-    }
-    const reply = create(b)
-    const final = reply.kind === 'withhold' ? reply.reply : reply
-    if (final.kind !== 'reset') store().idempotency.set(slot, { fingerprint, reply: final })
-    return reply
+        ),
+      () => create(b),
+    )
   }
 
-  function getPayment(req: SimRequest): SimReply {
+  function getPayment(req: http.SimRequest): http.SimReply {
     const auth = authorised(req)
     if ('kind' in auth) return auth
     const p = store().payments.get(decodeURIComponent(req.params[0] ?? ''))
     if (!p) return squareError(404, 'INVALID_REQUEST_ERROR', 'NOT_FOUND', 'Could not find payment.')
-    return json(200, { payment: { ...p } })
+    return http.json(200, { payment: { ...p } })
   }
 
-  function listPayments(req: SimRequest): SimReply {
+  function listPayments(req: http.SimRequest): http.SimReply {
     const auth = authorised(req)
     if ('kind' in auth) return auth
     const location = req.query.get('location_id')
@@ -232,14 +216,14 @@ export function squareRoutes(state: SimState): Route[] {
       (p) => !location || p.location_id === location,
     )
     list.sort((a, b) => b.created_at.localeCompare(a.created_at))
-    return json(200, { payments: list.slice(0, 100) })
+    return http.json(200, { payments: list.slice(0, 100) })
   }
 
-  function getLocation(req: SimRequest): SimReply {
+  function getLocation(req: http.SimRequest): http.SimReply {
     const auth = authorised(req)
     if ('kind' in auth) return auth
     const id = decodeURIComponent(req.params[0] ?? '')
-    return json(200, {
+    return http.json(200, {
       location: {
         id,
         name: 'Sandbox location',
@@ -252,9 +236,9 @@ export function squareRoutes(state: SimState): Route[] {
   }
 
   return [
-    route('POST', /^\/v2\/payments$/, createPayment),
-    route('GET', /^\/v2\/payments$/, listPayments),
-    route('GET', /^\/v2\/payments\/([^/]+)$/, getPayment),
-    route('GET', /^\/v2\/locations\/([^/]+)$/, getLocation),
+    http.route('POST', /^\/v2\/payments$/, createPayment),
+    http.route('GET', /^\/v2\/payments$/, listPayments),
+    http.route('GET', /^\/v2\/payments\/([^/]+)$/, getPayment),
+    http.route('GET', /^\/v2\/locations\/([^/]+)$/, getLocation),
   ]
 }

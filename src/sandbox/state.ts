@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
+import type { SimReply } from './http-kit.js'
 import type {
   Charge,
   Delivery,
@@ -47,6 +48,13 @@ export class SimState {
       this.stores.set(name, s)
     }
     return s
+  }
+
+  /** `reply`, held back for the slow-answer delay when the outcome is `slow_success`. */
+  answer(outcome: Outcome, reply: SimReply): SimReply {
+    return outcome === 'slow_success'
+      ? { kind: 'withhold', ms: this.timings.slowAnswerMs, reply }
+      : reply
   }
 
   script(gateway: SandboxGateway, outcome: Outcome, count: number): void {

@@ -1,15 +1,5 @@
 import { createHmac } from 'node:crypto'
-import {
-  bearer,
-  headerOf,
-  json,
-  RESET,
-  type Route,
-  randomAlnum,
-  route,
-  type SimReply,
-  type SimRequest,
-} from './http-kit.js'
+import * as http from './http-kit.js'
 import { MAGIC_CARDS } from './magic.js'
 import type { SimState } from './state.js'
 import type { Outcome } from './types.js'
@@ -40,10 +30,10 @@ interface PaymentIntent {
 interface StripeStore {
   intents: Map<string, PaymentIntent>
   /** `${secret key}\n${Idempotency-Key}` → the first request's fingerprint and answer. */
-  idempotency: Map<string, { fingerprint: string; reply: SimReply }>
+  idempotency: http.IdempotencyMemory
 }
 
-const stripeError = (status: number, error: Record<string, unknown>) => json(status, { error })
+const stripeError = (status: number, error: Record<string, unknown>) => http.json(status, { error })
 const invalidRequest = (message: string, extra: Record<string, unknown> = {}) =>
   stripeError(400, { type: 'invalid_request_error', message, ...extra })
 
@@ -56,12 +46,12 @@ const DECLINES: Partial<Record<Outcome, { decline_code: string; message: string 
 }
 
 /** Stripe PaymentIntents, idempotency and signed webhooks (GATEWAYS.md §3). */
-export function stripeRoutes(state: SimState): Route[] {
+export function stripeRoutes(state: SimState): http.Route[] {
   const store = () =>
     state.store<StripeStore>('stripe', () => ({ intents: new Map(), idempotency: new Map() }))
 
-  function authorised(req: SimRequest): { key: string } | SimReply {
-    const key = bearer(req.headers)
+  function authorised(req: http.SimRequest): { key: string } | http.SimReply {
+    const key = http.bearer(req.headers)
     if (!key?.startsWith('sk_'))
       return stripeError(401, {
         type: 'invalid_request_error',
@@ -74,7 +64,7 @@ export function stripeRoutes(state: SimState): Route[] {
     const hook = state.webhook('stripe')
     if (!hook || outcome === 'lost_callback') return
     const body = JSON.stringify({
-      id: `evt_${randomAlnum(24)}`,
+      id: `evt_${http.randomAlnum(24)}`,
       object: 'event',
       api_version: '2024-06-20',
       created: Math.floor(Date.now() / 1000),
@@ -98,7 +88,11 @@ export function stripeRoutes(state: SimState): Route[] {
   }
 
   /** Confirms `pi` now; `fresh` when it was created by this request (then a failure leaves no trace). */
-  function charge(pi: PaymentIntent, fresh: boolean, attemptRef: string | undefined): SimReply {
+  function charge(
+    pi: PaymentIntent,
+    fresh: boolean,
+    attemptRef: string | undefined,
+  ): http.SimReply {
     const outcome =
       state.takeScript('stripe') ?? MAGIC_CARDS[pi.payment_method ?? '']?.outcome ?? 'success'
     switch (outcome) {
@@ -107,7 +101,7 @@ export function stripeRoutes(state: SimState): Route[] {
       case 'http_503':
         return stripeError(503, { type: 'api_error', message: 'Stripe is temporarily unavailable' })
       case 'connection_reset':
-        return RESET
+        return http.RESET
     }
     if (fresh) store().intents.set(pi.id, pi)
     const decline = DECLINES[outcome]
@@ -116,7 +110,7 @@ export function stripeRoutes(state: SimState): Route[] {
         type: 'card_error',
         code: 'card_declined',
         ...decline,
-        charge: `ch_${randomAlnum(24)}`,
+        charge: `ch_${http.randomAlnum(24)}`,
       }
       pi.status = 'requires_payment_method'
       pi.last_payment_error = error
@@ -125,7 +119,7 @@ export function stripeRoutes(state: SimState): Route[] {
     }
     pi.status = 'succeeded'
     pi.amount_received = pi.amount
-    pi.latest_charge = `ch_${randomAlnum(24)}`
+    pi.latest_charge = `ch_${http.randomAlnum(24)}`
     pi.last_payment_error = null
     state.charge({
       gateway: 'stripe',
@@ -136,13 +130,11 @@ export function stripeRoutes(state: SimState): Route[] {
       currency: pi.currency,
     })
     sendEvent('payment_intent.succeeded', pi, outcome)
-    const reply = json(200, { ...pi })
-    return outcome === 'slow_success'
-      ? { kind: 'withhold', ms: state.timings.slowAnswerMs, reply }
-      : reply
+    const reply = http.json(200, { ...pi })
+    return state.answer(outcome, reply)
   }
 
-  function createIntent(form: URLSearchParams, attemptRef: string | undefined): SimReply {
+  function createIntent(form: URLSearchParams, attemptRef: string | undefined): http.SimReply {
     const rawAmount = form.get('amount')
     if (rawAmount === null)
       return invalidRequest('Missing required param: amount.', {
@@ -196,7 +188,7 @@ export function stripeRoutes(state: SimState): Route[] {
     const types = [...form]
       .filter(([k]) => /^payment_method_types\[\d*\]$/.test(k))
       .map(([, v]) => v)
-    const id = `pi_${randomAlnum(24)}`
+    const id = `pi_${http.randomAlnum(24)}`
     const pi: PaymentIntent = {
       id,
       object: 'payment_intent',
@@ -214,7 +206,7 @@ export function stripeRoutes(state: SimState): Route[] {
       latest_charge: null,
       last_payment_error: null,
       livemode: false,
-      client_secret: `${id}_secret_${randomAlnum(24)}`,
+      client_secret: `${id}_secret_${http.randomAlnum(24)}`,
     }
     if (form.get('confirm') === 'true') {
       if (!pm)
@@ -225,14 +217,14 @@ export function stripeRoutes(state: SimState): Route[] {
       return charge(pi, true, attemptRef)
     }
     store().intents.set(id, pi)
-    return json(200, { ...pi })
+    return http.json(200, { ...pi })
   }
 
   function confirmIntent(
     id: string,
     form: URLSearchParams,
     attemptRef: string | undefined,
-  ): SimReply {
+  ): http.SimReply {
     const pi = store().intents.get(id)
     if (!pi)
       return invalidRequest(`No such payment_intent: '${id}'`, {
@@ -264,41 +256,37 @@ export function stripeRoutes(state: SimState): Route[] {
 
   /** Runs a POST under Stripe's idempotency rules: replay the first answer, 5xx included. */
   function idempotent(
-    req: SimRequest,
-    run: (form: URLSearchParams, key: string | undefined) => SimReply,
-  ): SimReply {
+    req: http.SimRequest,
+    run: (form: URLSearchParams, key: string | undefined) => http.SimReply,
+  ): http.SimReply {
     const auth = authorised(req)
     if ('kind' in auth) return auth
     const form = new URLSearchParams(req.raw)
-    const key = headerOf(req.headers, 'idempotency-key')
+    const key = http.headerOf(req.headers, 'idempotency-key')
     if (key === undefined) return run(form, undefined)
     if (key.length > 255) return invalidRequest('Idempotency-Key must be at most 255 characters')
     const fingerprint = `${req.method} ${req.path}\n${[...form]
       .map(([k, v]) => `${k}=${v}`)
       .sort()
       .join('&')}`
-    const slot = `${auth.key}\n${key}`
-    const seen = store().idempotency.get(slot)
-    if (seen) {
-      if (seen.fingerprint !== fingerprint) {
-        return stripeError(400, {
+    return http.idempotent(
+      store().idempotency,
+      `${auth.key}\n${key}`,
+      fingerprint,
+      () =>
+        stripeError(400, {
           type: 'idempotency_error',
           message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
-        })
-      }
-      const replay = seen.reply
-      return replay.kind === 'json'
-        ? { ...replay, headers: { ...replay.headers, 'Idempotent-Replayed': 'true' } }
-        : replay
-    }
-    const reply = run(form, key)
-    // A reset never reached the point of saving a result; a withheld answer is already decided.
-    const final = reply.kind === 'withhold' ? reply.reply : reply
-    if (final.kind !== 'reset') store().idempotency.set(slot, { fingerprint, reply: final })
-    return reply
+        }),
+      () => run(form, key),
+      (first) =>
+        first.kind === 'json'
+          ? { ...first, headers: { ...first.headers, 'Idempotent-Replayed': 'true' } }
+          : first,
+    )
   }
 
-  function retrieve(req: SimRequest): SimReply {
+  function retrieve(req: http.SimRequest): http.SimReply {
     const auth = authorised(req)
     if ('kind' in auth) return auth
     const id = decodeURIComponent(req.params[0] ?? '')
@@ -309,10 +297,10 @@ export function stripeRoutes(state: SimState): Route[] {
         code: 'resource_missing',
         message: `No such payment_intent: '${id}'`,
       })
-    return json(200, { ...pi })
+    return http.json(200, { ...pi })
   }
 
-  function search(req: SimRequest): SimReply {
+  function search(req: http.SimRequest): http.SimReply {
     const auth = authorised(req)
     if ('kind' in auth) return auth
     const m = /^metadata\['([^']+)'\]:'((?:[^'\\]|\\.)*)'$/.exec(req.query.get('query') ?? '')
@@ -324,7 +312,7 @@ export function stripeRoutes(state: SimState): Route[] {
     const [, k, v] = m as unknown as [string, string, string]
     const value = v.replace(/\\(.)/g, '$1')
     const data = [...store().intents.values()].filter((p) => p.metadata[k] === value).reverse()
-    return json(200, {
+    return http.json(200, {
       object: 'search_result',
       url: '/v1/payment_intents/search',
       has_more: false,
@@ -332,10 +320,10 @@ export function stripeRoutes(state: SimState): Route[] {
     })
   }
 
-  function balance(req: SimRequest): SimReply {
+  function balance(req: http.SimRequest): http.SimReply {
     const auth = authorised(req)
     if ('kind' in auth) return auth
-    return json(200, {
+    return http.json(200, {
       object: 'balance',
       available: [{ amount: 0, currency: 'usd' }],
       pending: [],
@@ -344,14 +332,14 @@ export function stripeRoutes(state: SimState): Route[] {
   }
 
   return [
-    route('POST', /^\/v1\/payment_intents$/, (req) => idempotent(req, createIntent)),
-    route('POST', /^\/v1\/payment_intents\/([^/]+)\/confirm$/, (req) =>
+    http.route('POST', /^\/v1\/payment_intents$/, (req) => idempotent(req, createIntent)),
+    http.route('POST', /^\/v1\/payment_intents\/([^/]+)\/confirm$/, (req) =>
       idempotent(req, (form, key) =>
         confirmIntent(decodeURIComponent(req.params[0] ?? ''), form, key),
       ),
     ),
-    route('GET', /^\/v1\/payment_intents\/search$/, search),
-    route('GET', /^\/v1\/payment_intents\/([^/]+)$/, retrieve),
-    route('GET', /^\/v1\/balance$/, balance),
+    http.route('GET', /^\/v1\/payment_intents\/search$/, search),
+    http.route('GET', /^\/v1\/payment_intents\/([^/]+)$/, retrieve),
+    http.route('GET', /^\/v1\/balance$/, balance),
   ]
 }

@@ -11,11 +11,20 @@ import {
   type Schedule,
   type ScheduleInput,
 } from '../core/schedule.js'
-import { parseName, parseSlug } from '../core/validate.js'
+import { parseSlug } from '../core/validate.js'
 import type { Database } from '../store/schema.js'
 import { requireBranch } from '../tenants/branches.js'
 import { maskSecret } from '../vault/mask.js'
 import { seal, unseal } from '../vault/vault.js'
+import {
+  BANK_ACCOUNT_KEYS,
+  type BankAccountInput,
+  type BankAccountRow,
+  type BankAccountView,
+  bankAccountOf,
+  bankAccountView,
+  scheduleOf,
+} from './account-fields.js'
 import {
   findSettlementAccount,
   listAccountSecrets,
@@ -25,13 +34,8 @@ import {
   upsertSettlementAccount,
 } from './settlement-accounts-store.js'
 
-export interface SettlementAccountInput extends ScheduleInput {
+export interface SettlementAccountInput extends ScheduleInput, BankAccountInput {
   currency?: string | undefined
-  accountName?: string | undefined
-  accountNumber?: string | undefined
-  bankName?: string | undefined
-  bankCode?: string | undefined
-  swift?: string | undefined
   minAmount?: string | undefined
   holdingHours?: string | undefined
   auto?: boolean | undefined
@@ -57,15 +61,10 @@ const BANK_SECRET_FLAGS: Record<
 export const bankSecretContext = (accountId: string, field: string) =>
   `settlement-account:${accountId}:${field}`
 
-export interface SettlementAccountView {
+export interface SettlementAccountView extends BankAccountView {
   id: string
   branch: string
   currency: string
-  accountName: string
-  accountNumber: string
-  bankName: string
-  bankCode: string | null
-  swift: string | null
   schedule: Schedule
   minAmountMinor: bigint
   minAmount: string
@@ -106,17 +105,8 @@ const view = (
   id: r.id,
   branch,
   currency: r.currency,
-  accountName: r.account_name,
-  accountNumber: r.account_number,
-  bankName: r.bank_name,
-  bankCode: r.bank_code,
-  swift: r.swift,
-  schedule: {
-    kind: r.schedule as Schedule['kind'],
-    at: r.at_time,
-    weekday: r.weekday,
-    day: r.month_day,
-  },
+  ...bankAccountView(r),
+  schedule: scheduleOf(r),
   minAmountMinor: BigInt(r.min_amount_minor),
   minAmount: toDecimalString({ minor: BigInt(r.min_amount_minor), currency: r.currency }),
   holdingHours: r.holding_hours,
@@ -128,16 +118,8 @@ const view = (
   updatedAt: r.updated_at,
 })
 
-const ACCOUNT_NUMBER = /^[A-Za-z0-9 -]{4,34}$/
-const SWIFT = /^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$/
-const BANK_CODE = /^[A-Za-z0-9-]{1,20}$/
-
 const changeKeys: (keyof SettlementAccountInput)[] = [
-  'accountName',
-  'accountNumber',
-  'bankName',
-  'bankCode',
-  'swift',
+  ...BANK_ACCOUNT_KEYS,
   'minAmount',
   'holdingHours',
   'auto',
@@ -176,46 +158,8 @@ export async function setSettlementAccount(
   const branch = await requireBranch(store.db, code)
   const cur = currency(input.currency ?? branch.currency).code
   const existing = await findSettlementAccount(store.db, branch.id, cur)
-  if (!existing) {
-    const missing = (['accountName', 'accountNumber', 'bankName'] as const).filter((k) => !input[k])
-    if (missing.length > 0) {
-      throw usageError(
-        'missing_flags',
-        `missing required ${missing.length === 1 ? 'flag' : 'flags'}: ${missing.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`,
-        `a new settlement account for ${code} (${cur}) needs --account-name, --account-number and --bank-name`,
-      )
-    }
-  }
-  const current: Schedule | null = existing
-    ? {
-        kind: existing.schedule as Schedule['kind'],
-        at: existing.at_time,
-        weekday: existing.weekday,
-        day: existing.month_day,
-      }
-    : null
-  const schedule = parseSchedule(input, current)
-  const accountNumber = (input.accountNumber ?? existing?.account_number ?? '').trim()
-  if (!ACCOUNT_NUMBER.test(accountNumber))
-    throw validationError(
-      'invalid_account_number',
-      `--account-number "${accountNumber}" must be 4 to 34 letters, digits, spaces or dashes`,
-    )
-  const swift =
-    input.swift !== undefined ? input.swift.trim().toUpperCase() : (existing?.swift ?? null)
-  if (swift !== null && !SWIFT.test(swift))
-    throw validationError(
-      'invalid_swift',
-      `--swift "${swift}" is not a SWIFT/BIC code`,
-      '8 or 11 characters, e.g. KCBLKENX',
-    )
-  const bankCode =
-    input.bankCode !== undefined ? input.bankCode.trim() : (existing?.bank_code ?? null)
-  if (bankCode !== null && !BANK_CODE.test(bankCode))
-    throw validationError(
-      'invalid_bank_code',
-      `--bank-code "${bankCode}" must be letters, digits or dashes`,
-    )
+  const account = bankAccountOf(input, existing, `settlement account for ${code} (${cur})`)
+  const schedule = parseSchedule(input, existing ? scheduleOf(existing) : null)
   const transferText = input.transfer ?? existing?.transfer ?? 'file'
   if (!(TRANSFER_ADAPTERS as readonly string[]).includes(transferText))
     throw validationError(
@@ -224,17 +168,13 @@ export async function setSettlementAccount(
     )
   const transfer = transferText as TransferAdapter
   const id = existing?.id ?? ctx.ids.next('sa')
-  const bank = bankApi(ctx, id, transfer, input, existing, accountNumber, bankCode)
+  const bank = bankApi(ctx, id, transfer, input, existing, account)
   const now = ctx.clock.now().toISOString()
   const row: SettlementAccountRow = {
     id,
     branch_id: branch.id,
     currency: cur,
-    account_name: parseName(input.accountName ?? existing?.account_name ?? '', 'account name'),
-    account_number: accountNumber,
-    bank_name: parseName(input.bankName ?? existing?.bank_name ?? '', 'bank name'),
-    bank_code: bankCode,
-    swift,
+    ...account,
     schedule: schedule.kind,
     at_time: schedule.at,
     weekday: schedule.weekday,
@@ -281,8 +221,7 @@ function bankApi(
   transfer: TransferAdapter,
   input: SettlementAccountInput,
   existing: SettlementAccountRow | undefined,
-  accountNumber: string,
-  bankCode: string | null,
+  { account_number: accountNumber, bank_code: bankCode }: BankAccountRow,
 ): { url: string | null; secrets: Record<string, string> } {
   const given = (['bankApiUrl', 'bankApiKey', 'bankWebhookSecret'] as const).filter(
     (k) => input[k] !== undefined,

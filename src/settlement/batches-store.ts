@@ -27,13 +27,17 @@ export interface Eligible {
   notCurrencies?: readonly string[] | undefined
 }
 
+/**
+ * The condition of the partial index payments_settle_idx (migration 0014), as literals: a bound
+ * parameter would not let SQLite prove the query implies it, and the run would scan the table.
+ */
+const UNSETTLED = sql<boolean>`settlement_status = 'unsettled' and status = 'succeeded' and refunded_minor = 0`
+
 function eligible(db: Kysely<Database>, e: Eligible) {
-  // The literals match the partial index payments_unsettled_idx (a bound parameter would not).
   let q = db
     .selectFrom('payments')
     .where('branch_id', '=', e.branchId)
-    .where(sql<boolean>`settlement_status = 'unsettled' and status = 'succeeded'`)
-    .where('refunded_minor', '=', 0)
+    .where(UNSETTLED)
     .where('completed_at', '<=', e.upTo)
     .where('gateway', 'is not', null)
   if (e.notCurrencies) {
@@ -45,9 +49,13 @@ function eligible(db: Kysely<Database>, e: Eligible) {
 
 /**
  * The conversion part of a recorded fee: fee − rate part (half-up, as `applyRate`) − flat part.
- * Integer arithmetic in SQL, the same on SQLite and PostgreSQL.
+ * Integer arithmetic in SQL, the same on SQLite and PostgreSQL. `t` names the payments table.
  */
-const conversionPart = sql<string>`(fee_minor - ((amount_minor * coalesce(fee_rate_bp, 0) * 2 + 10000) / 20000) - coalesce(fee_flat_minor, 0))`
+const conversionOf = (t: string) => {
+  const c = (name: string) => sql.ref(`${t}.${name}`)
+  return sql<string>`(${c('fee_minor')} - ((${c('amount_minor')} * coalesce(${c('fee_rate_bp')}, 0) * 2 + 10000) / 20000) - coalesce(${c('fee_flat_minor')}, 0))`
+}
+const conversionPart = conversionOf('payments')
 
 /** Eligible payments whose fee was never recorded (fees are filled before a run). */
 export const paymentsWithoutFee = (db: Kysely<Database>, e: Eligible) =>
@@ -114,23 +122,6 @@ export async function lockAccount(db: Kysely<Database>, accountId: string) {
 export const insertBatch = (db: Kysely<Database>, row: BatchRow) =>
   db.insertInto('settlement_batches').values(row).execute()
 
-/** Adds every eligible payment of one gateway to a batch, in one statement. */
-export function insertItems(db: Kysely<Database>, batchId: string, e: Eligible) {
-  return db
-    .insertInto('settlement_batch_items')
-    .columns(['batch_id', 'payment_id', 'amount_minor', 'fee_minor', 'conversion_fee_minor'])
-    .expression(
-      eligible(db, e).select([
-        sql<string>`${batchId}`.as('batch_id'),
-        'id',
-        'amount_minor',
-        'fee_minor',
-        conversionPart.as('conversion_fee_minor'),
-      ]) as never,
-    )
-    .execute()
-}
-
 /** Adds a failed batch's released payments that are still unsettled to a new batch. */
 export function insertItemsFrom(db: Kysely<Database>, batchId: string, fromBatchId: string) {
   return db
@@ -170,39 +161,117 @@ export const markBatched = (db: Kysely<Database>, batchId: string, now: string) 
     .where('id', 'in', liveItemsOf(db, batchId))
     .execute()
 
+/** A batch's members: how many, Σ amount, Σ fee, Σ conversion part of the fee. */
+export interface ItemTotals {
+  count: number
+  gross: bigint
+  fees: bigint
+  conversion: bigint
+}
+interface TotalsRow {
+  batch_id: string
+  n: unknown
+  gross: unknown
+  fees: unknown
+  conversion: unknown
+}
+const TOTALS = sql`batch_id, count(*) as n, sum(amount_minor) as gross, sum(fee_minor) as fees, sum(conversion_fee_minor) as conversion`
+const totalsOf = (r: Omit<TotalsRow, 'batch_id'>): ItemTotals => ({
+  count: Number(r.n),
+  gross: big(r.gross),
+  fees: big(r.fees),
+  conversion: big(r.conversion),
+})
+
+/** One batch a run fills, and which eligible payments go into it. */
+export interface BatchTarget {
+  batchId: string
+  branchId: string
+  currency: string
+  gateway: string
+  /** completed_at ≤ this (the account's cut-off, or now − holding hours if earlier). */
+  upTo: string
+}
+
+/** Targets per statement: 5 parameters each, far below SQLite's and PostgreSQL's limits. */
+const TARGETS_PER_STATEMENT = 1000
+
+/** The run's targets as a `plan` CTE: (batch_id, branch_id, currency, gateway, up_to). */
+const planOf = (targets: readonly BatchTarget[]) =>
+  sql`plan (batch_id, branch_id, currency, gateway, up_to) as (values ${sql.join(
+    targets.map((t) => sql`(${t.batchId}, ${t.branchId}, ${t.currency}, ${t.gateway}, ${t.upTo})`),
+  )})`
+
+/** The eligible payments `p` of each target of `plan` (reads only payments_settle_idx). */
+const planMembers = sql`plan join payments p on p.branch_id = plan.branch_id
+  and p.currency = plan.currency and p.gateway = plan.gateway and p.completed_at <= plan.up_to
+  where p.settlement_status = 'unsettled' and p.status = 'succeeded' and p.refunded_minor = 0`
+
 /**
- * Adds the eligible payments of one gateway to a new batch and points them at it, exactly the
- * same set. SQLite (one writer at a time, inside BEGIN IMMEDIATE): the INSERT … SELECT, then the
- * UPDATE with the same condition walking the partial index. PostgreSQL: one statement, an
- * UPDATE … RETURNING feeding the INSERT, so a payment committed in between cannot slip in.
+ * unsettled → batched, for a whole run: every eligible payment of each target becomes an item of
+ * its batch and points at it (`settlement_batch_id`, `settlement_status = 'batched'`), in a few
+ * set-based statements whatever the number of payments — the same set for the items and the
+ * payments. Counters of pending settlement amounts belong in the same transaction as this move.
+ *
+ * SQLite (inside BEGIN IMMEDIATE, one writer): the members are collected once from the covering
+ * index into a temporary table keyed by the payment's rowid; the items are inserted from it and
+ * the payments updated from it in rowid order, so each page of the payments table is written once
+ * however many branches share it (a statement per branch rewrote each page once per branch).
+ * PostgreSQL: one statement, an UPDATE … FROM … RETURNING feeding the INSERT, so a payment
+ * committed in between cannot slip in.
  */
 export async function batchPayments(
   db: Kysely<Database>,
-  batchId: string,
-  e: Eligible,
+  targets: readonly BatchTarget[],
   now: string,
-): Promise<void> {
-  if (dialectOf(db) === 'postgres') {
-    await sql`with moved as (
-        update payments set settlement_status = 'batched', settlement_batch_id = ${batchId}, updated_at = ${now}
-        where id in (${eligible(db, e).select('id')})
-        returning id, amount_minor, fee_minor, fee_rate_bp, fee_flat_minor
-      )
-      insert into settlement_batch_items (batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
-      select ${batchId}, id, amount_minor, fee_minor, ${conversionPart} from moved`.execute(db)
-    return
+): Promise<Map<string, ItemTotals>> {
+  const totals = new Map<string, ItemTotals>()
+  const add = (rows: readonly TotalsRow[]) => {
+    for (const r of rows) totals.set(r.batch_id, totalsOf(r))
   }
-  await insertItems(db, batchId, e)
-  await db
-    .updateTable('payments')
-    .set({ settlement_status: 'batched', settlement_batch_id: batchId, updated_at: now })
-    .where('branch_id', '=', e.branchId)
-    .where(sql<boolean>`settlement_status = 'unsettled' and status = 'succeeded'`)
-    .where('refunded_minor', '=', 0)
-    .where('completed_at', '<=', e.upTo)
-    .where('currency', '=', e.currency)
-    .where('gateway', '=', e.gateway as string)
-    .execute()
+  if (dialectOf(db) === 'postgres') {
+    for (let i = 0; i < targets.length; i += TARGETS_PER_STATEMENT) {
+      const chunk = targets.slice(i, i + TARGETS_PER_STATEMENT)
+      const r = await sql<TotalsRow>`with ${planOf(chunk)}, moved as (
+          update payments p set settlement_status = 'batched', settlement_batch_id = plan.batch_id, updated_at = ${now}
+          from plan
+          where p.branch_id = plan.branch_id and p.currency = plan.currency and p.gateway = plan.gateway
+            and p.completed_at <= plan.up_to
+            and p.settlement_status = 'unsettled' and p.status = 'succeeded' and p.refunded_minor = 0
+          returning plan.batch_id, p.id, p.amount_minor, p.fee_minor, ${conversionOf('p')} as conversion_fee_minor
+        ), items as (
+          insert into settlement_batch_items (batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
+          select batch_id, id, amount_minor, fee_minor, conversion_fee_minor from moved
+          returning batch_id, amount_minor, fee_minor, conversion_fee_minor
+        )
+        select ${TOTALS} from items group by batch_id`.execute(db)
+      add(r.rows)
+    }
+    return totals
+  }
+  await sql`create temp table settle_members (rid integer primary key, batch_id text not null,
+    payment_id text not null, amount_minor integer not null, fee_minor integer not null,
+    conversion_fee_minor integer not null)`.execute(db)
+  for (let i = 0; i < targets.length; i += TARGETS_PER_STATEMENT) {
+    const chunk = targets.slice(i, i + TARGETS_PER_STATEMENT)
+    await sql`with ${planOf(chunk)}
+      insert into temp.settle_members (rid, batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
+      select p.rowid, plan.batch_id, p.id, p.amount_minor, p.fee_minor, ${conversionOf('p')}
+      from ${planMembers}`.execute(db)
+  }
+  await sql`insert into settlement_batch_items (batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
+    select batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor
+    from temp.settle_members order by rid`.execute(db)
+  // Walks the members in rowid order and seeks each payment (never a scan of payments).
+  await sql`update payments set settlement_status = 'batched', updated_at = ${now},
+      settlement_batch_id = (select m.batch_id from temp.settle_members m where m.rid = payments.rowid)
+    where rowid in (select rid from temp.settle_members)`.execute(db)
+  add(
+    (await sql<TotalsRow>`select ${TOTALS} from temp.settle_members group by batch_id`.execute(db))
+      .rows,
+  )
+  await sql`drop table temp.settle_members`.execute(db)
+  return totals
 }
 
 /** The batch's payments are paid out: settlement_status settled. */
@@ -231,7 +300,7 @@ export async function releaseItems(db: Kysely<Database>, batchId: string, now: s
 }
 
 /** Count and sums of a batch's items (all of them: released ones are still its history). */
-export async function itemTotals(db: Kysely<Database>, batchId: string) {
+export async function itemTotals(db: Kysely<Database>, batchId: string): Promise<ItemTotals> {
   const r = await db
     .selectFrom('settlement_batch_items')
     .select((eb) => [
@@ -242,12 +311,7 @@ export async function itemTotals(db: Kysely<Database>, batchId: string) {
     ])
     .where('batch_id', '=', batchId)
     .executeTakeFirstOrThrow()
-  return {
-    count: Number(r.n),
-    gross: big(r.gross),
-    fees: big(r.fees),
-    conversion: big(r.conversion),
-  }
+  return totalsOf(r)
 }
 
 export const updateBatch = (
@@ -392,19 +456,22 @@ export const allItems = (db: Kysely<Database>) =>
     .orderBy('payment_id')
     .execute()
 
+/** What the checks read of a payment: its settlement state and recorded fee. */
+const SETTLEMENT_FIELDS = [
+  'id',
+  'settlement_status',
+  'settlement_batch_id',
+  'amount_minor',
+  'fee_minor',
+  'fee_rate_bp',
+  'fee_flat_minor',
+] as const
+
 /** Payments that are batched or settled, or point at a batch. */
 export const paymentsInSettlement = (db: Kysely<Database>) =>
   db
     .selectFrom('payments')
-    .select([
-      'id',
-      'settlement_status',
-      'settlement_batch_id',
-      'amount_minor',
-      'fee_minor',
-      'fee_rate_bp',
-      'fee_flat_minor',
-    ])
+    .select(SETTLEMENT_FIELDS)
     .where((eb) =>
       eb.or([
         eb('settlement_status', '!=', 'unsettled'),
@@ -416,16 +483,4 @@ export const paymentsInSettlement = (db: Kysely<Database>) =>
 export const paymentsByIds = (db: Kysely<Database>, ids: readonly string[]) =>
   ids.length === 0
     ? Promise.resolve([])
-    : db
-        .selectFrom('payments')
-        .select([
-          'id',
-          'settlement_status',
-          'settlement_batch_id',
-          'amount_minor',
-          'fee_minor',
-          'fee_rate_bp',
-          'fee_flat_minor',
-        ])
-        .where('id', 'in', ids)
-        .execute()
+    : db.selectFrom('payments').select(SETTLEMENT_FIELDS).where('id', 'in', ids).execute()

@@ -1,9 +1,15 @@
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
-import { usageError, validationError } from '../core/errors.js'
 import { currency } from '../core/money/currency.js'
-import { parseName, parseSlug } from '../core/validate.js'
+import { parseSlug } from '../core/validate.js'
 import { requireTenant } from '../tenants/tenants.js'
+import {
+  BANK_ACCOUNT_KEYS,
+  type BankAccountInput,
+  type BankAccountView,
+  bankAccountOf,
+  bankAccountView,
+} from './account-fields.js'
 import {
   type CollectionAccountRow,
   findCollectionAccount,
@@ -11,25 +17,15 @@ import {
   upsertCollectionAccount,
 } from './collection-accounts-store.js'
 
-export interface CollectionAccountInput {
+export interface CollectionAccountInput extends BankAccountInput {
   currency?: string | undefined
-  accountName?: string | undefined
-  accountNumber?: string | undefined
-  bankName?: string | undefined
-  bankCode?: string | undefined
-  swift?: string | undefined
 }
 
 /** The tenant's own bank account in one currency, where the gateways pay in. */
-export interface CollectionAccountView {
+export interface CollectionAccountView extends BankAccountView {
   id: string
   tenant: string
   currency: string
-  accountName: string
-  accountNumber: string
-  bankName: string
-  bankCode: string | null
-  swift: string | null
   createdAt: string
   updatedAt: string
 }
@@ -38,29 +34,13 @@ export const collectionView = (r: CollectionAccountRow, tenant: string): Collect
   id: r.id,
   tenant,
   currency: r.currency,
-  accountName: r.account_name,
-  accountNumber: r.account_number,
-  bankName: r.bank_name,
-  bankCode: r.bank_code,
-  swift: r.swift,
+  ...bankAccountView(r),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 })
 
-const ACCOUNT_NUMBER = /^[A-Za-z0-9 -]{4,34}$/
-const SWIFT = /^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$/
-const BANK_CODE = /^[A-Za-z0-9-]{1,20}$/
-
-const changeKeys = [
-  'accountName',
-  'accountNumber',
-  'bankName',
-  'bankCode',
-  'swift',
-] as const satisfies readonly (keyof CollectionAccountInput)[]
-
 export const isCollectionChange = (input: CollectionAccountInput) =>
-  changeKeys.some((k) => input[k] !== undefined)
+  BANK_ACCOUNT_KEYS.some((k) => input[k] !== undefined)
 
 export async function showCollectionAccounts(
   ctx: Ctx,
@@ -81,42 +61,13 @@ export async function setCollectionAccount(
   const t = await requireTenant(store.db, parseSlug(slug, 'tenant slug'))
   const cur = currency(input.currency ?? t.currency).code
   const existing = await findCollectionAccount(store.db, t.id, cur)
-  if (!existing) {
-    const missing = (['accountName', 'accountNumber', 'bankName'] as const).filter((k) => !input[k])
-    if (missing.length > 0)
-      throw usageError(
-        'missing_flags',
-        `missing required ${missing.length === 1 ? 'flag' : 'flags'}: ${missing.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`,
-        `a new collection account for ${t.slug} (${cur}) needs --account-name, --account-number and --bank-name`,
-      )
-  }
-  const accountNumber = (input.accountNumber ?? existing?.account_number ?? '').trim()
-  if (!ACCOUNT_NUMBER.test(accountNumber))
-    throw validationError(
-      'invalid_account_number',
-      `account number "${accountNumber}" must be 4 to 34 letters, digits, spaces or dashes`,
-    )
-  const swift =
-    input.swift !== undefined ? input.swift.trim().toUpperCase() : (existing?.swift ?? null)
-  if (swift !== null && !SWIFT.test(swift))
-    throw validationError('invalid_swift', `SWIFT/BIC "${swift}" is not a SWIFT/BIC code`)
-  const bankCode =
-    input.bankCode !== undefined ? input.bankCode.trim() : (existing?.bank_code ?? null)
-  if (bankCode !== null && !BANK_CODE.test(bankCode))
-    throw validationError(
-      'invalid_bank_code',
-      `bank code "${bankCode}" must be letters, digits or dashes`,
-    )
+  const bank = bankAccountOf(input, existing, `collection account for ${t.slug} (${cur})`)
   const now = ctx.clock.now().toISOString()
   const row: CollectionAccountRow = {
     id: existing?.id ?? ctx.ids.next('ca'),
     tenant_id: t.id,
     currency: cur,
-    account_name: parseName(input.accountName ?? existing?.account_name ?? '', 'account name'),
-    account_number: accountNumber,
-    bank_name: parseName(input.bankName ?? existing?.bank_name ?? '', 'bank name'),
-    bank_code: bankCode,
-    swift,
+    ...bank,
     created_at: existing?.created_at ?? now,
     updated_at: now,
   }

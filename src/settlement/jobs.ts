@@ -1,7 +1,8 @@
 import type { Ctx, JobProvider } from '../context.js'
 import { cutoffsBetween, localDate } from '../core/schedule.js'
+import { scheduleOf } from './account-fields.js'
 import { accountsWithBranch, runPeriods } from './batches-store.js'
-import { scheduleOf, settle } from './settle.js'
+import { settle } from './settle.js'
 
 export interface DueRunsResult {
   ran: number

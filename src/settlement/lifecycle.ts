@@ -1,12 +1,16 @@
-import { audit, auditTrail } from '../audit/audit.js'
+import type { Kysely } from 'kysely'
+import { auditTrail } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { conflict, notFound, validationError } from '../core/errors.js'
 import { allocate } from '../core/money/allocate.js'
-import { toDecimalString } from '../core/money/format.js'
+import { minorAndDecimal, toDecimalString } from '../core/money/format.js'
 import { scheduledAfter, scheduledBefore } from '../core/schedule.js'
 import { parseSlug } from '../core/validate.js'
+import type { Database } from '../store/schema.js'
 import { requireBranch } from '../tenants/branches.js'
+import { scheduleOf } from './account-fields.js'
 import {
+  type AccountWithBranch,
   accountsWithBranch,
   type BatchRow,
   batchMembers,
@@ -21,16 +25,16 @@ import {
   releaseItems,
   updateBatch,
 } from './batches-store.js'
-import { scheduleOf } from './settle.js'
 import {
+  auditBatch,
+  type BatchOwner,
   failLocked,
   heldByOther,
-  leaseUntil,
-  SEND_OWNER,
+  pendingBatch,
   type SendResult,
   sendBatch,
 } from './transfer.js'
-import { type BatchView, batchView, referenceOf } from './view.js'
+import { type BatchView, batchFigures, batchView } from './view.js'
 
 export const BATCH_STATUSES = ['pending', 'processing', 'completed', 'failed', 'cancelled'] as const
 
@@ -102,7 +106,8 @@ export async function listSettlements(ctx: Ctx, req: ListRequest): Promise<Batch
   return rows.map((r) => batchView(r, code(r.branch_id)))
 }
 
-export interface MemberView {
+/** A batch member as `show` and `export` both list it: the payment, its amount and its fee. */
+export interface MemberBase {
   paymentId: string
   completedAt: string | null
   receiptNumber: string | null
@@ -112,6 +117,23 @@ export interface MemberView {
   amount: string
   feeMinor: bigint
   fee: string
+}
+
+type Member = Awaited<ReturnType<typeof batchMembers>>[number]
+
+function memberBase(m: Member, currency: string): MemberBase {
+  return {
+    paymentId: m.payment_id,
+    completedAt: m.completed_at,
+    receiptNumber: m.receipt_number,
+    orderId: m.order_id,
+    currency,
+    ...minorAndDecimal('amount', { minor: BigInt(m.amount_minor), currency }),
+    ...minorAndDecimal('fee', { minor: BigInt(m.fee_minor), currency }),
+  }
+}
+
+export interface MemberView extends MemberBase {
   conversionFeeMinor: bigint
   conversionFee: string
   netMinor: bigint
@@ -133,7 +155,8 @@ export async function showSettlement(
   const b = await requireBatch(ctx, id)
   const store = await ctx.store()
   const members = await batchMembers(store.db, b.id)
-  const d = (m: bigint) => toDecimalString({ minor: m, currency: b.currency })
+  const money = <K extends string>(name: K, minor: bigint) =>
+    minorAndDecimal(name, { minor, currency: b.currency })
   const code = await branchCodes(ctx)
   const timeline = (await auditTrail(ctx, b.id)).map((r) => ({
     at: r.at,
@@ -144,23 +167,11 @@ export async function showSettlement(
   return {
     ...batchView(b, code(b.branch_id)),
     payments: members.map((p) => {
-      const amount = BigInt(p.amount_minor)
-      const fee = BigInt(p.fee_minor)
-      const conv = BigInt(p.conversion_fee_minor)
+      const base = memberBase(p, b.currency)
       return {
-        paymentId: p.payment_id,
-        completedAt: p.completed_at,
-        receiptNumber: p.receipt_number,
-        orderId: p.order_id,
-        currency: b.currency,
-        amountMinor: amount,
-        amount: d(amount),
-        feeMinor: fee,
-        fee: d(fee),
-        conversionFeeMinor: conv,
-        conversionFee: d(conv),
-        netMinor: amount - fee,
-        net: d(amount - fee),
+        ...base,
+        ...money('conversionFee', BigInt(p.conversion_fee_minor)),
+        ...money('net', base.amountMinor - base.feeMinor),
         released: p.released_at !== null,
       }
     }),
@@ -188,22 +199,35 @@ export async function completeSettlement(
   const bankRef = req.bankRef?.trim() ?? ''
   if (!/^[\x21-\x7e][\x20-\x7e]{0,63}$/.test(bankRef))
     throw validationError('invalid_bank_ref', 'bank reference must be 1 to 64 printable characters')
+  return changeBatch(ctx, id, 'completed', (trx, b, a) => completeLocked(ctx, trx, b, a, bankRef))
+}
+
+/**
+ * Changes one batch in a transaction, under its lock, unless it is final (`what` it would have
+ * become names the refusal); returns the batch as it is afterwards.
+ */
+async function changeBatch(
+  ctx: Ctx,
+  id: string,
+  what: string,
+  change: (trx: Kysely<Database>, b: BatchRow, a: AccountWithBranch) => Promise<void>,
+): Promise<BatchView> {
   const b0 = await requireBatch(ctx, id)
   const a = await accountFor(ctx, b0)
   const store = await ctx.store()
   await store.write(async (trx) => {
     const b = (await findBatchForUpdate(trx, b0.id)) as BatchRow
-    refuseTerminal(b, 'completed')
-    await completeLocked(ctx, trx, b, a, bankRef)
+    refuseTerminal(b, what)
+    await change(trx, b, a)
   })
   return batchView((await findBatch(store.db, b0.id)) as BatchRow, a.branch_code)
 }
 
 export async function completeLocked(
   ctx: Ctx,
-  trx: Parameters<typeof updateBatch>[0],
+  trx: Kysely<Database>,
   b: BatchRow,
-  a: { tenant_slug: string; branch_code: string },
+  a: BatchOwner,
   bankRef: string,
   extra: { bankAmountMinor?: bigint | undefined } = {},
 ): Promise<void> {
@@ -216,12 +240,10 @@ export async function completeLocked(
     ...(extra.bankAmountMinor !== undefined ? { bank_amount_minor: extra.bankAmountMinor } : {}),
   })
   await markSettled(trx, b.id, at)
-  await audit(ctx, trx, {
-    action: 'settlement.complete',
-    tenant: a.tenant_slug,
-    branch: a.branch_code,
-    target: b.id,
-    request: { reference: b.reference, bankRef, net: String(b.net_minor), currency: b.currency },
+  await auditBatch(ctx, trx, 'settlement.complete', a, b, {
+    bankRef,
+    net: String(b.net_minor),
+    currency: b.currency,
   })
 }
 
@@ -234,15 +256,7 @@ export async function failSettlement(
   const reason = req.reason?.trim() ?? ''
   if (!reason || reason.length > 500)
     throw validationError('invalid_reason', 'reason must be 1 to 500 characters')
-  const b0 = await requireBatch(ctx, id)
-  const a = await accountFor(ctx, b0)
-  const store = await ctx.store()
-  await store.write(async (trx) => {
-    const b = (await findBatchForUpdate(trx, b0.id)) as BatchRow
-    refuseTerminal(b, 'failed')
-    await failLocked(ctx, trx, b, a, reason)
-  })
-  return batchView((await findBatch(store.db, b0.id)) as BatchRow, a.branch_code)
+  return changeBatch(ctx, id, 'failed', (trx, b, a) => failLocked(ctx, trx, b, a, reason))
 }
 
 /** Cancels a batch not yet paid: pending, or processing when a person sends it (file, manual). */
@@ -263,11 +277,7 @@ export async function cancelSettlement(
     `Cancel settlement ${b0.reference} (${b0.currency} ${toDecimalString({ minor: BigInt(b0.net_minor), currency: b0.currency })}) and release its ${b0.payment_count} payment(s)`,
     req.yes === true,
   )
-  const a = await accountFor(ctx, b0)
-  const store = await ctx.store()
-  await store.write(async (trx) => {
-    const b = (await findBatchForUpdate(trx, b0.id)) as BatchRow
-    refuseTerminal(b, 'cancelled')
+  return changeBatch(ctx, b0.id, 'cancelled', async (trx, b, a) => {
     if (b.status === 'processing' && b.transfer_adapter === 'http')
       throw conflict(
         'settlement_sent',
@@ -282,15 +292,8 @@ export async function cancelSettlement(
     const at = ctx.clock.now().toISOString()
     await updateBatch(trx, b.id, { status: 'cancelled', updated_at: at })
     await releaseItems(trx, b.id, at)
-    await audit(ctx, trx, {
-      action: 'settlement.cancel',
-      tenant: a.tenant_slug,
-      branch: a.branch_code,
-      target: b.id,
-      request: { reference: b.reference, from: b.status },
-    })
+    await auditBatch(ctx, trx, 'settlement.cancel', a, b, { from: b.status })
   })
-  return batchView((await findBatch(store.db, b0.id)) as BatchRow, a.branch_code)
 }
 
 /**
@@ -319,25 +322,7 @@ export async function retrySettlement(
     if (b.status !== 'failed')
       throw conflict('settlement_not_retryable', `settlement ${b.id} is ${b.status}`)
     const at = ctx.clock.now().toISOString()
-    const row: BatchRow = {
-      ...b,
-      id: newId,
-      reference: referenceOf(newId),
-      status: 'pending',
-      transfer_adapter: null,
-      transfer_id: null,
-      transfer_files: null,
-      sent_at: null,
-      bank_ref: null,
-      bank_amount_minor: null,
-      failure_reason: null,
-      retry_of: b.id,
-      send_owner: SEND_OWNER,
-      send_until: leaseUntil(new Date(at)),
-      created_at: at,
-      updated_at: at,
-      completed_at: null,
-    }
+    const row = pendingBatch({ ...b, retry_of: b.id }, newId, at)
     await insertBatch(trx, row)
     await insertItemsFrom(trx, newId, b.id)
     const t = await itemTotals(trx, newId)
@@ -347,38 +332,14 @@ export async function retrySettlement(
         `none of settlement ${b.id}'s payments is still unsettled; nothing to retry`,
       )
     await markBatched(trx, newId, at)
-    const stl = BigInt(b.settlement_fee_minor)
-    const fees = t.fees + stl
-    await updateBatch(trx, newId, {
-      payment_count: t.count,
-      gross_minor: t.gross,
-      transaction_fees_minor: t.fees - t.conversion,
-      conversion_fees_minor: t.conversion,
-      fees_minor: fees,
-      net_minor: t.gross - fees,
-    })
-    await audit(ctx, trx, {
-      action: 'settlement.retry',
-      tenant: a.tenant_slug,
-      branch: a.branch_code,
-      target: newId,
-      request: { reference: row.reference, retryOf: b.id, paymentCount: t.count },
-    })
+    await updateBatch(trx, newId, batchFigures(t, BigInt(b.settlement_fee_minor)))
+    await auditBatch(ctx, trx, 'settlement.retry', a, row, { retryOf: b.id, paymentCount: t.count })
   })
   const send = await sendBatch(ctx, newId)
   return { batch: batchView((await findBatch(store.db, newId)) as BatchRow, a.branch_code), send }
 }
 
-export interface ExportRow {
-  paymentId: string
-  completedAt: string | null
-  receiptNumber: string | null
-  orderId: string | null
-  currency: string
-  amountMinor: bigint
-  amount: string
-  feeMinor: bigint
-  fee: string
+export interface ExportRow extends MemberBase {
   settlementFeeShareMinor: bigint
   settlementFeeShare: string
   netMinor: bigint
@@ -403,26 +364,16 @@ export async function exportSettlement(ctx: Ctx, id: string): Promise<ExportRow[
         { minor: stl, currency: b.currency },
         weights.map(() => 1n),
       ).map((s) => s.minor)
-  const d = (m: bigint) => toDecimalString({ minor: m, currency: b.currency })
   return members.map((m, i) => {
-    const amount = BigInt(m.amount_minor)
-    const fee = BigInt(m.fee_minor)
+    const base = memberBase(m, b.currency)
     const share = shares[i] ?? 0n
-    const net = amount - fee - share
     return {
-      paymentId: m.payment_id,
-      completedAt: m.completed_at,
-      receiptNumber: m.receipt_number,
-      orderId: m.order_id,
-      currency: b.currency,
-      amountMinor: amount,
-      amount: d(amount),
-      feeMinor: fee,
-      fee: d(fee),
-      settlementFeeShareMinor: share,
-      settlementFeeShare: d(share),
-      netMinor: net,
-      net: d(net),
+      ...base,
+      ...minorAndDecimal('settlementFeeShare', { minor: share, currency: b.currency }),
+      ...minorAndDecimal('net', {
+        minor: base.amountMinor - base.feeMinor - share,
+        currency: b.currency,
+      }),
     }
   })
 }

@@ -49,23 +49,36 @@ export async function batchesForReconciliation(
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }
 
+/** A bank credit that paid a batch: the statement's reference and the amount paid to it. */
+export interface StatementPayment {
+  batchId: string
+  bankRef: string
+  amountMinor: bigint
+}
+
 /**
- * Completes a processing batch that a bank statement credit paid (audited as
+ * Completes processing batches that bank statement credits paid (each audited as
  * settlement.complete, its payments settled), in the caller's transaction. A batch already
- * completed is left as it is.
+ * completed is left as it is. The branches' accounts are read once, not per batch.
  */
 export async function completeFromStatement(
   ctx: Ctx,
   trx: Kysely<Database>,
-  batchId: string,
-  bankRef: string,
-  amountMinor: bigint,
+  paid: readonly StatementPayment[],
 ): Promise<void> {
-  const b = await findBatchForUpdate(trx, batchId)
-  if (b?.status !== 'processing') return
-  const a = (await accountsWithBranch(trx, { branchId: b.branch_id })).find(
-    (x) => x.id === b.account_id,
-  )
-  if (!a) return
-  await completeLocked(ctx, trx, b, a, bankRef.slice(0, 64), { bankAmountMinor: amountMinor })
+  const accounts = new Map<string, Awaited<ReturnType<typeof accountsWithBranch>>>()
+  for (const p of paid) {
+    const b = await findBatchForUpdate(trx, p.batchId)
+    if (b?.status !== 'processing') continue
+    let list = accounts.get(b.branch_id)
+    if (!list) {
+      list = await accountsWithBranch(trx, { branchId: b.branch_id })
+      accounts.set(b.branch_id, list)
+    }
+    const a = list.find((x) => x.id === b.account_id)
+    if (!a) continue
+    await completeLocked(ctx, trx, b, a, p.bankRef.slice(0, 64), {
+      bankAmountMinor: p.amountMinor,
+    })
+  }
 }

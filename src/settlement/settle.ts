@@ -1,33 +1,27 @@
 import type { Kysely } from 'kysely'
-import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { configError, usageError, validationError } from '../core/errors.js'
 import { noFees } from '../core/gateways/fees.js'
 import { GATEWAY_TYPES, isGatewayType } from '../core/gateways/types.js'
 import { toDecimalString } from '../core/money/format.js'
 import { paymentFee } from '../core/payments/fees.js'
-import {
-  cutoffOf,
-  localDate,
-  parseRunDate,
-  type Schedule,
-  scheduledBefore,
-} from '../core/schedule.js'
+import { cutoffOf, localDate, parseRunDate, scheduledBefore } from '../core/schedule.js'
 import { branchGateways } from '../gateway-config/in-force.js'
 import { isUniqueViolation } from '../store/errors.js'
 import type { Database } from '../store/schema.js'
 import type { BranchWithTenant } from '../tenants/branches.js'
 import { requireBranch } from '../tenants/branches.js'
+import { scheduleOf } from './account-fields.js'
 import {
   type AccountWithBranch,
   accountsWithBranch,
   type BatchRow,
+  type BatchTarget,
   batchPayments,
   type Eligible,
   eligibleTotals,
   findBatch,
   insertBatch,
-  itemTotals,
   listBatches,
   lockAccount,
   paymentsWithoutFee,
@@ -36,8 +30,8 @@ import {
   updateBatch,
 } from './batches-store.js'
 import { findCollectionAccount } from './collection-accounts-store.js'
-import { leaseUntil, SEND_OWNER, sendBatch } from './transfer.js'
-import { type BatchView, batchView, referenceOf } from './view.js'
+import { auditBatch, pendingBatch, sendBatch } from './transfer.js'
+import { type BatchView, batchFigures, batchView } from './view.js'
 
 export interface SettleRequest {
   branch?: string | undefined
@@ -88,18 +82,6 @@ export interface SettleOutcome {
   failures: SendFailure[]
 }
 
-export const scheduleOf = (a: {
-  schedule: string
-  at_time: string
-  weekday: string | null
-  month_day: string | null
-}): Schedule => ({
-  kind: a.schedule as Schedule['kind'],
-  at: a.at_time,
-  weekday: a.weekday,
-  day: a.month_day,
-})
-
 class DryRun {
   constructor(readonly value: AccountRun[]) {}
 }
@@ -109,14 +91,46 @@ interface AccountRun {
   carried: CarryView[]
 }
 
-interface Plan {
-  gateway: string
-  count: number
-  gross: bigint
-  transactionFees: bigint
-  conversionFees: bigint
-  settlementFee: bigint
-  net: bigint
+/** One account's part of a run, planned before its payments move. */
+interface AccountPlan extends AccountRun {
+  account: AccountWithBranch
+  branch: BranchWithTenant
+  periodEnd: string
+  targets: BatchTarget[]
+}
+
+/** How many transfers a run sends at once. */
+const SEND_CONCURRENCY = 4
+
+/**
+ * `fn` over `items`, at most `limit` at a time; the results in the items' order. After an error
+ * no new item starts; the error is thrown once the ones under way have finished.
+ */
+async function inTurns<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  let failed = false
+  const worker = async () => {
+    while (next < items.length && !failed) {
+      const i = next++
+      try {
+        out[i] = await fn(items[i] as T)
+      } catch (err) {
+        failed = true
+        throw err
+      }
+    }
+  }
+  const done = await Promise.allSettled(
+    Array.from({ length: Math.min(limit, items.length) }, worker),
+  )
+  const error = done.find((d) => d.status === 'rejected')
+  if (error) throw (error as PromiseRejectedResult).reason
+  return out
 }
 
 const dec = (minor: bigint, currency: string) => toDecimalString({ minor, currency })
@@ -200,16 +214,11 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
   if (plans.length > 0) {
     try {
       runs = await store.write(async (trx) => {
-        const out: AccountRun[] = []
+        const out: AccountPlan[] = []
         for (const p of plans)
-          out.push(
-            await runAccount(ctx, trx, p.a, p.branch, p.w, {
-              gateway: req.gateway,
-              record: req.recordRun !== false,
-              now,
-            }),
-          )
+          out.push(await planAccount(ctx, trx, p.a, p.branch, p.w, { gateway: req.gateway, now }))
         if (dryRun) throw new DryRun(out)
+        await fillBatches(ctx, trx, out, { record: req.recordRun !== false, now })
         return out
       })
     } catch (err) {
@@ -264,12 +273,17 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
     })
     if (req.gateway)
       pending.splice(0, pending.length, ...pending.filter((b) => b.gateway === req.gateway))
-    pending.reverse() // oldest first
-    for (const b of pending) {
-      const r = await sendBatch(ctx, b.id)
+    pending.reverse() // oldest first; this run's own in the order it made them (ids made in the
+    // same millisecond do not sort by creation)
+    const made = new Map(created.map((b, i) => [b.id, i]))
+    pending.sort((x, y) => (made.get(x.id) ?? -1) - (made.get(y.id) ?? -1))
+    // A few at a time: their database steps take turns, their files and bank calls overlap.
+    const results = await inTurns(pending, SEND_CONCURRENCY, (b) => sendBatch(ctx, b.id))
+    pending.forEach((b, i) => {
+      const r = results[i] as Awaited<ReturnType<typeof sendBatch>>
       if (r.sent) sent.push(b.id)
       else if (r.failure) failures.push({ batch: b.id, reference: b.reference, message: r.failure })
-    }
+    })
   }
   const code = new Map(accounts.map((a) => [a.branch_id, a.branch_code]))
   const views: BatchView[] = []
@@ -291,14 +305,19 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
   }
 }
 
-async function runAccount(
+/**
+ * One account's part of a run, under its lock: the totals per gateway (from the recorded fees),
+ * what carries over, and the batch rows of the rest (inserted; their payments move afterwards,
+ * with every other account's, in `fillBatches`).
+ */
+async function planAccount(
   ctx: Ctx,
   trx: Kysely<Database>,
   account: AccountWithBranch,
   branch: BranchWithTenant,
   w: { cutoff: Date; periodStart: Date; upTo: Date },
-  opts: { gateway: string | undefined; record: boolean; now: Date },
-): Promise<AccountRun> {
+  opts: { gateway: string | undefined; now: Date },
+): Promise<AccountPlan> {
   const a = (await lockAccount(trx, account.id)) ?? account
   const cur = a.currency
   const nowIso = opts.now.toISOString()
@@ -326,21 +345,13 @@ async function runAccount(
     totals = await eligibleTotals(trx, e)
   }
   const min = BigInt(a.min_amount_minor)
-  const plans: Plan[] = []
+  const plans: { gateway: string; figures: ReturnType<typeof batchFigures> }[] = []
   const carried: CarryView[] = []
   for (const t of totals) {
     const fees = gateways.find((g) => g.type === t.gateway)?.fees
-    const settlementFee = fees && fees.currency === cur ? fees.settlementFeeMinor : 0n
-    const plan: Plan = {
-      gateway: t.gateway,
-      count: t.count,
-      gross: t.gross,
-      transactionFees: t.fees - t.conversion,
-      conversionFees: t.conversion,
-      settlementFee,
-      net: t.gross - t.fees - settlementFee,
-    }
-    if (plan.net < min || plan.net <= 0n)
+    const figures = batchFigures(t, fees && fees.currency === cur ? fees.settlementFeeMinor : 0n)
+    const net = figures.net_minor
+    if (net < min || net <= 0n)
       carried.push({
         branch: account.branch_code,
         gateway: t.gateway,
@@ -349,12 +360,12 @@ async function runAccount(
         paymentCount: t.count,
         grossMinor: t.gross,
         gross: dec(t.gross, cur),
-        netMinor: plan.net,
-        net: dec(plan.net, cur),
+        netMinor: net,
+        net: dec(net, cur),
         minAmountMinor: min,
         minAmount: dec(min, cur),
       })
-    else plans.push(plan)
+    else plans.push({ gateway: t.gateway, figures })
   }
   if (plans.length > 0 && a.transfer === 'file') {
     if (!(await findCollectionAccount(trx, branch.tenant_id, cur)))
@@ -365,87 +376,91 @@ async function runAccount(
       )
   }
   const batches: BatchRow[] = []
+  const targets: BatchTarget[] = []
   for (const p of plans) {
     const id = ctx.ids.next('stl')
-    const row: BatchRow = {
-      id,
-      reference: referenceOf(id),
-      tenant_id: branch.tenant_id,
-      branch_id: branch.id,
-      account_id: a.id,
-      gateway: p.gateway,
-      currency: cur,
-      period_start: w.periodStart.toISOString(),
-      period_end: w.cutoff.toISOString(),
-      status: 'pending',
-      payment_count: p.count,
-      gross_minor: p.gross,
-      transaction_fees_minor: p.transactionFees,
-      conversion_fees_minor: p.conversionFees,
-      settlement_fee_minor: p.settlementFee,
-      fees_minor: p.transactionFees + p.conversionFees + p.settlementFee,
-      net_minor: p.net,
-      transfer_adapter: null,
-      transfer_id: null,
-      transfer_files: null,
-      sent_at: null,
-      bank_ref: null,
-      bank_amount_minor: null,
-      failure_reason: null,
-      retry_of: null,
-      // This run sends what it creates; a concurrent run leaves it alone.
-      send_owner: SEND_OWNER,
-      send_until: leaseUntil(opts.now),
-      created_at: nowIso,
-      updated_at: nowIso,
-      completed_at: null,
-    }
-    await insertBatch(trx, row)
-    await batchPayments(trx, id, { ...e, gateway: p.gateway }, nowIso)
-    // The batch's figures are its members' (the same set, read under the account's lock).
-    const t = await itemTotals(trx, id)
-    if (
-      t.count !== p.count ||
-      t.gross !== p.gross ||
-      t.fees !== p.transactionFees + p.conversionFees
-    ) {
-      const fees = t.fees + p.settlementFee
-      Object.assign(row, {
-        payment_count: t.count,
-        gross_minor: t.gross,
-        transaction_fees_minor: t.fees - t.conversion,
-        conversion_fees_minor: t.conversion,
-        fees_minor: fees,
-        net_minor: t.gross - fees,
-      })
-      await updateBatch(trx, id, row)
-    }
-    await audit(ctx, trx, {
-      action: 'settlement.create',
-      tenant: branch.tenant_slug,
-      branch: branch.code,
-      target: id,
-      request: {
-        reference: row.reference,
+    const row = pendingBatch(
+      {
+        tenant_id: branch.tenant_id,
+        branch_id: branch.id,
+        account_id: a.id,
         gateway: p.gateway,
         currency: cur,
-        periodStart: row.period_start,
-        periodEnd: row.period_end,
-        paymentCount: row.payment_count,
-        gross: String(row.gross_minor),
-        fees: String(row.fees_minor),
-        net: String(row.net_minor),
+        period_start: w.periodStart.toISOString(),
+        period_end: w.cutoff.toISOString(),
+        retry_of: null,
+        ...p.figures,
       },
+      id,
+      nowIso,
+    )
+    await insertBatch(trx, row)
+    targets.push({
+      batchId: id,
+      branchId: branch.id,
+      currency: cur,
+      gateway: p.gateway,
+      upTo: e.upTo,
     })
     batches.push(row)
   }
+  return {
+    account,
+    branch,
+    periodEnd: w.cutoff.toISOString(),
+    targets,
+    batches,
+    carried,
+  }
+}
+
+/**
+ * The run's payments move into their batches, all accounts at once (set-based: a few statements
+ * whatever the number of payments); then each batch's figures are its members' (the same set, read
+ * under the accounts' locks: they differ only when a payment changed in between on PostgreSQL),
+ * its creation is audited, and each account's run is recorded for the scheduler.
+ */
+async function fillBatches(
+  ctx: Ctx,
+  trx: Kysely<Database>,
+  plans: readonly AccountPlan[],
+  opts: { record: boolean; now: Date },
+): Promise<void> {
+  const nowIso = opts.now.toISOString()
+  const targets = plans.flatMap((p) => p.targets)
+  if (targets.length > 0) {
+    const totals = await batchPayments(trx, targets, nowIso)
+    for (const { account, batches } of plans)
+      for (const row of batches) {
+        const t = totals.get(row.id) ?? { count: 0, gross: 0n, fees: 0n, conversion: 0n }
+        const figures = batchFigures(t, BigInt(row.settlement_fee_minor))
+        if (
+          figures.payment_count !== row.payment_count ||
+          figures.gross_minor !== BigInt(row.gross_minor) ||
+          figures.fees_minor !== BigInt(row.fees_minor)
+        ) {
+          Object.assign(row, figures)
+          await updateBatch(trx, row.id, figures)
+        }
+        await auditBatch(ctx, trx, 'settlement.create', account, row, {
+          gateway: row.gateway,
+          currency: row.currency,
+          periodStart: row.period_start,
+          periodEnd: row.period_end,
+          paymentCount: row.payment_count,
+          gross: String(row.gross_minor),
+          fees: String(row.fees_minor),
+          net: String(row.net_minor),
+        })
+      }
+  }
   if (opts.record)
-    await recordRun(
-      trx,
-      a.id,
-      w.cutoff.toISOString(),
-      batches.length > 0 ? 'batched' : carried.length > 0 ? 'carried_over' : 'nothing',
-      nowIso,
-    )
-  return { batches, carried }
+    for (const p of plans)
+      await recordRun(
+        trx,
+        p.account.id,
+        p.periodEnd,
+        p.batches.length > 0 ? 'batched' : p.carried.length > 0 ? 'carried_over' : 'nothing',
+        nowIso,
+      )
 }

@@ -1,12 +1,4 @@
-import {
-  chmodSync,
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  renameSync,
-  writeSync,
-} from 'node:fs'
+import { chmod, mkdir, open, rename } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Kysely } from 'kysely'
@@ -33,6 +25,7 @@ import {
   updateBatch,
 } from './batches-store.js'
 import { findCollectionAccount } from './collection-accounts-store.js'
+import { referenceOf } from './view.js'
 
 export interface SendResult {
   sent: boolean
@@ -65,6 +58,73 @@ async function accountOf(ctx: Ctx, b: BatchRow): Promise<AccountWithBranch> {
 export const SEND_OWNER = `${hostname()}:${process.pid}`
 const LEASE_MS = 5 * 60_000
 export const leaseUntil = (now: Date) => new Date(now.getTime() + LEASE_MS).toISOString()
+
+/** The branch a batch belongs to, as its audit rows name it. */
+export interface BatchOwner {
+  tenant_slug: string
+  branch_code: string
+}
+
+/** One audit row about a batch (`settlement.create|send|complete|fail|cancel|retry`). */
+export const auditBatch = (
+  ctx: Ctx,
+  trx: Kysely<Database>,
+  action: `settlement.${'create' | 'send' | 'complete' | 'fail' | 'cancel' | 'retry'}`,
+  a: BatchOwner,
+  b: { id: string; reference: string },
+  request: Record<string, unknown>,
+) =>
+  audit(ctx, trx, {
+    action,
+    tenant: a.tenant_slug,
+    branch: a.branch_code,
+    target: b.id,
+    request: { reference: b.reference, ...request },
+  })
+
+/**
+ * A new pending batch with nothing sent yet, claimed for sending by this process (a run sends
+ * what it creates; a concurrent run leaves it alone).
+ */
+export const pendingBatch = (
+  fields: Omit<
+    BatchRow,
+    | 'id'
+    | 'reference'
+    | 'status'
+    | 'transfer_adapter'
+    | 'transfer_id'
+    | 'transfer_files'
+    | 'sent_at'
+    | 'bank_ref'
+    | 'bank_amount_minor'
+    | 'failure_reason'
+    | 'send_owner'
+    | 'send_until'
+    | 'created_at'
+    | 'updated_at'
+    | 'completed_at'
+  >,
+  id: string,
+  at: string,
+): BatchRow => ({
+  ...fields,
+  id,
+  reference: referenceOf(id),
+  status: 'pending',
+  transfer_adapter: null,
+  transfer_id: null,
+  transfer_files: null,
+  sent_at: null,
+  bank_ref: null,
+  bank_amount_minor: null,
+  failure_reason: null,
+  send_owner: SEND_OWNER,
+  send_until: leaseUntil(new Date(at)),
+  created_at: at,
+  updated_at: at,
+  completed_at: null,
+})
 
 /** Whether another process's claim on sending a batch still stands. */
 export function heldByOther(b: BatchRow, now: Date): boolean {
@@ -156,7 +216,7 @@ async function sendClaimed(ctx: Ctx, b: BatchRow): Promise<SendResult> {
       },
       narrative: narrativeOf(b, a.branch_code),
     }
-    const files = writeOutbox(ctx.home, b.reference, {
+    const files = await writeOutbox(ctx.home, b.reference, {
       csv: transferCsv(instruction),
       xml: transferPain001(instruction),
     })
@@ -211,34 +271,39 @@ async function sendClaimed(ctx: Ctx, b: BatchRow): Promise<SendResult> {
   }
 }
 
-/** Writes `<reference>.csv` and `.xml` into $DSH_HOME/outbox (0700), each 0600, via rename. */
-export function writeOutbox(
+/**
+ * Writes `<reference>.csv` and `.xml` into $DSH_HOME/outbox (0700), each 0600, flushed to disk
+ * and then renamed into place. Asynchronous, so a run's batches wait for their disks together.
+ */
+export async function writeOutbox(
   home: string,
   reference: string,
   content: { csv: string; xml: string },
-) {
+): Promise<string[]> {
   const dir = join(home, 'outbox')
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  chmodSync(dir, 0o700)
-  const out: string[] = []
-  for (const [ext, text] of [
-    ['csv', content.csv],
-    ['xml', content.xml],
-  ] as const) {
-    const final = join(dir, `${reference}.${ext}`)
-    const temp = join(dir, `.${reference}.${ext}.${process.pid}.tmp`)
-    const fd = openSync(temp, 'w', 0o600)
-    try {
-      writeSync(fd, text)
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    chmodSync(temp, 0o600)
-    renameSync(temp, final)
-    out.push(final)
-  }
-  return out
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await chmod(dir, 0o700)
+  return Promise.all(
+    (
+      [
+        ['csv', content.csv],
+        ['xml', content.xml],
+      ] as const
+    ).map(async ([ext, text]) => {
+      const final = join(dir, `${reference}.${ext}`)
+      const temp = join(dir, `.${reference}.${ext}.${process.pid}.tmp`)
+      const fh = await open(temp, 'w', 0o600)
+      try {
+        await fh.writeFile(text)
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      await chmod(temp, 0o600)
+      await rename(temp, final)
+      return final
+    }),
+  )
 }
 
 async function markSent(
@@ -264,19 +329,12 @@ async function markSent(
       sent_at: at,
       updated_at: at,
     })
-    await audit(ctx, trx, {
-      action: 'settlement.send',
-      tenant: a.tenant_slug,
-      branch: a.branch_code,
-      target: b.id,
-      request: {
-        reference: b.reference,
-        adapter: t.adapter,
-        transferId: t.transferId,
-        files: t.files,
-        net: String(b.net_minor),
-        currency: b.currency,
-      },
+    await auditBatch(ctx, trx, 'settlement.send', a, b, {
+      adapter: t.adapter,
+      transferId: t.transferId,
+      files: t.files,
+      net: String(b.net_minor),
+      currency: b.currency,
     })
     return true
   })
@@ -287,17 +345,11 @@ export async function failLocked(
   ctx: Ctx,
   trx: Kysely<Database>,
   b: BatchRow,
-  a: { tenant_slug: string; branch_code: string },
+  a: BatchOwner,
   reason: string,
 ): Promise<void> {
   const at = ctx.clock.now().toISOString()
   await updateBatch(trx, b.id, { status: 'failed', failure_reason: reason, updated_at: at })
   await releaseItems(trx, b.id, at)
-  await audit(ctx, trx, {
-    action: 'settlement.fail',
-    tenant: a.tenant_slug,
-    branch: a.branch_code,
-    target: b.id,
-    request: { reference: b.reference, reason },
-  })
+  await auditBatch(ctx, trx, 'settlement.fail', a, b, { reason })
 }

@@ -1,4 +1,4 @@
-import { toDecimalString } from '../core/money/format.js'
+import { minorAndDecimal } from '../core/money/format.js'
 import type { BatchRow } from './batches-store.js'
 
 /** A settlement batch as `dsh settle`, `dsh settlements list|show` and the API show it. */
@@ -33,14 +33,8 @@ export interface BatchView {
 }
 
 export function batchView(r: BatchRow, branch: string): BatchView {
-  const m = (v: unknown) => BigInt(v as string)
-  const d = (minor: bigint) => toDecimalString({ minor, currency: r.currency })
-  const gross = m(r.gross_minor)
-  const tx = m(r.transaction_fees_minor)
-  const conv = m(r.conversion_fees_minor)
-  const stl = m(r.settlement_fee_minor)
-  const fees = m(r.fees_minor)
-  const net = m(r.net_minor)
+  const money = <K extends string>(name: K, v: unknown) =>
+    minorAndDecimal(name, { minor: BigInt(v as string), currency: r.currency })
   return {
     id: r.id,
     reference: r.reference,
@@ -51,18 +45,12 @@ export function batchView(r: BatchRow, branch: string): BatchView {
     periodEnd: r.period_end,
     status: r.status,
     paymentCount: Number(r.payment_count),
-    grossMinor: gross,
-    gross: d(gross),
-    transactionFeesMinor: tx,
-    transactionFees: d(tx),
-    conversionFeesMinor: conv,
-    conversionFees: d(conv),
-    settlementFeeMinor: stl,
-    settlementFee: d(stl),
-    feesMinor: fees,
-    fees: d(fees),
-    netMinor: net,
-    net: d(net),
+    ...money('gross', r.gross_minor),
+    ...money('transactionFees', r.transaction_fees_minor),
+    ...money('conversionFees', r.conversion_fees_minor),
+    ...money('settlementFee', r.settlement_fee_minor),
+    ...money('fees', r.fees_minor),
+    ...money('net', r.net_minor),
     transfer:
       r.transfer_adapter && r.sent_at
         ? {
@@ -82,3 +70,23 @@ export function batchView(r: BatchRow, branch: string): BatchView {
 
 /** `SETTLEMENT-` + the last 10 characters of the batch id (the ULID's random part). */
 export const referenceOf = (batchId: string) => `SETTLEMENT-${batchId.slice(-10)}`
+
+/**
+ * A batch's figures from its members' totals and its settlement fee: transaction fees = Σ member
+ * fees − Σ their conversion parts, fees = Σ member fees + the settlement fee, net = gross − fees.
+ */
+export function batchFigures(
+  t: { count: number; gross: bigint; fees: bigint; conversion: bigint },
+  settlementFee: bigint,
+) {
+  const fees = t.fees + settlementFee
+  return {
+    payment_count: t.count,
+    gross_minor: t.gross,
+    transaction_fees_minor: t.fees - t.conversion,
+    conversion_fees_minor: t.conversion,
+    settlement_fee_minor: settlementFee,
+    fees_minor: fees,
+    net_minor: t.gross - fees,
+  }
+}

@@ -92,7 +92,7 @@ class DryRun {
   constructor(readonly result: ImportResult) {}
 }
 
-const BATCH = 500
+const BATCH = 1000
 
 interface Reject {
   line: number
@@ -157,8 +157,14 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
       let currency: string | undefined
       const occurrences = new Map<string, number>()
       let pending: Insertable<StatementLinesTable>[] = []
+      // Stored lines are looked up before inserting while the previous chunk had some (a
+      // re-import, an overlap); a chunk of new lines is inserted straight away (a conflict
+      // would still be skipped, and turns the look-up back on).
+      let probe = true
       const flush = async () => {
-        imported += await insertLines(trx, pending)
+        const n = await insertLines(trx, pending, probe)
+        probe = n < pending.length
+        imported += n
         pending = []
       }
       // Running balance, checked in file order both ways until the order is known.
@@ -179,6 +185,7 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
           separator: profile.separator,
           encoding: profile.encoding,
           onChunk: (c) => sha.update(c),
+          raw: profile.skipPatterns.length > 0 || req.rejectsFile !== undefined,
           // The header is the first line naming every mapped column; the lines before it are
           // the preamble. Without names, skipLines lines are skipped.
           start: (peek) => {
@@ -193,107 +200,108 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
           },
         })
         preamble.push(...csv.preamble)
-        for await (const rec of csv.records) {
-          if (profile.skipPatterns.some((p) => p.test(rec.raw))) continue
-          if (!cols) {
-            if (!named || isHeaderRow(profile, rec.cells)) {
-              try {
-                cols = resolveColumns(profile, rec.cells)
-              } catch (e) {
-                if (e instanceof RowError) throw refuse(rec.line, e.column, e.message)
-                throw e
+        for await (const batch of csv.records)
+          for (const rec of batch) {
+            if (profile.skipPatterns.some((p) => p.test(rec.raw))) continue
+            if (!cols) {
+              if (!named || isHeaderRow(profile, rec.cells)) {
+                try {
+                  cols = resolveColumns(profile, rec.cells)
+                } catch (e) {
+                  if (e instanceof RowError) throw refuse(rec.line, e.column, e.message)
+                  throw e
+                }
+                width = rec.cells.length
+                continue
               }
-              width = rec.cells.length
+              preamble.push(rec.raw)
+              if (preamble.length > 50)
+                throw refuse(
+                  rec.line,
+                  1,
+                  `no header row with the columns ${Object.values(profile.columns).join(', ')} in the first 50 lines`,
+                )
               continue
             }
-            preamble.push(rec.raw)
-            if (preamble.length > 50)
-              throw refuse(
-                rec.line,
-                1,
-                `no header row with the columns ${Object.values(profile.columns).join(', ')} in the first 50 lines`,
+            lines++
+            if (profile.header ? rec.cells.length !== width : rec.cells.length < width) {
+              bad(
+                rec,
+                Math.min(rec.cells.length, width) + 1,
+                `expected ${width} columns, got ${rec.cells.length}`,
               )
-            continue
-          }
-          lines++
-          if (profile.header ? rec.cells.length !== width : rec.cells.length < width) {
-            bad(
-              rec,
-              Math.min(rec.cells.length, width) + 1,
-              `expected ${width} columns, got ${rec.cells.length}`,
-            )
-            continue
-          }
-          let row: CanonicalRow
-          try {
-            row = canonicalRow(
-              profile,
-              cols,
-              rec.cells,
-              rec.line,
-              profile.currency ?? branch.currency,
-            )
-          } catch (e) {
-            if (e instanceof RowError) {
-              bad(rec, e.column, e.message)
               continue
             }
-            throw e
-          }
-          if (currency === undefined) currency = row.currency
-          if (minAt === undefined || row.bookedAt < minAt) minAt = row.bookedAt
-          if (maxAt === undefined || row.bookedAt > maxAt) maxAt = row.bookedAt
-          if (row.balanceMinor !== null) {
-            if (firstAt === undefined) firstAt = row.bookedAt
-            else if (newestFirst === undefined && row.bookedAt !== firstAt) {
-              newestFirst = row.bookedAt < firstAt
-              if (newestFirst) forward = []
-              else backward = []
+            let row: CanonicalRow
+            try {
+              row = canonicalRow(
+                profile,
+                cols,
+                rec.cells,
+                rec.line,
+                profile.currency ?? branch.currency,
+              )
+            } catch (e) {
+              if (e instanceof RowError) {
+                bad(rec, e.column, e.message)
+                continue
+              }
+              throw e
             }
-            // A transaction that did not complete (M-Pesa `Failed`) leaves the balance as it was.
-            const moved = (r: CanonicalRow) => (r.completed ? r.amountMinor : 0n)
-            if (prev && prev.balanceMinor !== null) {
-              if (newestFirst !== true && prev.balanceMinor + moved(row) !== row.balanceMinor)
-                forward.push({
-                  line: row.line,
-                  expected: prev.balanceMinor + moved(row),
-                  actual: row.balanceMinor,
-                })
-              if (newestFirst !== false && row.balanceMinor + moved(prev) !== prev.balanceMinor)
-                backward.push({
-                  line: prev.line,
-                  expected: row.balanceMinor + moved(prev),
-                  actual: prev.balanceMinor,
-                })
+            if (currency === undefined) currency = row.currency
+            if (minAt === undefined || row.bookedAt < minAt) minAt = row.bookedAt
+            if (maxAt === undefined || row.bookedAt > maxAt) maxAt = row.bookedAt
+            if (row.balanceMinor !== null) {
+              if (firstAt === undefined) firstAt = row.bookedAt
+              else if (newestFirst === undefined && row.bookedAt !== firstAt) {
+                newestFirst = row.bookedAt < firstAt
+                if (newestFirst) forward = []
+                else backward = []
+              }
+              // A transaction that did not complete (M-Pesa `Failed`) leaves the balance as it was.
+              const moved = (r: CanonicalRow) => (r.completed ? r.amountMinor : 0n)
+              if (prev && prev.balanceMinor !== null) {
+                if (newestFirst !== true && prev.balanceMinor + moved(row) !== row.balanceMinor)
+                  forward.push({
+                    line: row.line,
+                    expected: prev.balanceMinor + moved(row),
+                    actual: row.balanceMinor,
+                  })
+                if (newestFirst !== false && row.balanceMinor + moved(prev) !== prev.balanceMinor)
+                  backward.push({
+                    line: prev.line,
+                    expected: row.balanceMinor + moved(prev),
+                    actual: prev.balanceMinor,
+                  })
+              }
+              prev = row
             }
-            prev = row
+            const h = keyHash(rowKey(branch.id, profile.account, row))
+            const occ = occurrences.get(h) ?? 0
+            occurrences.set(h, occ + 1)
+            const fp = fingerprint(h, occ)
+            pending.push({
+              id: `sl_${fp}`,
+              statement_id: statementId,
+              branch_id: branch.id,
+              kind: profile.kind,
+              account: profile.account,
+              fingerprint: fp,
+              line_no: row.line,
+              occurrence: occ,
+              booked_at: row.bookedAt,
+              value_date: row.valueDate,
+              amount_minor: row.amountMinor,
+              currency: row.currency,
+              transaction_id: row.transactionId,
+              reference: row.reference,
+              description: row.description,
+              counterparty: row.counterparty,
+              balance_minor: row.balanceMinor,
+              completed: row.completed ? 1 : 0,
+            })
+            if (pending.length >= BATCH) await flush()
           }
-          const h = keyHash(rowKey(branch.id, profile.account, row))
-          const occ = occurrences.get(h) ?? 0
-          occurrences.set(h, occ + 1)
-          const fp = fingerprint(h, occ)
-          pending.push({
-            id: `sl_${fp}`,
-            statement_id: statementId,
-            branch_id: branch.id,
-            kind: profile.kind,
-            account: profile.account,
-            fingerprint: fp,
-            line_no: row.line,
-            occurrence: occ,
-            booked_at: row.bookedAt,
-            value_date: row.valueDate,
-            amount_minor: row.amountMinor,
-            currency: row.currency,
-            transaction_id: row.transactionId,
-            reference: row.reference,
-            description: row.description,
-            counterparty: row.counterparty,
-            balance_minor: row.balanceMinor,
-            completed: row.completed ? 1 : 0,
-          })
-          if (pending.length >= BATCH) await flush()
-        }
       } catch (e) {
         if (e instanceof CsvReadError) throw refuse(e.line, e.column, e.message)
         throw e

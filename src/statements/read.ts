@@ -6,6 +6,7 @@ import { CsvError, parse } from 'csv-parse'
 export interface CsvRecord {
   line: number
   cells: string[]
+  /** The record as written (empty unless ReadOptions.raw). */
   raw: string
 }
 
@@ -30,12 +31,15 @@ export interface ReadOptions {
    * where the CSV starts (the header, or the first data row); the lines before are the preamble.
    */
   start?: (lines: readonly string[]) => number
+  /** Keep each record's raw text (a copy of every line: only when it is needed). */
+  raw?: boolean
 }
 
 export interface CsvFile {
   /** The lines before the CSV starts (organisation, period, ...), empty ones left out. */
   preamble: string[]
-  records: AsyncGenerator<CsvRecord>
+  /** The records in file order, in batches (as many as the parser has ready). */
+  records: AsyncGenerator<CsvRecord[]>
 }
 
 const PEEK = 64 * 1024
@@ -94,31 +98,82 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
       yield c
     }
   }
+  // No `info` (an object of counters per record): the line a record ends on is counted here,
+  // one per record plus the line breaks inside its quoted cells. Empty lines come through as
+  // one empty cell, so they are counted too, and skipped.
   const parser = parse({
     delimiter: options.separator,
     encoding: enc,
     relax_column_count: true,
-    skip_empty_lines: true,
-    info: true,
-    raw: true,
+    skip_empty_lines: false,
+    // Standard input cannot be read twice: keep the raw text to place an unclosed quote.
+    raw: options.raw === true || typeof source !== 'string',
   })
   const feed = Readable.from(body())
   feed.on('error', (e: Error) => parser.destroy(e))
   feed.pipe(parser)
-  async function* records(): AsyncGenerator<CsvRecord> {
+  let signalled = false
+  let wake: (() => void) | undefined
+  let failure: unknown
+  let ended = false
+  const signal = () => {
+    signalled = true
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  parser.on('readable', signal)
+  parser.on('end', () => {
+    ended = true
+    signal()
+  })
+  parser.on('error', (e) => {
+    failure = e
+    signal()
+  })
+  async function* records(): AsyncGenerator<CsvRecord[]> {
     let lastLine = startLine
     try {
-      for await (const rec of parser as AsyncIterable<{
-        record: string[]
-        info: { lines: number }
-        raw: string
-      }>) {
-        lastLine = rec.info.lines + startLine
-        yield { line: lastLine, cells: rec.record, raw: rec.raw.replace(/\r?\n$/, '') }
+      for (;;) {
+        const batch: CsvRecord[] = []
+        for (;;) {
+          const rec = parser.read() as string[] | { record: string[]; raw: string } | null
+          if (rec === null) break
+          const cells = Array.isArray(rec) ? rec : rec.record
+          lastLine++
+          for (const c of cells) {
+            let at = c.indexOf('\n')
+            while (at >= 0) {
+              lastLine++
+              at = c.indexOf('\n', at + 1)
+            }
+          }
+          if (cells.length === 1 && cells[0] === '') continue
+          batch.push({
+            line: lastLine,
+            cells,
+            raw: Array.isArray(rec) ? '' : rec.raw.replace(/\r?\n$/, ''),
+          })
+        }
+        if (batch.length > 0) yield batch
+        if (failure !== undefined) throw failure
+        if (ended) return
+        if (!signalled) await new Promise<void>((r) => (wake = r))
+        signalled = false
       }
     } catch (e) {
       if (e instanceof CsvError) {
         const info = e as unknown as { lines?: number; column?: number; raw?: string }
+        // Where the unclosed quote opened needs the record's raw text: read the file again
+        // keeping it (only on this error).
+        if (
+          e.code === 'CSV_QUOTE_NOT_CLOSED' &&
+          info.raw === undefined &&
+          typeof source === 'string'
+        ) {
+          const again = await openCsv(source, { ...options, onChunk: () => {}, raw: true })
+          for await (const _ of again.records);
+        }
         // An unclosed quote is found at the end of the file: the record began as many lines
         // before as its raw text has line breaks.
         const raw = info.raw ?? ''

@@ -1,4 +1,6 @@
 import type { Insertable, Kysely, Selectable } from 'kysely'
+import { existing, insertMany } from '../store/bulk.js'
+import { rowsWhere } from '../store/rows.js'
 import type { Database, StatementLinesTable, StatementsTable } from '../store/schema.js'
 
 export type StatementRow = Selectable<StatementsTable>
@@ -23,60 +25,98 @@ export const findStatementBySha = (
   sha256: string,
   exceptId: string,
 ) =>
-  db
-    .selectFrom('statements')
-    .selectAll()
-    .where('branch_id', '=', branchId)
-    .where('kind', '=', kind)
-    .where('sha256', '=', sha256)
+  rowsWhere(db, 'statements', { branch_id: branchId, kind, sha256 })
     .where('id', '!=', exceptId)
     .orderBy('created_at')
     .orderBy('id')
     .executeTakeFirst()
 
-/** Inserts lines, skipping fingerprints already stored (the id is `sl_` + the fingerprint); returns how many were new. */
+const LINE_COLUMNS = [
+  'id',
+  'statement_id',
+  'branch_id',
+  'kind',
+  'account',
+  'fingerprint',
+  'line_no',
+  'occurrence',
+  'booked_at',
+  'value_date',
+  'amount_minor',
+  'currency',
+  'transaction_id',
+  'reference',
+  'description',
+  'counterparty',
+  'balance_minor',
+  'completed',
+] as const satisfies readonly (keyof StatementLinesTable)[]
+
+/**
+ * Inserts lines, skipping fingerprints already stored (the id is `sl_` + the fingerprint).
+ * With `probe`, the chunk's ids are looked up first and only the missing lines are offered (a
+ * re-import then binds one value per line, not eighteen). Returns how many were new.
+ */
 export async function insertLines(
   db: Kysely<Database>,
   rows: Insertable<StatementLinesTable>[],
+  probe = true,
 ): Promise<number> {
   if (rows.length === 0) return 0
-  const r = await db
-    .insertInto('statement_lines')
-    .values(rows)
-    .onConflict((oc) => oc.column('id').doNothing())
-    .executeTakeFirst()
-  return Number(r.numInsertedOrUpdatedRows ?? 0n)
+  let fresh = rows
+  if (probe) {
+    const present = await existing(
+      db,
+      'statement_lines',
+      'id',
+      rows.map((r) => r.id),
+    )
+    if (present.size > 0) fresh = rows.filter((r) => !present.has(r.id))
+  }
+  return insertMany(db, 'statement_lines', LINE_COLUMNS, fresh, { ignoreConflictOn: 'id' })
 }
 
 export const listStatements = (db: Kysely<Database>, branchId: string, kind: string) =>
-  db
-    .selectFrom('statements')
-    .selectAll()
-    .where('branch_id', '=', branchId)
-    .where('kind', '=', kind)
+  rowsWhere(db, 'statements', { branch_id: branchId, kind })
     .orderBy('period_from')
     .orderBy('id')
     .execute()
 
-/** Lines of a branch's statements of one kind booked in [from, to), with their file. */
-export const listLines = (
+const MATCH_LINE_COLUMNS = [
+  'id',
+  'statement_id',
+  'line_no',
+  'booked_at',
+  'amount_minor',
+  'currency',
+  'transaction_id',
+  'reference',
+  'counterparty',
+] as const satisfies readonly (keyof StatementLinesTable)[]
+
+/** What reconciliation reads of a statement line. */
+export type MatchLineRow = Pick<StatementLineRow, (typeof MATCH_LINE_COLUMNS)[number]>
+
+/**
+ * The completed lines of a branch's statements of one kind booked in [from, to): one indexed
+ * range read (branch, kind, booked_at), only the columns matching needs, in no particular order
+ * (the matcher sorts).
+ */
+export const listCompletedLines = (
   db: Kysely<Database>,
   branchId: string,
   kind: string,
   fromIso: string,
   toIso: string,
-) =>
+): Promise<MatchLineRow[]> =>
   db
-    .selectFrom('statement_lines as l')
-    .innerJoin('statements as s', 's.id', 'l.statement_id')
-    .selectAll('l')
-    .select('s.file')
-    .where('l.branch_id', '=', branchId)
-    .where('l.kind', '=', kind)
-    .where('l.booked_at', '>=', fromIso)
-    .where('l.booked_at', '<', toIso)
-    .orderBy('l.booked_at')
-    .orderBy('l.fingerprint')
+    .selectFrom('statement_lines')
+    .select(MATCH_LINE_COLUMNS)
+    .where('branch_id', '=', branchId)
+    .where('kind', '=', kind)
+    .where('booked_at', '>=', fromIso)
+    .where('booked_at', '<', toIso)
+    .where('completed', '=', 1)
     .execute()
 
 export const findLine = (db: Kysely<Database>, id: string) =>

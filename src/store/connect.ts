@@ -45,6 +45,19 @@ export interface OpenOptions {
 export const dialectOf = (db: Kysely<unknown> | Kysely<Database>): Dialect =>
   db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite'
 
+/** A prepared SQLite statement run with positional values (better-sqlite3). */
+export interface NativeStatement {
+  run(params: readonly unknown[]): { changes: number | bigint }
+}
+const nativeWriters = new WeakMap<object, { prepare(sql: string): NativeStatement }>()
+
+/**
+ * Inside a SQLite store's `write`, the transaction's own better-sqlite3 connection, for
+ * statements run row by row without a promise per row (src/store/bulk.ts); undefined elsewhere
+ * (PostgreSQL, or outside a write).
+ */
+export const nativeWriter = (db: object) => nativeWriters.get(db)
+
 export const isPostgresUrl = (spec: string): boolean => /^postgres(ql)?:\/\//i.test(spec)
 
 /** The one URL-masking function (src/core/url-mask.ts), under the name the store code knew. */
@@ -199,6 +212,7 @@ async function openSqliteConnection(path: string, options: OpenOptions): Promise
     write: readOnlyAware(maskUrl(path), (fn) =>
       db.connection().execute(async (conn) => {
         await sql`begin immediate`.execute(conn)
+        nativeWriters.set(conn, native as unknown as { prepare(sql: string): NativeStatement })
         try {
           const result = await fn(conn)
           await sql`commit`.execute(conn)
@@ -271,11 +285,16 @@ function exactIntegers(native: {
   const statements = new Map<string, ReturnType<typeof native.prepare>>()
   const narrow = (v: unknown) =>
     typeof v === 'bigint' && v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v
+  // The row is a fresh object from the driver: narrowed in place, not copied (a read of 100k
+  // rows copied every one of them).
   const row = (r: unknown): unknown => {
     if (typeof r !== 'object' || r === null) return r
-    const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(r)) out[k] = narrow(v)
-    return out
+    const o = r as Record<string, unknown>
+    for (const k in o) {
+      const v = o[k]
+      if (typeof v === 'bigint') o[k] = narrow(v)
+    }
+    return o
   }
   return {
     close: () => {

@@ -59,15 +59,19 @@ export interface GatewayConfigsTable {
   updated_at: string
 }
 
-export interface SettlementAccountsTable {
-  id: string
-  branch_id: string
-  currency: string
+/** The bank account columns of settlement and collection accounts. */
+export interface BankAccountColumns {
   account_name: string
   account_number: string
   bank_name: string
   bank_code: string | null
   swift: string | null
+}
+
+export interface SettlementAccountsTable extends BankAccountColumns {
+  id: string
+  branch_id: string
+  currency: string
   schedule: string
   at_time: string
   weekday: string | null
@@ -210,6 +214,51 @@ export interface Database {
   fx_rates: FxRatesTable
   alerts: AlertsTable
   dashboard_sessions: DashboardSessionsTable
+  payment_counts: PaymentCountsTable
+  payment_hour_counts: PaymentHourCountsTable
+  inbox_counts: InboxCountsTable
+}
+
+// Counters kept by triggers (migration 2026_11_29_0012_counters). A payment with no gateway
+// counts under gateway ''. Read them summed per key: PostgreSQL keeps a key's delta rows until a
+// later move folds them.
+
+export interface PaymentCountsTable {
+  tenant_id: string
+  branch_id: string
+  gateway: string
+  status: string
+  settlement_status: string
+  currency: string
+  count: Int8
+  amount_minor: Int8
+  /** 1: a delta row a move appended (PostgreSQL, until folded); 0: the key's folded row. */
+  delta: Generated<number>
+}
+
+export interface PaymentHourCountsTable {
+  tenant_id: string
+  branch_id: string
+  /** UTC hour of creation, `YYYY-MM-DDTHH`. */
+  hour: string
+  status: string
+  method: string
+  gateway: string
+  currency: string
+  count: Int8
+  amount_minor: Int8
+  /** Succeeded payments with a completion time, and Σ of their creation → completion ms. */
+  completed_count: Int8
+  processing_ms: Int8
+  delta: Generated<number>
+}
+
+export interface InboxCountsTable {
+  gateway: string
+  status: string
+  count: Int8
+  duplicates: Int8
+  delta: Generated<number>
 }
 
 // The daemon (migration 2026_11_26_0004_daemon).
@@ -450,15 +499,10 @@ export interface SettlementRunsTable {
   created_at: string
 }
 
-export interface CollectionAccountsTable {
+export interface CollectionAccountsTable extends BankAccountColumns {
   id: string
   tenant_id: string
   currency: string
-  account_name: string
-  account_number: string
-  bank_name: string
-  bank_code: string | null
-  swift: string | null
   created_at: string
   updated_at: string
 }

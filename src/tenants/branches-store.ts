@@ -1,4 +1,5 @@
-import type { Kysely, Selectable, Updateable } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
+import { updateById } from '../store/rows.js'
 import type { BranchesTable, Database } from '../store/schema.js'
 
 export type BranchRow = Selectable<BranchesTable>
@@ -26,8 +27,4 @@ export function listBranches(db: Kysely<Database>, filter: { tenantId?: string }
 export const insertBranch = (db: Kysely<Database>, row: BranchRow) =>
   db.insertInto('branches').values(row).execute()
 
-export const updateBranch = (
-  db: Kysely<Database>,
-  id: string,
-  changes: Updateable<BranchesTable>,
-) => db.updateTable('branches').set(changes).where('id', '=', id).execute()
+export const updateBranch = updateById('branches')

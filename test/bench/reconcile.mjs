@@ -5,7 +5,14 @@
 // process against a SQLite store. When `hledger` is on the PATH the same CSV is read by
 // `hledger print` with an equivalent rules file and the ratio printed; otherwise it says skipped.
 import { spawnSync } from 'node:child_process'
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  createWriteStream,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -290,6 +297,9 @@ async function main() {
     const bankCsv = join(dir, 'bank.csv')
     await seedBatches(join(dir, 'home', 'dsh.db'), BATCHES, bankCsv)
     dsh(env, ['reconcile', 'import', bankCsv, '--branch', 'bench', '--profile', 'bank', '--json'])
+    // With BENCH_KEEP, a copy of the store as it was before the run (to profile the run again).
+    if (process.env.BENCH_KEEP)
+      copyFileSync(join(dir, 'home', 'dsh.db'), join(dir, 'home', 'before-run.db'))
     const rec = dsh(env, ['reconcile', 'run', '--branch', 'bench', '--json'])
     if (!rec.stdout) throw new Error(`reconcile printed nothing (${rec.code}): ${rec.stderr}`)
     const report = JSON.parse(rec.stdout)
@@ -351,9 +361,9 @@ async function main() {
   console.log(row(`re-import ${LINES} (0 new)`, results.reimport))
   console.log(
     row(
-      `reconcile $LINES+$BATCHESlines`,
+      `reconcile ${LINES}+${BATCHES} lines`,
       results.reconcile,
-      `   auto-matched $(results.reconcile.autoMatchRateBp / 100).toFixed(2)%`,
+      `   auto-matched ${(results.reconcile.autoMatchRateBp / 100).toFixed(2)}%`,
     ),
   )
   if (results.big)

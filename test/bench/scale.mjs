@@ -215,26 +215,9 @@ function setUp(home) {
  */
 async function seed(home, n) {
   const file = join(home, 'dsh.db')
-  const { createApp } = await import(dist('src/app.js'))
   const { auditKey } = await import(dist('src/vault/vault.js'))
   const { nextRecord, toStoredRow } = await import(dist('src/core/audit/chain.js'))
-  const { ulidGen } = await import(dist('src/core/ids.js'))
-  const { randomBytes } = await import('node:crypto')
-  const app = createApp(
-    {
-      env: { ...process.env, DSH_HOME: home },
-      stdout: process.stdout,
-      stderr: process.stderr,
-      stdin: process.stdin,
-      stdinIsTTY: false,
-      stdoutIsTTY: false,
-      stderrIsTTY: false,
-      clock: { now: () => new Date() },
-      ids: ulidGen(Date.now, (k) => randomBytes(k)),
-      user: 'bench',
-    },
-    {},
-  )
+  const app = await appFor(home)
   const store = await app.store()
   const key = await auditKey(app, store.db, false)
   await app.close()
@@ -621,8 +604,41 @@ async function seed(home, n) {
   return { payments: made, rows: counts, seconds, cpuSeconds, bytes, samples }
 }
 
-/** Derived tables of a store filled by SQL. Nothing to derive in this schema yet. */
-async function rebuildDerived(_home) {}
+/** dsh's own App on a bench store (for the audit key and the derived tables). */
+async function appFor(home) {
+  const { createApp } = await import(dist('src/app.js'))
+  const { ulidGen } = await import(dist('src/core/ids.js'))
+  const { randomBytes } = await import('node:crypto')
+  return createApp(
+    {
+      env: { ...process.env, DSH_HOME: home },
+      stdout: process.stdout,
+      stderr: process.stderr,
+      stdin: process.stdin,
+      stdinIsTTY: false,
+      stdoutIsTTY: false,
+      stderrIsTTY: false,
+      clock: { now: () => new Date() },
+      ids: ulidGen(Date.now, (k) => randomBytes(k)),
+      user: 'bench',
+    },
+    {},
+  )
+}
+
+/**
+ * Derived tables of a store filled by SQL: the counters behind /metrics, health and report
+ * (migration 0012). Its triggers already kept them during the load; the full recount makes sure.
+ */
+async function rebuildDerived(home) {
+  const { rebuildCounters } = await import(dist('src/reports/counters.js'))
+  const app = await appFor(home)
+  try {
+    await rebuildCounters(app)
+  } finally {
+    await app.close()
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // The daemon.

@@ -1,7 +1,9 @@
 // Settlement benchmark (issue 11): one `settle --all` over 100,000 succeeded payments in 40
-// branches (two gateways each, so 80 batches, file transfers written to the outbox), then the rerun
-// that finds nothing to do. Targets on SQLite: run <= 1 s, rerun <= 0.5 s. Set-based SQL: one
-// INSERT … SELECT and one UPDATE … WHERE per batch, never a statement per payment.
+// branches (one gateway each, so 40 batches, file transfers written to the outbox), then the rerun
+// that finds nothing to do. Targets on SQLite: run <= 1 s, rerun <= 0.5 s. Set-based SQL: the
+// run's members are read once from the covering partial index payments_settle_idx, then one
+// INSERT … SELECT fills the items and one UPDATE moves the payments, whatever their number.
+// It prints wall time and the process's CPU time (the machine is shared: say how loaded it was).
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -14,6 +16,28 @@ const dist = (p) => pathToFileURL(join(ROOT, 'dist', p)).href
 const PAYMENTS = Number(process.env.BENCH_SETTLE_PAYMENTS ?? 100_000)
 const BRANCHES = Number(process.env.BENCH_SETTLE_BRANCHES ?? 40)
 const ROUNDS = Number(process.env.BENCH_SETTLE_ROUNDS ?? 3)
+// A PostgreSQL URL runs the same on PostgreSQL (an empty database per round is made from it).
+const PG_URL = process.env.BENCH_SETTLE_PG_URL
+
+async function pgDatabase(round) {
+  const { default: pg } = await import('pg')
+  const name = `dsh_bench_settle_${process.pid}_${round}`
+  const admin = new pg.Client({ connectionString: PG_URL })
+  await admin.connect()
+  await admin.query(`create database ${name}`)
+  await admin.end()
+  const url = new URL(PG_URL)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_URL })
+      await c.connect()
+      await c.query(`drop database if exists ${name} with (force)`)
+      await c.end()
+    },
+  }
+}
 
 function cli(env, ...args) {
   const r = spawnSync(process.execPath, [DSH, ...args], {
@@ -24,8 +48,8 @@ function cli(env, ...args) {
   return r.stdout
 }
 
-async function seed(home) {
-  const env = { DSH_HOME: home }
+async function seed(home, db = join(home, 'dsh.db')) {
+  const env = { DSH_HOME: home, DSH_DB: db }
   cli(env, 'init')
   cli(env, 'tenant', 'add', 'acme', '--name', 'Acme')
   cli(
@@ -72,7 +96,7 @@ async function seed(home) {
     )
   }
   const { openStore } = await import(dist('src/store/connect.js'))
-  const store = await openStore(join(home, 'dsh.db'))
+  const store = await openStore(db)
   const branches = await store.db
     .selectFrom('branches')
     .select(['id', 'tenant_id'])
@@ -129,14 +153,16 @@ async function main() {
   const results = []
   for (let round = 0; round < ROUNDS; round++) {
     const home = mkdtempSync(join(tmpdir(), 'dsh-bench-settle-'))
+    const pgDb = PG_URL ? await pgDatabase(round) : undefined
+    const db = pgDb?.url ?? join(home, 'dsh.db')
     try {
-      await seed(home)
+      await seed(home, db)
       const { createApp } = await import(dist('src/app.js'))
       const { settle } = await import(dist('src/settlement/settle.js'))
       const { ulidGen } = await import(dist('src/core/ids.js'))
       const { randomBytes } = await import('node:crypto')
       const rt = {
-        env: { ...process.env, DSH_HOME: home },
+        env: { ...process.env, DSH_HOME: home, DSH_DB: db },
         stdout: process.stdout,
         stderr: process.stderr,
         stdin: process.stdin,
@@ -170,7 +196,7 @@ async function main() {
       const files = readdirSync(join(home, 'outbox')).length
       // the CLI end to end, for reference (process start, store open, output)
       const c0 = performance.now()
-      cli({ DSH_HOME: home }, 'settle', '--all', '--date', '2026-12-01', '--json')
+      cli({ DSH_HOME: home, DSH_DB: db }, 'settle', '--all', '--date', '2026-12-01', '--json')
       const c1 = performance.now()
       results.push({
         runMs: t1 - t0,
@@ -183,6 +209,7 @@ async function main() {
       })
     } finally {
       rmSync(home, { recursive: true, force: true })
+      await pgDb?.drop()
     }
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -192,9 +219,10 @@ async function main() {
   const runCpu = median(results.map((r) => r.runCpuMs))
   const rerunCpu = median(results.map((r) => r.rerunCpuMs))
   const { loadavg } = await import('node:os')
-  const ok = run <= 1000 && rerun <= 500
+  // The targets are SQLite's (the embedded default); PostgreSQL is measured for reference.
+  const ok = PG_URL ? true : run <= 1000 && rerun <= 500
   console.log(
-    `settlement: ${PAYMENTS} payments, ${BRANCHES} branches, ${results[0].batches} batches, ${results[0].files} outbox files`,
+    `settlement (${PG_URL ? 'PostgreSQL' : 'SQLite'}): ${PAYMENTS} payments, ${BRANCHES} branches, ${results[0].batches} batches, ${results[0].files} outbox files`,
   )
   console.log(
     `  run    median ${run.toFixed(0)} ms  (all: ${results.map((r) => r.runMs.toFixed(0)).join(', ')})  target <= 1000 ms`,
@@ -209,7 +237,7 @@ async function main() {
     `  CLI rerun (process start included) median ${cliRerun.toFixed(0)} ms; load average ${loadavg()[0].toFixed(2)}`,
   )
   console.log(
-    `BENCH_JSON ${JSON.stringify({ bench: 'settlement', payments: PAYMENTS, branches: BRANCHES, runMs: run, rerunMs: rerun, runCpuMs: runCpu, rerunCpuMs: rerunCpu, cliRerunMs: cliRerun, load: loadavg()[0], cores: cpus().length, node: process.version, ok })}`,
+    `BENCH_JSON ${JSON.stringify({ bench: 'settlement', dialect: PG_URL ? 'postgres' : 'sqlite', payments: PAYMENTS, branches: BRANCHES, runMs: run, rerunMs: rerun, runCpuMs: runCpu, rerunCpuMs: rerunCpu, cliRerunMs: cliRerun, load: loadavg()[0], cores: cpus().length, node: process.version, ok })}`,
   )
   if (!ok) process.exitCode = 1
 }

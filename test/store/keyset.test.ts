@@ -103,24 +103,22 @@ describe.each(DIALECTS)('keyset pages ($name)', ({ name, enabled }) => {
         .map((x) => x.id)
 
       const seen: string[] = []
-      let before: { createdAt: string; id: string } | undefined
+      let last: Awaited<ReturnType<typeof listPayments>>[number] | undefined
       for (;;) {
-        const page = await listPayments(db, { limit: 3, before })
+        const page = await listPayments(db, { limit: 3, last })
         seen.push(...page.map((p) => p.id))
-        const last = page.at(-1)
+        last = page.at(-1)
         if (!last || page.length < 3) break
-        before = { createdAt: last.created_at, id: last.id }
       }
       expect(seen).toEqual(expected)
 
       const inbox: string[] = []
-      let after: { receivedAt: string; id: string } | undefined
+      let after: Awaited<ReturnType<typeof listInbox>>[number] | undefined
       for (;;) {
-        const page = await listInbox(db, { limit: 5, before: after })
+        const page = await listInbox(db, { limit: 5, last: after })
         inbox.push(...page.map((p) => p.id))
-        const last = page.at(-1)
-        if (!last || page.length < 5) break
-        after = { receivedAt: last.received_at, id: last.id }
+        after = page.at(-1)
+        if (!after || page.length < 5) break
       }
       expect(inbox).toEqual(expected.map((id) => id.replace('pay_', 'cb_')))
     })

@@ -92,11 +92,12 @@ describe.each(DIALECTS)('hot-path query plans ($name)', ({ name, enabled }) => {
       // they are asked for directly, with the same functions and a cursor).
       await capturing('keyset pages', captured, async () => {
         const db = (await env.app.store()).db
-        const before = { createdAt: '2100-01-01T00:00:00.000Z', id: 'pay_Z' }
-        await listPayments(db, { limit: 500, before })
-        await listPayments(db, { limit: 500, before, status: 'pending' })
-        await listPayments(db, { limit: 500, before, branchId: 'br_x' })
-        await listInbox(db, { limit: 500, before: { receivedAt: before.createdAt, id: 'cb_Z' } })
+        const last = (await listPayments(db, { limit: 1 }))[0]!
+        await listPayments(db, { limit: 500, last })
+        await listPayments(db, { limit: 500, last, status: 'pending' })
+        await listPayments(db, { limit: 500, last, branchId: last.branch_id })
+        const entry = (await listInbox(db, { limit: 1 }))[0]!
+        await listInbox(db, { limit: 500, last: entry })
         await listAuditRows(db, { limit: 500, afterSeq: 1 })
       })
       await cli('audit', 'list')

@@ -87,7 +87,8 @@ function write(value: unknown, stack: Set<object>): string | undefined {
 }
 
 /** Only the content fields, so passing a whole record (with seq and hash) hashes the same. */
-const contentOf = (c: AuditContent): AuditContent => ({
+/** Just the audited content of a row or record (what the hash covers), in its order. */
+export const contentOf = (c: AuditContent): AuditContent => ({
   at: c.at,
   actor: c.actor,
   action: c.action,
@@ -127,14 +128,8 @@ export function nextRecord(
 export function toStoredRow(r: AuditRecord): StoredAuditRow {
   return {
     seq: r.seq,
-    at: r.at,
-    actor: r.actor,
-    action: r.action,
-    tenant: r.tenant,
-    branch: r.branch,
-    target: r.target,
+    ...contentOf(r),
     request: canonicalJson(r.request),
-    outcome: r.outcome,
     prev_hash: r.prevHash,
     hash: r.hash,
   }

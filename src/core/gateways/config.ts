@@ -2,7 +2,7 @@ import { validationError } from '../errors.js'
 import { currency, isCurrency } from '../money/currency.js'
 import { toDecimalString } from '../money/format.js'
 import { parsePositiveAmount } from '../money/parse.js'
-import { type FieldSpec, GATEWAY_FIELDS, isRequired } from './fields.js'
+import { type FieldSpec, fieldsWithValues, GATEWAY_FIELDS, isRequired } from './fields.js'
 import type { GatewayType } from './types.js'
 
 export interface ResolvedConfig {
@@ -41,9 +41,8 @@ export function validateConfig(
   values: Record<string, string>,
 ): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const f of GATEWAY_FIELDS[type]) {
-    const v = values[f.name]
-    if (v === undefined || v === '') continue
+  for (const [f, v] of fieldsWithValues(type, values)) {
+    if (v === '') continue
     if (!isRequired(f, values) && f.requiredWhen) continue // e.g. a till number on a paybill set-up
     out[f.name] = validateField(f, v, values)
   }

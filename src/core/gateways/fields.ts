@@ -56,32 +56,32 @@ const baseUrl = (sandbox: string, production: string): FieldSpec => ({
   defaultFrom: (v) => (v['environment'] === 'production' ? production : sandbox),
 })
 
+/** A whole-number setting within `range`, `fallback` unless given. */
+const intField = (
+  name: string,
+  flag: string,
+  label: string,
+  range: readonly [number, number],
+  fallback: string,
+): FieldSpec => ({ name, flag, kind: 'int', label, range, defaultFrom: () => fallback })
+
 /** Transport and breaker settings every remote gateway has (ORCHESTRATION.md). */
 const reliability: readonly FieldSpec[] = [
-  {
-    name: 'readTimeout',
-    flag: 'read-timeout',
-    kind: 'int',
-    label: 'Read timeout in seconds',
-    range: [1, 120],
-    defaultFrom: () => '30',
-  },
-  {
-    name: 'breakerThreshold',
-    flag: 'breaker-threshold',
-    kind: 'int',
-    label: 'Consecutive gateway faults that open the breaker',
-    range: [1, 100],
-    defaultFrom: () => '5',
-  },
-  {
-    name: 'breakerCooldown',
-    flag: 'breaker-cooldown',
-    kind: 'int',
-    label: 'Seconds the breaker stays open before a probe',
-    range: [1, 3600],
-    defaultFrom: () => '30',
-  },
+  intField('readTimeout', 'read-timeout', 'Read timeout in seconds', [1, 120], '30'),
+  intField(
+    'breakerThreshold',
+    'breaker-threshold',
+    'Consecutive gateway faults that open the breaker',
+    [1, 100],
+    '5',
+  ),
+  intField(
+    'breakerCooldown',
+    'breaker-cooldown',
+    'Seconds the breaker stays open before a probe',
+    [1, 3600],
+    '30',
+  ),
 ]
 
 /**
@@ -251,6 +251,16 @@ export const GATEWAY_FIELDS: Readonly<Record<GatewayType, readonly FieldSpec[]>>
   ],
   cash: [],
 }
+
+/** The fields of a gateway type that `values` holds a value for, each with its value. */
+export const fieldsWithValues = (
+  type: GatewayType,
+  values: Readonly<Record<string, string>>,
+): [FieldSpec, string][] =>
+  GATEWAY_FIELDS[type].flatMap((f) => {
+    const v = values[f.name]
+    return v === undefined ? [] : [[f, v] as [FieldSpec, string]]
+  })
 
 export const ALL_FIELDS: readonly FieldSpec[] = (() => {
   const seen = new Map<string, FieldSpec>()

@@ -30,3 +30,15 @@ export function moneyFields<K extends string>(
     bigint | string
   > & { currency: string }
 }
+
+/**
+ * A money field `x` without its currency (for a view that states the currency once):
+ * `{ xMinor, x }`, typed exactly.
+ */
+export function minorAndDecimal<K extends string>(
+  name: K,
+  m: Money,
+): Record<`${K}Minor`, bigint> & Record<K, string> {
+  return { [`${name}Minor`]: m.minor, [name]: toDecimalString(m) } as Record<`${K}Minor`, bigint> &
+    Record<K, string>
+}

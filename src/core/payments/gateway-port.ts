@@ -97,6 +97,20 @@ export interface CredentialCheck {
   message: string
 }
 
+/** A credential check that could not reach the gateway (exit 6). */
+export const unreachable = (message: string): CredentialCheck => ({
+  ok: false,
+  problem: 'unreachable',
+  message,
+})
+
+/** A credential check whose credentials the gateway refused (exit 7). */
+export const rejected = (message: string): CredentialCheck => ({
+  ok: false,
+  problem: 'rejected',
+  message,
+})
+
 /** One gateway behind one interface; CLI, router and daemon only ever see this. */
 export interface GatewayAdapter {
   readonly type: GatewayType

@@ -1,5 +1,5 @@
-import type { Decisions, Finding, LineIn, LiveMatch, MatchResult, NewMatch } from './match.js'
-import { AUTO_PASSES } from './match.js'
+import type { Decisions, LineIn, LiveMatch, MatchResult } from './match.js'
+import { rejected as rejectedPair, startRun } from './match.js'
 
 export interface BatchIn {
   id: string
@@ -46,31 +46,14 @@ export function matchBatches(
   decisions: Decisions,
   o: BatchOptions,
 ): MatchResult {
-  const lines = linesIn
-    .filter((l) => l.amountMinor > 0n && !decisions.ignoredLines.has(l.id))
-    .sort(byLine)
+  const run = startRun(linesIn, live, decisions, 'batchId', byLine)
+  const { lines, usedLine, matches, findings } = run
+  const usedBatch = run.usedTarget
   const batches = [...batchesIn].sort((a, b) => a.sentAtMs - b.sentAtMs || (a.id < b.id ? -1 : 1))
-  const usedLine = new Set<string>()
-  const usedBatch = new Set<string>()
-  const matches: NewMatch[] = []
-  const findings: Finding[] = []
-  let matched = 0
-  let autoMatched = 0
-  const lineIds = new Set(lines.map((l) => l.id))
-  for (const m of live) {
-    if (!m.batchId) continue
-    usedBatch.add(m.batchId)
-    if (!lineIds.has(m.lineId) || usedLine.has(m.lineId)) continue
-    usedLine.add(m.lineId)
-    matched++
-    if (AUTO_PASSES.has(m.pass)) autoMatched++
-  }
-  const rejected = (l: LineIn, b: BatchIn) => decisions.rejectedPairs.has(`${l.id}|${b.id}`)
+  const rejected = (l: LineIn, b: BatchIn) => rejectedPair(decisions, l.id, b.id)
   const take = (ls: LineIn[], bs: BatchIn[], pass: string, rule: string) => {
     for (const l of ls) {
-      usedLine.add(l.id)
-      matched++
-      if (AUTO_PASSES.has(pass)) autoMatched++
+      run.count(l.id, pass)
       for (const b of bs) matches.push({ lineId: l.id, paymentId: null, batchId: b.id, pass, rule })
     }
     for (const b of bs) usedBatch.add(b.id)
@@ -231,5 +214,5 @@ export function matchBatches(
       suggestion: `ask the bank about ${b.reference}; \`dsh settlements show ${b.id}\``,
     })
   }
-  return { matches, findings, summary: { lines: lines.length, matched, autoMatched } }
+  return { matches, findings, summary: run.summary }
 }

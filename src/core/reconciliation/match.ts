@@ -118,12 +118,58 @@ export interface MatchResult {
 
 const OPEN = new Set(['created', 'pending', 'unknown', 'needs_review'])
 
+/** Upper case, without a copy when it already is (receipts are). */
+const upper = (s: string) => (/[a-z]/.test(s) ? s.toUpperCase() : s)
+
+/** Whether a person rejected the pair (no key is built when nobody rejected anything). */
+export const rejected = (d: Decisions, lineId: string, targetId: string) =>
+  d.rejectedPairs.size > 0 && d.rejectedPairs.has(`${lineId}|${targetId}`)
+
 const byLine = (a: LineIn, b: LineIn) =>
   a.bookedAtMs - b.bookedAtMs ||
   (a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0) ||
   (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 const byPayment = (a: PaymentIn, b: PaymentIn) =>
   a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+/**
+ * What a matcher starts from: the credits it considers (not ignored), in its order, and what the
+ * live matches already use (`target`: the payment or batch side). `count` records a matched line.
+ */
+export function startRun(
+  linesIn: readonly LineIn[],
+  live: readonly LiveMatch[],
+  decisions: Decisions,
+  target: 'paymentId' | 'batchId',
+  order: (a: LineIn, b: LineIn) => number,
+) {
+  const lines = linesIn
+    .filter((l) => l.amountMinor > 0n && !decisions.ignoredLines.has(l.id))
+    .sort(order)
+  const usedLine = new Set<string>()
+  const summary = { lines: lines.length, matched: 0, autoMatched: 0 }
+  const run = {
+    lines,
+    usedLine,
+    usedTarget: new Set<string>(),
+    matches: [] as NewMatch[],
+    findings: [] as Finding[],
+    summary,
+    count(lineId: string, pass: string) {
+      usedLine.add(lineId)
+      summary.matched++
+      if (AUTO_PASSES.has(pass)) summary.autoMatched++
+    },
+  }
+  const lineIds = new Set(lines.map((l) => l.id))
+  for (const m of live) {
+    const t = m[target]
+    if (!t) continue
+    run.usedTarget.add(t)
+    if (lineIds.has(m.lineId) && !usedLine.has(m.lineId)) run.count(m.lineId, m.pass)
+  }
+  return run
+}
 
 /** The criteria a payment must meet to be a line's candidate, in the order they are checked. */
 export const CRITERIA = [
@@ -149,7 +195,7 @@ export function firstFailed(
   if (
     p.receiptNumber !== null &&
     l.transactionId !== null &&
-    p.receiptNumber.toUpperCase() !== l.transactionId.toUpperCase()
+    upper(p.receiptNumber) !== upper(l.transactionId)
   )
     return 'receipt'
   if (p.currency !== l.currency) return 'currency'
@@ -161,7 +207,7 @@ export function firstFailed(
   )
     return 'time window'
   if (!phoneDigitsAgree(l.counterparty, p.phone)) return 'phone'
-  if (d.rejectedPairs.has(`${l.id}|${p.id}`)) return 'rejected'
+  if (rejected(d, l.id, p.id)) return 'rejected'
   return null
 }
 
@@ -187,44 +233,33 @@ export function matchPayments(
   decisions: Decisions,
   o: MatchOptions,
 ): MatchResult {
-  const lines = linesIn
-    .filter((l) => l.amountMinor > 0n && !decisions.ignoredLines.has(l.id))
-    .sort(byLine)
+  const run = startRun(linesIn, live, decisions, 'paymentId', byLine)
+  const { lines, usedLine, matches, findings } = run
+  const usedPayment = run.usedTarget
   const payments = [...paymentsIn].sort(byPayment)
-  const usedLine = new Set<string>()
-  const usedPayment = new Set<string>()
   const involved = new Set<string>()
-  const matches: NewMatch[] = []
-  const findings: Finding[] = []
-  let matched = 0
-  let autoMatched = 0
-  const lineIds = new Set(lines.map((l) => l.id))
-  for (const m of live) {
-    if (!m.paymentId) continue
-    usedPayment.add(m.paymentId)
-    if (!lineIds.has(m.lineId)) continue
-    usedLine.add(m.lineId)
-    matched++
-    if (AUTO_PASSES.has(m.pass)) autoMatched++
-  }
   const succeeded = payments.filter((p) => p.status === 'succeeded')
   const byReceipt = new Map<string, PaymentIn>()
-  for (const p of payments) if (p.receiptNumber) byReceipt.set(p.receiptNumber.toUpperCase(), p)
+  for (const p of payments) if (p.receiptNumber) byReceipt.set(upper(p.receiptNumber), p)
   const match = (l: LineIn, p: PaymentIn, pass: string, rule: string) => {
-    usedLine.add(l.id)
+    run.count(l.id, pass)
     usedPayment.add(p.id)
     matches.push({ lineId: l.id, paymentId: p.id, batchId: null, pass, rule })
-    matched++
-    if (AUTO_PASSES.has(pass)) autoMatched++
   }
   const finding = (f: Omit<Finding, 'batchId'> & { batchId?: string | null }) =>
     findings.push({ batchId: null, ...f })
+  /** The pair is used up and reported, not matched. */
+  const settle = (l: LineIn, p: PaymentIn, f: Omit<Finding, 'batchId'>) => {
+    usedLine.add(l.id)
+    usedPayment.add(p.id)
+    finding(f)
+  }
 
   // Pass 1: exact receipt number.
   const seenTx = new Map<string, LineIn>()
   for (const l of lines) {
     if (!l.transactionId) continue
-    const tx = l.transactionId.toUpperCase()
+    const tx = upper(l.transactionId)
     const first = seenTx.get(tx)
     if (first) {
       usedLine.add(l.id)
@@ -245,14 +280,12 @@ export function matchPayments(
     seenTx.set(tx, l)
     if (usedLine.has(l.id)) continue
     const p = byReceipt.get(tx)
-    if (!p || usedPayment.has(p.id) || decisions.rejectedPairs.has(`${l.id}|${p.id}`)) continue
+    if (!p || usedPayment.has(p.id) || rejected(decisions, l.id, p.id)) continue
     if (p.status === 'succeeded') {
       if (p.currency === l.currency && p.amountMinor === l.amountMinor) {
         match(l, p, 'exact_reference', 'receipt number')
       } else {
-        usedLine.add(l.id)
-        usedPayment.add(p.id)
-        finding({
+        settle(l, p, {
           category: 'amount_mismatch',
           pass: 'exact_reference',
           rule: 'receipt number, amount differs',
@@ -265,9 +298,7 @@ export function matchPayments(
         })
       }
     } else {
-      usedLine.add(l.id)
-      usedPayment.add(p.id)
-      finding({
+      settle(l, p, {
         category: 'missing_in_dsh',
         pass: 'exact_reference',
         rule: `receipt number of a ${p.status} payment`,
@@ -350,9 +381,7 @@ export function matchPayments(
       'tolerance',
       (p) => tolFor(p, o),
       (l, p) => {
-        usedLine.add(l.id)
-        usedPayment.add(p.id)
-        finding({
+        settle(l, p, {
           category: 'amount_mismatch',
           pass: 'tolerance',
           rule: 'amount within tolerance and time, unique candidate',
@@ -410,7 +439,7 @@ export function matchPayments(
         'dsh says succeeded but no money arrived: query the gateway (`dsh payments sync`) and the provider',
     })
   }
-  return { matches, findings, summary: { lines: lines.length, matched, autoMatched } }
+  return { matches, findings, summary: run.summary }
 }
 
 /** Payments (sorted by creation) whose creation time can fit the line's booking time. */

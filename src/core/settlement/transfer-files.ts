@@ -62,6 +62,12 @@ function agent(p: Party, indent: string): string {
   return `${indent}<FinInstnId>${id}</FinInstnId>`
 }
 
+/** A party's account as DbtrAcct/CdtrAcct identify it: `<Id><Othr><Id>number</Id></Othr></Id>`. */
+const accountId = (p: Party, indent: string) =>
+  ['<Id>', '  <Othr>', `    <Id>${cut(p.accountNumber, 34)}</Id>`, '  </Othr>', '</Id>']
+    .map((line) => indent + line)
+    .join('\n')
+
 /** An ISO 20022 pain.001.001.03 customer credit transfer initiation with one transaction. */
 export function transferPain001(t: TransferInstruction): string {
   const amount = toDecimalString({ minor: t.amountMinor, currency: t.currency })
@@ -88,11 +94,7 @@ export function transferPain001(t: TransferInstruction): string {
         <Nm>${cut(t.debtor.name, 70)}</Nm>
       </Dbtr>
       <DbtrAcct>
-        <Id>
-          <Othr>
-            <Id>${cut(t.debtor.accountNumber, 34)}</Id>
-          </Othr>
-        </Id>
+${accountId(t.debtor, '        ')}
         <Ccy>${t.currency}</Ccy>
       </DbtrAcct>
       <DbtrAgt>
@@ -112,11 +114,7 @@ ${agent(t.creditor, '          ')}
           <Nm>${cut(t.creditor.name, 70)}</Nm>
         </Cdtr>
         <CdtrAcct>
-          <Id>
-            <Othr>
-              <Id>${cut(t.creditor.accountNumber, 34)}</Id>
-            </Othr>
-          </Id>
+${accountId(t.creditor, '          ')}
         </CdtrAcct>
         <RmtInf>
           <Ustrd>${cut(t.narrative, 140)}</Ustrd>

@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import { DshError, isDshError } from '../errors.js'
 import { currency as currencyOf, parseAmount } from '../money/index.js'
+import { MAX_MINOR } from '../money/parse.js'
 import { wallClock } from '../time.js'
 import type { ColumnKey, StatementProfile } from './profile.js'
 
@@ -38,37 +39,61 @@ export class RowError extends Error {
 
 interface CompiledFormat {
   re: RegExp
-  order: string[]
+  /** The capture group of each token (0: absent). */
+  y: number
+  mo: number
+  d: number
+  h: number
+  mi: number
+  s: number
 }
+/** `s` as a regular expression that matches it literally. */
+const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
 const formatCache = new Map<string, CompiledFormat>()
 
 function compileFormat(f: string): CompiledFormat {
   let c = formatCache.get(f)
   if (c) return c
   const order: string[] = []
-  const pattern = f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/yyyy|mm|dd|HH|MM|SS/g, (t) => {
+  const pattern = literal(f).replace(/yyyy|mm|dd|HH|MM|SS/g, (t) => {
     order.push(t)
     return t === 'yyyy' ? '(\\d{4})' : '(\\d{1,2})'
   })
-  c = { re: new RegExp(`^${pattern}$`), order }
+  const at = (t: string) => order.indexOf(t) + 1
+  c = {
+    re: new RegExp(`^${pattern}$`),
+    y: at('yyyy'),
+    mo: at('mm'),
+    d: at('dd'),
+    h: at('HH'),
+    mi: at('MM'),
+    s: at('SS'),
+  }
   formatCache.set(f, c)
   return c
 }
 
-const offsetCache = new Map<string, number>()
+/** Per time zone, the offset at each UTC hour met so far. */
+const offsetCache = new Map<string, Map<number, number>>()
 
 /** Minutes east of UTC of `timeZone` at the UTC instant `ms`. */
 function offsetMinutes(timeZone: string, ms: number): number {
   if (timeZone === 'UTC') return 0
-  const key = `${timeZone}|${Math.floor(ms / 3_600_000)}`
-  const cached = offsetCache.get(key)
+  let zone = offsetCache.get(timeZone)
+  if (!zone) {
+    zone = new Map()
+    offsetCache.set(timeZone, zone)
+  }
+  const key = Math.floor(ms / 3_600_000)
+  const cached = zone.get(key)
   if (cached !== undefined) return cached
   const w = wallClock(timeZone, new Date(ms))
   const local = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second)
   // Whole seconds on both sides, so the difference is a whole number of minutes.
   const off = Math.trunc((local - Math.floor(ms / 1000) * 1000) / 60_000)
-  if (offsetCache.size > 100_000) offsetCache.clear()
-  offsetCache.set(key, off)
+  if (zone.size > 100_000) zone.clear()
+  zone.set(key, off)
   return off
 }
 
@@ -106,25 +131,21 @@ export function parseStatementDate(
 ): ParsedDate {
   const t = text.trim()
   for (const f of formats) {
-    const { re, order } = compileFormat(f)
-    const m = re.exec(t)
+    const c = compileFormat(f)
+    const m = c.re.exec(t)
     if (!m) continue
-    const v: Record<string, number> = { yyyy: 0, mm: 1, dd: 1, HH: 0, MM: 0, SS: 0 }
-    order.forEach((tok, i) => {
-      v[tok] = Number(m[i + 1])
-    })
-    const y = v['yyyy'] as number
-    const mo = v['mm'] as number
-    const d = v['dd'] as number
-    const h = v['HH'] as number
-    const mi = v['MM'] as number
-    const s = v['SS'] as number
-    const check = new Date(Date.UTC(y, mo - 1, d))
+    const num = (i: number, none: number) => (i === 0 ? none : Number(m[i]))
+    const y = num(c.y, 0)
+    const mo = num(c.mo, 1)
+    const d = num(c.d, 1)
+    const h = num(c.h, 0)
+    const mi = num(c.mi, 0)
+    const s = num(c.s, 0)
     if (
       mo < 1 ||
       mo > 12 ||
-      check.getUTCDate() !== d ||
-      check.getUTCMonth() !== mo - 1 ||
+      d < 1 ||
+      d > new Date(Date.UTC(y, mo, 0)).getUTCDate() ||
       h > 23 ||
       mi > 59 ||
       s > 59
@@ -138,6 +159,20 @@ export function parseStatementDate(
 
 // ---------------------------------------------------------------------------------------------
 // amounts
+
+const plainAmounts = new Map<string, RegExp>()
+/** Digits with thousands marks between groups of three (not starting with 0), and decimals. */
+function plainAmount(decimalMark: string, thousandsMark: string): RegExp {
+  const key = `${decimalMark}|${thousandsMark}`
+  let re = plainAmounts.get(key)
+  if (!re) {
+    const grouped =
+      thousandsMark === '' ? '(?!)' : `[1-9]\\d{0,2}(?:${literal(thousandsMark)}\\d{3})+`
+    re = new RegExp(`^(?:(${grouped})|(\\d+))(?:${literal(decimalMark)}(\\d+))?$`)
+    plainAmounts.set(key, re)
+  }
+  return re
+}
 
 /**
  * Reads a statement amount into signed minor units: thousands marks only between groups of
@@ -165,6 +200,19 @@ export function parseStatementAmount(
     t = t.slice(1).trim()
   } else if (t.startsWith('+')) t = t.slice(1).trim()
   const { decimalMark, thousandsMark } = marks
+  // The common case in one expression; anything else (too many decimals, misplaced marks, too
+  // large) takes the checks below, which name what is wrong.
+  const fast = plainAmount(decimalMark, thousandsMark).exec(t)
+  if (fast) {
+    const exponent = currencyOf(code).exponent
+    const fraction = fast[3] ?? ''
+    if (fraction.length <= exponent) {
+      const whole =
+        fast[1] === undefined ? (fast[2] as string) : fast[1].split(thousandsMark).join('')
+      const minor = BigInt(whole + fraction.padEnd(exponent, '0'))
+      if (minor <= MAX_MINOR) return negative ? -minor : minor
+    }
+  }
   const cut = t.lastIndexOf(decimalMark)
   const whole = cut < 0 ? t : t.slice(0, cut)
   const fraction = cut < 0 ? '' : t.slice(cut + 1)
@@ -324,8 +372,10 @@ export function rowKey(branchId: string, account: string, r: CanonicalRow): stri
 }
 
 /** The hash of a row's key (identical rows share it; the occurrence index tells them apart). */
-export const keyHash = (key: string): string =>
-  createHash('sha256').update(key).digest('hex').slice(0, 32)
+export const keyHash: (key: string) => string =
+  typeof hash === 'function'
+    ? (key) => hash('sha256', key, 'hex').slice(0, 32)
+    : (key) => createHash('sha256').update(key).digest('hex').slice(0, 32)
 
 /** The stored fingerprint: the key's hash and the occurrence index of the row within its file. */
 export const fingerprint = (hash: string, occurrence: number): string => `${hash}.${occurrence}`

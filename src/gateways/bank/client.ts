@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { validationError } from '../../core/errors.js'
 import { currency } from '../../core/money/currency.js'
-import type * as port from '../../core/payments/gateway-port.js'
+import * as port from '../../core/payments/gateway-port.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
 import { asQueryOutcome, header, isRecord, outcomeFor, str, transportOutcome } from '../outcomes.js'
@@ -168,15 +168,9 @@ export function createBankTransferClient(
     async testCredentials() {
       const r = await call('GET', '/bank/v1/transfers/dsh-credential-check')
       if (!r.ok)
-        return {
-          ok: false,
-          problem: 'unreachable',
-          message: `the bank API is unreachable at ${base} (${r.err.message})`,
-        }
-      if (r.status === 401 || r.status === 403)
-        return { ok: false, problem: 'rejected', message: 'the bank refused the API key' }
-      if (r.status >= 500)
-        return { ok: false, problem: 'unreachable', message: `the bank answered HTTP ${r.status}` }
+        return port.unreachable(`the bank API is unreachable at ${base} (${r.err.message})`)
+      if (r.status === 401 || r.status === 403) return port.rejected('the bank refused the API key')
+      if (r.status >= 500) return port.unreachable(`the bank answered HTTP ${r.status}`)
       return { ok: true, message: `the bank accepted the API key at ${base}` }
     },
   }

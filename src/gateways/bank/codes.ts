@@ -1,4 +1,4 @@
-import { type CodeTable, transportTable } from '../outcomes.js'
+import { type CodeTable, serverFaults, transportTable } from '../outcomes.js'
 
 /**
  * Our bank transfer API (simulated in src/sandbox/bank.ts; the shape is ours). Transfers are
@@ -66,30 +66,7 @@ export const BANK_CODES: CodeTable = {
     gatewayFault: true,
     message: 'HTTP 429: throttled',
   },
-  'http.500': {
-    status: 'failed',
-    kind: 'unknown',
-    gatewayFault: true,
-    message: 'HTTP 500: the transfer may exist; query',
-  },
-  'http.502': {
-    status: 'failed',
-    kind: 'unknown',
-    gatewayFault: true,
-    message: 'HTTP 502: the transfer may exist; query',
-  },
-  'http.503': {
-    status: 'failed',
-    kind: 'unknown',
-    gatewayFault: true,
-    message: 'HTTP 503: the transfer may exist; query',
-  },
-  'http.504': {
-    status: 'failed',
-    kind: 'unknown',
-    gatewayFault: true,
-    message: 'HTTP 504: the transfer may exist; query',
-  },
+  ...serverFaults('the transfer may exist; query'),
   ...transportTable(
     'unknown',
     'the bank may have read the request; the Idempotency-Key makes a resend safe',

@@ -1,8 +1,7 @@
 import { configError, validationError } from '../../core/errors.js'
 import { parseAmount } from '../../core/money/parse.js'
-import type * as port from '../../core/payments/gateway-port.js'
-import { normalisePhone } from '../../core/phone.js'
-import { mpesaWholeShillings } from '../amounts.js'
+import * as port from '../../core/payments/gateway-port.js'
+import { mpesaPush } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
 import { type HttpResponse, type TransportError, toTransportError } from '../http.js'
@@ -64,8 +63,6 @@ const responseLog = (sent: Sent): unknown =>
           message: sent.failure.message,
           response: sent.failure.response,
         }
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
 export interface C2BRegistration {
   confirmationUrl: string
@@ -201,23 +198,14 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
     type: 'mpesa',
 
     async initiate(req: port.InitiateRequest): Promise<port.GatewayCallResult> {
-      const amount = mpesaWholeShillings(req.amountMinor, req.currency)
-      if (amount > MAX_SAFE)
-        throw validationError('amount_too_large', 'the amount is too large for M-Pesa')
-      if (!req.phone)
-        throw validationError(
-          'phone_required',
-          'M-Pesa needs the customer’s phone number',
-          'pass --phone 07XXXXXXXX',
-        )
-      const phone = normalisePhone(req.phone)
+      const { amount, phone } = mpesaPush(req)
       const t = timing()
       const payload = {
         BusinessShortCode: shortcode,
         Password: t.Password,
         Timestamp: t.Timestamp,
         TransactionType: transactionType,
-        Amount: Number(amount),
+        Amount: amount,
         PartyA: phone,
         PartyB: partyB,
         PhoneNumber: phone,
@@ -339,23 +327,11 @@ export function createDarajaAdapter(config: AdapterConfig, deps: GatewayDeps): D
         if (e instanceof TokenFailure) {
           const rejected = /^(400|401|403)/.test(e.code) || /^oauth\.http\.4/.test(e.code)
           return rejected
-            ? {
-                ok: false,
-                problem: 'rejected',
-                message: `Daraja refused the consumer key/secret (${e.code}: ${e.message})`,
-              }
-            : {
-                ok: false,
-                problem: 'unreachable',
-                message: `Daraja OAuth failed (${e.code}: ${e.message})`,
-              }
+            ? port.rejected(`Daraja refused the consumer key/secret (${e.code}: ${e.message})`)
+            : port.unreachable(`Daraja OAuth failed (${e.code}: ${e.message})`)
         }
         const err = toTransportError(e)
-        return {
-          ok: false,
-          problem: 'unreachable',
-          message: `Daraja is unreachable at ${base} (${err.message})`,
-        }
+        return port.unreachable(`Daraja is unreachable at ${base} (${err.message})`)
       }
     },
 

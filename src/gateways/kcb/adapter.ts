@@ -1,7 +1,6 @@
 import { validationError } from '../../core/errors.js'
-import type * as port from '../../core/payments/gateway-port.js'
-import { normalisePhone } from '../../core/phone.js'
-import { mpesaWholeShillings } from '../amounts.js'
+import * as port from '../../core/payments/gateway-port.js'
+import { mpesaPush } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
 import type { HttpResponse } from '../http.js'
@@ -16,8 +15,6 @@ import {
 } from '../outcomes.js'
 import { gatewayCaller, jsonBody } from '../timed-request.js'
 import { KCB_CODES } from './codes.js'
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
 /** Classifies a KCB status record (status poll or callback); amounts are whole shillings. */
 function statusOutcome(data: Record<string, unknown>, refs: port.GatewayRefs): port.GatewayOutcome {
@@ -75,18 +72,10 @@ export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): port
     type: 'mpesa-kcb',
 
     async initiate(req: port.InitiateRequest): Promise<port.GatewayCallResult> {
-      const amount = mpesaWholeShillings(req.amountMinor, req.currency, 'KCB M-Pesa')
-      if (amount > MAX_SAFE)
-        throw validationError('amount_too_large', 'the amount is too large for M-Pesa')
-      if (!req.phone)
-        throw validationError(
-          'phone_required',
-          'KCB M-Pesa needs the customer’s phone number',
-          'pass --phone 07XXXXXXXX',
-        )
+      const { amount, phone } = mpesaPush(req, 'KCB M-Pesa')
       const body = {
-        amount: Number(amount),
-        phone: normalisePhone(req.phone),
+        amount,
+        phone,
         type: paymentType,
         externalOrigin,
         orderIds: [req.attemptRef],
@@ -176,24 +165,10 @@ export function createKcbAdapter(config: AdapterConfig, deps: GatewayDeps): port
         method: 'GET',
         url: `${base}/api/v1/payments/status/dsh-credential-check`,
       })
-      if (!r.ok)
-        return {
-          ok: false,
-          problem: 'unreachable',
-          message: `KCB/Zed is unreachable at ${base} (${r.err.message})`,
-        }
+      if (!r.ok) return port.unreachable(`KCB/Zed is unreachable at ${base} (${r.err.message})`)
       if (r.res.status === 401 || r.res.status === 403)
-        return {
-          ok: false,
-          problem: 'rejected',
-          message: `KCB/Zed refused the API key (HTTP ${r.res.status})`,
-        }
-      if (r.res.status >= 500)
-        return {
-          ok: false,
-          problem: 'unreachable',
-          message: `KCB/Zed answered HTTP ${r.res.status}`,
-        }
+        return port.rejected(`KCB/Zed refused the API key (HTTP ${r.res.status})`)
+      if (r.res.status >= 500) return port.unreachable(`KCB/Zed answered HTTP ${r.res.status}`)
       return { ok: true, message: `KCB/Zed accepted the API key at ${base}` }
     },
   }

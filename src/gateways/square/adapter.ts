@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { validationError } from '../../core/errors.js'
-import type * as port from '../../core/payments/gateway-port.js'
-import { toSquareAmount } from '../amounts.js'
+import * as port from '../../core/payments/gateway-port.js'
+import { paymentMethodOf, toSquareAmount } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
 import { asQueryOutcome, header, isRecord, outcomeFor, str, unknownOutcome } from '../outcomes.js'
@@ -109,17 +109,16 @@ export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): p
     type: 'square',
 
     async initiate(req: port.InitiateRequest): Promise<port.GatewayCallResult> {
-      if (!req.paymentMethod)
-        throw validationError(
-          'payment_method_required',
-          'a Square payment needs a source (a card nonce, EXTERNAL or CASH)',
-        )
+      const source = paymentMethodOf(
+        req,
+        'a Square payment needs a source (a card nonce, EXTERNAL or CASH)',
+      )
       const { amount, currency } = toSquareAmount(req.amountMinor, req.currency, locationCurrency)
       if (amount > MAX_SAFE)
         throw validationError('amount_too_large', 'the amount is too large for Square')
       const amountMoney = { amount: Number(amount), currency }
       const body: Json = {
-        source_id: req.paymentMethod,
+        source_id: source,
         idempotency_key: squareIdempotencyKey(req.attemptRef),
         amount_money: amountMoney,
         location_id: locationId,
@@ -127,9 +126,8 @@ export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): p
         note: req.description.slice(0, 500),
         autocomplete: true,
       }
-      if (req.paymentMethod === 'EXTERNAL')
-        body['external_details'] = { type: 'OTHER', source: 'dsh' }
-      if (req.paymentMethod === 'CASH') body['cash_details'] = { buyer_supplied_money: amountMoney }
+      if (source === 'EXTERNAL') body['external_details'] = { type: 'OTHER', source: 'dsh' }
+      if (source === 'CASH') body['cash_details'] = { buyer_supplied_money: amountMoney }
       const r = await call('POST', '/v2/payments', body)
       return resultOf(r, SQUARE_CODES, classify)
     },
@@ -202,22 +200,11 @@ export function createSquareAdapter(config: AdapterConfig, deps: GatewayDeps): p
 
     async testCredentials(): Promise<port.CredentialCheck> {
       const r = await call('GET', `/v2/locations/${encodeURIComponent(locationId)}`)
-      if (!r.ok)
-        return {
-          ok: false,
-          problem: 'unreachable',
-          message: `Square is unreachable at ${base} (${r.err.message})`,
-        }
+      if (!r.ok) return port.unreachable(`Square is unreachable at ${base} (${r.err.message})`)
       if (r.status === 401 || r.status === 403)
-        return {
-          ok: false,
-          problem: 'rejected',
-          message: `Square refused the access token (HTTP ${r.status})`,
-        }
-      if (r.status === 404)
-        return { ok: false, problem: 'rejected', message: `Square has no location ${locationId}` }
-      if (r.status >= 300)
-        return { ok: false, problem: 'unreachable', message: `Square answered HTTP ${r.status}` }
+        return port.rejected(`Square refused the access token (HTTP ${r.status})`)
+      if (r.status === 404) return port.rejected(`Square has no location ${locationId}`)
+      if (r.status >= 300) return port.unreachable(`Square answered HTTP ${r.status}`)
       const loc = isRecord(r.body) && isRecord(r.body['location']) ? r.body['location'] : {}
       const cur = str(loc['currency'])
       return {

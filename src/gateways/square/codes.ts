@@ -2,6 +2,7 @@ import {
   type CodeTable,
   declined,
   notAttempted,
+  serverFaults,
   transportTable,
   unknownRule as unknown,
 } from '../outcomes.js'
@@ -85,10 +86,7 @@ export const SQUARE_CODES: CodeTable = {
   'http.403': notAttempted(false, 'HTTP 403: the token may not make this call'),
   'http.404': notAttempted(false, 'HTTP 404: no such object'),
   'http.429': notAttempted(true, 'HTTP 429: throttled, not processed'),
-  'http.500': unknown(true, 'HTTP 500: it may have created the payment; resolve by query'),
-  'http.502': unknown(true, 'HTTP 502: it may have created the payment; resolve by query'),
-  'http.503': unknown(true, 'HTTP 503: it may have created the payment; resolve by query'),
-  'http.504': unknown(true, 'HTTP 504: it may have created the payment; resolve by query'),
+  ...serverFaults('it may have created the payment; resolve by query'),
   ...transportTable(
     'unknown',
     'Square may have read and run the request; the idempotency_key makes a query or resend safe',

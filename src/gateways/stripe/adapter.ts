@@ -1,6 +1,6 @@
 import { validationError } from '../../core/errors.js'
-import type * as port from '../../core/payments/gateway-port.js'
-import { fromStripeAmount, toStripeAmount } from '../amounts.js'
+import * as port from '../../core/payments/gateway-port.js'
+import { fromStripeAmount, paymentMethodOf, toStripeAmount } from '../amounts.js'
 import { type AdapterConfig, configReader, readTimeoutOf } from '../config.js'
 import type { GatewayDeps } from '../deps.js'
 import { asQueryOutcome, header, isRecord, outcomeFor, str, unknownOutcome } from '../outcomes.js'
@@ -99,11 +99,7 @@ export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): p
     type: 'stripe',
 
     async initiate(req: port.InitiateRequest): Promise<port.GatewayCallResult> {
-      if (!req.paymentMethod)
-        throw validationError(
-          'payment_method_required',
-          'a card payment needs a Stripe payment method (pm_…)',
-        )
+      const method = paymentMethodOf(req, 'a card payment needs a Stripe payment method (pm_…)')
       if (req.attemptRef.length > 255)
         throw validationError(
           'attempt_ref_too_long',
@@ -113,7 +109,7 @@ export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): p
       const form = new URLSearchParams()
       form.set('amount', amount.toString())
       form.set('currency', currency)
-      form.set('payment_method', req.paymentMethod)
+      form.set('payment_method', method)
       form.set('payment_method_types[0]', 'card')
       form.set('confirm', 'true')
       if (req.description) form.set('description', req.description.slice(0, 1000))
@@ -191,20 +187,10 @@ export function createStripeAdapter(config: AdapterConfig, deps: GatewayDeps): p
 
     async testCredentials(): Promise<port.CredentialCheck> {
       const r = await call('GET', '/v1/balance')
-      if (!r.ok)
-        return {
-          ok: false,
-          problem: 'unreachable',
-          message: `Stripe is unreachable at ${base} (${r.err.message})`,
-        }
+      if (!r.ok) return port.unreachable(`Stripe is unreachable at ${base} (${r.err.message})`)
       if (r.status === 401 || r.status === 403)
-        return {
-          ok: false,
-          problem: 'rejected',
-          message: `Stripe refused the secret key (HTTP ${r.status})`,
-        }
-      if (r.status >= 300)
-        return { ok: false, problem: 'unreachable', message: `Stripe answered HTTP ${r.status}` }
+        return port.rejected(`Stripe refused the secret key (HTTP ${r.status})`)
+      if (r.status >= 300) return port.unreachable(`Stripe answered HTTP ${r.status}`)
       return { ok: true, message: `Stripe accepted the secret key at ${base}` }
     },
   }

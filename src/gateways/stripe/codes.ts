@@ -2,6 +2,7 @@ import {
   type CodeTable,
   declined,
   notAttempted,
+  serverFaults,
   transportTable,
   unknownRule as unknown,
 } from '../outcomes.js'
@@ -90,22 +91,7 @@ export const STRIPE_CODES: CodeTable = {
   'http.404': notAttempted(false, 'HTTP 404: no such object'),
   'http.409': unknown(false, 'HTTP 409: an idempotency conflict; query'),
   'http.429': notAttempted(true, 'HTTP 429: throttled, not processed'),
-  'http.500': unknown(
-    true,
-    'HTTP 500: it may have charged; resolve by query or resend with the same key',
-  ),
-  'http.502': unknown(
-    true,
-    'HTTP 502: it may have charged; resolve by query or resend with the same key',
-  ),
-  'http.503': unknown(
-    true,
-    'HTTP 503: it may have charged; resolve by query or resend with the same key',
-  ),
-  'http.504': unknown(
-    true,
-    'HTTP 504: it may have charged; resolve by query or resend with the same key',
-  ),
+  ...serverFaults('it may have charged; resolve by query or resend with the same key'),
   ...transportTable(
     'unknown',
     'Stripe may have read and run the request; the Idempotency-Key makes a query or resend safe',
