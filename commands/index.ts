@@ -86,6 +86,12 @@ export const COMMANDS: readonly Entry[] = [
     load: async (ctx) => (await import('./config.js')).configCommand(ctx),
   },
   {
+    name: 'prune',
+    description:
+      'Remove expired live events and finished callbacks (events-retention, inbox-retention)',
+    load: async (ctx) => (await import('./prune.js')).pruneCommand(ctx),
+  },
+  {
     name: 'sandbox',
     description:
       'Run loopback simulators of Daraja, KCB/Zed, Stripe, Square and a bank API (no store)',

@@ -54,6 +54,11 @@ connection it resumes where it stopped. Stops on Ctrl-C or SIGTERM.`,
             signal: stop.signal,
             onInfo: (m) => app.out.info(m),
             onEvent(e) {
+              // Retention removed the events after --since: the stream resumes at the oldest kept.
+              if (e['type'] === 'events.pruned' && !app.out.json) {
+                app.out.info(`dsh watch: ${String(e['message'])}`)
+                return
+              }
               if (app.out.json) {
                 app.rt.stdout.write(`${JSON.stringify(e)}\n`)
                 return

@@ -11,6 +11,7 @@ import * as reports from './2026_11_29_0009_reports.js'
 import * as dashboardSessions from './2026_11_29_0010_dashboard_sessions.js'
 import * as hotPathIndexes from './2026_11_29_0011_hot_path_indexes.js'
 import * as counters from './2026_11_29_0012_counters.js'
+import * as retention from './2026_11_29_0013_retention.js'
 import * as settlementSpeed from './2026_11_29_0014_settlement_speed.js'
 
 /**
@@ -30,5 +31,6 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026_11_29_0010_dashboard_sessions': dashboardSessions,
   '2026_11_29_0011_hot_path_indexes': hotPathIndexes,
   '2026_11_29_0012_counters': counters,
+  '2026_11_29_0013_retention': retention,
   '2026_11_29_0014_settlement_speed': settlementSpeed,
 }

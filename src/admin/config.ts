@@ -7,6 +7,11 @@ import type { Ctx } from '../context.js'
 import { usageError, validationError } from '../core/errors.js'
 import { maskUrl } from '../core/url-mask.js'
 import { parseThreshold, THRESHOLDS } from '../reports/thresholds.js'
+import {
+  EVENTS_RETENTION_SETTING,
+  INBOX_RETENTION_SETTING,
+  parseRetention,
+} from '../retention/retention.js'
 import { seal } from '../vault/vault.js'
 import { getSetting, putSetting } from './settings-store.js'
 
@@ -114,6 +119,16 @@ const KEYS: Record<string, Entry> = {
         )
       return v
     },
+  },
+  'events-retention': {
+    key: EVENTS_RETENTION_SETTING,
+    help: 'how long live events (the SSE stream’s history) are kept, in days, e.g. 30d (default 30d); `dsh prune` and the daemon’s daily job remove older ones',
+    parse: parseRetention,
+  },
+  'inbox-retention': {
+    key: INBOX_RETENTION_SETTING,
+    help: 'how long applied, ignored and orphaned callbacks (raw bodies) are kept, in days, e.g. 90d (default 90d)',
+    parse: parseRetention,
   },
 }
 

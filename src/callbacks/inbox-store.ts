@@ -265,3 +265,44 @@ export const releaseClaims = (db: Kysely<Database>, nowIso: string) =>
     .set({ status: 'received', lease_until: null, next_attempt_at: nowIso, updated_at: nowIso })
     .where('status', '=', 'processing')
     .executeTakeFirst()
+
+/** Final inbox entries of these statuses received before `beforeIso`, per status. */
+export async function countInboxBefore(
+  db: Kysely<Database>,
+  statuses: readonly string[],
+  beforeIso: string,
+): Promise<number> {
+  const row = await db
+    .selectFrom('callback_inbox')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('status', 'in', [...statuses])
+    .where('received_at', '<', beforeIso)
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
+}
+
+/**
+ * Deletes at most `limit` entries of `status` received before `beforeIso` (through
+ * callback_inbox_status_received_idx); returns how many.
+ */
+export async function deleteInboxBefore(
+  db: Kysely<Database>,
+  status: string,
+  beforeIso: string,
+  limit: number,
+): Promise<number> {
+  const r = await db
+    .deleteFrom('callback_inbox')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('callback_inbox')
+        .select('id')
+        .where('status', '=', status)
+        .where('received_at', '<', beforeIso)
+        .orderBy('status')
+        .orderBy('received_at')
+        .limit(limit),
+    )
+    .executeTakeFirst()
+  return Number(r.numDeletedRows)
+}

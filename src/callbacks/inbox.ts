@@ -244,6 +244,8 @@ export async function callbacksShow(ctx: Ctx, id: string): Promise<InboxDetail> 
 }
 
 export {
+  countInboxBefore,
+  deleteInboxBefore,
   dueInbox,
   type InboxInsert,
   type InboxWriteResult,

@@ -59,7 +59,11 @@ const ASSETS: Record<string, string> = {
   'dashboard.css': 'text/css; charset=utf-8',
 }
 
-/** The assets next to this module (under tsx) or in the package's src/ (from dist/). */
+/**
+ * The assets next to this module (under tsx) or in the package's src/: three levels up from
+ * dist/src/daemon/ (tsc's output) and from dist/bundle/chunks/ (the bundle; bin/bundle.mjs
+ * fails the build if that stops being true).
+ */
 function loadAssets(): Map<string, Buffer> {
   const dirs = [
     new URL('../dashboard/assets/', import.meta.url),

@@ -136,11 +136,15 @@ export async function runDaemon(
         unmatchedWindowMs: options.unmatchedWindowMs,
         pollMs: 1_000,
         concurrency: 8,
-        busyShare: 0.1,
+        answeringConcurrency: 2,
+        batch: 64,
+        busyShare: 0.3,
+        sliceMs: 30,
       },
       log,
       metrics,
       () => server?.busy() ?? false,
+      () => (server?.inflight() ?? 0) > 0,
     )
     ctx.worker = worker
     server = createDaemonServer(ctx, [

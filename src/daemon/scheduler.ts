@@ -4,6 +4,7 @@ import { backupJobs } from '../backup/jobs.js'
 import type { Ctx, DaemonJob, JobProvider, JobSettings } from '../context.js'
 import { runRecovery } from '../payments/recovery.js'
 import { healthJobs } from '../reports/jobs.js'
+import { retentionJobs } from '../retention/jobs.js'
 import { settlementJobs } from '../settlement/jobs.js'
 import { claimTick, finishTick, pruneTicks } from './jobs-store.js'
 
@@ -31,8 +32,17 @@ export const coreJobs: JobProvider = async (ctx, settings) => [
   },
 ]
 
-/** Every capability's scheduled jobs (settlement: one `settlement` job ticking each minute). */
-export const JOB_PROVIDERS: JobProvider[] = [coreJobs, backupJobs, healthJobs, settlementJobs]
+/**
+ * Every capability's scheduled jobs (settlement: one `settlement` job ticking each minute;
+ * retention: a daily `prune`).
+ */
+export const JOB_PROVIDERS: JobProvider[] = [
+  coreJobs,
+  backupJobs,
+  healthJobs,
+  settlementJobs,
+  retentionJobs,
+]
 
 export async function daemonJobs(ctx: Ctx, settings: JobSettings): Promise<DaemonJob[]> {
   const out: DaemonJob[] = []

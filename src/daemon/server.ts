@@ -15,9 +15,15 @@ export interface DaemonServer {
   /** Stops accepting, lets requests in flight finish (up to the timeout), then closes. */
   close(timeoutMs: number): Promise<void>
   inflight(): number
-  /** Answering requests now or within the last 100 ms. */
+  /**
+   * Requests are queueing: at least `BUSY_INFLIGHT` in flight at once within the last 100 ms (a
+   * flood of callbacks, not a steady stream: that is answered one or two at a time).
+   */
   busy(): boolean
 }
+
+/** Requests in flight at once from which the daemon counts as busy (processing takes turns). */
+export const BUSY_INFLIGHT = 8
 
 /** At most ~200 characters of anything a client sent, in a message or a log line. */
 export const clip = (s: string, max = 200): string =>
@@ -84,13 +90,19 @@ export function opsRoutes(ctx: DaemonContext): Route[] {
 export function createDaemonServer(ctx: DaemonContext, routes: readonly Route[]): DaemonServer {
   const match = createRouter(routes)
   let inflight = 0
-  let lastDone = 0
+  let peak = 0
+  let peakAt = 0
   let idle: (() => void)[] = []
   const { log, metrics, options } = ctx
 
   async function handle(raw: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now()
     inflight++
+    const now = performance.now()
+    if (inflight >= peak || now - peakAt > 100) {
+      peak = inflight
+      peakAt = now
+    }
     const method = raw.method ?? 'GET'
     const url = raw.url ?? '/'
     const q = url.indexOf('?')
@@ -136,7 +148,6 @@ export function createDaemonServer(ctx: DaemonContext, routes: readonly Route[])
       else res.destroy()
     } finally {
       inflight--
-      lastDone = performance.now()
       const seconds = (performance.now() - started) / 1000
       metrics.observe(route, method, res.statusCode, seconds)
       // Acknowledged callbacks are logged when processed; their request lines are debug.
@@ -201,6 +212,7 @@ export function createDaemonServer(ctx: DaemonContext, routes: readonly Route[])
       await closed
     },
     inflight: () => inflight,
-    busy: () => inflight > 0 || performance.now() - lastDone < 100,
+    busy: () =>
+      inflight >= BUSY_INFLIGHT || (peak >= BUSY_INFLIGHT && performance.now() - peakAt < 100),
   }
 }

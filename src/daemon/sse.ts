@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import type { Kysely } from 'kysely'
-import { eventJson, latestEventSeq, listEventsAfter } from '../payments/events.js'
+import { eventJson, latestEventSeq, listEventsAfter, oldestEventSeq } from '../payments/events.js'
 import type { Database } from '../store/schema.js'
 import { lastEventId, type Req } from './http.js'
 import type { Logger } from './log.js'
@@ -124,7 +124,22 @@ export function createEventHub(
 
   return {
     async subscribe(res, filter, lastEventId, allowed) {
-      const start = lastEventId ?? (await latestEventSeq(db))
+      let start = lastEventId ?? (await latestEventSeq(db))
+      // Events after Last-Event-ID that retention removed cannot be replayed: resume from the
+      // oldest kept one and say so (a `notice` event, without an id) before any payment event.
+      let notice: string | undefined
+      if (lastEventId !== undefined) {
+        const oldest = (await oldestEventSeq(db)) ?? (await latestEventSeq(db)) + 1
+        if (lastEventId < oldest - 1) {
+          start = oldest - 1
+          notice = `event: notice\ndata: ${JSON.stringify({
+            type: 'events.pruned',
+            lastEventId,
+            oldestKeptSeq: oldest,
+            message: `events ${lastEventId + 1} to ${oldest - 1} were removed by retention (events-retention); resuming from the oldest kept event, ${oldest}`,
+          })}\n\n`
+        }
+      }
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache',
@@ -132,6 +147,7 @@ export function createEventHub(
         'x-accel-buffering': 'no',
       })
       res.write(`retry: 2000\n: dsh events from ${start}\n\n`)
+      if (notice) res.write(notice)
       if (closed) {
         res.end()
         return

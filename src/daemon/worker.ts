@@ -22,13 +22,25 @@ export interface InboxWorker {
 export interface WorkerOptions extends ProcessOptions {
   /** How often to look for due entries when nothing kicks the worker. */
   pollMs: number
-  /** Entries processed at once when the daemon is not busy answering requests. */
+  /** Entries processed at once (lanes) when no request is being answered. */
   concurrency: number
   /**
-   * While requests are being answered, processing takes at most this share of the time, one
-   * entry at a time: acknowledging callbacks always comes first, and the backlog waits (durably).
+   * Lanes while requests are being answered (default: concurrency). Each lane's entry runs to its
+   * next wait in one go, so fewer lanes keep the gaps between a request's steps short.
+   */
+  answeringConcurrency?: number
+  /** Entries taken per round (default 64). */
+  batch?: number
+  /**
+   * While requests are being answered, processing runs in slices of at most `sliceMs` (default
+   * 50 ms), yielding to the requests between every two entries, and rests after each slice so it
+   * takes about this share of the time (it always gets that share while a backlog waits):
+   * acknowledging callbacks comes first, but never starves processing.
    */
   busyShare: number
+  sliceMs?: number
+  /** The shortest rest after a busy slice (default 1 ms). */
+  minRestMs?: number
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
@@ -44,6 +56,8 @@ export function createInboxWorker(
   log: Logger,
   metrics: Metrics,
   busy: () => boolean,
+  /** Requests are being answered right now (default: never). */
+  answering: () => boolean = () => false,
 ): InboxWorker {
   let stopped = true
   let wake: (() => void) | undefined
@@ -92,14 +106,22 @@ export function createInboxWorker(
     }
   }
 
+  /**
+   * One round: up to `batch` due entries, `concurrency` at a time, each lane yielding to I/O
+   * after every entry (requests and the inbox's group commits get in between). While the daemon
+   * is answering requests the round stops at its slice's end and the worker rests, so processing
+   * takes about `busyShare` of the time; when it is quiet, rounds follow each other at once.
+   */
   async function run(): Promise<void> {
     const store = await app.store()
+    const sliceMs = opts.sliceMs ?? 50
+    const share = Math.min(1, Math.max(0.05, opts.busyShare))
     while (!stopped) {
       lastLoop = Date.now()
       let due: { id: string }[]
       try {
         await wakeUnmatched()
-        due = await dueInbox(store.db, app.clock.now().toISOString(), 64)
+        due = await dueInbox(store.db, app.clock.now().toISOString(), opts.batch ?? 64)
       } catch (err) {
         log.error('inbox.poll_failed', { error: (err as Error).message })
         await sleep(opts.pollMs)
@@ -109,26 +131,25 @@ export function createInboxWorker(
         await waitForKick(opts.pollMs)
         continue
       }
-      if (busy()) {
-        // One at a time, resting long enough that processing takes at most busyShare.
-        for (const { id } of due) {
-          if (stopped || !busy()) break
-          const started = performance.now()
-          await one(id)
-          const spent = performance.now() - started
-          await sleep(Math.max(5, (spent * (1 - opts.busyShare)) / opts.busyShare))
-        }
-        continue
-      }
+      const started = performance.now()
+      const sliced = busy()
+      const deadline = sliced ? started + sliceMs : Number.POSITIVE_INFINITY
       let next = 0
       const lane = async () => {
-        while (!stopped && next < due.length && !busy()) {
+        // At least one entry per lane and round: processing always progresses.
+        while (!stopped && next < due.length) {
           await one(due[next++]!.id)
           // The store calls resolve as microtasks: yield so that requests get in between.
           await yieldToIo()
+          if (performance.now() >= deadline) break
         }
       }
-      await Promise.all(Array.from({ length: opts.concurrency }, lane))
+      const lanes = answering() ? (opts.answeringConcurrency ?? opts.concurrency) : opts.concurrency
+      await Promise.all(Array.from({ length: Math.max(1, lanes) }, lane))
+      if (sliced || busy()) {
+        const spent = performance.now() - started
+        await sleep(Math.max(opts.minRestMs ?? 1, (spent * (1 - share)) / share))
+      }
     }
   }
 

@@ -52,3 +52,58 @@ export async function latestEventSeq(db: Kysely<Database>): Promise<number> {
 /** A cheap read that proves the store answers (the liveness probe). */
 export const pingStore = (db: Kysely<Database>) =>
   db.selectFrom('event_head').select('seq').executeTakeFirst()
+
+/** The oldest event still kept (null when the table is empty). */
+export async function oldestEventSeq(db: Kysely<Database>): Promise<number | null> {
+  const row = await db.selectFrom('events').select('seq').orderBy('seq').limit(1).executeTakeFirst()
+  return row ? Number(row.seq) : null
+}
+
+/**
+ * The number of the newest event appended before `beforeIso` (by its time, through
+ * events_at_idx): every event up to it has expired. Null when none has.
+ */
+export async function lastEventSeqBefore(
+  db: Kysely<Database>,
+  beforeIso: string,
+): Promise<number | null> {
+  const row = await db
+    .selectFrom('events')
+    .select('seq')
+    .where('at', '<', beforeIso)
+    .orderBy('at', 'desc')
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+  return row ? Number(row.seq) : null
+}
+
+/** How many events are numbered up to `throughSeq` (a primary-key range). */
+export async function countEventsThrough(db: Kysely<Database>, throughSeq: number) {
+  const row = await db
+    .selectFrom('events')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('seq', '<=', throughSeq)
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
+}
+
+/** Deletes at most `limit` of the oldest events numbered up to `throughSeq`; returns how many. */
+export async function deleteOldestEvents(
+  db: Kysely<Database>,
+  throughSeq: number,
+  limit: number,
+): Promise<number> {
+  const r = await db
+    .deleteFrom('events')
+    .where('seq', 'in', (eb) =>
+      eb
+        .selectFrom('events')
+        .select('seq')
+        .where('seq', '<=', throughSeq)
+        .orderBy('seq')
+        .limit(limit),
+    )
+    .executeTakeFirst()
+  return Number(r.numDeletedRows)
+}

@@ -79,4 +79,12 @@ export function eventJson(row: EventRow): string {
   return minor && /^-?\d+$/.test(minor) ? text.replace('"\\u0000"', minor) : text
 }
 
-export { latestEventSeq, listEventsAfter, pingStore } from './events-store.js'
+export {
+  countEventsThrough,
+  deleteOldestEvents,
+  lastEventSeqBefore,
+  latestEventSeq,
+  listEventsAfter,
+  oldestEventSeq,
+  pingStore,
+} from './events-store.js'

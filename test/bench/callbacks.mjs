@@ -246,7 +246,7 @@ async function main() {
       )
     console.log(`\ndsh / bare: ${ratio.toFixed(2)}x`)
     console.log(
-      `dsh inbox after the run (processing is throttled while callbacks pour in): ${JSON.stringify(statuses)}`,
+      `dsh inbox after the run (while callbacks pour in, processing takes turns with acknowledging: these match no payment and wait as unmatched): ${JSON.stringify(statuses)}`,
     )
     console.log(
       `targets: ≥ ${TARGET.perSecond}/s ${met.perSecond ? 'met' : 'NOT met'}; p99 ≤ ${TARGET.p99Ms} ms ${met.p99 ? 'met' : 'NOT met'}; ≥ ${TARGET.ratio} of bare ${met.ratio ? 'met' : 'NOT met'}; every acknowledged callback stored: ${met.durable ? 'yes' : 'NO'}`,
