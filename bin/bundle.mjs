@@ -23,7 +23,12 @@ export const EXTERNAL = ['better-sqlite3', 'pg', 'pg-native']
 rmSync(OUT, { recursive: true, force: true })
 const result = await build({
   absWorkingDir: ROOT,
-  entryPoints: { main: 'src/main.ts' },
+  // The backup's copy check runs on a worker thread (src/backup/copy-facts.ts opens
+  // ./copy-facts-worker.js beside itself): an entry of its own, next to the chunks.
+  entryPoints: {
+    main: 'src/main.ts',
+    'chunks/copy-facts-worker': 'src/backup/copy-facts-worker.ts',
+  },
   outdir: OUT,
   bundle: true,
   splitting: true,
@@ -53,6 +58,16 @@ for (const [file, o] of Object.entries(result.metafile.outputs)) {
   const index = new URL('../../../src/dashboard/assets/index.html', pathToFileURL(join(ROOT, file)))
   if (!existsSync(index)) {
     throw new Error(`bundle: ${file} holds src/daemon/dashboard.ts but cannot reach ${index}`)
+  }
+}
+
+// The same for the backup's worker: the chunk holding src/backup/copy-facts.ts must find
+// copy-facts-worker.js beside it (else the check would run on the event loop).
+for (const [file, o] of Object.entries(result.metafile.outputs)) {
+  if (!Object.keys(o.inputs).includes('src/backup/copy-facts.ts')) continue
+  const worker = new URL('./copy-facts-worker.js', pathToFileURL(join(ROOT, file)))
+  if (!existsSync(worker)) {
+    throw new Error(`bundle: ${file} holds src/backup/copy-facts.ts but cannot reach ${worker}`)
   }
 }
 

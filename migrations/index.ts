@@ -9,6 +9,7 @@ import * as reconciliation from './2026_11_29_0007_reconciliation.js'
 import * as tenantTimezone from './2026_11_29_0008_tenant_timezone.js'
 import * as reports from './2026_11_29_0009_reports.js'
 import * as dashboardSessions from './2026_11_29_0010_dashboard_sessions.js'
+import * as hotPathIndexes from './2026_11_29_0011_hot_path_indexes.js'
 import * as counters from './2026_11_29_0012_counters.js'
 import * as retention from './2026_11_29_0013_retention.js'
 import * as settlementSpeed from './2026_11_29_0014_settlement_speed.js'
@@ -28,6 +29,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026_11_29_0008_tenant_timezone': tenantTimezone,
   '2026_11_29_0009_reports': reports,
   '2026_11_29_0010_dashboard_sessions': dashboardSessions,
+  '2026_11_29_0011_hot_path_indexes': hotPathIndexes,
   '2026_11_29_0012_counters': counters,
   '2026_11_29_0013_retention': retention,
   '2026_11_29_0014_settlement_speed': settlementSpeed,

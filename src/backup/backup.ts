@@ -8,13 +8,12 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
-import { headOf } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { conflict, DshError } from '../core/errors.js'
-import { isPostgresUrl, openSqliteCopy, type Store } from '../store/connect.js'
+import { isPostgresUrl, type Store } from '../store/connect.js'
 import { keyRing } from '../vault/vault.js'
 import { VERSION } from '../version.js'
-import { appliedMigrations, integrityCheck, leaveWalMode, rowCounts } from './backup-store.js'
+import { type CopyFacts, describeCopyOffThread } from './copy-facts.js'
 import { type BackupManifest, manifestPath, sha256File, writeManifest } from './manifest.js'
 import { pgDump } from './pg.js'
 
@@ -89,35 +88,11 @@ export async function takeBackup(
   }
 }
 
-export interface CopyFacts {
-  migrations: string[]
-  rowCounts: Record<string, number>
-  auditHead: { seq: number; hash: string }
-}
-
-/** The copy is checked and described from itself: its counts and head are those of the copy. */
+/** The copy is checked and described from itself (on a worker thread: see copy-facts.ts). */
 async function sqliteCopy(store: Store, tmp: string): Promise<CopyFacts> {
   if (!store.copyTo) throw new DshError('internal', 'no_copy', 'this store cannot be copied')
   await store.copyTo(tmp)
-  const copy = await openSqliteCopy(tmp, { writable: true })
-  try {
-    await leaveWalMode(copy.db)
-    const check = await integrityCheck(copy.db)
-    if (check !== 'ok')
-      throw new DshError(
-        'internal',
-        'backup_corrupt',
-        `the copy failed its integrity check: ${check}`,
-      )
-    const head = await headOf(copy.db)
-    return {
-      migrations: await appliedMigrations(copy.db),
-      rowCounts: await rowCounts(copy.db),
-      auditHead: { seq: head.seq, hash: head.hash },
-    }
-  } finally {
-    await copy.close()
-  }
+  return describeCopyOffThread(tmp)
 }
 
 /** Backups in the default folder, newest first (by the time in their names). */

@@ -3,8 +3,8 @@ import { headOf } from '../audit/audit.js'
 import { configError, DshError } from '../core/errors.js'
 import type { Store } from '../store/connect.js'
 import { redactUrl } from '../store/connect.js'
-import type { CopyFacts } from './backup.js'
 import { appliedMigrations, exportSnapshot, rowCounts } from './backup-store.js'
+import type { CopyFacts } from './copy-facts.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 

@@ -91,6 +91,7 @@ export async function runDaemon(
   let server: DaemonServer | undefined
   let worker: InboxWorker | undefined
   let jobs: JobRunner | undefined
+  let stopLoopWatch: (() => void) | undefined
   try {
     const store = await base.store()
     if (store.dialect === 'sqlite')
@@ -109,6 +110,7 @@ export async function runDaemon(
     })
     if (options.publicUrl) await storePublicUrl(app, options.publicUrl, log)
     const metrics = new Metrics()
+    stopLoopWatch = metrics.watchEventLoop()
     inbox = await createInboxWriter(store, base.dbSpec)
     hub = createEventHub(store.db, log)
     const resolveBank = deps.bankSecret ?? bankWebhookSecret
@@ -190,6 +192,7 @@ export async function runDaemon(
     await jobs?.stop(0).catch(() => {})
     await worker?.stop(0).catch(() => {})
     inbox?.close()
+    stopLoopWatch?.()
     lock?.release()
     log.flush()
   }

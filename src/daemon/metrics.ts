@@ -1,4 +1,8 @@
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks'
 import type { StoreGauges } from '../reports/gauges.js'
+
+/** How often the event-loop sampler ticks (ms); a sample is the tick's lateness past this. */
+const LOOP_RESOLUTION_MS = 10
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
@@ -30,6 +34,7 @@ interface Histogram {
 export class Metrics {
   private families = new Map<string, Family>()
   private latency = new Map<string, Histogram>()
+  private loop: RecordableHistogram | undefined
 
   constructor() {
     this.define('dsh_callbacks_received_total', 'counter', 'Verified callbacks stored in the inbox')
@@ -45,6 +50,29 @@ export class Metrics {
     )
     this.define('dsh_callbacks_processed_total', 'counter', 'Inbox entries processed, by result')
     this.define('dsh_jobs_runs_total', 'counter', 'Scheduled job ticks, by result')
+  }
+
+  /**
+   * Samples the event loop's delay until the returned function is called: a timer ticking every
+   * LOOP_RESOLUTION_MS records how late each tick is (what perf_hooks.monitorEventLoopDelay
+   * measures, but into a histogram that can be reset without losing the sample that spans the
+   * reset: a /metrics scrape that held the loop shows in the next scrape). /metrics shows the p50,
+   * p99 and max since the previous scrape, then starts afresh (as prom-client does).
+   */
+  watchEventLoop(): () => void {
+    const loop = createHistogram()
+    let last = performance.now()
+    const timer = setInterval(() => {
+      const now = performance.now()
+      loop.record(Math.max(1, Math.round((now - last - LOOP_RESOLUTION_MS) * 1e6)))
+      last = now
+    }, LOOP_RESOLUTION_MS)
+    timer.unref()
+    this.loop = loop
+    return () => {
+      clearInterval(timer)
+      if (this.loop === loop) this.loop = undefined
+    }
   }
 
   private define(name: string, type: Family['type'], help: string): void {
@@ -163,6 +191,23 @@ export class Metrics {
     family('dsh_http_requests_in_flight', 'gauge', 'Requests being served now', [
       [{}, extra.inflight],
     ])
+    const loop = this.loop
+    if (loop) {
+      const late = (ns: number) => (loop.count === 0 ? 0 : ns / 1e9)
+      family(
+        'dsh_event_loop_delay_seconds',
+        'gauge',
+        'Event-loop delay since the previous scrape, by quantile',
+        [0.5, 0.99].map((q) => [{ quantile: String(q) }, late(loop.percentile(q * 100))]),
+      )
+      family(
+        'dsh_event_loop_delay_max_seconds',
+        'gauge',
+        'Longest event-loop delay since the previous scrape',
+        [[{}, late(loop.max)]],
+      )
+      loop.reset()
+    }
     for (const [name, f] of this.families)
       family(
         name,

@@ -204,20 +204,29 @@ export const listAttemptRefs = async (db: Kysely<Database>, paymentIds: readonly
       ).map((r) => ({ gateway: r.gateway, gateway_ref: r.gateway_ref! }))
 
 /** Open payments whose next recovery check is due by `horizon`, oldest first. */
-export const listDueForRecovery = (
+export async function listDueForRecovery(
   db: Kysely<Database>,
   statuses: readonly string[],
   horizon: string,
   limit: number,
-) =>
-  db
-    .selectFrom('payments')
-    .selectAll()
-    .where('status', 'in', [...statuses])
-    .where('next_check_at', '<=', horizon)
-    .orderBy('next_check_at')
-    .limit(limit)
-    .execute()
+): Promise<PaymentRow[]> {
+  // One ordered range of the (status, next_check_at) index per status, each bounded by the
+  // limit, merged here: no sort of every due payment in the store.
+  const out: PaymentRow[] = []
+  for (const status of statuses)
+    out.push(
+      ...(await db
+        .selectFrom('payments')
+        .selectAll()
+        .where('status', '=', status)
+        .where('next_check_at', '<=', horizon)
+        .orderBy('next_check_at')
+        .limit(limit)
+        .execute()),
+    )
+  const at = (p: PaymentRow) => p.next_check_at ?? ''
+  return out.sort((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0)).slice(0, limit)
+}
 
 /**
  * Claims a payment's recovery check by moving it to its next check, only if nobody moved it

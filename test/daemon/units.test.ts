@@ -198,6 +198,52 @@ describe('small parts', () => {
     )
   })
 
+  it('metrics: event-loop delay since the previous scrape (p50, p99, max), only while watched', async () => {
+    const m = new Metrics()
+    const gauges = {
+      payments: [],
+      inbox: [],
+      recoveryBacklog: 0,
+      recoveryOverdue: 0,
+      breakers: [],
+      lastBackupAt: null,
+      alertsOpen: [],
+      settlementPending: [],
+    }
+    const extra = { jobsAlive: {}, inflight: 0 }
+    expect(m.render(gauges, extra)).not.toContain('dsh_event_loop_delay')
+    const stop = m.watchEventLoop()
+    try {
+      await new Promise((r) => setTimeout(r, 50))
+      const t = Date.now()
+      while (Date.now() - t < 120) {}
+      await new Promise((r) => setTimeout(r, 30))
+      const text = m.render(gauges, extra)
+      const max = Number(/^dsh_event_loop_delay_max_seconds (\S+)$/m.exec(text)?.[1])
+      expect(max).toBeGreaterThanOrEqual(0.1)
+      expect(text).toMatch(/^dsh_event_loop_delay_seconds\{quantile="0.99"\} \S+$/m)
+      expect(text).toMatch(/^dsh_event_loop_delay_seconds\{quantile="0.5"\} \S+$/m)
+      // The window starts afresh at each scrape: the 120 ms block is not seen again.
+      await new Promise((r) => setTimeout(r, 50))
+      const next = Number(
+        /^dsh_event_loop_delay_max_seconds (\S+)$/m.exec(m.render(gauges, extra))?.[1],
+      )
+      expect(next).toBeLessThan(max)
+      // A scrape that holds the loop itself (as a slow /metrics would) shows in the next one.
+      m.render(gauges, extra)
+      const t2 = Date.now()
+      while (Date.now() - t2 < 120) {}
+      await new Promise((r) => setTimeout(r, 30))
+      const after = Number(
+        /^dsh_event_loop_delay_max_seconds (\S+)$/m.exec(m.render(gauges, extra))?.[1],
+      )
+      expect(after).toBeGreaterThanOrEqual(0.1)
+    } finally {
+      stop()
+    }
+    expect(m.render(gauges, extra)).not.toContain('dsh_event_loop_delay')
+  })
+
   it('the next recovery check is the first offset after now, none after the last', () => {
     expect(nextCheckAt([30_000, 60_000], 1000, 1000)).toBe(31_000)
     expect(nextCheckAt([30_000, 60_000], 1000, 31_000)).toBe(61_000)
