@@ -7,12 +7,6 @@ import { normalisePhone } from '../core/phone.js'
 const shown = (minor: bigint, code: string) =>
   `${code} ${toDecimalString({ minor, currency: code })}`
 
-/**
- * M-Pesa (Daraja and KCB) takes whole Kenyan shillings only (GATEWAYS.md §1.2, §5): the ISO
- * amount in cents becomes whole shillings, and anything else is refused, never rounded.
- *
- * @example mpesaWholeShillings(150000n, 'KES') // 1500n
- */
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
 /**
@@ -36,6 +30,12 @@ export function mpesaPush(
   return { amount: Number(amount), phone: normalisePhone(req.phone) }
 }
 
+/**
+ * M-Pesa (Daraja and KCB) takes whole Kenyan shillings only (GATEWAYS.md §1.2, §5): the ISO
+ * amount in cents becomes whole shillings, and anything else is refused, never rounded.
+ *
+ * @example mpesaWholeShillings(150000n, 'KES') // 1500n
+ */
 export function mpesaWholeShillings(amountMinor: bigint, code: string, gateway = 'M-Pesa'): bigint {
   const cur = currency(code)
   if (cur.code !== 'KES') {
