@@ -42,7 +42,10 @@ export const largePayments = (
     .limit(100)
     .execute()
 
-/** The branch's payments with a phone since a time, oldest first (bursts are found in code). */
+/**
+ * The branch's payments with a phone since a time, oldest first, in the order of the
+ * (branch_id, created_at) index: no sort of the window in the store (bursts are found in code).
+ */
 export const phonePayments = (db: Kysely<Database>, branchId: string, since: string) =>
   db
     .selectFrom('payments')
@@ -50,7 +53,6 @@ export const phonePayments = (db: Kysely<Database>, branchId: string, since: str
     .where('branch_id', '=', branchId)
     .where('created_at', '>=', since)
     .where('phone', 'is not', null)
-    .orderBy('phone')
     .orderBy('created_at')
     .limit(50_000)
     .execute()

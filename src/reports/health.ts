@@ -186,7 +186,10 @@ async function complianceChecks(
   const windowMs = t['alert-phone-window']! * 60_000
   const burst = t['alert-phone-burst']!
   const since = new Date(now.getTime() - 86_400_000).toISOString()
-  const rows = await phonePayments(store.db, b.id, since)
+  // Grouped by phone here; the sort is stable, so each phone's payments stay oldest first.
+  const rows = (await phonePayments(store.db, b.id, since)).sort((x, y) =>
+    x.phone! < y.phone! ? -1 : x.phone! > y.phone! ? 1 : 0,
+  )
   const flagged = new Map<string, number>()
   for (let i = 0, j = 0; i < rows.length; i++) {
     // A sliding window over each phone's payments, oldest first.
