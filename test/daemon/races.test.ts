@@ -280,8 +280,9 @@ describe.each(DIALECTS)('races on $name', ({ name, enabled }) => {
         expect(cb.status).toBe(200)
         expect(s.code, s.stderr).toBe(0)
         expect(r1.errors + r2.errors, appOut().stderr).toBe(0)
-        // The recovery runs claim the payment once between them.
-        expect(r1.checked + r2.checked).toBe(1)
+        // The recovery runs never both claim the payment (none does when the callback or the sync
+        // made it final before either run read what is due).
+        expect(r1.checked + r2.checked).toBeLessThanOrEqual(1)
         const done = await waitFor(
           async () => ((await show(p.id)).status === 'succeeded' ? show(p.id) : undefined),
           10_000,
