@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
+import { StringDecoder } from 'node:string_decoder'
 import { CsvError, parse } from 'csv-parse'
 
 /** One record of a CSV file: its cells as strings, the line it ends on, and its raw text. */
@@ -33,6 +34,8 @@ export interface ReadOptions {
   start?: (lines: readonly string[]) => number
   /** Keep each record's raw text (a copy of every line: only when it is needed). */
   raw?: boolean
+  /** `csv-parse` reads with csv-parse only (tests compare the fast reader with it). */
+  reader?: 'auto' | 'csv-parse'
 }
 
 export interface CsvFile {
@@ -56,6 +59,12 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
   const chunks: Buffer[] = []
   let size = 0
   let done = false
+  // Bytes handed to onChunk so far (a re-read after the fast reader gave up hashes only the rest).
+  let hashed = 0
+  const onChunk = (c: Buffer) => {
+    options.onChunk?.(c)
+    hashed += c.length
+  }
   while (size < PEEK) {
     const next = await it.next()
     if (next.done) {
@@ -63,7 +72,7 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
       break
     }
     const c = typeof next.value === 'string' ? Buffer.from(next.value) : next.value
-    options.onChunk?.(c)
+    onChunk(c)
     chunks.push(c)
     size += c.length
   }
@@ -87,80 +96,86 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
   const skipBytes =
     enc === 'latin1' ? skipChars : Buffer.byteLength(text.slice(0, skipChars), 'utf8')
   const rest = head.subarray(skipBytes)
-  async function* body() {
+  /** Where the CSV starts in the file's bytes. */
+  const csvStart = (bom ? 3 : 0) + skipBytes
+  async function* body(): AsyncGenerator<Buffer> {
     yield rest
     if (done) return
     for (;;) {
       const next = await it.next()
       if (next.done) return
       const c = typeof next.value === 'string' ? Buffer.from(next.value) : next.value
-      options.onChunk?.(c)
+      onChunk(c)
       yield c
     }
   }
-  // No `info` (an object of counters per record): the line a record ends on is counted here,
-  // one per record plus the line breaks inside its quoted cells. Empty lines come through as
-  // one empty cell, so they are counted too, and skipped.
-  const parser = parse({
-    delimiter: options.separator,
-    encoding: enc,
-    relax_column_count: true,
-    skip_empty_lines: false,
-    // Standard input cannot be read twice: keep the raw text to place an unclosed quote.
-    raw: options.raw === true || typeof source !== 'string',
-  })
-  const feed = Readable.from(body())
-  feed.on('error', (e: Error) => parser.destroy(e))
-  feed.pipe(parser)
-  let signalled = false
-  let wake: (() => void) | undefined
-  let failure: unknown
-  let ended = false
-  const signal = () => {
-    signalled = true
-    const w = wake
-    wake = undefined
-    w?.()
+  // The file again from where the CSV starts, hashing only what was not hashed yet (after the
+  // fast reader gave up part-way).
+  async function* reread(path: string): AsyncGenerator<Buffer> {
+    let at = 0
+    for await (const chunk of createReadStream(path)) {
+      const c = chunk as Buffer
+      const end = at + c.length
+      if (end > hashed) onChunk(hashed > at ? c.subarray(hashed - at) : c)
+      if (end > csvStart) yield csvStart > at ? c.subarray(csvStart - at) : c
+      at = end
+    }
   }
-  parser.on('readable', signal)
-  parser.on('end', () => {
-    ended = true
-    signal()
-  })
-  parser.on('error', (e) => {
-    failure = e
-    signal()
-  })
+  const fast =
+    options.reader !== 'csv-parse' &&
+    typeof source === 'string' &&
+    options.separator.length === 1 &&
+    !'"\r\n'.includes(options.separator) &&
+    options.separator.charCodeAt(0) < 128
   async function* records(): AsyncGenerator<CsvRecord[]> {
     let lastLine = startLine
-    try {
-      for (;;) {
-        const batch: CsvRecord[] = []
-        for (;;) {
-          const rec = parser.read() as string[] | { record: string[]; raw: string } | null
-          if (rec === null) break
-          const cells = Array.isArray(rec) ? rec : rec.record
-          lastLine++
-          for (const c of cells) {
-            let at = c.indexOf('\n')
-            while (at >= 0) {
-              lastLine++
-              at = c.indexOf('\n', at + 1)
-            }
+    let handed = 0
+    const toBatch = (cells: readonly string[][], raws: readonly string[] | null) => {
+      const batch: CsvRecord[] = []
+      for (let r = 0; r < cells.length; r++) {
+        const row = cells[r] as string[]
+        lastLine++
+        for (const c of row) {
+          let at = c.indexOf('\n')
+          while (at >= 0) {
+            lastLine++
+            at = c.indexOf('\n', at + 1)
           }
-          if (cells.length === 1 && cells[0] === '') continue
-          batch.push({
-            line: lastLine,
-            cells,
-            raw: Array.isArray(rec) ? '' : rec.raw.replace(/\r?\n$/, ''),
-          })
         }
-        if (batch.length > 0) yield batch
-        if (failure !== undefined) throw failure
-        if (ended) return
-        if (!signalled) await new Promise<void>((r) => (wake = r))
-        signalled = false
+        if (row.length === 1 && row[0] === '') continue
+        batch.push({ line: lastLine, cells: row, raw: raws ? (raws[r] as string) : '' })
       }
+      return batch
+    }
+    try {
+      let feed: AsyncIterable<Buffer> = body()
+      if (fast) {
+        try {
+          const tokens = tokenizer(options.separator.charCodeAt(0), options.raw === true)
+          const decoder = enc === 'latin1' ? undefined : new StringDecoder('utf8')
+          const take = (text: string, final: boolean) => {
+            // A byte that is not UTF-8 is left to csv-parse (it decodes cell by cell).
+            if (decoder && text.includes('\ufffd')) throw new NotSimple()
+            const out = tokens(text, final)
+            handed += out.cells.length
+            return toBatch(out.cells, out.raws)
+          }
+          for await (const c of feed) {
+            const batch = take(decoder ? decoder.write(c) : c.toString('latin1'), false)
+            if (batch.length > 0) yield batch
+          }
+          const batch = take(decoder ? decoder.end() : '', true)
+          if (batch.length > 0) yield batch
+          return
+        } catch (e) {
+          if (!(e instanceof NotSimple)) throw e
+          // csv-parse reads the file again from its start (same records up to here), its
+          // first `handed` records skipped: it names what is wrong exactly.
+          input.destroy()
+          feed = reread(source as string)
+        }
+      }
+      yield* csvParse(feed, options, enc, typeof source !== 'string', handed, toBatch)
     } catch (e) {
       if (e instanceof CsvError) {
         const info = e as unknown as { lines?: number; column?: number; raw?: string }
@@ -193,4 +208,182 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
     }
   }
   return { preamble, records: records() }
+}
+
+/** csv-parse over `feed` (the bytes from where the CSV starts), its first `skip` records left out. */
+async function* csvParse(
+  feed: AsyncIterable<Buffer>,
+  options: ReadOptions,
+  enc: 'utf8' | 'latin1',
+  stdin: boolean,
+  skip: number,
+  toBatch: (cells: readonly string[][], raws: readonly string[] | null) => CsvRecord[],
+): AsyncGenerator<CsvRecord[]> {
+  // No `info` (an object of counters per record): the line a record ends on is counted by
+  // toBatch, one per record plus the line breaks inside its quoted cells. Empty lines come
+  // through as one empty cell, so they are counted too, and skipped.
+  const parser = parse({
+    delimiter: options.separator,
+    encoding: enc,
+    relax_column_count: true,
+    skip_empty_lines: false,
+    // Standard input cannot be read twice: keep the raw text to place an unclosed quote.
+    raw: options.raw === true || stdin,
+  })
+  const source = Readable.from(feed)
+  source.on('error', (e: Error) => parser.destroy(e))
+  source.pipe(parser)
+  let signalled = false
+  let wake: (() => void) | undefined
+  let failure: unknown
+  let ended = false
+  const signal = () => {
+    signalled = true
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  parser.on('readable', signal)
+  parser.on('end', () => {
+    ended = true
+    signal()
+  })
+  parser.on('error', (e) => {
+    failure = e
+    signal()
+  })
+  let skipped = 0
+  try {
+    for (;;) {
+      const cells: string[][] = []
+      const raws: string[] = []
+      for (;;) {
+        const rec = parser.read() as string[] | { record: string[]; raw: string } | null
+        if (rec === null) break
+        if (skipped < skip) {
+          skipped++
+          continue
+        }
+        if (Array.isArray(rec)) cells.push(rec)
+        else {
+          cells.push(rec.record)
+          raws.push(rec.raw.replace(/\r?\n$/, ''))
+        }
+      }
+      const batch = toBatch(cells, raws.length === cells.length && raws.length > 0 ? raws : null)
+      if (batch.length > 0) yield batch
+      if (failure !== undefined) throw failure
+      if (ended) return
+      if (!signalled) await new Promise<void>((r) => (wake = r))
+      signalled = false
+    }
+  } finally {
+    source.destroy()
+  }
+}
+
+/** The fast reader met something it does not read exactly as csv-parse does. */
+class NotSimple extends Error {}
+
+const QUOTE = 34
+const CR = 13
+const LF = 10
+
+/**
+ * A CSV reader for the plain case, cell for cell what csv-parse gives with the options above
+ * (about five times faster): quoted cells (`""` inside) with separators and line breaks, records
+ * ending in CRLF or LF (the first line break outside quotes decides, as csv-parse's discovery
+ * does), an empty line as one empty cell. Anything else (a lone CR, the other line ending
+ * outside quotes, a quote inside an unquoted cell or text after a closing quote, an unclosed
+ * quote) throws NotSimple, and csv-parse reads the file instead and names the fault. Fed the
+ * decoded text piece by piece; an unfinished record waits for the next piece.
+ */
+function tokenizer(sep: number, keepRaw: boolean) {
+  let mode = 0 // 0: not known yet, CR: CRLF, LF: LF
+  let carry = ''
+  return (piece: string, final: boolean): { cells: string[][]; raws: string[] | null } => {
+    const s = carry === '' ? piece : carry + piece
+    const n = s.length
+    const cells: string[][] = []
+    const raws: string[] | null = keepRaw ? [] : null
+    let i = 0
+    let from = 0
+    record: while (i < n) {
+      from = i
+      const row: string[] = []
+      for (;;) {
+        if (i < n && s.charCodeAt(i) === QUOTE) {
+          let value = ''
+          let seg = i + 1
+          let j = seg
+          for (;;) {
+            const q = s.indexOf('"', j)
+            if (q < 0) {
+              if (final) throw new NotSimple()
+              break record
+            }
+            if (q + 1 >= n && !final) break record
+            if (q + 1 < n && s.charCodeAt(q + 1) === QUOTE) {
+              value += s.slice(seg, q + 1)
+              j = q + 2
+              seg = j
+              continue
+            }
+            value += s.slice(seg, q)
+            i = q + 1
+            break
+          }
+          row.push(value)
+        } else {
+          let j = i
+          while (j < n) {
+            const c = s.charCodeAt(j)
+            if (c === sep || c === CR || c === LF) break
+            if (c === QUOTE) throw new NotSimple()
+            j++
+          }
+          if (j >= n && !final) break record
+          row.push(s.slice(i, j))
+          i = j
+        }
+        if (i >= n) {
+          if (!final) break record
+          cells.push(row)
+          raws?.push(s.slice(from, n))
+          from = n
+          break record
+        }
+        const c = s.charCodeAt(i)
+        if (c === sep) {
+          i++
+          continue
+        }
+        let end = i
+        if (c === CR) {
+          if (i + 1 >= n) {
+            if (!final) break record
+            throw new NotSimple()
+          }
+          if (s.charCodeAt(i + 1) !== LF) throw new NotSimple()
+          if (mode === 0) mode = CR
+          else if (mode !== CR) throw new NotSimple()
+          // csv-parse's raw text of a CRLF record keeps the CR (and the import strips only LF).
+          end = i + 1
+          i += 2
+        } else if (c === LF) {
+          if (mode === 0) mode = LF
+          else if (mode !== LF) throw new NotSimple()
+          end = i
+          i++
+        } else throw new NotSimple()
+        cells.push(row)
+        raws?.push(s.slice(from, end))
+        from = i
+        continue record
+      }
+    }
+    carry = from < n ? s.slice(from) : ''
+    if (final && carry !== '') throw new NotSimple()
+    return { cells, raws }
+  }
 }
