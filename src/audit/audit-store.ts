@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { StoredAuditRow } from '../core/audit/chain.js'
+import { insertMany } from '../store/bulk.js'
 import { dialectOf } from '../store/connect.js'
 import type { Database } from '../store/schema.js'
 
@@ -74,3 +75,29 @@ export const listAllAuditRows = (db: Kysely<Database>) =>
 
 export const findAuditRow = (db: Kysely<Database>, seq: number) =>
   db.selectFrom('audit_log').selectAll().where('seq', '=', seq).executeTakeFirst()
+
+const AUDIT_COLUMNS = [
+  'seq',
+  'at',
+  'actor',
+  'action',
+  'tenant',
+  'branch',
+  'target',
+  'request',
+  'outcome',
+  'prev_hash',
+  'hash',
+] as const
+
+/** Appends rows of the chain in order (one prepared insert) and moves the head once, to the last. */
+export async function appendAuditRows(db: Kysely<Database>, rows: AuditInsert[]): Promise<void> {
+  const last = rows[rows.length - 1]
+  if (!last) return
+  await insertMany(db, 'audit_log', AUDIT_COLUMNS, rows)
+  await db
+    .updateTable('audit_head')
+    .set({ seq: last.seq, hash: last.hash })
+    .where('id', '=', 1)
+    .execute()
+}

@@ -15,7 +15,9 @@ import { cutPage, keysetPages, parseListWindow } from '../core/list.js'
 import type { Database } from '../store/schema.js'
 import { AUDIT_KEY_CONTEXT, AUDIT_KEY_SETTING, auditKey, unseal } from '../vault/vault.js'
 import {
+  type AuditInsert,
   appendAuditRow,
+  appendAuditRows,
   findAuditRow,
   listAllAuditRows,
   listAuditRows,
@@ -56,6 +58,16 @@ export async function audit(ctx: Ctx, trx: Kysely<Database>, entry: AuditEntry):
   if (!key)
     throw new DshError('internal', 'audit_key_missing', 'the audit key could not be created')
   const head = await lockAuditHead(trx)
+  await appendAuditRow(trx, chained(ctx, key, head, entry))
+}
+
+/** The next row of the chain after `head`, recording `entry` now. */
+function chained(
+  ctx: Ctx,
+  key: Uint8Array,
+  head: { seq: number; hash: string },
+  entry: AuditEntry,
+): AuditInsert {
   const content: AuditContent = {
     at: ctx.clock.now().toISOString(),
     actor: ctx.actor,
@@ -67,7 +79,7 @@ export async function audit(ctx: Ctx, trx: Kysely<Database>, entry: AuditEntry):
     outcome: entry.outcome ?? 'ok',
   }
   const rec = nextRecord(key, head.seq > 0 ? head : null, content)
-  await appendAuditRow(trx, {
+  return {
     seq: rec.seq,
     at: rec.at,
     actor: rec.actor,
@@ -79,7 +91,31 @@ export async function audit(ctx: Ctx, trx: Kysely<Database>, entry: AuditEntry):
     outcome: rec.outcome,
     prev_hash: rec.prevHash,
     hash: rec.hash,
-  })
+  }
+}
+
+/**
+ * Appends several rows to the hash chain, in order: the same rows as `audit` once per entry, with
+ * the head read (locked) once and written once, and the rows inserted by one prepared statement.
+ * Inside the write transaction of the changes they record.
+ */
+export async function auditMany(
+  ctx: Ctx,
+  trx: Kysely<Database>,
+  entries: readonly AuditEntry[],
+): Promise<void> {
+  if (entries.length === 0) return
+  const key = await transactionKey(ctx, trx)
+  if (!key)
+    throw new DshError('internal', 'audit_key_missing', 'the audit key could not be created')
+  let head: { seq: number; hash: string } = await lockAuditHead(trx)
+  const rows: AuditInsert[] = []
+  for (const entry of entries) {
+    const row = chained(ctx, key, head, entry)
+    rows.push(row)
+    head = row
+  }
+  await appendAuditRows(trx, rows)
 }
 
 /** An audit row as `audit list` shows it: the request parsed, the chain hashes left out. */

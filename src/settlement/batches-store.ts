@@ -484,3 +484,87 @@ export const paymentsByIds = (db: Kysely<Database>, ids: readonly string[]) =>
   ids.length === 0
     ? Promise.resolve([])
     : db.selectFrom('payments').select(SETTLEMENT_FIELDS).where('id', 'in', ids).execute()
+
+const CHUNK = 500
+
+/** Batches by id (locked on PostgreSQL, in id order), read in chunks. */
+export async function findBatchesForUpdate(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<BatchRow[]> {
+  const sorted = [...ids].sort()
+  const out: BatchRow[] = []
+  for (let i = 0; i < sorted.length; i += CHUNK) {
+    let q = db
+      .selectFrom('settlement_batches')
+      .selectAll()
+      .where('id', 'in', sorted.slice(i, i + CHUNK))
+      .orderBy('id')
+    if (dialectOf(db) === 'postgres') q = q.forUpdate()
+    out.push(...(await q.execute()))
+  }
+  return out
+}
+
+/** A batch the bank paid: its reference on the statement and the amount it received. */
+export interface BankConfirmation {
+  id: string
+  bankRef: string
+  bankAmountMinor: bigint
+}
+
+/**
+ * Completes batches in a few statements (chunks of 500): each gets status completed, its bank
+ * reference and amount, and its live payments settlement_status settled; what `updateBatch` and
+ * `markSettled` do for one batch.
+ */
+export async function completeBatches(
+  db: Kysely<Database>,
+  done: readonly BankConfirmation[],
+  now: string,
+): Promise<void> {
+  for (let i = 0; i < done.length; i += CHUNK) {
+    const part = done.slice(i, i + CHUNK)
+    const ids = part.map((d) => d.id)
+    await db
+      .updateTable('settlement_batches')
+      .set({
+        status: 'completed',
+        bank_ref: sql<string>`case ${sql.join(
+          part.map((d) => sql`when ${sql.ref('id')} = ${d.id} then ${d.bankRef}`),
+          sql` `,
+        )} end`,
+        bank_amount_minor: sql<bigint>`case ${sql.join(
+          part.map(
+            (d) => sql`when ${sql.ref('id')} = ${d.id} then cast(${d.bankAmountMinor} as bigint)`,
+          ),
+          sql` `,
+        )} end`,
+        completed_at: now,
+        updated_at: now,
+      })
+      .where('id', 'in', ids)
+      .execute()
+    await db
+      .updateTable('payments')
+      .set({ settlement_status: 'settled', updated_at: now })
+      .where('settlement_batch_id', 'in', ids)
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('settlement_batch_items')
+          .select('payment_id')
+          .where('batch_id', 'in', ids)
+          .where('released_at', 'is', null),
+      )
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('settlement_batch_items as j')
+            .select(sql`1`.as('one'))
+            .whereRef('j.batch_id', '=', 'payments.settlement_batch_id')
+            .whereRef('j.payment_id', '=', 'payments.id')
+            .where('j.released_at', 'is', null),
+        ),
+      )
+      .execute()
+  }
+}

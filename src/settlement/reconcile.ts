@@ -1,13 +1,15 @@
 import type { Kysely } from 'kysely'
+import { auditMany } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import type { Database } from '../store/schema.js'
 import {
   accountsWithBranch,
   type BatchRow,
-  findBatchForUpdate,
+  completeBatches,
+  findBatchesForUpdate,
   listBatches,
 } from './batches-store.js'
-import { completeLocked } from './lifecycle.js'
+import { type BatchOwner, batchAudit } from './transfer.js'
 
 /** What reconciliation reads of a settlement batch. */
 export interface ReconBatch {
@@ -59,16 +61,23 @@ export interface StatementPayment {
 /**
  * Completes processing batches that bank statement credits paid (each audited as
  * settlement.complete, its payments settled), in the caller's transaction. A batch already
- * completed is left as it is. The branches' accounts are read once, not per batch.
+ * completed is left as it is; a batch listed twice is completed by its first entry. Set-based:
+ * the batches are read (locked) together, updated in a few statements, and their audit rows
+ * appended in order with the chain's head read once.
  */
 export async function completeFromStatement(
   ctx: Ctx,
   trx: Kysely<Database>,
   paid: readonly StatementPayment[],
 ): Promise<void> {
+  const first = new Map<string, StatementPayment>()
+  for (const p of paid) if (!first.has(p.batchId)) first.set(p.batchId, p)
+  if (first.size === 0) return
+  const rows = new Map((await findBatchesForUpdate(trx, [...first.keys()])).map((b) => [b.id, b]))
   const accounts = new Map<string, Awaited<ReturnType<typeof accountsWithBranch>>>()
-  for (const p of paid) {
-    const b = await findBatchForUpdate(trx, p.batchId)
+  const done: { b: BatchRow; a: BatchOwner; bankRef: string; amountMinor: bigint }[] = []
+  for (const p of first.values()) {
+    const b = rows.get(p.batchId)
     if (b?.status !== 'processing') continue
     let list = accounts.get(b.branch_id)
     if (!list) {
@@ -77,8 +86,23 @@ export async function completeFromStatement(
     }
     const a = list.find((x) => x.id === b.account_id)
     if (!a) continue
-    await completeLocked(ctx, trx, b, a, p.bankRef.slice(0, 64), {
-      bankAmountMinor: p.amountMinor,
-    })
+    done.push({ b, a, bankRef: p.bankRef.slice(0, 64), amountMinor: p.amountMinor })
   }
+  if (done.length === 0) return
+  await completeBatches(
+    trx,
+    done.map((d) => ({ id: d.b.id, bankRef: d.bankRef, bankAmountMinor: d.amountMinor })),
+    ctx.clock.now().toISOString(),
+  )
+  await auditMany(
+    ctx,
+    trx,
+    done.map(({ a, b, bankRef }) =>
+      batchAudit('settlement.complete', a, b, {
+        bankRef,
+        net: String(b.net_minor),
+        currency: b.currency,
+      }),
+    ),
+  )
 }
