@@ -129,30 +129,44 @@ export function parseStatementDate(
   formats: readonly string[],
   timeZone: string,
 ): ParsedDate {
+  const ms = parseDateMs(text, formats, timeZone)
+  return { ms, day: lastDay }
+}
+
+/** Days in month `mo` (1–12) of year `y`, as Date.UTC counts them (years 0–99 are 1900–1999). */
+function daysIn(y: number, mo: number): number {
+  if (mo !== 2) return MONTH_DAYS[mo] ?? 0
+  const yy = y >= 0 && y <= 99 ? 1900 + y : y
+  return yy % 4 === 0 && (yy % 100 !== 0 || yy % 400 === 0) ? 29 : 28
+}
+const MONTH_DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/** The yyyy-mm-dd of the last date parseDateMs read (built only when asked for). */
+let lastDay = ''
+
+/** parseStatementDate's instant alone (the hot path of an import: no day text unless asked). */
+function parseDateMs(
+  text: string,
+  formats: readonly string[],
+  timeZone: string,
+  withDay = true,
+): number {
   const t = text.trim()
   for (const f of formats) {
     const c = compileFormat(f)
     const m = c.re.exec(t)
     if (!m) continue
-    const num = (i: number, none: number) => (i === 0 ? none : Number(m[i]))
-    const y = num(c.y, 0)
-    const mo = num(c.mo, 1)
-    const d = num(c.d, 1)
-    const h = num(c.h, 0)
-    const mi = num(c.mi, 0)
-    const s = num(c.s, 0)
-    if (
-      mo < 1 ||
-      mo > 12 ||
-      d < 1 ||
-      d > new Date(Date.UTC(y, mo, 0)).getUTCDate() ||
-      h > 23 ||
-      mi > 59 ||
-      s > 59
-    )
+    const y = c.y === 0 ? 0 : Number(m[c.y])
+    const mo = c.mo === 0 ? 1 : Number(m[c.mo])
+    const d = c.d === 0 ? 1 : Number(m[c.d])
+    const h = c.h === 0 ? 0 : Number(m[c.h])
+    const mi = c.mi === 0 ? 0 : Number(m[c.mi])
+    const s = c.s === 0 ? 0 : Number(m[c.s])
+    if (mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || s > 59)
       throw new Error(`"${text}" is not a real date/time (${f})`)
-    const day = `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`
-    return { ms: zonedToUtc(y, mo, d, h, mi, s, timeZone), day }
+    if (withDay)
+      lastDay = `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`
+    return zonedToUtc(y, mo, d, h, mi, s, timeZone)
   }
   throw new Error(`"${text}" is not a date in the format ${formats.join(' or ')}`)
 }
@@ -161,8 +175,11 @@ export function parseStatementDate(
 // amounts
 
 const plainAmounts = new Map<string, RegExp>()
+let lastMarks: { decimalMark: string; thousandsMark: string; re: RegExp } | undefined
 /** Digits with thousands marks between groups of three (not starting with 0), and decimals. */
 function plainAmount(decimalMark: string, thousandsMark: string): RegExp {
+  if (lastMarks?.decimalMark === decimalMark && lastMarks.thousandsMark === thousandsMark)
+    return lastMarks.re
   const key = `${decimalMark}|${thousandsMark}`
   let re = plainAmounts.get(key)
   if (!re) {
@@ -171,7 +188,19 @@ function plainAmount(decimalMark: string, thousandsMark: string): RegExp {
     re = new RegExp(`^(?:(${grouped})|(\\d+))(?:${literal(decimalMark)}(\\d+))?$`)
     plainAmounts.set(key, re)
   }
+  lastMarks = { decimalMark, thousandsMark, re }
   return re
+}
+
+/** A currency's exponent by its code as written (what currencyOf(code).exponent gives). */
+const exponents = new Map<string, number>()
+function exponentOf(code: string): number {
+  let e = exponents.get(code)
+  if (e === undefined) {
+    e = currencyOf(code).exponent
+    exponents.set(code, e)
+  }
+  return e
 }
 
 /**
@@ -204,7 +233,7 @@ export function parseStatementAmount(
   // large) takes the checks below, which name what is wrong.
   const fast = plainAmount(decimalMark, thousandsMark).exec(t)
   if (fast) {
-    const exponent = currencyOf(code).exponent
+    const exponent = exponentOf(code)
     const fraction = fast[3] ?? ''
     if (fraction.length <= exponent) {
       const whole =
@@ -285,54 +314,54 @@ export function canonicalRow(
   line: number,
   fallbackCurrency: string,
 ): CanonicalRow {
-  const at = (k: ColumnKey) => (cols[k] ?? 0) + 1
-  const guard = <T>(k: ColumnKey, fn: () => T): T => {
-    try {
-      return fn()
-    } catch (e) {
-      if (e instanceof RowError) throw e
-      const msg = e instanceof DshError || e instanceof Error ? e.message : String(e)
-      throw new RowError(at(k), `${k}: ${msg}`)
-    }
-  }
-  const code = guard('currency', () => {
-    const c = cell(cells, cols.currency).toUpperCase()
-    const chosen = c !== '' ? c : (profile.currency ?? fallbackCurrency)
-    currencyOf(chosen)
-    return chosen
-  })
-  const booked = guard('bookedAt', () =>
-    parseStatementDate(cell(cells, cols.bookedAt), profile.dateFormats, profile.timeZone),
-  )
-  const valueDate =
-    cols.valueDate === undefined || cell(cells, cols.valueDate) === ''
-      ? null
-      : guard('valueDate', () =>
-          parseStatementDate(
-            cell(cells, cols.valueDate),
-            profile.valueDateFormats,
-            profile.timeZone,
-          ),
-        ).day
+  // The column being read: a failure that is not a RowError is reported against it.
+  let k: ColumnKey = 'currency'
+  let code: string
+  let bookedMs: number
+  let valueDate: string | null = null
   let amount: bigint
-  if (cols.amount !== undefined) {
-    const a = guard('amount', () => parseStatementAmount(cell(cells, cols.amount), profile, code))
-    if (a === null) throw new RowError(at('amount'), 'amount: empty, expected an amount')
-    amount = a
-  } else {
-    const debit = guard('debit', () => parseStatementAmount(cell(cells, cols.debit), profile, code))
-    const credit = guard('credit', () =>
-      parseStatementAmount(cell(cells, cols.credit), profile, code),
-    )
-    if (debit === null && credit === null)
-      throw new RowError(at('credit'), 'credit/debit: both empty, expected an amount in one')
-    const d = debit ?? 0n
-    amount = (credit ?? 0n) - (d < 0n ? -d : d)
+  let balance: bigint | null = null
+  try {
+    const c = cell(cells, cols.currency).toUpperCase()
+    code = c !== '' ? c : (profile.currency ?? fallbackCurrency)
+    exponentOf(code)
+    k = 'bookedAt'
+    bookedMs = parseDateMs(cell(cells, cols.bookedAt), profile.dateFormats, profile.timeZone, false)
+    if (cols.valueDate !== undefined) {
+      const v = cell(cells, cols.valueDate)
+      if (v !== '') {
+        k = 'valueDate'
+        parseDateMs(v, profile.valueDateFormats, profile.timeZone)
+        valueDate = lastDay
+      }
+    }
+    if (cols.amount !== undefined) {
+      k = 'amount'
+      const a = parseStatementAmount(cell(cells, cols.amount), profile, code)
+      if (a === null) throw new RowError(cols.amount + 1, 'amount: empty, expected an amount')
+      amount = a
+    } else {
+      k = 'debit'
+      const debit = parseStatementAmount(cell(cells, cols.debit), profile, code)
+      k = 'credit'
+      const credit = parseStatementAmount(cell(cells, cols.credit), profile, code)
+      if (debit === null && credit === null)
+        throw new RowError(
+          (cols.credit ?? 0) + 1,
+          'credit/debit: both empty, expected an amount in one',
+        )
+      const d = debit ?? 0n
+      amount = (credit ?? 0n) - (d < 0n ? -d : d)
+    }
+    if (cols.balance !== undefined) {
+      k = 'balance'
+      balance = parseStatementAmount(cell(cells, cols.balance), profile, code)
+    }
+  } catch (e) {
+    if (e instanceof RowError) throw e
+    const msg = e instanceof DshError || e instanceof Error ? e.message : String(e)
+    throw new RowError((cols[k] ?? 0) + 1, `${k}: ${msg}`)
   }
-  const balance =
-    cols.balance === undefined
-      ? null
-      : guard('balance', () => parseStatementAmount(cell(cells, cols.balance), profile, code))
   const transactionId =
     cols.transactionId === undefined ? null : cell(cells, cols.transactionId) || null
   const description = cell(cells, cols.description)
@@ -342,10 +371,9 @@ export function canonicalRow(
     const m = profile.referencePattern.exec(refCell) ?? profile.referencePattern.exec(description)
     if (m) reference = m[1] ?? m[0]
   }
-  const status = cell(cells, cols.status).toLowerCase()
   return {
     line,
-    bookedAt: new Date(booked.ms).toISOString(),
+    bookedAt: new Date(bookedMs).toISOString(),
     valueDate,
     amountMinor: amount,
     currency: code,
@@ -357,7 +385,7 @@ export function canonicalRow(
     completed:
       cols.status === undefined || profile.completedStatuses.length === 0
         ? true
-        : profile.completedStatuses.includes(status),
+        : profile.completedStatuses.includes(cell(cells, cols.status).toLowerCase()),
   }
 }
 
