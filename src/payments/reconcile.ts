@@ -5,7 +5,6 @@ import { canMove, type PaymentStatus } from '../core/payments/states.js'
 import { branchGateways } from '../gateway-config/in-force.js'
 import type { Database } from '../store/schema.js'
 import type { BranchWithTenant } from '../tenants/branches.js'
-import { transitionContext } from './attempt.js'
 import {
   findPayment,
   listPaymentsCreatedBetween,
@@ -119,6 +118,9 @@ export async function adoptPayment(
     throw notFound('payment_not_found', `no payment ${paymentId} in branch ${branch.code}`)
   assertAdoptable(view(p))
   const gw = (await branchGateways(trx, branch)).find((g) => g.type === p.gateway)
+  // Loaded here: attempt.js brings the gateway adapters and their HTTP client, which a
+  // reconciliation run (the other functions of this file) never needs.
+  const { transitionContext } = await import('./attempt.js')
   const moved = await transition(
     ctx,
     trx,

@@ -9,7 +9,7 @@ import {
   findBatchesForUpdate,
   listBatches,
 } from './batches-store.js'
-import { type BatchOwner, batchAudit } from './transfer.js'
+import type { BatchOwner } from './transfer.js'
 
 /** What reconciliation reads of a settlement batch. */
 export interface ReconBatch {
@@ -94,15 +94,16 @@ export async function completeFromStatement(
     done.map((d) => ({ id: d.b.id, bankRef: d.bankRef, bankAmountMinor: d.amountMinor })),
     ctx.clock.now().toISOString(),
   )
+  // The rows `completeLocked` writes through auditBatch, one per batch, in order.
   await auditMany(
     ctx,
     trx,
-    done.map(({ a, b, bankRef }) =>
-      batchAudit('settlement.complete', a, b, {
-        bankRef,
-        net: String(b.net_minor),
-        currency: b.currency,
-      }),
-    ),
+    done.map(({ a, b, bankRef }) => ({
+      action: 'settlement.complete',
+      tenant: a.tenant_slug,
+      branch: a.branch_code,
+      target: b.id,
+      request: { reference: b.reference, bankRef, net: String(b.net_minor), currency: b.currency },
+    })),
   )
 }

@@ -2,7 +2,7 @@ import { chmod, mkdir, open, rename } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Kysely } from 'kysely'
-import { type AuditEntry, audit } from '../audit/audit.js'
+import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { configError } from '../core/errors.js'
 import { localDate } from '../core/schedule.js'
@@ -69,27 +69,18 @@ export interface BatchOwner {
 export const auditBatch = (
   ctx: Ctx,
   trx: Kysely<Database>,
-  action: BatchAction,
+  action: `settlement.${'create' | 'send' | 'complete' | 'fail' | 'cancel' | 'retry'}`,
   a: BatchOwner,
   b: { id: string; reference: string },
   request: Record<string, unknown>,
-) => audit(ctx, trx, batchAudit(action, a, b, request))
-
-type BatchAction = `settlement.${'create' | 'send' | 'complete' | 'fail' | 'cancel' | 'retry'}`
-
-/** The audit entry of a change to a batch (`auditBatch` appends it; `auditMany` several). */
-export const batchAudit = (
-  action: BatchAction,
-  a: BatchOwner,
-  b: { id: string; reference: string },
-  request: Record<string, unknown>,
-): AuditEntry => ({
-  action,
-  tenant: a.tenant_slug,
-  branch: a.branch_code,
-  target: b.id,
-  request: { reference: b.reference, ...request },
-})
+) =>
+  audit(ctx, trx, {
+    action,
+    tenant: a.tenant_slug,
+    branch: a.branch_code,
+    target: b.id,
+    request: { reference: b.reference, ...request },
+  })
 
 /**
  * A new pending batch with nothing sent yet, claimed for sending by this process (a run sends

@@ -25,6 +25,7 @@ import {
   parseProfile,
   type StatementProfile,
 } from '../core/statements/profile.js'
+import { inBulk } from '../store/bulk.js'
 import type { StatementLinesTable } from '../store/schema.js'
 import { requireBranch } from '../tenants/branches.js'
 import { CsvReadError, openCsv } from './read.js'
@@ -128,262 +129,264 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
   const now = ctx.clock.now().toISOString()
   let result: ImportResult
   try {
-    result = await store.write(async (trx) => {
-      const statementId = ctx.ids.next('st')
-      await insertStatement(trx, {
-        id: statementId,
-        branch_id: branch.id,
-        profile: profile.name,
-        kind: profile.kind,
-        account: profile.account,
-        file: shown,
-        sha256: `pending:${statementId}`,
-        currency: profile.currency ?? branch.currency,
-        period_from: now,
-        period_to: now,
-        lines: 0,
-        imported: 0,
-        created_at: now,
-        created_by: ctx.actor,
-      })
-      const sha = createHash('sha256')
-      const preamble: string[] = []
-      let cols: ColumnIndex | undefined
-      let width = 0
-      let lines = 0
-      let imported = 0
-      let minAt: string | undefined
-      let maxAt: string | undefined
-      let currency: string | undefined
-      const occurrences = new Map<string, number>()
-      let pending: Insertable<StatementLinesTable>[] = []
-      // Stored lines are looked up before inserting while the previous chunk had some (a
-      // re-import, an overlap); a chunk of new lines is inserted straight away (a conflict
-      // would still be skipped, and turns the look-up back on).
-      let probe = true
-      const flush = async () => {
-        const n = await insertLines(trx, pending, probe)
-        probe = n < pending.length
-        imported += n
-        pending = []
-      }
-      // Running balance, checked in file order both ways until the order is known.
-      let prev: CanonicalRow | undefined
-      let firstAt: string | undefined
-      let newestFirst: boolean | undefined
-      let forward: { line: number; expected: bigint; actual: bigint }[] = []
-      let backward: { line: number; expected: bigint; actual: bigint }[] = []
-      const named =
-        profile.header && Object.values(profile.columns).some((v) => typeof v === 'string')
-      if (!profile.header) {
-        cols = resolveColumns(profile, null)
-        width = Math.max(...Object.values(cols).map((i) => (i ?? 0) + 1))
-      }
-      const source = req.file === '-' ? (req.input as Readable) : req.file
-      try {
-        const csv = await openCsv(source, {
-          separator: profile.separator,
-          encoding: profile.encoding,
-          onChunk: (c) => sha.update(c),
-          raw: profile.skipPatterns.length > 0 || req.rejectsFile !== undefined,
-          // The header is the first line naming every mapped column; the lines before it are
-          // the preamble. Without names, skipLines lines are skipped.
-          start: (peek) => {
-            if (!named) return profile.skipLines
-            for (let i = profile.skipLines; i < peek.length; i++) {
-              const cells = (peek[i] as string)
-                .split(profile.separator)
-                .map((c) => c.trim().replace(/^"|"$/g, '').replaceAll('""', '"'))
-              if (isHeaderRow(profile, cells)) return i
+    result = await store.write(
+      inBulk(async (trx) => {
+        const statementId = ctx.ids.next('st')
+        await insertStatement(trx, {
+          id: statementId,
+          branch_id: branch.id,
+          profile: profile.name,
+          kind: profile.kind,
+          account: profile.account,
+          file: shown,
+          sha256: `pending:${statementId}`,
+          currency: profile.currency ?? branch.currency,
+          period_from: now,
+          period_to: now,
+          lines: 0,
+          imported: 0,
+          created_at: now,
+          created_by: ctx.actor,
+        })
+        const sha = createHash('sha256')
+        const preamble: string[] = []
+        let cols: ColumnIndex | undefined
+        let width = 0
+        let lines = 0
+        let imported = 0
+        let minAt: string | undefined
+        let maxAt: string | undefined
+        let currency: string | undefined
+        const occurrences = new Map<string, number>()
+        let pending: Insertable<StatementLinesTable>[] = []
+        // Stored lines are looked up before inserting while the previous chunk had some (a
+        // re-import, an overlap); a chunk of new lines is inserted straight away (a conflict
+        // would still be skipped, and turns the look-up back on).
+        let probe = true
+        const flush = async () => {
+          const n = await insertLines(trx, pending, probe)
+          probe = n < pending.length
+          imported += n
+          pending = []
+        }
+        // Running balance, checked in file order both ways until the order is known.
+        let prev: CanonicalRow | undefined
+        let firstAt: string | undefined
+        let newestFirst: boolean | undefined
+        let forward: { line: number; expected: bigint; actual: bigint }[] = []
+        let backward: { line: number; expected: bigint; actual: bigint }[] = []
+        const named =
+          profile.header && Object.values(profile.columns).some((v) => typeof v === 'string')
+        if (!profile.header) {
+          cols = resolveColumns(profile, null)
+          width = Math.max(...Object.values(cols).map((i) => (i ?? 0) + 1))
+        }
+        const source = req.file === '-' ? (req.input as Readable) : req.file
+        try {
+          const csv = await openCsv(source, {
+            separator: profile.separator,
+            encoding: profile.encoding,
+            onChunk: (c) => sha.update(c),
+            raw: profile.skipPatterns.length > 0 || req.rejectsFile !== undefined,
+            // The header is the first line naming every mapped column; the lines before it are
+            // the preamble. Without names, skipLines lines are skipped.
+            start: (peek) => {
+              if (!named) return profile.skipLines
+              for (let i = profile.skipLines; i < peek.length; i++) {
+                const cells = (peek[i] as string)
+                  .split(profile.separator)
+                  .map((c) => c.trim().replace(/^"|"$/g, '').replaceAll('""', '"'))
+                if (isHeaderRow(profile, cells)) return i
+              }
+              return profile.skipLines
+            },
+          })
+          preamble.push(...csv.preamble)
+          for await (const batch of csv.records)
+            for (const rec of batch) {
+              if (profile.skipPatterns.some((p) => p.test(rec.raw))) continue
+              if (!cols) {
+                if (!named || isHeaderRow(profile, rec.cells)) {
+                  try {
+                    cols = resolveColumns(profile, rec.cells)
+                  } catch (e) {
+                    if (e instanceof RowError) throw refuse(rec.line, e.column, e.message)
+                    throw e
+                  }
+                  width = rec.cells.length
+                  continue
+                }
+                preamble.push(rec.raw)
+                if (preamble.length > 50)
+                  throw refuse(
+                    rec.line,
+                    1,
+                    `no header row with the columns ${Object.values(profile.columns).join(', ')} in the first 50 lines`,
+                  )
+                continue
+              }
+              lines++
+              if (profile.header ? rec.cells.length !== width : rec.cells.length < width) {
+                bad(
+                  rec,
+                  Math.min(rec.cells.length, width) + 1,
+                  `expected ${width} columns, got ${rec.cells.length}`,
+                )
+                continue
+              }
+              let row: CanonicalRow
+              try {
+                row = canonicalRow(
+                  profile,
+                  cols,
+                  rec.cells,
+                  rec.line,
+                  profile.currency ?? branch.currency,
+                )
+              } catch (e) {
+                if (e instanceof RowError) {
+                  bad(rec, e.column, e.message)
+                  continue
+                }
+                throw e
+              }
+              if (currency === undefined) currency = row.currency
+              if (minAt === undefined || row.bookedAt < minAt) minAt = row.bookedAt
+              if (maxAt === undefined || row.bookedAt > maxAt) maxAt = row.bookedAt
+              if (row.balanceMinor !== null) {
+                if (firstAt === undefined) firstAt = row.bookedAt
+                else if (newestFirst === undefined && row.bookedAt !== firstAt) {
+                  newestFirst = row.bookedAt < firstAt
+                  if (newestFirst) forward = []
+                  else backward = []
+                }
+                // A transaction that did not complete (M-Pesa `Failed`) leaves the balance as it was.
+                const moved = (r: CanonicalRow) => (r.completed ? r.amountMinor : 0n)
+                if (prev && prev.balanceMinor !== null) {
+                  if (newestFirst !== true && prev.balanceMinor + moved(row) !== row.balanceMinor)
+                    forward.push({
+                      line: row.line,
+                      expected: prev.balanceMinor + moved(row),
+                      actual: row.balanceMinor,
+                    })
+                  if (newestFirst !== false && row.balanceMinor + moved(prev) !== prev.balanceMinor)
+                    backward.push({
+                      line: prev.line,
+                      expected: row.balanceMinor + moved(prev),
+                      actual: prev.balanceMinor,
+                    })
+                }
+                prev = row
+              }
+              const h = keyHash(rowKey(branch.id, profile.account, row))
+              const occ = occurrences.get(h) ?? 0
+              occurrences.set(h, occ + 1)
+              const fp = fingerprint(h, occ)
+              pending.push({
+                id: `sl_${fp}`,
+                statement_id: statementId,
+                branch_id: branch.id,
+                kind: profile.kind,
+                account: profile.account,
+                fingerprint: fp,
+                line_no: row.line,
+                occurrence: occ,
+                booked_at: row.bookedAt,
+                value_date: row.valueDate,
+                amount_minor: row.amountMinor,
+                currency: row.currency,
+                transaction_id: row.transactionId,
+                reference: row.reference,
+                description: row.description,
+                counterparty: row.counterparty,
+                balance_minor: row.balanceMinor,
+                completed: row.completed ? 1 : 0,
+              })
+              if (pending.length >= BATCH) await flush()
             }
-            return profile.skipLines
+        } catch (e) {
+          if (e instanceof CsvReadError) throw refuse(e.line, e.column, e.message)
+          throw e
+        }
+        await flush()
+        if (!cols)
+          throw refuse(
+            preamble.length,
+            1,
+            `no header row with the columns ${Object.values(profile.columns).join(', ')}`,
+          )
+        let period: { from: string; to: string }
+        try {
+          const p = periodFromPreamble(profile, preamble)
+          period = p
+            ? { from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString() }
+            : { from: minAt ?? now, to: maxAt ?? now }
+        } catch (e) {
+          throw refuse(1, 1, `statement period: ${(e as Error).message}`)
+        }
+        const breaks = (newestFirst ? backward : forward)
+          .sort((a, b) => a.line - b.line)
+          .map((b) => {
+            const cur = currency ?? branch.currency
+            return {
+              line: b.line,
+              expectedMinor: b.expected,
+              expected: toDecimalString({ minor: b.expected, currency: cur }),
+              actualMinor: b.actual,
+              actual: toDecimalString({ minor: b.actual, currency: cur }),
+              currency: cur,
+            }
+          })
+        const digest = sha.digest('hex')
+        let id = statementId
+        const same =
+          imported === 0
+            ? await findStatementBySha(trx, branch.id, profile.kind, digest, statementId)
+            : undefined
+        if (same) {
+          await deleteStatement(trx, statementId)
+          id = same.id
+        } else {
+          await updateStatement(trx, statementId, {
+            sha256: digest,
+            currency: currency ?? branch.currency,
+            period_from: period.from,
+            period_to: period.to,
+            lines,
+            imported,
+          })
+        }
+        const out: ImportResult = {
+          statementId: id,
+          branch: branch.code,
+          profile: profile.name,
+          file: fileName,
+          period,
+          lines,
+          imported,
+          alreadyPresent: lines - imported - rejects.length,
+          rejected: rejects.length,
+          balanceBreaks: breaks,
+        }
+        if (req.dryRun) throw new DryRun(out)
+        await audit(ctx, trx, {
+          action: 'statement.import',
+          tenant: branch.tenant_slug,
+          branch: branch.code,
+          target: id,
+          request: {
+            file: fileName,
+            profile: profile.name,
+            lines,
+            imported,
+            alreadyPresent: out.alreadyPresent,
+            rejected: rejects.length,
+            sha256: digest,
           },
         })
-        preamble.push(...csv.preamble)
-        for await (const batch of csv.records)
-          for (const rec of batch) {
-            if (profile.skipPatterns.some((p) => p.test(rec.raw))) continue
-            if (!cols) {
-              if (!named || isHeaderRow(profile, rec.cells)) {
-                try {
-                  cols = resolveColumns(profile, rec.cells)
-                } catch (e) {
-                  if (e instanceof RowError) throw refuse(rec.line, e.column, e.message)
-                  throw e
-                }
-                width = rec.cells.length
-                continue
-              }
-              preamble.push(rec.raw)
-              if (preamble.length > 50)
-                throw refuse(
-                  rec.line,
-                  1,
-                  `no header row with the columns ${Object.values(profile.columns).join(', ')} in the first 50 lines`,
-                )
-              continue
-            }
-            lines++
-            if (profile.header ? rec.cells.length !== width : rec.cells.length < width) {
-              bad(
-                rec,
-                Math.min(rec.cells.length, width) + 1,
-                `expected ${width} columns, got ${rec.cells.length}`,
-              )
-              continue
-            }
-            let row: CanonicalRow
-            try {
-              row = canonicalRow(
-                profile,
-                cols,
-                rec.cells,
-                rec.line,
-                profile.currency ?? branch.currency,
-              )
-            } catch (e) {
-              if (e instanceof RowError) {
-                bad(rec, e.column, e.message)
-                continue
-              }
-              throw e
-            }
-            if (currency === undefined) currency = row.currency
-            if (minAt === undefined || row.bookedAt < minAt) minAt = row.bookedAt
-            if (maxAt === undefined || row.bookedAt > maxAt) maxAt = row.bookedAt
-            if (row.balanceMinor !== null) {
-              if (firstAt === undefined) firstAt = row.bookedAt
-              else if (newestFirst === undefined && row.bookedAt !== firstAt) {
-                newestFirst = row.bookedAt < firstAt
-                if (newestFirst) forward = []
-                else backward = []
-              }
-              // A transaction that did not complete (M-Pesa `Failed`) leaves the balance as it was.
-              const moved = (r: CanonicalRow) => (r.completed ? r.amountMinor : 0n)
-              if (prev && prev.balanceMinor !== null) {
-                if (newestFirst !== true && prev.balanceMinor + moved(row) !== row.balanceMinor)
-                  forward.push({
-                    line: row.line,
-                    expected: prev.balanceMinor + moved(row),
-                    actual: row.balanceMinor,
-                  })
-                if (newestFirst !== false && row.balanceMinor + moved(prev) !== prev.balanceMinor)
-                  backward.push({
-                    line: prev.line,
-                    expected: row.balanceMinor + moved(prev),
-                    actual: prev.balanceMinor,
-                  })
-              }
-              prev = row
-            }
-            const h = keyHash(rowKey(branch.id, profile.account, row))
-            const occ = occurrences.get(h) ?? 0
-            occurrences.set(h, occ + 1)
-            const fp = fingerprint(h, occ)
-            pending.push({
-              id: `sl_${fp}`,
-              statement_id: statementId,
-              branch_id: branch.id,
-              kind: profile.kind,
-              account: profile.account,
-              fingerprint: fp,
-              line_no: row.line,
-              occurrence: occ,
-              booked_at: row.bookedAt,
-              value_date: row.valueDate,
-              amount_minor: row.amountMinor,
-              currency: row.currency,
-              transaction_id: row.transactionId,
-              reference: row.reference,
-              description: row.description,
-              counterparty: row.counterparty,
-              balance_minor: row.balanceMinor,
-              completed: row.completed ? 1 : 0,
-            })
-            if (pending.length >= BATCH) await flush()
-          }
-      } catch (e) {
-        if (e instanceof CsvReadError) throw refuse(e.line, e.column, e.message)
-        throw e
-      }
-      await flush()
-      if (!cols)
-        throw refuse(
-          preamble.length,
-          1,
-          `no header row with the columns ${Object.values(profile.columns).join(', ')}`,
-        )
-      let period: { from: string; to: string }
-      try {
-        const p = periodFromPreamble(profile, preamble)
-        period = p
-          ? { from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString() }
-          : { from: minAt ?? now, to: maxAt ?? now }
-      } catch (e) {
-        throw refuse(1, 1, `statement period: ${(e as Error).message}`)
-      }
-      const breaks = (newestFirst ? backward : forward)
-        .sort((a, b) => a.line - b.line)
-        .map((b) => {
-          const cur = currency ?? branch.currency
-          return {
-            line: b.line,
-            expectedMinor: b.expected,
-            expected: toDecimalString({ minor: b.expected, currency: cur }),
-            actualMinor: b.actual,
-            actual: toDecimalString({ minor: b.actual, currency: cur }),
-            currency: cur,
-          }
-        })
-      const digest = sha.digest('hex')
-      let id = statementId
-      const same =
-        imported === 0
-          ? await findStatementBySha(trx, branch.id, profile.kind, digest, statementId)
-          : undefined
-      if (same) {
-        await deleteStatement(trx, statementId)
-        id = same.id
-      } else {
-        await updateStatement(trx, statementId, {
-          sha256: digest,
-          currency: currency ?? branch.currency,
-          period_from: period.from,
-          period_to: period.to,
-          lines,
-          imported,
-        })
-      }
-      const out: ImportResult = {
-        statementId: id,
-        branch: branch.code,
-        profile: profile.name,
-        file: fileName,
-        period,
-        lines,
-        imported,
-        alreadyPresent: lines - imported - rejects.length,
-        rejected: rejects.length,
-        balanceBreaks: breaks,
-      }
-      if (req.dryRun) throw new DryRun(out)
-      await audit(ctx, trx, {
-        action: 'statement.import',
-        tenant: branch.tenant_slug,
-        branch: branch.code,
-        target: id,
-        request: {
-          file: fileName,
-          profile: profile.name,
-          lines,
-          imported,
-          alreadyPresent: out.alreadyPresent,
-          rejected: rejects.length,
-          sha256: digest,
-        },
-      })
-      return out
-    })
+        return out
+      }),
+    )
   } catch (e) {
     if (e instanceof DryRun) result = e.result
     else throw e

@@ -1,5 +1,5 @@
-import type { CompiledQuery, Kysely } from 'kysely'
-import { type NativeStatement, nativeWriter } from './connect.js'
+import { type CompiledQuery, type Kysely, sql } from 'kysely'
+import { dialectOf, type NativeStatement, nativeWriter } from './connect.js'
 import type { Database } from './schema.js'
 
 /**
@@ -160,3 +160,30 @@ export function reusable<K extends string>(
     })
   return (values) => db.executeQuery({ ...q, parameters: order.map((n) => values[n] ?? null) })
 }
+
+/** SQLite's page cache (KiB) while a bulk write runs; the default is 2 MiB. */
+const BULK_CACHE_KIB = 64 * 1024
+
+/**
+ * Runs a bulk write (an import of 100k+ lines, a reconciliation run writing 100k matches) with a
+ * 64 MiB SQLite page cache on the transaction's connection, put back afterwards: with the default
+ * 2 MiB, inserts into indexes on random keys (fingerprints, line ids) and the foreign-key probes
+ * re-read the same pages from the OS and spill dirty ones to the WAL before the commit. On
+ * PostgreSQL it only runs `fn`.
+ */
+export async function withBulkCache<T>(db: Kysely<Database>, fn: () => Promise<T>): Promise<T> {
+  if (dialectOf(db) !== 'sqlite') return fn()
+  const before = (await sql<{ cache_size: number }>`pragma cache_size`.execute(db)).rows[0]
+  await sql.raw(`pragma cache_size = -${BULK_CACHE_KIB}`).execute(db)
+  try {
+    return await fn()
+  } finally {
+    if (before) await sql.raw(`pragma cache_size = ${Number(before.cache_size)}`).execute(db)
+  }
+}
+
+/** A `store.write` callback run under withBulkCache. */
+export const inBulk =
+  <T>(fn: (trx: Kysely<Database>) => Promise<T>) =>
+  (trx: Kysely<Database>): Promise<T> =>
+    withBulkCache(trx, () => fn(trx))
