@@ -157,6 +157,13 @@ describe.each(DIALECTS)(
         >()
         const members = pay.filter((p) => p.settlementBatchId === a.id)
         expect(members.length).toBe(3)
+        // Completing the batch settled its payments; the payments of the batch left processing
+        // (net − 1) are still batched.
+        expect(members.map((p) => p.settlementStatus)).toEqual(['settled', 'settled', 'settled'])
+        const b = batches[1] as Batch
+        const held = pay.filter((p) => p.settlementBatchId === b.id)
+        expect(held.length).toBeGreaterThan(0)
+        expect(new Set(held.map((p) => p.settlementStatus))).toEqual(new Set(['batched']))
       },
     )
 
