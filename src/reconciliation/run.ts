@@ -32,6 +32,7 @@ import {
 import {
   completedLines,
   statementsOf as listStatements,
+  placeLines,
   type ReconLine,
   type StatementRow,
 } from '../statements/lines.js'
@@ -158,7 +159,7 @@ function parseTolerance(
   }
 }
 
-export const toLineIn = (l: Omit<ReconLine, 'file' | 'statement_id' | 'line_no'>): LineIn => ({
+export const toLineIn = (l: ReconLine): LineIn => ({
   id: l.id,
   bookedAtMs: Date.parse(l.booked_at),
   amountMinor: BigInt(l.amount_minor),
@@ -255,7 +256,7 @@ async function computeMpesa(
   { trx, branch, statements, from, to, live, decisions }: Scope,
   options: Pick<MatchOptions, 'toleranceMinor' | 'toleranceBp'>,
 ): Promise<Computed> {
-  const lineRows = await completedLines(trx, branch.id, 'mpesa', iso(from), iso(to), statements)
+  const lineRows = await completedLines(trx, branch.id, 'mpesa', iso(from), iso(to))
   const payments = await paymentsForReconciliation(
     trx,
     branch.id,
@@ -279,7 +280,7 @@ async function computeBank(
   graceMs: number,
   nowMs: number,
 ): Promise<Computed> {
-  const lineRows = await completedLines(trx, branch.id, 'bank', iso(from), iso(to), statements)
+  const lineRows = await completedLines(trx, branch.id, 'bank', iso(from), iso(to))
   const batches = await batchesForReconciliation(trx, branch.id)
   const result = matchBatches(
     lineRows.map(toLineIn),
@@ -376,10 +377,19 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
           (a.f.batchId ?? '').localeCompare(b.f.batchId ?? ''),
       )
       .map((x) => x.f)
+    // Where the reported lines are (statement, file, line number): read for them alone.
+    const shown = await placeLines(
+      trx,
+      sorted.flatMap((f) => {
+        const l = f.lineId ? lines.get(f.lineId) : undefined
+        return l ? [l] : []
+      }),
+      [...mpesa, ...bank],
+    )
     const byCategory = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>
     const discrepancies: DiscrepancyView[] = sorted.map((f) => {
       byCategory[f.category]++
-      const l = f.lineId ? lines.get(f.lineId) : undefined
+      const l = f.lineId ? shown.get(f.lineId) : undefined
       const p = f.paymentId ? payments.get(f.paymentId) : undefined
       const b = f.batchId ? batches.get(f.batchId) : undefined
       return {

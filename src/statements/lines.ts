@@ -3,6 +3,7 @@ import type { Database } from '../store/schema.js'
 import {
   findLine,
   type LineWithFile,
+  linePlaces,
   listCompletedLines,
   listStatements,
   type MatchLineRow,
@@ -11,29 +12,48 @@ import {
 
 export type { LineWithFile, StatementRow }
 
-/** A statement line as reconciliation reads it, with its file name. */
-export type ReconLine = MatchLineRow & { file: string }
+/** A statement line as reconciliation reads it to match. */
+export type ReconLine = MatchLineRow
+
+/** A line with where it is: its statement, file name and line number (what a report shows). */
+export type PlacedLine = MatchLineRow & { statement_id: string; line_no: number; file: string }
 
 /** A branch's imported statements of one kind (mpesa, bank), by period. */
 export const statementsOf = (db: Kysely<Database>, branchId: string, kind: string) =>
   listStatements(db, branchId, kind)
 
-/**
- * A branch's completed statement lines of one kind booked in [from, to), each with the name of
- * its file (from `statements`, the branch's statements of that kind).
- */
-export async function completedLines(
+/** A branch's completed statement lines of one kind booked in [from, to). */
+export const completedLines = (
   db: Kysely<Database>,
   branchId: string,
   kind: string,
   fromIso: string,
   toIso: string,
+): Promise<ReconLine[]> => listCompletedLines(db, branchId, kind, fromIso, toIso)
+
+/**
+ * The lines with where they are, by id: their statement, line number and the file name (from
+ * `statements`, the statements they belong to). Read for the few lines a report shows.
+ */
+export async function placeLines(
+  db: Kysely<Database>,
+  lines: readonly ReconLine[],
   statements: readonly StatementRow[],
-): Promise<ReconLine[]> {
+): Promise<Map<string, PlacedLine>> {
   const files = new Map(statements.map((s) => [s.id, s.file]))
-  const rows = await listCompletedLines(db, branchId, kind, fromIso, toIso)
-  for (const r of rows) (r as ReconLine).file = files.get(r.statement_id) ?? ''
-  return rows as ReconLine[]
+  const byId = new Map(lines.map((l) => [l.id, l]))
+  const out = new Map<string, PlacedLine>()
+  for (const p of await linePlaces(db, [...byId.keys()])) {
+    const l = byId.get(p.id)
+    if (l)
+      out.set(p.id, {
+        ...l,
+        statement_id: p.statement_id,
+        line_no: p.line_no,
+        file: files.get(p.statement_id) ?? '',
+      })
+  }
+  return out
 }
 
 /** One statement line with its file name. */

@@ -84,8 +84,6 @@ export const listStatements = (db: Kysely<Database>, branchId: string, kind: str
 
 const MATCH_LINE_COLUMNS = [
   'id',
-  'statement_id',
-  'line_no',
   'booked_at',
   'amount_minor',
   'currency',
@@ -99,8 +97,9 @@ export type MatchLineRow = Pick<StatementLineRow, (typeof MATCH_LINE_COLUMNS)[nu
 
 /**
  * The completed lines of a branch's statements of one kind booked in [from, to): one indexed
- * range read (branch, kind, booked_at), only the columns matching needs, in no particular order
- * (the matcher sorts).
+ * range read (branch, kind, booked_at), only the columns matching needs (not where a line is:
+ * linePlaces reads that for the few lines a report shows), in no particular order (the matcher
+ * sorts).
  */
 export const listCompletedLines = (
   db: Kysely<Database>,
@@ -118,6 +117,23 @@ export const listCompletedLines = (
     .where('booked_at', '<', toIso)
     .where('completed', '=', 1)
     .execute()
+
+/** Where lines are (their statement and line number), looked up by id in chunks. */
+export async function linePlaces(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<Pick<StatementLineRow, 'id' | 'statement_id' | 'line_no'>[]> {
+  const out: Pick<StatementLineRow, 'id' | 'statement_id' | 'line_no'>[] = []
+  for (let i = 0; i < ids.length; i += 500)
+    out.push(
+      ...(await db
+        .selectFrom('statement_lines')
+        .select(['id', 'statement_id', 'line_no'])
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute()),
+    )
+  return out
+}
 
 export const findLine = (db: Kysely<Database>, id: string) =>
   db
