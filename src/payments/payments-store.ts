@@ -174,6 +174,44 @@ export const listPaymentsCreatedBetween = (
     .orderBy('id')
     .execute()
 
+/**
+ * What matching reads of a branch's payments through one gateway created in [from, to): no
+ * order id or completion time (paymentDetails reads those for the few a report shows), in no
+ * particular order (the matcher sorts).
+ */
+export const listPaymentsToMatch = (
+  db: Kysely<Database>,
+  branchId: string,
+  gateway: string,
+  fromIso: string,
+  toIso: string,
+) =>
+  db
+    .selectFrom('payments')
+    .select(['id', 'status', 'receipt_number', 'amount_minor', 'currency', 'phone', 'created_at'])
+    .where('branch_id', '=', branchId)
+    .where('gateway', '=', gateway)
+    .where('created_at', '>=', fromIso)
+    .where('created_at', '<', toIso)
+    .execute()
+
+/** Payments' order id and completion time, by id (in chunks). */
+export async function paymentDetails(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<Pick<PaymentRow, 'id' | 'order_id' | 'completed_at'>[]> {
+  const out: Pick<PaymentRow, 'id' | 'order_id' | 'completed_at'>[] = []
+  for (let i = 0; i < ids.length; i += 500)
+    out.push(
+      ...(await db
+        .selectFrom('payments')
+        .select(['id', 'order_id', 'completed_at'])
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute()),
+    )
+  return out
+}
+
 /** M-Pesa attempts of these branches since a time whose payment has no receipt yet. */
 export const listUnreceiptedMpesaAttempts = (
   db: Kysely<Database>,

@@ -8,7 +8,9 @@ import type { BranchWithTenant } from '../tenants/branches.js'
 import {
   findPayment,
   listPaymentsCreatedBetween,
+  listPaymentsToMatch,
   type PaymentRow,
+  paymentDetails,
   setMissingReceipts,
 } from './payments-store.js'
 import { transition } from './transition.js'
@@ -60,6 +62,42 @@ export async function paymentsForReconciliation(
   toIso: string,
 ): Promise<ReconPayment[]> {
   return (await listPaymentsCreatedBetween(db, branchId, gateway, fromIso, toIso)).map(view)
+}
+
+/** A payment as matching reads it (what a report shows besides: paymentsShown). */
+export type MatchPayment = Omit<ReconPayment, 'orderId' | 'completedAt'>
+
+/** A branch's payments through `gateway` created in [from, to), to match (in no order). */
+export async function paymentsToMatch(
+  db: Kysely<Database>,
+  branchId: string,
+  gateway: string,
+  fromIso: string,
+  toIso: string,
+): Promise<MatchPayment[]> {
+  return (await listPaymentsToMatch(db, branchId, gateway, fromIso, toIso)).map((r) => ({
+    id: r.id,
+    status: r.status,
+    receiptNumber: r.receipt_number,
+    amountMinor: BigInt(r.amount_minor),
+    currency: r.currency,
+    phone: r.phone,
+    createdAt: r.created_at,
+  }))
+}
+
+/** The payments with their order id and completion time, by id (for the few a report shows). */
+export async function paymentsShown(
+  db: Kysely<Database>,
+  payments: readonly MatchPayment[],
+): Promise<Map<string, ReconPayment>> {
+  const byId = new Map(payments.map((p) => [p.id, p]))
+  const out = new Map<string, ReconPayment>()
+  for (const d of await paymentDetails(db, [...byId.keys()])) {
+    const p = byId.get(d.id)
+    if (p) out.set(d.id, { ...p, orderId: d.order_id, completedAt: d.completed_at })
+  }
+  return out
 }
 
 export async function paymentForReconciliation(

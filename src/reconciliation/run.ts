@@ -20,8 +20,9 @@ import {
 import { parseStatementDate } from '../core/statements/canonical.js'
 import {
   fillReceipts,
-  paymentsForReconciliation,
-  type ReconPayment,
+  type MatchPayment,
+  paymentsShown,
+  paymentsToMatch,
 } from '../payments/reconcile.js'
 import {
   batchesForReconciliation,
@@ -169,7 +170,7 @@ export const toLineIn = (l: ReconLine): LineIn => ({
   counterparty: l.counterparty,
 })
 
-export const toPaymentIn = (p: ReconPayment) => ({
+export const toPaymentIn = (p: MatchPayment) => ({
   id: p.id,
   status: p.status,
   receiptNumber: p.receiptNumber,
@@ -208,7 +209,7 @@ interface Computed {
   matches: NewMatch[]
   findings: Finding[]
   lines: Map<string, ReconLine>
-  payments: Map<string, ReconPayment>
+  payments: Map<string, MatchPayment>
   batches: Map<string, ReconBatch>
   summary: { lines: number; matched: number; autoMatched: number }
 }
@@ -257,13 +258,7 @@ async function computeMpesa(
   options: Pick<MatchOptions, 'toleranceMinor' | 'toleranceBp'>,
 ): Promise<Computed> {
   const lineRows = await completedLines(trx, branch.id, 'mpesa', iso(from), iso(to))
-  const payments = await paymentsForReconciliation(
-    trx,
-    branch.id,
-    'mpesa',
-    iso(from - DAY),
-    iso(to + DAY),
-  )
+  const payments = await paymentsToMatch(trx, branch.id, 'mpesa', iso(from - DAY), iso(to + DAY))
   const result = matchPayments(
     lineRows.map(toLineIn),
     payments.map(toPaymentIn),
@@ -386,11 +381,18 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
       }),
       [...mpesa, ...bank],
     )
+    const shownPayments = await paymentsShown(
+      trx,
+      sorted.flatMap((f) => {
+        const p = f.paymentId ? payments.get(f.paymentId) : undefined
+        return p ? [p] : []
+      }),
+    )
     const byCategory = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>
     const discrepancies: DiscrepancyView[] = sorted.map((f) => {
       byCategory[f.category]++
       const l = f.lineId ? shown.get(f.lineId) : undefined
-      const p = f.paymentId ? payments.get(f.paymentId) : undefined
+      const p = f.paymentId ? shownPayments.get(f.paymentId) : undefined
       const b = f.batchId ? batches.get(f.batchId) : undefined
       return {
         id: ctx.ids.next('rd'),
