@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely'
-import { reusable } from '../store/bulk.js'
+import { reusable, selectArrays } from '../store/bulk.js'
 import { dialectOf } from '../store/connect.js'
 import {
   finderById,
@@ -179,21 +179,38 @@ export const listPaymentsCreatedBetween = (
  * order id or completion time (paymentDetails reads those for the few a report shows), in no
  * particular order (the matcher sorts).
  */
-export const listPaymentsToMatch = (
+export async function listPaymentsToMatch(
   db: Kysely<Database>,
   branchId: string,
   gateway: string,
   fromIso: string,
   toIso: string,
-) =>
-  db
-    .selectFrom('payments')
-    .select(['id', 'status', 'receipt_number', 'amount_minor', 'currency', 'phone', 'created_at'])
-    .where('branch_id', '=', branchId)
-    .where('gateway', '=', gateway)
-    .where('created_at', '>=', fromIso)
-    .where('created_at', '<', toIso)
-    .execute()
+): Promise<
+  Pick<
+    PaymentRow,
+    'id' | 'status' | 'receipt_number' | 'amount_minor' | 'currency' | 'phone' | 'created_at'
+  >[]
+> {
+  const rows = await selectArrays(
+    db,
+    db
+      .selectFrom('payments')
+      .select(['id', 'status', 'receipt_number', 'amount_minor', 'currency', 'phone', 'created_at'])
+      .where('branch_id', '=', branchId)
+      .where('gateway', '=', gateway)
+      .where('created_at', '>=', fromIso)
+      .where('created_at', '<', toIso),
+  )
+  return rows.map((r) => ({
+    id: r[0] as string,
+    status: r[1] as PaymentRow['status'],
+    receipt_number: r[2] as string | null,
+    amount_minor: BigInt(r[3] as bigint),
+    currency: r[4] as string,
+    phone: r[5] as string | null,
+    created_at: r[6] as string,
+  }))
+}
 
 /** Payments' order id and completion time, by id (in chunks). */
 export async function paymentDetails(

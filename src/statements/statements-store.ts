@@ -1,5 +1,5 @@
 import type { Insertable, Kysely, Selectable } from 'kysely'
-import { existing, insertMany } from '../store/bulk.js'
+import { existing, insertMany, selectArrays } from '../store/bulk.js'
 import { rowsWhere } from '../store/rows.js'
 import type { Database, StatementLinesTable, StatementsTable } from '../store/schema.js'
 
@@ -101,22 +101,34 @@ export type MatchLineRow = Pick<StatementLineRow, (typeof MATCH_LINE_COLUMNS)[nu
  * linePlaces reads that for the few lines a report shows), in no particular order (the matcher
  * sorts).
  */
-export const listCompletedLines = (
+export async function listCompletedLines(
   db: Kysely<Database>,
   branchId: string,
   kind: string,
   fromIso: string,
   toIso: string,
-): Promise<MatchLineRow[]> =>
-  db
-    .selectFrom('statement_lines')
-    .select(MATCH_LINE_COLUMNS)
-    .where('branch_id', '=', branchId)
-    .where('kind', '=', kind)
-    .where('booked_at', '>=', fromIso)
-    .where('booked_at', '<', toIso)
-    .where('completed', '=', 1)
-    .execute()
+): Promise<MatchLineRow[]> {
+  const rows = await selectArrays(
+    db,
+    db
+      .selectFrom('statement_lines')
+      .select(MATCH_LINE_COLUMNS)
+      .where('branch_id', '=', branchId)
+      .where('kind', '=', kind)
+      .where('booked_at', '>=', fromIso)
+      .where('booked_at', '<', toIso)
+      .where('completed', '=', 1),
+  )
+  return rows.map((r) => ({
+    id: r[0] as string,
+    booked_at: r[1] as string,
+    amount_minor: BigInt(r[2] as bigint),
+    currency: r[3] as string,
+    transaction_id: r[4] as string | null,
+    reference: r[5] as string,
+    counterparty: r[6] as string,
+  }))
+}
 
 /** Where lines are (their statement and line number), looked up by id in chunks. */
 export async function linePlaces(

@@ -161,6 +161,27 @@ export function reusable<K extends string>(
   return (values) => db.executeQuery({ ...q, parameters: order.map((n) => values[n] ?? null) })
 }
 
+/**
+ * Runs a select and gives its rows as arrays of values in the order of its columns: on SQLite
+ * inside a write, straight from the transaction's connection (better-sqlite3 makes an array per
+ * row faster than an object; integers arrive as bigint, exact); elsewhere through Kysely (values
+ * as the dialect gives them). For reads of 100k rows; callers convert integers with BigInt() or
+ * Number().
+ */
+export async function selectArrays(
+  db: Kysely<Database>,
+  query: { compile(): CompiledQuery },
+): Promise<unknown[][]> {
+  const q = query.compile()
+  const w = nativeWriter(db)
+  if (w) {
+    const st = memo(prepared, db, `arrays|${q.sql}`, () => w.prepare(q.sql).raw(true))
+    return st.all(q.parameters) as unknown[][]
+  }
+  const res = await db.executeQuery<Record<string, unknown>>(q)
+  return res.rows.map((r) => Object.values(r))
+}
+
 /** SQLite's page cache (KiB) while a bulk write runs; the default is 2 MiB. */
 const BULK_CACHE_KIB = 64 * 1024
 

@@ -48,6 +48,10 @@ export const dialectOf = (db: Kysely<unknown> | Kysely<Database>): Dialect =>
 /** A prepared SQLite statement run with positional values (better-sqlite3). */
 export interface NativeStatement {
   run(params: readonly unknown[]): { changes: number | bigint }
+  /** Rows as arrays of values in column order (a reader statement after `raw(true)`). */
+  all(params: readonly unknown[]): unknown[]
+  raw(on: boolean): NativeStatement
+  readonly reader: boolean
 }
 const nativeWriters = new WeakMap<object, { prepare(sql: string): NativeStatement }>()
 
