@@ -37,7 +37,6 @@ import {
   type ReconLine,
   type StatementRow,
 } from '../statements/lines.js'
-import { inBulk } from '../store/bulk.js'
 import type { Database } from '../store/schema.js'
 import type { BranchWithTenant } from '../tenants/branches.js'
 import { requireBranch } from '../tenants/branches.js'
@@ -513,7 +512,7 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
     })
     return report
   }
-  const report = req.dryRun ? await work(store.db) : await store.write(inBulk(work))
+  const report = req.dryRun ? await work(store.db) : await store.write(work)
   const failing = report.discrepancies.filter((d) => failOn.has(d.category)).length
   return { report, failing }
 }
