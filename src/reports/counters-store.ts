@@ -197,6 +197,9 @@ export async function rebuildCounterTables(trx: Kysely<Database>): Promise<void>
     await sql`lock table payment_counts, payment_hour_counts, inbox_counts in exclusive mode`.execute(
       trx,
     )
+  // A guard row left by a settlement run's bulk move (never committed unless by a fault) would keep
+  // the row trigger standing aside for unsettled → batched moves (SQLite, migration 0015).
+  await trx.deleteFrom('payment_counts_bulk').execute()
   await trx.deleteFrom('payment_counts').execute()
   await trx.deleteFrom('payment_hour_counts').execute()
   await trx.deleteFrom('inbox_counts').execute()

@@ -6,6 +6,7 @@ import {
   sql,
   type Updateable,
 } from 'kysely'
+import { configError } from '../core/errors.js'
 import { dialectOf } from '../store/connect.js'
 import type {
   Database,
@@ -262,16 +263,49 @@ export async function batchPayments(
   await sql`insert into settlement_batch_items (batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
     select batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor
     from temp.settle_members order by rid`.execute(db)
+  await moveCounted(db, now)
+  add((await sql<TotalsRow>`select * from temp.settle_totals`.execute(db)).rows)
+  await sql`drop table temp.settle_totals`.execute(db)
+  await sql`drop table temp.settle_members`.execute(db)
+  return totals
+}
+
+/**
+ * SQLite: moves the members of temp.settle_members unsettled → batched, and payment_counts with
+ * them in one grouped upsert (−1 under 'unsettled', +1 under 'batched', per batch: its branch,
+ * gateway, currency and tenant are its members'), in place of the row trigger's two upserts per
+ * payment: `payment_counts_bulk` holds a row only around the UPDATE (migration 0015), inside the
+ * caller's write transaction, so it is never committed (an error rolls the transaction back with
+ * it). Leaves the per-batch totals in temp.settle_totals.
+ */
+async function moveCounted(db: Kysely<Database>, now: string): Promise<void> {
+  const left = await sql<{ n: number }>`select count(*) as n from payment_counts_bulk`.execute(db)
+  if (Number(left.rows[0]?.n ?? 0) > 0)
+    throw configError(
+      'counters_guard_left',
+      'the payment counters were left standing aside for a bulk move that never finished (payment_counts_bulk is not empty), so they may be wrong',
+      'run `dsh doctor --repair-counters`, then settle again',
+    )
+  await sql`insert into payment_counts_bulk (id) values (1)`.execute(db)
   // Walks the members in rowid order and seeks each payment (never a scan of payments).
   await sql`update payments set settlement_status = 'batched', updated_at = ${now},
       settlement_batch_id = (select m.batch_id from temp.settle_members m where m.rid = payments.rowid)
     where rowid in (select rid from temp.settle_members)`.execute(db)
-  add(
-    (await sql<TotalsRow>`select ${TOTALS} from temp.settle_members group by batch_id`.execute(db))
-      .rows,
+  await sql`delete from payment_counts_bulk`.execute(db)
+  await sql`create temp table settle_totals as select ${TOTALS}
+    from temp.settle_members group by batch_id`.execute(db)
+  await sql`insert into payment_counts
+      (tenant_id, branch_id, gateway, status, settlement_status, currency, count, amount_minor)
+    select b.tenant_id, b.branch_id, b.gateway, 'succeeded', s.settlement_status, b.currency,
+      s.sign * t.n, s.sign * t.gross
+    from temp.settle_totals t join settlement_batches b on b.id = t.batch_id
+    cross join (select 'unsettled' as settlement_status, -1 as sign
+      union all select 'batched', 1) s
+    where true
+    on conflict (tenant_id, branch_id, gateway, status, settlement_status, currency) do update set
+      count = count + excluded.count, amount_minor = amount_minor + excluded.amount_minor`.execute(
+    db,
   )
-  await sql`drop table temp.settle_members`.execute(db)
-  return totals
 }
 
 /** The batch's payments are paid out: settlement_status settled. */
