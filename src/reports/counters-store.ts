@@ -182,6 +182,15 @@ export async function countersAndFullCount(db: Kysely<Database>) {
       hours: (await hoursFromPayments(d).execute()).map(toHour),
       inbox: (await inboxFromEntries(d).execute()).map(toInbox),
     },
+    /** Rows of payment_counts_bulk: 0 at every commit (a settlement run's guard, migration 0015). */
+    bulkGuards: Number(
+      (
+        await d
+          .selectFrom('payment_counts_bulk')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    ),
   })
   // One snapshot for both sides: a daemon may be moving payments meanwhile.
   if (db.isTransaction) return read(db)
