@@ -106,11 +106,14 @@ async function bothSides(store: Store) {
       sum(count) as n, sum(amount_minor) as a
     from payment_counts
     group by tenant_id, branch_id, gateway, status, settlement_status, currency`.execute(store.db)
-  const map = (rows: Record<string, unknown>[]) =>
+  const map = (rows: Record<string, unknown>[]): Record<string, string> =>
     Object.fromEntries(
       rows
         .filter((r) => BigInt(r['n'] as string) !== 0n || BigInt(r['a'] as string) !== 0n)
-        .map((r) => [keyOf(r), `${BigInt(r['n'] as string)} / ${BigInt(r['a'] as string)}`])
+        .map((r): [string, string] => [
+          keyOf(r),
+          `${BigInt(r['n'] as string)} / ${BigInt(r['a'] as string)}`,
+        ])
         .sort(([x], [y]) => (x < y ? -1 : 1)),
     )
   const guards = await sql<{
