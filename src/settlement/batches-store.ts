@@ -212,14 +212,15 @@ const planMembers = sql`plan join payments p on p.branch_id = plan.branch_id
  * unsettled → batched, for a whole run: every eligible payment of each target becomes an item of
  * its batch and points at it (`settlement_batch_id`, `settlement_status = 'batched'`), in a few
  * set-based statements whatever the number of payments — the same set for the items and the
- * payments. Counters of pending settlement amounts belong in the same transaction as this move.
+ * payments. The counters (payment_counts) move in the same transaction.
  *
  * SQLite (inside BEGIN IMMEDIATE, one writer): the members are collected once from the covering
  * index into a temporary table keyed by the payment's rowid; the items are inserted from it and
  * the payments updated from it in rowid order, so each page of the payments table is written once
- * however many branches share it (a statement per branch rewrote each page once per branch).
+ * however many branches share it (a statement per branch rewrote each page once per branch); the
+ * counters follow in one grouped upsert (`moveCounted`).
  * PostgreSQL: one statement, an UPDATE … FROM … RETURNING feeding the INSERT, so a payment
- * committed in between cannot slip in.
+ * committed in between cannot slip in; the counters' statement triggers group the move.
  */
 export async function batchPayments(
   db: Kysely<Database>,
@@ -280,9 +281,10 @@ export async function batchPayments(
 
 /**
  * SQLite: moves the members of temp.settle_members unsettled → batched, and payment_counts with
- * them in one grouped upsert (−1 under 'unsettled', +1 under 'batched', per batch: its branch,
- * gateway, currency and tenant are its members'), in place of the row trigger's two upserts per
- * payment: `payment_counts_bulk` holds a row only around the UPDATE (migration 0015), inside the
+ * them in one grouped upsert (per batch: −count and −Σ amount under 'unsettled', + under
+ * 'batched', keyed by the batch's tenant, branch, gateway and currency, which are its members':
+ * they were selected by branch, gateway and currency, and a payment takes its branch's tenant),
+ * in place of the row trigger's two upserts per payment: `payment_counts_bulk` holds a row only around the UPDATE (migration 0015), inside the
  * caller's write transaction, so it is never committed (an error rolls the transaction back with
  * it). Leaves the per-batch totals in temp.settle_totals.
  */
