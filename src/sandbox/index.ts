@@ -13,6 +13,7 @@ import type { Charge, Delivery, RequestRecord, ScriptRule, WebhookRegistration }
 
 export { SANDBOX_PASSKEY, SANDBOX_SHORTCODE } from './daraja.js'
 export { MAGIC_CARDS, MAGIC_PHONES, REFUSED_CREDENTIAL } from './magic.js'
+export * from './statement.js'
 export * from './types.js'
 
 export interface SandboxOptions {
@@ -28,6 +29,12 @@ export interface SandboxOptions {
   slowAnswerMs?: number
   /** One line per request (and per callback sent). */
   log?: (line: string) => void
+  /**
+   * The simulated gateways' clock (default: the real one): timestamps they check and stamp
+   * (Daraja's Timestamp window, token expiry, receipts' times, the ledger, webhook signatures),
+   * so a test can share one injected clock with dsh. Delays (callbacks, slow answers) stay real.
+   */
+  clock?: { now(): Date }
 }
 
 export interface Sandbox {
@@ -93,6 +100,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       slowAnswerMs: options.slowAnswerMs ?? 15_000,
     },
     options.log,
+    options.clock ? () => (options.clock as { now(): Date }).now().getTime() : Date.now,
   )
   const daraja = createDarajaSim(state)
   /** Answers being withheld (slow_success): survive a reset, destroyed on close. */
@@ -136,7 +144,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     status: RequestRecord['status'],
     started: number,
   ) {
-    state.requests.push({ method: req.method ?? '?', path, status, at: new Date().toISOString() })
+    state.requests.push({ method: req.method ?? '?', path, status, at: state.nowIso() })
     options.log?.(
       `${req.method} ${path} → ${status} (${Math.round(performance.now() - started)} ms)`,
     )

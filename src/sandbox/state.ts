@@ -38,7 +38,14 @@ export class SimState {
   constructor(
     readonly timings: SimTimings,
     readonly log: ((line: string) => void) | undefined,
+    /** The simulated gateways' time (ms): the real clock, or a test's injected one. */
+    readonly now: () => number = Date.now,
   ) {}
+
+  /** The sandbox's time as an ISO string. */
+  nowIso(): string {
+    return new Date(this.now()).toISOString()
+  }
 
   /** The simulator's own memory, created on first use. */
   store<T>(name: string, create: () => T): T {
@@ -74,7 +81,7 @@ export class SimState {
   }
 
   charge(c: Omit<Charge, 'at'>): void {
-    this.ledger.push({ ...c, at: new Date().toISOString() })
+    this.ledger.push({ ...c, at: this.nowIso() })
   }
 
   /** Runs `fn` after `ms` unless the sandbox is reset or closed first. */
@@ -94,7 +101,7 @@ export class SimState {
     body: string,
     headers: Record<string, string> = {},
   ): Promise<void> {
-    const delivery: Delivery = { gateway, url, body, headers, at: new Date().toISOString() }
+    const delivery: Delivery = { gateway, url, body, headers, at: this.nowIso() }
     this.deliveries.push(delivery)
     return new Promise((resolve) => {
       let target: URL

@@ -78,6 +78,11 @@ export interface Charge {
   /** Our reference as echoed: AccountReference / orderIds[0] / Idempotency-Key / idempotency_key. */
   attemptRef: string | undefined
   phone?: string | undefined
+  /** Where the money went: the M-Pesa shortcode that collected it, the bank account credited. */
+  account?: string | undefined
+  /** Bank: the transfer's reference and narrative, as the credited account's statement shows them. */
+  payeeReference?: string | undefined
+  narrative?: string | undefined
   /** In the gateway's own unit (whole KES for M-Pesa, Stripe's unit, …), as a decimal string. */
   amount: string
   /** As the gateway spells it (Stripe: lower case). */
