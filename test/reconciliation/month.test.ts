@@ -557,6 +557,12 @@ describe.each(DIALECTS)('a month of a 3-branch business on $name', ({ name, enab
         expect(mpesaBp).toBeGreaterThanOrEqual(9_500)
         expect(bankBp).toBeGreaterThanOrEqual(9_500)
         expect(both.summary.autoMatchRateBp).toBeGreaterThanOrEqual(9_500)
+        // Control: the lost callbacks matter; without the amount-and-time pass the M-Pesa rate
+        // would fall below the target.
+        const byAmountTime = matches.filter((m) => m.pass === 'amount_time').length
+        expect(Math.floor(((mpesaMatched - byAmountTime) * 10_000) / mpesaLines)).toBeLessThan(
+          9_500,
+        )
         // Exactly what was planted is left to a person: the push dsh never heard of and the till
         // payment typed by hand (missing_in_dsh), the credit short of its charge (fee_mismatch).
         expect(
@@ -581,7 +587,21 @@ describe.each(DIALECTS)('a month of a 3-branch business on $name', ({ name, enab
         .where('phone', 'like', '%9001')
         .execute()
       expect(noReceipt.length).toBeGreaterThan(0)
-      for (const p of noReceipt) expect(p.receipt_number, p.id).toMatch(/^[A-Z][A-Z0-9]{9}$/)
+      const attempts = await store.db
+        .selectFrom('payment_attempts')
+        .select(['id', 'payment_id'])
+        .execute()
+      for (const p of noReceipt) {
+        // The receipt the customer's charge got, found through the attempt's AccountReference.
+        const refs = attempts
+          .filter((a) => a.payment_id === p.id)
+          .map((a) => accountReferenceFor(a.id))
+        const charge = ledger.find(
+          (c) => c.gateway === 'mpesa' && refs.includes(c.attemptRef ?? ''),
+        )
+        expect(charge?.receipt, p.id).toBeDefined()
+        expect(p.receipt_number, p.id).toBe(charge?.receipt)
+      }
       const passes = new Set<string>()
       for (const b of BRANCHES) for (const m of await liveMatches(b.code)) passes.add(m.pass)
       expect([...passes].sort()).toEqual(['amount_time', 'batch_reference', 'exact_reference'])
