@@ -227,7 +227,7 @@ describe.each(DIALECTS)('a month of a 3-branch business on $name', ({ name, enab
         '--account-number', b.account, '--bank-name', 'KCB', '--transfer', 'http', '--bank-code', '01',
         '--bank-api-url', sandbox.url, '--bank-api-key-file', put('bk', b.key),
         '--bank-webhook-secret-file', put('bw', `whsec_${b.code}`), '--holding-hours', '0',
-        '--at', '02:00'])
+        '--at', '02:00', '--no-auto'])
       }
       app = createApp(testRuntime({ env: s.env, clock }).rt, {})
       store = await app.store()
