@@ -138,7 +138,7 @@ function bankHabits(seed: number) {
 describe.each(DIALECTS)('a month of a 3-branch business on $name', ({ name, enabled }) => {
   describe.runIf(enabled)('statements built from the sandbox ledger', () => {
     const s = useStoreEnv(name)
-    const tmp = mkdtempSync(join(tmpdir(), 'dsh-month-'))
+    let tmp = ''
     let now = MONTH_START - DAY
     const clock = { now: () => new Date(now) }
     let sandbox: Sandbox
@@ -194,6 +194,7 @@ describe.each(DIALECTS)('a month of a 3-branch business on $name', ({ name, enab
 
     beforeAll(async () => {
       const started = performance.now()
+      tmp = mkdtempSync(join(tmpdir(), 'dsh-month-'))
       sandbox = await startSandbox({ clock, callbackDelayMs: 5 })
       port = await freePort()
       const put = (n: string, v: string) => {
@@ -454,7 +455,7 @@ describe.each(DIALECTS)('a month of a 3-branch business on $name', ({ name, enab
       await stopDaemon().catch(() => {})
       await app?.close()
       await sandbox?.close()
-      rmSync(tmp, { recursive: true, force: true })
+      if (tmp) rmSync(tmp, { recursive: true, force: true })
     })
 
     interface Report {
