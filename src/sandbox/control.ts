@@ -6,6 +6,7 @@ import { bankStatement, mpesaStatement } from './statement.js'
 import {
   type Charge,
   type Delivery,
+  type FailedCharge,
   OUTCOMES,
   OUTCOMES_BY_GATEWAY,
   type Outcome,
@@ -50,6 +51,7 @@ const param = (q: URLSearchParams, name: string) => {
 /** What the control endpoints read from the running sandbox. */
 export interface ControlView {
   ledger(): Charge[]
+  failures(): FailedCharge[]
   deliveries(): Delivery[]
   requests(): RequestRecord[]
 }
@@ -65,6 +67,7 @@ export function controlRoutes(state: SimState, api: ControlView, daraja: DarajaS
     route('GET', /^\/__control\/statements\/mpesa$/, (req) =>
       statement(req, (q) =>
         mpesaStatement(api.ledger(), {
+          failures: api.failures(),
           shortcode: param(q, 'shortcode'),
           from: param(q, 'from'),
           to: param(q, 'to'),

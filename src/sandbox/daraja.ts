@@ -205,6 +205,20 @@ export function createDarajaSim(state: SimState): DarajaSim {
             ],
           }
         : undefined
+    if (code !== 0)
+      state.fail({
+        gateway: 'mpesa',
+        reference: txn.checkoutRequestId,
+        // The business statement lists a failed transaction under a receipt of its own.
+        receipt: mpesaReceipt(),
+        attemptRef: txn.accountReference,
+        phone: txn.phone,
+        account: txn.shortcode,
+        amount: String(txn.amount),
+        currency: 'KES',
+        resultCode: code,
+        resultDesc: txn.resultDesc,
+      })
     if (code === 0) {
       state.charge({
         gateway: 'mpesa',

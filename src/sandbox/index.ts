@@ -9,7 +9,14 @@ import { kcbRoutes } from './kcb.js'
 import { squareRoutes } from './square.js'
 import { SimState } from './state.js'
 import { stripeRoutes } from './stripe.js'
-import type { Charge, Delivery, RequestRecord, ScriptRule, WebhookRegistration } from './types.js'
+import type {
+  Charge,
+  Delivery,
+  FailedCharge,
+  RequestRecord,
+  ScriptRule,
+  WebhookRegistration,
+} from './types.js'
 
 export { SANDBOX_PASSKEY, SANDBOX_SHORTCODE } from './daraja.js'
 export { MAGIC_CARDS, MAGIC_PHONES, REFUSED_CREDENTIAL } from './magic.js'
@@ -44,13 +51,15 @@ export interface Sandbox {
   close(): Promise<void>
   /** Every charge that really happened. */
   ledger(): Charge[]
+  /** Every M-Pesa push refused on the customer's side (cancelled, insufficient funds, …). */
+  failures(): FailedCharge[]
   /** Every callback / webhook POST made, with the receiver's status or the error. */
   deliveries(): Delivery[]
   /** Every request answered (method, path, status). */
   requests(): RequestRecord[]
   /** Queues an outcome for the next `count` charging requests of a gateway. */
   script(rule: ScriptRule): void
-  /** Forgets everything (ledger, deliveries, scripts, tokens, registrations). */
+  /** Forgets everything (ledger, failures, deliveries, scripts, tokens, registrations). */
   reset(): void
   /** Expires every Daraja token issued so far. */
   expireTokens(): number
@@ -111,6 +120,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     port: 0,
     close: async () => {},
     ledger: () => state.ledger.map((c) => ({ ...c })),
+    failures: () => state.failures.map((c) => ({ ...c })),
     deliveries: () => state.deliveries.map((d) => ({ ...d })),
     requests: () => state.requests.map((r) => ({ ...r })),
     script(rule) {

@@ -4,6 +4,7 @@ import type { SimReply } from './http-kit.js'
 import type {
   Charge,
   Delivery,
+  FailedCharge,
   Outcome,
   RequestRecord,
   SandboxGateway,
@@ -23,6 +24,8 @@ export interface SimTimings {
  */
 export class SimState {
   ledger: Charge[] = []
+  /** M-Pesa pushes refused on the customer's side (no money moved). */
+  failures: FailedCharge[] = []
   deliveries: Delivery[] = []
   requests: RequestRecord[] = []
   webhooks = new Map<WebhookGateway, WebhookRegistration>()
@@ -82,6 +85,10 @@ export class SimState {
 
   charge(c: Omit<Charge, 'at'>): void {
     this.ledger.push({ ...c, at: this.nowIso() })
+  }
+
+  fail(c: Omit<FailedCharge, 'at'>): void {
+    this.failures.push({ ...c, at: this.nowIso() })
   }
 
   /** Runs `fn` after `ms` unless the sandbox is reset or closed first. */
@@ -162,6 +169,7 @@ export class SimState {
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     this.ledger = []
+    this.failures = []
     this.deliveries = []
     this.requests = []
     this.webhooks.clear()

@@ -5,8 +5,9 @@
  *
  * - `mpesaStatement`: the 13-column M-Pesa business statement of one shortcode (preamble, BOM,
  *   CRLF, dd-mm-yyyy HH:MM:SS Africa/Nairobi times, quoted amounts, newest first), one Completed
- *   row per M-Pesa charge collected by that shortcode; `Receipt No.` is the charge's receipt,
- *   `A/C No.` the AccountReference the push carried.
+ *   row per M-Pesa charge collected by that shortcode and a Failed row per push the customer's
+ *   side refused (`failures`); `Receipt No.` is the receipt, `A/C No.` the AccountReference the
+ *   push carried.
  * - `bankStatement`: Date, Value Date, Description, Reference, Debit, Credit, Balance of one bank
  *   account, one credit per completed transfer to it (`Reference` = the transfer's reference,
  *   `Description` = its narrative), oldest first.
@@ -15,7 +16,7 @@
  * a failed transaction), and the bank's own habits (booking a transfer days later, deducting a
  * charge from the credit or debiting it on its own line).
  */
-import type { Charge } from './types.js'
+import type { Charge, FailedCharge } from './types.js'
 
 const HOUR = 3_600_000
 const pad = (n: number) => String(n).padStart(2, '0')
@@ -86,6 +87,8 @@ export interface MpesaStatementOptions {
   organisation?: string | undefined
   /** The balance before the first row, in cents (default 0). */
   openingBalanceMinor?: bigint | undefined
+  /** The sandbox's refused pushes (`failures()`): Failed rows. */
+  failures?: readonly FailedCharge[] | undefined
   extra?: readonly MpesaExtraRow[] | undefined
 }
 
@@ -112,14 +115,15 @@ export function mpesaStatement(ledger: readonly Charge[], o: MpesaStatementOptio
   const from = dayStart(o.from, 'from')
   const to = dayStart(o.to, 'to') + 24 * HOUR
   const rows: MpesaRow[] = []
-  for (const c of ledger) {
+  const failed = new Set<Charge>(o.failures ?? [])
+  for (const c of [...ledger, ...failed]) {
     if (c.gateway !== 'mpesa' || c.account !== o.shortcode || !c.receipt) continue
     rows.push({
       receipt: c.receipt,
       ms: Date.parse(c.at),
       minor: BigInt(c.amount) * 100n,
       phone: c.phone ?? '',
-      status: 'Completed',
+      status: failed.has(c) ? 'Failed' : 'Completed',
       details: 'Pay Bill Online',
       accountRef: c.attemptRef ?? '',
     })

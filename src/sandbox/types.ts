@@ -90,6 +90,16 @@ export interface Charge {
   at: string
 }
 
+/**
+ * An M-Pesa push the customer's side refused (cancelled, insufficient funds, wrong PIN, …): no
+ * money moved, but the business statement still lists it as a Failed transaction.
+ */
+export interface FailedCharge extends Charge {
+  /** The STK ResultCode and ResultDesc the callback carried. */
+  resultCode: number
+  resultDesc: string
+}
+
 /** One callback or webhook POST the sandbox made. */
 export interface Delivery {
   gateway: SandboxGateway

@@ -545,7 +545,7 @@ describe('control endpoints', () => {
 
 describe('an injected clock, and statements built from the ledger', () => {
   const NOW = Date.parse('2026-11-03T06:15:00Z') // 09:15:00 in Nairobi
-  const t = NOW
+  let t = NOW
   let clocked: Sandbox
   beforeAll(async () => {
     clocked = await startSandbox({ callbackDelayMs: 5, clock: { now: () => new Date(t) } })
@@ -617,6 +617,35 @@ describe('an injected clock, and statements built from the ledger', () => {
       amount: '98550',
       at: '2026-11-03T06:15:00.000Z',
     })
+    // A minute later a customer cancels: no money, a failure the statement lists.
+    t = NOW + 60_000
+    const ts2 = stamp(t)
+    const cancel = await post(
+      '/mpesa/stkpush/v1/processrequest',
+      push({
+        Timestamp: ts2,
+        Password: password('174379', SANDBOX_PASSKEY, ts2),
+        Amount: 450,
+        PartyA: '254700001032',
+        PhoneNumber: '254700001032',
+        AccountReference: 'XYZ9',
+      }),
+      auth,
+    )
+    expect(cancel.status).toBe(200)
+    while (clocked.failures().length < 1) await new Promise((r) => setTimeout(r, 10))
+    expect(clocked.ledger()).toHaveLength(2)
+    expect(clocked.failures()).toMatchObject([
+      {
+        gateway: 'mpesa',
+        account: '174379',
+        attemptRef: 'XYZ9',
+        amount: '450',
+        resultCode: 1032,
+        resultDesc: 'Request cancelled by user',
+        at: '2026-11-03T06:16:00.000Z',
+      },
+    ])
   })
 
   it('GET /__control/statements/mpesa and /bank: the CSV of the money that moved', async () => {
@@ -637,6 +666,7 @@ describe('an injected clock, and statements built from the ledger', () => {
         'Time Period: From 01-11-2026 To 03-11-2026',
         '',
         'Receipt No.,Completion Time,Initiation Time,Details,Transaction Status,Paid In,Withdrawn,Balance,Balance Confirmed,Reason Type,Other Party Info,Linked Transaction ID,A/C No.',
+        `${clocked.failures()[0]?.receipt},03-11-2026 09:16:00,03-11-2026 09:16:00,Pay Bill Online,Failed,"450.00",,"1,500.00",true,Pay Bill Online,254700***032 - CUSTOMER,,XYZ9`,
         `${mpesa.receipt},03-11-2026 09:15:00,03-11-2026 09:15:00,Pay Bill Online,Completed,"1,500.00",,"1,500.00",true,Pay Bill Online,254712***678 - CUSTOMER,,ABC123`,
         '',
       ].join('\r\n'),
