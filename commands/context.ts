@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import type { App } from '../src/app.js'
+import { useQuickZones } from '../src/cli/quick-zones.js'
 import type { GlobalOptions, Runtime } from '../src/cli/runtime.js'
 
 export interface CommandContext {
@@ -27,6 +28,9 @@ export function createContext(rt: Runtime): CommandContext {
         const cmd = args[args.length - 1] as Command
         const globals = cmd.optsWithGlobals() as GlobalOptions
         const { createApp } = await import('../src/app.js')
+        // A short command's first times in a zone skip ICU's formatter start-up (the daemon
+        // command turns this off again).
+        useQuickZones()
         const app = createApp(rt, globals)
         // Anything that runs past half a second says so on a terminal; commands name their wait.
         app.progress.set(`dsh ${commandPath(cmd)} — working`)

@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { stopQuickZones } from '../src/cli/quick-zones.js'
 import type { CommandContext } from './context.js'
 
 /** Where stop signals come from: the process, or an EventEmitter in tests. */
@@ -60,6 +61,8 @@ On SQLite one daemon runs per store (a second exits 7).`,
       ctx.action(async (app, opts: Record<string, string | boolean | undefined>) => {
         app.progress.done() // runs until stopped: no progress line
         const { parseDaemonOptions, runDaemon } = await import('../src/daemon/index.js')
+        // Its worker threads share ICU's default zone, which quick zone lookups reset.
+        stopQuickZones()
         const options = parseDaemonOptions(
           opts as Parameters<typeof parseDaemonOptions>[0],
           app.rt.env,

@@ -64,7 +64,10 @@ Examples:
 
 Point a gateway at it with --base-url http://127.0.0.1:8090. Control endpoints:
 GET /__control/ledger | deliveries | requests | magic; POST /__control/reset | script |
-webhooks | passkeys | c2b | expire-tokens. Stops on Ctrl-C or SIGTERM.`,
+webhooks | passkeys | c2b | expire-tokens. Statements of the ledger, for dsh reconcile import:
+GET /__control/statements/mpesa?shortcode=174379&from=2026-11-01&to=2026-11-30 (--profile mpesa),
+GET /__control/statements/bank?account=<number>&from=…&to=… (--profile bank).
+Stops on Ctrl-C or SIGTERM.`,
     )
     .action(
       ctx.action(async (app, opts: SandboxOptions) => {

@@ -1,4 +1,6 @@
 import { fieldError } from './errors.js'
+import { ZONE_NAMES_FROM, ZONE_NAMES_JSON, ZONE_NAMES_TO } from './zone-names.js'
+import { zoneOffsetSource } from './zone-source.js'
 
 /**
  * Local time for people, UTC for machines. Pure functions (the time zone and "now" are arguments)
@@ -46,9 +48,19 @@ function checkDay(field: string, text: string, y: number, m: number, d: number):
   return { year: y, month: m, day: d }
 }
 
+/** The quick source's offset in minutes, for the zones and years zone-names.ts lists. */
+function quickOffset(zone: string, epochMs: number): number | undefined {
+  const source = zoneOffsetSource()
+  if (source === undefined || !inZoneNamesYears(epochMs) || zoneEntry(zone) === null)
+    return undefined
+  return source(zone, epochMs)
+}
+
 /** The offset of `zone` from UTC at `instant`, in ms (positive east of Greenwich). */
 export function zoneOffsetMs(zone: string, instant: Date): number {
-  const parts = wallClock(zone, instant)
+  const quick = quickOffset(zone, instant.getTime())
+  if (quick !== undefined) return quick * 60_000
+  const parts = intlWallClock(zone, instant)
   const asUtc = Date.UTC(
     parts.year,
     parts.month - 1,
@@ -64,6 +76,20 @@ const partsCache = new Map<string, Intl.DateTimeFormat>()
 
 /** The wall-clock fields (year … second) of an instant in a time zone. */
 export function wallClock(zone: string, instant: Date) {
+  const quick = quickOffset(zone, instant.getTime())
+  if (quick === undefined) return intlWallClock(zone, instant)
+  const t = new Date(Math.floor(instant.getTime() / 1000) * 1000 + quick * 60_000)
+  return {
+    year: t.getUTCFullYear(),
+    month: t.getUTCMonth() + 1,
+    day: t.getUTCDate(),
+    hour: t.getUTCHours(),
+    minute: t.getUTCMinutes(),
+    second: t.getUTCSeconds(),
+  }
+}
+
+function intlWallClock(zone: string, instant: Date) {
   let f = partsCache.get(zone)
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
@@ -247,8 +273,37 @@ export function parseDayRange(
 
 const abbrevCache = new Map<string, Intl.DateTimeFormat[]>()
 
+const zoneEntries = new Map<string, Record<string, string> | null>()
+
+/** A zone's names by offset from zone-names.ts (null: not listed), reading only its own entry. */
+function zoneEntry(zone: string): Record<string, string> | null {
+  let entry = zoneEntries.get(zone)
+  if (entry !== undefined) return entry
+  const key = `${JSON.stringify(zone)}:{`
+  const at = ZONE_NAMES_JSON.indexOf(key)
+  entry =
+    at < 0
+      ? null
+      : (JSON.parse(
+          ZONE_NAMES_JSON.slice(at + key.length - 1, ZONE_NAMES_JSON.indexOf('}', at) + 1),
+        ) as Record<string, string>)
+  zoneEntries.set(zone, entry)
+  return entry
+}
+
+/** Whether `zone` is one of ICU's canonical zone names (the ones zone-names.ts lists). */
+export const knownZone = (zone: string): boolean => zoneEntry(zone) !== null
+
+const inZoneNamesYears = (epochMs: number): boolean =>
+  epochMs >= ZONE_NAMES_FROM && epochMs < ZONE_NAMES_TO
+
 /** The zone's short name at `instant`: `EAT`, `WAT`, `GMT`, else `GMT+3`-style. */
 export function zoneAbbreviation(zone: string, instant: Date): string {
+  const quick = quickOffset(zone, instant.getTime())
+  if (quick !== undefined) {
+    const name = zoneEntry(zone)?.[String(quick)]
+    if (name !== undefined) return name
+  }
   let fs = abbrevCache.get(zone)
   if (!fs) {
     fs = ['en-KE', 'en-US'].map(

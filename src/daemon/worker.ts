@@ -61,6 +61,8 @@ export function createInboxWorker(
 ): InboxWorker {
   let stopped = true
   let wake: (() => void) | undefined
+  /** A kick since the last look for due entries: it may have stored one that look missed. */
+  let kicked = false
   let loop: Promise<void> | undefined
   let lastLoop = Date.now()
   let eventSeq = -1
@@ -118,6 +120,7 @@ export function createInboxWorker(
     const share = Math.min(1, Math.max(0.05, opts.busyShare))
     while (!stopped) {
       lastLoop = Date.now()
+      kicked = false
       let due: { id: string }[]
       try {
         await wakeUnmatched()
@@ -128,7 +131,9 @@ export function createInboxWorker(
         continue
       }
       if (due.length === 0) {
-        await waitForKick(opts.pollMs)
+        // A kick that came while the look was on (PostgreSQL answers over a socket) would
+        // otherwise be lost, and its entry wait a whole poll interval.
+        if (!kicked) await waitForKick(opts.pollMs)
         continue
       }
       const started = performance.now()
@@ -155,6 +160,7 @@ export function createInboxWorker(
 
   return {
     kick() {
+      kicked = true
       wake?.()
     },
     start() {

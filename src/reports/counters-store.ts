@@ -182,6 +182,15 @@ export async function countersAndFullCount(db: Kysely<Database>) {
       hours: (await hoursFromPayments(d).execute()).map(toHour),
       inbox: (await inboxFromEntries(d).execute()).map(toInbox),
     },
+    /** Rows of payment_counts_bulk: 0 at every commit (a settlement run's guard, migration 0015). */
+    bulkGuards: Number(
+      (
+        await d
+          .selectFrom('payment_counts_bulk')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    ),
   })
   // One snapshot for both sides: a daemon may be moving payments meanwhile.
   if (db.isTransaction) return read(db)
@@ -197,6 +206,9 @@ export async function rebuildCounterTables(trx: Kysely<Database>): Promise<void>
     await sql`lock table payment_counts, payment_hour_counts, inbox_counts in exclusive mode`.execute(
       trx,
     )
+  // A guard row left by a settlement run's bulk move (never committed unless by a fault) would keep
+  // the row trigger standing aside for unsettled → batched moves (SQLite, migration 0015).
+  await trx.deleteFrom('payment_counts_bulk').execute()
   await trx.deleteFrom('payment_counts').execute()
   await trx.deleteFrom('payment_hour_counts').execute()
   await trx.deleteFrom('inbox_counts').execute()

@@ -85,8 +85,12 @@ export async function checkCounters(ctx: Ctx): Promise<CounterCheck> {
   const store = await ctx.store()
   const codes = new Map((await listBranches(store.db)).map((b) => [b.id, b.code]))
   const branch = (id: string) => codes.get(id) ?? id
-  const { counters, full } = await countersAndFullCount(store.db)
+  const { counters, full, bulkGuards } = await countersAndFullCount(store.db)
   const out: string[] = []
+  if (bulkGuards > 0)
+    out.push(
+      `payment_counts_bulk holds ${bulkGuards} row${bulkGuards === 1 ? '' : 's'}: the payment counters stand aside for unsettled → batched moves (a settlement run's guard was committed)`,
+    )
   let keys = compare<TotalsRow>(
     counters.totals,
     full.totals,

@@ -67,16 +67,19 @@ export function bankRoutes(state: SimState): http.Route[] {
         gateway: 'bank',
         reference: t.id,
         attemptRef: t.idempotencyKey,
+        account: t.accountNumber,
+        payeeReference: t.reference,
+        narrative: t.narrative,
         amount: t.amount,
         currency: t.currency,
       })
     }
-    t.completedAt = new Date().toISOString()
+    t.completedAt = state.nowIso()
     const hook = state.webhook('bank', apiKeys.get(t))
     if (!hook || outcome === 'lost_callback') return
     const body = JSON.stringify(t)
     const post = () => {
-      const ts = Math.floor(Date.now() / 1000)
+      const ts = Math.floor(state.now() / 1000)
       const v1 = createHmac('sha256', hook.secret).update(`${ts}.${body}`, 'utf8').digest('hex')
       void state.deliver('bank', hook.url, body, { 'x-bank-signature': `t=${ts},v1=${v1}` })
     }

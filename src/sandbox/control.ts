@@ -1,10 +1,12 @@
 import { type DarajaSim, SANDBOX_SHORTCODE } from './daraja.js'
-import { json, parseJsonBody, type Route, route } from './http-kit.js'
+import { json, parseJsonBody, type Route, route, type SimRequest, text } from './http-kit.js'
 import { MAGIC_CARDS, MAGIC_PHONES, PUSH_FAILURES, REFUSED_CREDENTIAL } from './magic.js'
 import type { SimState } from './state.js'
+import { bankStatement, mpesaStatement } from './statement.js'
 import {
   type Charge,
   type Delivery,
+  type FailedCharge,
   OUTCOMES,
   OUTCOMES_BY_GATEWAY,
   type Outcome,
@@ -31,20 +33,56 @@ export function checkRule(rule: Partial<ScriptRule>): string | undefined {
   return undefined
 }
 
+/** A statement as CSV, or 400 naming what is wrong with the query. */
+function statement(req: SimRequest, build: (q: URLSearchParams) => string) {
+  try {
+    return text(200, build(req.query), 'text/csv; charset=utf-8')
+  } catch (e) {
+    return json(400, { error: (e as Error).message })
+  }
+}
+
+const param = (q: URLSearchParams, name: string) => {
+  const v = q.get(name)
+  if (!v) throw new Error(`${name} is required`)
+  return v
+}
+
 /** What the control endpoints read from the running sandbox. */
 export interface ControlView {
   ledger(): Charge[]
+  failures(): FailedCharge[]
   deliveries(): Delivery[]
   requests(): RequestRecord[]
 }
 
 /**
- * `/__control/*`: ledger, deliveries, requests, magic (GET); reset, script, webhooks, passkeys,
+ * `/__control/*`: ledger, statements/mpesa, statements/bank, deliveries, requests, magic (GET); reset, script, webhooks, passkeys,
  * c2b, expire-tokens (POST). Loopback only, like the rest of the sandbox.
  */
 export function controlRoutes(state: SimState, api: ControlView, daraja: DarajaSim): Route[] {
   return [
     route('GET', /^\/__control\/ledger$/, () => json(200, api.ledger())),
+    // Statements of the money that moved (src/sandbox/statement.ts), days in Africa/Nairobi.
+    route('GET', /^\/__control\/statements\/mpesa$/, (req) =>
+      statement(req, (q) =>
+        mpesaStatement(api.ledger(), {
+          failures: api.failures(),
+          shortcode: param(q, 'shortcode'),
+          from: param(q, 'from'),
+          to: param(q, 'to'),
+        }),
+      ),
+    ),
+    route('GET', /^\/__control\/statements\/bank$/, (req) =>
+      statement(req, (q) =>
+        bankStatement(api.ledger(), {
+          account: param(q, 'account'),
+          from: param(q, 'from'),
+          to: param(q, 'to'),
+        }),
+      ),
+    ),
     route('GET', /^\/__control\/deliveries$/, () => json(200, api.deliveries())),
     route('GET', /^\/__control\/requests$/, () => json(200, api.requests())),
     route('GET', /^\/__control\/magic$/, () =>

@@ -156,7 +156,7 @@ export function createDarajaSim(state: SimState): DarajaSim {
   function authorised(req: http.SimRequest): http.SimReply | undefined {
     const token = http.bearer(req.headers)
     const t = token ? store().tokens.get(token) : undefined
-    if (!t || t.expiresAtMs <= Date.now())
+    if (!t || t.expiresAtMs <= state.now())
       return darajaError(404, '404.001.03', 'Invalid Access Token')
     // Without a JSON content type Daraja blames the shortcode (FAQ 9).
     if (req.method === 'POST' && !http.isJson(req.headers)) return invalid('BusinessShortCode')
@@ -170,7 +170,7 @@ export function createDarajaSim(state: SimState): DarajaSim {
     const ts =
       typeof body['Timestamp'] === 'string' ? body['Timestamp'] : String(body['Timestamp'] ?? '')
     const at = http.parseNairobiStamp(ts)
-    if (at === undefined || Math.abs(at - Date.now()) > TIMESTAMP_TOLERANCE_MS)
+    if (at === undefined || Math.abs(at - state.now()) > TIMESTAMP_TOLERANCE_MS)
       return invalid('Timestamp')
     const pw = typeof body['Password'] === 'string' ? body['Password'] : ''
     const decoded = Buffer.from(pw, 'base64').toString('utf8')
@@ -191,7 +191,7 @@ export function createDarajaSim(state: SimState): DarajaSim {
     txn.resultDesc = RESULT_DESC[code] ?? 'Unknown'
     if (code === 0) {
       txn.receipt = mpesaReceipt()
-      txn.transactionDate = http.nairobiStamp(Date.now())
+      txn.transactionDate = http.nairobiStamp(state.now())
     }
     const metadata =
       code === 0
@@ -205,6 +205,20 @@ export function createDarajaSim(state: SimState): DarajaSim {
             ],
           }
         : undefined
+    if (code !== 0)
+      state.fail({
+        gateway: 'mpesa',
+        reference: txn.checkoutRequestId,
+        // The business statement lists a failed transaction under a receipt of its own.
+        receipt: mpesaReceipt(),
+        attemptRef: txn.accountReference,
+        phone: txn.phone,
+        account: txn.shortcode,
+        amount: String(txn.amount),
+        currency: 'KES',
+        resultCode: code,
+        resultDesc: txn.resultDesc,
+      })
     if (code === 0) {
       state.charge({
         gateway: 'mpesa',
@@ -212,6 +226,7 @@ export function createDarajaSim(state: SimState): DarajaSim {
         receipt: txn.receipt,
         attemptRef: txn.accountReference,
         phone: txn.phone,
+        account: txn.shortcode,
         amount: String(txn.amount),
         currency: 'KES',
       })
@@ -284,7 +299,7 @@ export function createDarajaSim(state: SimState): DarajaSim {
     // A paybill collects to itself; the sandbox paybill is no till (else ResultCode 2028).
     const pairingOk =
       type === 'CustomerPayBillOnline' ? partyB === cred.shortcode : partyB !== SANDBOX_SHORTCODE
-    const now = Date.now()
+    const now = state.now()
     const txn: Txn = {
       merchantRequestId: `${http.randomDigits(5)}-${http.randomDigits(8)}-1`,
       checkoutRequestId: `ws_CO_${http.nairobiStamp(now).replace(/^(\d{4})(\d{2})(\d{2})/, '$3$2$1')}${http.randomDigits(6)}`,
@@ -335,7 +350,7 @@ export function createDarajaSim(state: SimState): DarajaSim {
     if (req.query.get('grant_type') !== 'client_credentials')
       return darajaError(400, '400.008.02', 'Invalid grant type passed')
     const token = http.randomAlnum(28)
-    store().tokens.set(token, { expiresAtMs: Date.now() + TOKEN_LIFETIME_S * 1000 })
+    store().tokens.set(token, { expiresAtMs: state.now() + TOKEN_LIFETIME_S * 1000 })
     // A string on purpose: older docs send "3599", and real clients must accept both.
     return http.json(200, { access_token: token, expires_in: String(TOKEN_LIFETIME_S) })
   }
@@ -407,13 +422,14 @@ export function createDarajaSim(state: SimState): DarajaSim {
         receipt: transId,
         attemptRef: p.billRefNumber || undefined,
         phone: p.msisdn,
+        account: p.shortcode,
         amount: String(amount),
         currency: 'KES',
       })
       const body = {
         TransactionType: p.commandId === 'CustomerBuyGoodsOnline' ? 'Buy Goods' : 'Pay Bill',
         TransID: transId,
-        TransTime: http.nairobiStamp(Date.now()),
+        TransTime: http.nairobiStamp(state.now()),
         TransAmount: `${amount}.00`,
         BusinessShortCode: p.shortcode,
         BillRefNumber: p.billRefNumber,

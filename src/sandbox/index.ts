@@ -9,10 +9,18 @@ import { kcbRoutes } from './kcb.js'
 import { squareRoutes } from './square.js'
 import { SimState } from './state.js'
 import { stripeRoutes } from './stripe.js'
-import type { Charge, Delivery, RequestRecord, ScriptRule, WebhookRegistration } from './types.js'
+import type {
+  Charge,
+  Delivery,
+  FailedCharge,
+  RequestRecord,
+  ScriptRule,
+  WebhookRegistration,
+} from './types.js'
 
 export { SANDBOX_PASSKEY, SANDBOX_SHORTCODE } from './daraja.js'
 export { MAGIC_CARDS, MAGIC_PHONES, REFUSED_CREDENTIAL } from './magic.js'
+export * from './statement.js'
 export * from './types.js'
 
 export interface SandboxOptions {
@@ -28,6 +36,12 @@ export interface SandboxOptions {
   slowAnswerMs?: number
   /** One line per request (and per callback sent). */
   log?: (line: string) => void
+  /**
+   * The simulated gateways' clock (default: the real one): timestamps they check and stamp
+   * (Daraja's Timestamp window, token expiry, receipts' times, the ledger, webhook signatures),
+   * so a test can share one injected clock with dsh. Delays (callbacks, slow answers) stay real.
+   */
+  clock?: { now(): Date }
 }
 
 export interface Sandbox {
@@ -37,13 +51,15 @@ export interface Sandbox {
   close(): Promise<void>
   /** Every charge that really happened. */
   ledger(): Charge[]
+  /** Every M-Pesa push refused on the customer's side (cancelled, insufficient funds, …). */
+  failures(): FailedCharge[]
   /** Every callback / webhook POST made, with the receiver's status or the error. */
   deliveries(): Delivery[]
   /** Every request answered (method, path, status). */
   requests(): RequestRecord[]
   /** Queues an outcome for the next `count` charging requests of a gateway. */
   script(rule: ScriptRule): void
-  /** Forgets everything (ledger, deliveries, scripts, tokens, registrations). */
+  /** Forgets everything (ledger, failures, deliveries, scripts, tokens, registrations). */
   reset(): void
   /** Expires every Daraja token issued so far. */
   expireTokens(): number
@@ -93,6 +109,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       slowAnswerMs: options.slowAnswerMs ?? 15_000,
     },
     options.log,
+    options.clock ? () => (options.clock as { now(): Date }).now().getTime() : Date.now,
   )
   const daraja = createDarajaSim(state)
   /** Answers being withheld (slow_success): survive a reset, destroyed on close. */
@@ -103,6 +120,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     port: 0,
     close: async () => {},
     ledger: () => state.ledger.map((c) => ({ ...c })),
+    failures: () => state.failures.map((c) => ({ ...c })),
     deliveries: () => state.deliveries.map((d) => ({ ...d })),
     requests: () => state.requests.map((r) => ({ ...r })),
     script(rule) {
@@ -136,7 +154,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     status: RequestRecord['status'],
     started: number,
   ) {
-    state.requests.push({ method: req.method ?? '?', path, status, at: new Date().toISOString() })
+    state.requests.push({ method: req.method ?? '?', path, status, at: state.nowIso() })
     options.log?.(
       `${req.method} ${path} → ${status} (${Math.round(performance.now() - started)} ms)`,
     )

@@ -65,7 +65,7 @@ export function squareRoutes(state: SimState): http.Route[] {
       merchant_id: 'MLSANDBOX000',
       type: 'payment.updated',
       event_id: randomUUID(),
-      created_at: new Date().toISOString(),
+      created_at: state.nowIso(),
       data: { type: 'payment', id: p.id, object: { payment: { ...p } } },
     })
     const signature = createHmac('sha256', hook.secret)
@@ -131,7 +131,7 @@ export function squareRoutes(state: SimState): http.Route[] {
       case 'connection_reset':
         return http.RESET
     }
-    const now = new Date().toISOString()
+    const now = state.nowIso()
     const id = http.randomAlnum(22)
     const declineCode = DECLINE_CODES[outcome]
     const p: Payment = {

@@ -4,6 +4,7 @@ import type { SimReply } from './http-kit.js'
 import type {
   Charge,
   Delivery,
+  FailedCharge,
   Outcome,
   RequestRecord,
   SandboxGateway,
@@ -23,6 +24,8 @@ export interface SimTimings {
  */
 export class SimState {
   ledger: Charge[] = []
+  /** M-Pesa pushes refused on the customer's side (no money moved). */
+  failures: FailedCharge[] = []
   deliveries: Delivery[] = []
   requests: RequestRecord[] = []
   webhooks = new Map<WebhookGateway, WebhookRegistration>()
@@ -38,7 +41,14 @@ export class SimState {
   constructor(
     readonly timings: SimTimings,
     readonly log: ((line: string) => void) | undefined,
+    /** The simulated gateways' time (ms): the real clock, or a test's injected one. */
+    readonly now: () => number = Date.now,
   ) {}
+
+  /** The sandbox's time as an ISO string. */
+  nowIso(): string {
+    return new Date(this.now()).toISOString()
+  }
 
   /** The simulator's own memory, created on first use. */
   store<T>(name: string, create: () => T): T {
@@ -74,7 +84,11 @@ export class SimState {
   }
 
   charge(c: Omit<Charge, 'at'>): void {
-    this.ledger.push({ ...c, at: new Date().toISOString() })
+    this.ledger.push({ ...c, at: this.nowIso() })
+  }
+
+  fail(c: Omit<FailedCharge, 'at'>): void {
+    this.failures.push({ ...c, at: this.nowIso() })
   }
 
   /** Runs `fn` after `ms` unless the sandbox is reset or closed first. */
@@ -94,7 +108,7 @@ export class SimState {
     body: string,
     headers: Record<string, string> = {},
   ): Promise<void> {
-    const delivery: Delivery = { gateway, url, body, headers, at: new Date().toISOString() }
+    const delivery: Delivery = { gateway, url, body, headers, at: this.nowIso() }
     this.deliveries.push(delivery)
     return new Promise((resolve) => {
       let target: URL
@@ -155,6 +169,7 @@ export class SimState {
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     this.ledger = []
+    this.failures = []
     this.deliveries = []
     this.requests = []
     this.webhooks.clear()

@@ -67,7 +67,7 @@ export function stripeRoutes(state: SimState): http.Route[] {
       id: `evt_${http.randomAlnum(24)}`,
       object: 'event',
       api_version: '2024-06-20',
-      created: Math.floor(Date.now() / 1000),
+      created: Math.floor(state.now() / 1000),
       data: { object: { ...pi } },
       livemode: false,
       pending_webhooks: 1,
@@ -75,7 +75,7 @@ export function stripeRoutes(state: SimState): http.Route[] {
       type,
     })
     const post = () => {
-      const t = Math.floor(Date.now() / 1000)
+      const t = Math.floor(state.now() / 1000)
       const v1 = createHmac('sha256', hook.secret).update(`${t}.${body}`, 'utf8').digest('hex')
       void state.deliver('stripe', hook.url, body, { 'stripe-signature': `t=${t},v1=${v1}` })
     }
@@ -200,7 +200,7 @@ export function stripeRoutes(state: SimState): http.Route[] {
       payment_method_types: types.length > 0 ? types : ['card'],
       capture_method: 'automatic',
       confirmation_method: 'automatic',
-      created: Math.floor(Date.now() / 1000),
+      created: Math.floor(state.now() / 1000),
       description: form.get('description'),
       metadata,
       latest_charge: null,

@@ -78,11 +78,26 @@ export interface Charge {
   /** Our reference as echoed: AccountReference / orderIds[0] / Idempotency-Key / idempotency_key. */
   attemptRef: string | undefined
   phone?: string | undefined
+  /** Where the money went: the M-Pesa shortcode that collected it, the bank account credited. */
+  account?: string | undefined
+  /** Bank: the transfer's reference and narrative, as the credited account's statement shows them. */
+  payeeReference?: string | undefined
+  narrative?: string | undefined
   /** In the gateway's own unit (whole KES for M-Pesa, Stripe's unit, …), as a decimal string. */
   amount: string
   /** As the gateway spells it (Stripe: lower case). */
   currency: string
   at: string
+}
+
+/**
+ * An M-Pesa push the customer's side refused (cancelled, insufficient funds, wrong PIN, …): no
+ * money moved, but the business statement still lists it as a Failed transaction.
+ */
+export interface FailedCharge extends Charge {
+  /** The STK ResultCode and ResultDesc the callback carried. */
+  resultCode: number
+  resultDesc: string
 }
 
 /** One callback or webhook POST the sandbox made. */

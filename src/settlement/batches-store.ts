@@ -6,6 +6,7 @@ import {
   sql,
   type Updateable,
 } from 'kysely'
+import { configError } from '../core/errors.js'
 import { dialectOf } from '../store/connect.js'
 import type {
   Database,
@@ -211,14 +212,15 @@ const planMembers = sql`plan join payments p on p.branch_id = plan.branch_id
  * unsettled → batched, for a whole run: every eligible payment of each target becomes an item of
  * its batch and points at it (`settlement_batch_id`, `settlement_status = 'batched'`), in a few
  * set-based statements whatever the number of payments — the same set for the items and the
- * payments. Counters of pending settlement amounts belong in the same transaction as this move.
+ * payments. The counters (payment_counts) move in the same transaction.
  *
  * SQLite (inside BEGIN IMMEDIATE, one writer): the members are collected once from the covering
  * index into a temporary table keyed by the payment's rowid; the items are inserted from it and
  * the payments updated from it in rowid order, so each page of the payments table is written once
- * however many branches share it (a statement per branch rewrote each page once per branch).
+ * however many branches share it (a statement per branch rewrote each page once per branch); the
+ * counters follow in one grouped upsert (`moveCounted`).
  * PostgreSQL: one statement, an UPDATE … FROM … RETURNING feeding the INSERT, so a payment
- * committed in between cannot slip in.
+ * committed in between cannot slip in; the counters' statement triggers group the move.
  */
 export async function batchPayments(
   db: Kysely<Database>,
@@ -249,29 +251,71 @@ export async function batchPayments(
     }
     return totals
   }
-  await sql`create temp table settle_members (rid integer primary key, batch_id text not null,
-    payment_id text not null, amount_minor integer not null, fee_minor integer not null,
-    conversion_fee_minor integer not null)`.execute(db)
-  for (let i = 0; i < targets.length; i += TARGETS_PER_STATEMENT) {
-    const chunk = targets.slice(i, i + TARGETS_PER_STATEMENT)
-    await sql`with ${planOf(chunk)}
-      insert into temp.settle_members (rid, batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
-      select p.rowid, plan.batch_id, p.id, p.amount_minor, p.fee_minor, ${conversionOf('p')}
-      from ${planMembers}`.execute(db)
+  // A page cache big enough for the run's pages (the connection's default is 2 MiB), for this
+  // statement sequence only: the move rewrites every page of a branch-interleaved payments table.
+  const cache = await sql<{ cache_size: number }>`pragma cache_size`.execute(db)
+  await sql`pragma cache_size = -65536`.execute(db)
+  try {
+    await sql`create temp table settle_members (rid integer primary key, batch_id text not null,
+      payment_id text not null, amount_minor integer not null, fee_minor integer not null,
+      conversion_fee_minor integer not null)`.execute(db)
+    for (let i = 0; i < targets.length; i += TARGETS_PER_STATEMENT) {
+      const chunk = targets.slice(i, i + TARGETS_PER_STATEMENT)
+      await sql`with ${planOf(chunk)}
+        insert into temp.settle_members (rid, batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
+        select p.rowid, plan.batch_id, p.id, p.amount_minor, p.fee_minor, ${conversionOf('p')}
+        from ${planMembers}`.execute(db)
+    }
+    await sql`insert into settlement_batch_items (batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
+      select batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor
+      from temp.settle_members order by rid`.execute(db)
+    await moveCounted(db, now)
+    add((await sql<TotalsRow>`select * from temp.settle_totals`.execute(db)).rows)
+    await sql`drop table temp.settle_totals`.execute(db)
+    await sql`drop table temp.settle_members`.execute(db)
+  } finally {
+    await sql.raw(`pragma cache_size = ${Number(cache.rows[0]?.cache_size ?? -2000)}`).execute(db)
   }
-  await sql`insert into settlement_batch_items (batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
-    select batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor
-    from temp.settle_members order by rid`.execute(db)
+  return totals
+}
+
+/**
+ * SQLite: moves the members of temp.settle_members unsettled → batched, and payment_counts with
+ * them in one grouped upsert (per batch: −count and −Σ amount under 'unsettled', + under
+ * 'batched', keyed by the batch's tenant, branch, gateway and currency, which are its members':
+ * they were selected by branch, gateway and currency, and a payment takes its branch's tenant),
+ * in place of the row trigger's two upserts per payment: `payment_counts_bulk` holds a row only around the UPDATE (migration 0015), inside the
+ * caller's write transaction, so it is never committed (an error rolls the transaction back with
+ * it). Leaves the per-batch totals in temp.settle_totals.
+ */
+async function moveCounted(db: Kysely<Database>, now: string): Promise<void> {
+  const left = await sql<{ n: number }>`select count(*) as n from payment_counts_bulk`.execute(db)
+  if (Number(left.rows[0]?.n ?? 0) > 0)
+    throw configError(
+      'counters_guard_left',
+      'the payment counters were left standing aside for a bulk move that never finished (payment_counts_bulk is not empty), so they may be wrong',
+      'run `dsh doctor --repair-counters`, then settle again',
+    )
+  await sql`insert into payment_counts_bulk (id) values (1)`.execute(db)
   // Walks the members in rowid order and seeks each payment (never a scan of payments).
   await sql`update payments set settlement_status = 'batched', updated_at = ${now},
       settlement_batch_id = (select m.batch_id from temp.settle_members m where m.rid = payments.rowid)
     where rowid in (select rid from temp.settle_members)`.execute(db)
-  add(
-    (await sql<TotalsRow>`select ${TOTALS} from temp.settle_members group by batch_id`.execute(db))
-      .rows,
+  await sql`delete from payment_counts_bulk`.execute(db)
+  await sql`create temp table settle_totals as select ${TOTALS}
+    from temp.settle_members group by batch_id`.execute(db)
+  await sql`insert into payment_counts
+      (tenant_id, branch_id, gateway, status, settlement_status, currency, count, amount_minor)
+    select b.tenant_id, b.branch_id, b.gateway, 'succeeded', s.settlement_status, b.currency,
+      s.sign * t.n, s.sign * t.gross
+    from temp.settle_totals t join settlement_batches b on b.id = t.batch_id
+    cross join (select 'unsettled' as settlement_status, -1 as sign
+      union all select 'batched', 1) s
+    where true
+    on conflict (tenant_id, branch_id, gateway, status, settlement_status, currency) do update set
+      count = count + excluded.count, amount_minor = amount_minor + excluded.amount_minor`.execute(
+    db,
   )
-  await sql`drop table temp.settle_members`.execute(db)
-  return totals
 }
 
 /** The batch's payments are paid out: settlement_status settled. */

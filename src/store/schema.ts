@@ -217,6 +217,7 @@ export interface Database {
   payment_counts: PaymentCountsTable
   payment_hour_counts: PaymentHourCountsTable
   inbox_counts: InboxCountsTable
+  payment_counts_bulk: PaymentCountsBulkTable
 }
 
 // Counters kept by triggers (migration 2026_11_29_0012_counters). A payment with no gateway
@@ -234,6 +235,16 @@ export interface PaymentCountsTable {
   amount_minor: Int8
   /** 1: a delta row a move appended (PostgreSQL, until folded); 0: the key's folded row. */
   delta: Generated<number>
+}
+
+/**
+ * SQLite (migration 2026_11_29_0015_settlement_counters): a row only inside a settlement run's
+ * write transaction, around its bulk unsettled → batched UPDATE, while the row trigger stands
+ * aside for that move and the run adjusts payment_counts itself in one grouped upsert. Empty at
+ * every commit. Unused on PostgreSQL.
+ */
+export interface PaymentCountsBulkTable {
+  id: number
 }
 
 export interface PaymentHourCountsTable {

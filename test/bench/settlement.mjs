@@ -2,7 +2,9 @@
 // branches (one gateway each, so 40 batches, file transfers written to the outbox), then the rerun
 // that finds nothing to do. Targets on SQLite: run <= 1 s, rerun <= 0.5 s. Set-based SQL: the
 // run's members are read once from the covering partial index payments_settle_idx, then one
-// INSERT … SELECT fills the items and one UPDATE moves the payments, whatever their number.
+// INSERT … SELECT fills the items and one UPDATE moves the payments, whatever their number; on
+// SQLite that move adjusts the counters (payment_counts) in one grouped upsert while the row
+// trigger stands aside (migration 0015).
 // It prints wall time and the process's CPU time (the machine is shared: say how loaded it was).
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'

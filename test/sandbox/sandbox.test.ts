@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { SANDBOX_PASSKEY, type Sandbox, startSandbox } from '../../src/sandbox/index.js'
+import {
+  bankStatement,
+  type Charge,
+  mpesaStatement,
+  SANDBOX_PASSKEY,
+  type Sandbox,
+  startSandbox,
+} from '../../src/sandbox/index.js'
 import { dshErrorOf, type Receiver, startReceiver } from '../gateways/helpers.js'
 
 let sb: Sandbox
@@ -533,5 +540,207 @@ describe('control endpoints', () => {
     await other.close()
     expect(Date.now() - started).toBeLessThan(1_000)
     expect(await pending).toBeInstanceOf(Error)
+  })
+})
+
+describe('an injected clock, and statements built from the ledger', () => {
+  const NOW = Date.parse('2026-11-03T06:15:00Z') // 09:15:00 in Nairobi
+  let t = NOW
+  let clocked: Sandbox
+  beforeAll(async () => {
+    clocked = await startSandbox({ callbackDelayMs: 5, clock: { now: () => new Date(t) } })
+  })
+  afterAll(async () => {
+    await clocked.close()
+  })
+  const post = async (path: string, body: unknown, headers: Record<string, string>) => {
+    const res = await fetch(`${clocked.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    })
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> }
+  }
+
+  it('checks and stamps times on its clock: a push stamped with the real time is refused', async () => {
+    const tok = (await (
+      await fetch(`${clocked.url}/oauth/v1/generate?grant_type=client_credentials`, {
+        headers: { authorization: basic('k', 's') },
+      })
+    ).json()) as { access_token: string }
+    const auth = { authorization: `Bearer ${tok.access_token}` }
+    const real = await post('/mpesa/stkpushquery/v1/query', { BusinessShortCode: '174379' }, auth)
+    expect(real.status).toBe(400)
+    const wall = stamp()
+    const refused = await post(
+      '/mpesa/stkpush/v1/processrequest',
+      push({ Timestamp: wall, Password: password('174379', SANDBOX_PASSKEY, wall) }),
+      auth,
+    )
+    expect(refused).toMatchObject({ status: 400, json: { errorCode: '400.002.02' } })
+    const ts = stamp(NOW)
+    const ok = await post(
+      '/mpesa/stkpush/v1/processrequest',
+      push({ Timestamp: ts, Password: password('174379', SANDBOX_PASSKEY, ts), Amount: 1500 }),
+      auth,
+    )
+    expect(ok.status).toBe(200)
+    const sent = await post(
+      '/bank/v1/transfers',
+      {
+        reference: 'SETTLEMENT-AB12CD34EF',
+        amount: '98550',
+        currency: 'KES',
+        accountNumber: '1100200301',
+        bankCode: '01',
+        narrative: 'SETTLEMENT-AB12CD34EF westlands mpesa settlement',
+      },
+      { authorization: 'Bearer key1', 'idempotency-key': 'stb_1' },
+    )
+    expect(sent.status).toBe(201)
+    while (clocked.ledger().length < 2) await new Promise((r) => setTimeout(r, 10))
+    const [mpesa, bank] = clocked.ledger() as [Charge, Charge]
+    expect(mpesa).toMatchObject({
+      gateway: 'mpesa',
+      account: '174379',
+      attemptRef: 'ABC123',
+      amount: '1500',
+      phone: '254712345678',
+      at: '2026-11-03T06:15:00.000Z',
+    })
+    expect(bank).toMatchObject({
+      gateway: 'bank',
+      account: '1100200301',
+      attemptRef: 'stb_1',
+      payeeReference: 'SETTLEMENT-AB12CD34EF',
+      narrative: 'SETTLEMENT-AB12CD34EF westlands mpesa settlement',
+      amount: '98550',
+      at: '2026-11-03T06:15:00.000Z',
+    })
+    // A minute later a customer cancels: no money, a failure the statement lists.
+    t = NOW + 60_000
+    const ts2 = stamp(t)
+    const cancel = await post(
+      '/mpesa/stkpush/v1/processrequest',
+      push({
+        Timestamp: ts2,
+        Password: password('174379', SANDBOX_PASSKEY, ts2),
+        Amount: 450,
+        PartyA: '254700001032',
+        PhoneNumber: '254700001032',
+        AccountReference: 'XYZ9',
+      }),
+      auth,
+    )
+    expect(cancel.status).toBe(200)
+    while (clocked.failures().length < 1) await new Promise((r) => setTimeout(r, 10))
+    expect(clocked.ledger()).toHaveLength(2)
+    expect(clocked.failures()).toMatchObject([
+      {
+        gateway: 'mpesa',
+        account: '174379',
+        attemptRef: 'XYZ9',
+        amount: '450',
+        resultCode: 1032,
+        resultDesc: 'Request cancelled by user',
+        at: '2026-11-03T06:16:00.000Z',
+      },
+    ])
+  })
+
+  it('GET /__control/statements/mpesa and /bank: the CSV of the money that moved', async () => {
+    const [mpesa, bank] = clocked.ledger() as [Charge, Charge]
+    const get = async (q: string) => {
+      const res = await fetch(`${clocked.url}/__control/statements/${q}`)
+      // Bytes as sent: res.text() would drop the BOM.
+      const text = Buffer.from(await res.arrayBuffer()).toString('utf8')
+      return { status: res.status, type: res.headers.get('content-type'), text }
+    }
+    const m = await get('mpesa?shortcode=174379&from=2026-11-01&to=2026-11-03')
+    expect(m.status).toBe(200)
+    expect(m.type).toBe('text/csv; charset=utf-8')
+    expect(m.text).toBe(
+      [
+        '\ufeffOrganisation Name:,SANDBOX BUSINESS',
+        'Organisation Short Code:,174379',
+        'Time Period: From 01-11-2026 To 03-11-2026',
+        '',
+        'Receipt No.,Completion Time,Initiation Time,Details,Transaction Status,Paid In,Withdrawn,Balance,Balance Confirmed,Reason Type,Other Party Info,Linked Transaction ID,A/C No.',
+        `${clocked.failures()[0]?.receipt},03-11-2026 09:16:00,03-11-2026 09:16:00,Pay Bill Online,Failed,"450.00",,"1,500.00",true,Pay Bill Online,254700***032 - CUSTOMER,,XYZ9`,
+        `${mpesa.receipt},03-11-2026 09:15:00,03-11-2026 09:15:00,Pay Bill Online,Completed,"1,500.00",,"1,500.00",true,Pay Bill Online,254712***678 - CUSTOMER,,ABC123`,
+        '',
+      ].join('\r\n'),
+    )
+    // Another shortcode, or a period without the charge: no rows.
+    expect((await get('mpesa?shortcode=600101&from=2026-11-01&to=2026-11-03')).text).not.toContain(
+      'Completed',
+    )
+    expect((await get('mpesa?shortcode=174379&from=2026-11-04&to=2026-11-30')).text).not.toContain(
+      'Completed',
+    )
+    const b = await get('bank?account=1100200301&from=2026-11-03&to=2026-11-03')
+    expect(b.text).toBe(
+      'Date,Value Date,Description,Reference,Debit,Credit,Balance\n' +
+        '2026-11-03 09:15:00,2026-11-03,SETTLEMENT-AB12CD34EF westlands mpesa settlement,SETTLEMENT-AB12CD34EF,,985.50,985.50\n',
+    )
+    expect(bank.reference).toMatch(/^trf_/)
+    expect(await get('bank?from=2026-11-03&to=2026-11-03')).toMatchObject({
+      status: 400,
+      text: JSON.stringify({ error: 'account is required' }),
+    })
+    expect((await get('mpesa?shortcode=174379&from=2026-11-31&to=2026-12-01')).text).toBe(
+      JSON.stringify({ error: 'from: 2026-11-31 is not a real day' }),
+    )
+  })
+
+  it('the bank’s habits: a credit booked late, one short of a charge, a charge on its own line', () => {
+    const [, bank] = clocked.ledger() as [Charge, Charge]
+    const csv = bankStatement(clocked.ledger(), {
+      account: '1100200301',
+      from: '2026-11-01',
+      to: '2026-11-30',
+      openingBalanceMinor: 100_000n,
+      bookings: {
+        [bank.reference]: {
+          bookedAt: '2026-11-05T07:00:00Z',
+          deductedMinor: 5000n,
+          chargeMinor: 3000n,
+        },
+      },
+      extra: [
+        {
+          at: '2026-11-04T07:00:00Z',
+          description: 'Rent, November',
+          reference: 'SO-1',
+          amountMinor: -20_000n,
+        },
+      ],
+    })
+    expect(csv).toBe(
+      [
+        'Date,Value Date,Description,Reference,Debit,Credit,Balance',
+        '2026-11-04 10:00:00,2026-11-04,"Rent, November",SO-1,200.00,,800.00',
+        '2026-11-05 10:00:00,2026-11-05,SETTLEMENT-AB12CD34EF westlands mpesa settlement,SETTLEMENT-AB12CD34EF,,935.50,"1,735.50"',
+        `2026-11-05 10:00:00,2026-11-05,Charges SETTLEMENT-AB12CD34EF,${bank.reference},30.00,,"1,705.50"`,
+        '',
+      ].join('\n'),
+    )
+    const failed = mpesaStatement([], {
+      shortcode: '174379',
+      from: '2026-11-01',
+      to: '2026-11-30',
+      extra: [
+        {
+          receipt: 'QFX0000001',
+          at: '2026-11-02T09:00:00Z',
+          amount: '450',
+          phone: '254700001032',
+          status: 'Failed',
+        },
+      ],
+    })
+    expect(failed).toContain(
+      'QFX0000001,02-11-2026 12:00:00,02-11-2026 12:00:00,Pay Bill Online,Failed,"450.00",,"0.00",true',
+    )
   })
 })
