@@ -179,19 +179,25 @@ export const listPaymentsCreatedBetween = (
  * order id or completion time (paymentDetails reads those for the few a report shows), in no
  * particular order (the matcher sorts).
  */
-export async function listPaymentsToMatch(
+/** A payment as matching reads it: these values, in this order. */
+export type MatchPaymentValues = readonly [
+  id: string,
+  status: string,
+  receiptNumber: string | null,
+  amountMinor: bigint | number | string,
+  currency: string,
+  phone: string | null,
+  createdAt: string,
+]
+
+export const listPaymentsToMatch = async (
   db: Kysely<Database>,
   branchId: string,
   gateway: string,
   fromIso: string,
   toIso: string,
-): Promise<
-  Pick<
-    PaymentRow,
-    'id' | 'status' | 'receipt_number' | 'amount_minor' | 'currency' | 'phone' | 'created_at'
-  >[]
-> {
-  const rows = await selectArrays(
+): Promise<MatchPaymentValues[]> =>
+  (await selectArrays(
     db,
     db
       .selectFrom('payments')
@@ -200,17 +206,7 @@ export async function listPaymentsToMatch(
       .where('gateway', '=', gateway)
       .where('created_at', '>=', fromIso)
       .where('created_at', '<', toIso),
-  )
-  return rows.map((r) => ({
-    id: r[0] as string,
-    status: r[1] as PaymentRow['status'],
-    receipt_number: r[2] as string | null,
-    amount_minor: BigInt(r[3] as bigint),
-    currency: r[4] as string,
-    phone: r[5] as string | null,
-    created_at: r[6] as string,
-  }))
-}
+  )) as unknown as MatchPaymentValues[]
 
 /** Payments' order id and completion time, by id (in chunks). */
 export async function paymentDetails(

@@ -64,8 +64,20 @@ export async function paymentsForReconciliation(
   return (await listPaymentsCreatedBetween(db, branchId, gateway, fromIso, toIso)).map(view)
 }
 
-/** A payment as matching reads it (what a report shows besides: paymentsShown). */
-export type MatchPayment = Omit<ReconPayment, 'orderId' | 'completedAt'>
+/**
+ * A payment as matching reads it (the matcher's PaymentIn, with the creation time as stored); a
+ * report shows more of it (paymentsShown).
+ */
+export interface MatchPayment {
+  id: string
+  status: string
+  receiptNumber: string | null
+  amountMinor: bigint
+  currency: string
+  phone: string | null
+  createdAt: string
+  createdAtMs: number
+}
 
 /** A branch's payments through `gateway` created in [from, to), to match (in no order). */
 export async function paymentsToMatch(
@@ -75,14 +87,15 @@ export async function paymentsToMatch(
   fromIso: string,
   toIso: string,
 ): Promise<MatchPayment[]> {
-  return (await listPaymentsToMatch(db, branchId, gateway, fromIso, toIso)).map((r) => ({
-    id: r.id,
-    status: r.status,
-    receiptNumber: r.receipt_number,
-    amountMinor: BigInt(r.amount_minor),
-    currency: r.currency,
-    phone: r.phone,
-    createdAt: r.created_at,
+  return (await listPaymentsToMatch(db, branchId, gateway, fromIso, toIso)).map((v) => ({
+    id: v[0],
+    status: v[1],
+    receiptNumber: v[2],
+    amountMinor: BigInt(v[3]),
+    currency: v[4],
+    phone: v[5],
+    createdAt: v[6],
+    createdAtMs: Date.parse(v[6]),
   }))
 }
 
@@ -95,7 +108,18 @@ export async function paymentsShown(
   const out = new Map<string, ReconPayment>()
   for (const d of await paymentDetails(db, [...byId.keys()])) {
     const p = byId.get(d.id)
-    if (p) out.set(d.id, { ...p, orderId: d.order_id, completedAt: d.completed_at })
+    if (p)
+      out.set(d.id, {
+        id: p.id,
+        status: p.status,
+        receiptNumber: p.receiptNumber,
+        orderId: d.order_id,
+        amountMinor: p.amountMinor,
+        currency: p.currency,
+        phone: p.phone,
+        createdAt: p.createdAt,
+        completedAt: d.completed_at,
+      })
   }
   return out
 }

@@ -23,6 +23,7 @@ import {
   type MatchPayment,
   paymentsShown,
   paymentsToMatch,
+  type ReconPayment,
 } from '../payments/reconcile.js'
 import {
   batchesForReconciliation,
@@ -32,6 +33,7 @@ import {
 } from '../settlement/reconcile.js'
 import {
   completedLines,
+  type LineWithFile,
   statementsOf as listStatements,
   placeLines,
   type ReconLine,
@@ -159,7 +161,19 @@ function parseTolerance(
   }
 }
 
-export const toLineIn = (l: ReconLine): LineIn => ({
+/** A stored line as the matcher reads it (`explain`; a run reads ReconLine, already one). */
+export const toLineIn = (
+  l: Pick<
+    LineWithFile,
+    | 'id'
+    | 'booked_at'
+    | 'amount_minor'
+    | 'currency'
+    | 'transaction_id'
+    | 'reference'
+    | 'counterparty'
+  >,
+): LineIn => ({
   id: l.id,
   bookedAtMs: Date.parse(l.booked_at),
   amountMinor: BigInt(l.amount_minor),
@@ -169,7 +183,8 @@ export const toLineIn = (l: ReconLine): LineIn => ({
   counterparty: l.counterparty,
 })
 
-export const toPaymentIn = (p: MatchPayment) => ({
+/** A payment as the matcher reads it (`explain`; a run reads MatchPayment, already one). */
+export const toPaymentIn = (p: ReconPayment) => ({
   id: p.id,
   status: p.status,
   receiptNumber: p.receiptNumber,
@@ -258,13 +273,11 @@ async function computeMpesa(
 ): Promise<Computed> {
   const lineRows = await completedLines(trx, branch.id, 'mpesa', iso(from), iso(to))
   const payments = await paymentsToMatch(trx, branch.id, 'mpesa', iso(from - DAY), iso(to + DAY))
-  const result = matchPayments(
-    lineRows.map(toLineIn),
-    payments.map(toPaymentIn),
-    liveIn(live),
-    decisions,
-    { ...DEFAULT_OPTIONS, ...options, coverage: coverageOf(statements, from, to) },
-  )
+  const result = matchPayments(lineRows, payments, liveIn(live), decisions, {
+    ...DEFAULT_OPTIONS,
+    ...options,
+    coverage: coverageOf(statements, from, to),
+  })
   return { ...result, lines: byId(lineRows), payments: byId(payments), batches: new Map() }
 }
 
@@ -277,7 +290,7 @@ async function computeBank(
   const lineRows = await completedLines(trx, branch.id, 'bank', iso(from), iso(to))
   const batches = await batchesForReconciliation(trx, branch.id)
   const result = matchBatches(
-    lineRows.map(toLineIn),
+    lineRows,
     batches.map((b) => ({
       id: b.id,
       reference: b.reference,
@@ -354,7 +367,7 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
     }
     const timeOf = (f: Finding) =>
       f.lineId
-        ? (lines.get(f.lineId)?.booked_at ?? '')
+        ? (lines.get(f.lineId)?.bookedAt ?? '')
         : f.paymentId
           ? (payments.get(f.paymentId)?.createdAt ?? '')
           : f.batchId
@@ -454,8 +467,8 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
     for (const m of matches) {
       const l = lines.get(m.lineId)
       const p = m.paymentId ? payments.get(m.paymentId) : undefined
-      if (l?.transaction_id && p && !p.receiptNumber)
-        receipts.push({ paymentId: p.id, receipt: l.transaction_id })
+      if (l?.transactionId && p && !p.receiptNumber)
+        receipts.push({ paymentId: p.id, receipt: l.transactionId })
     }
     await fillReceipts(ctx, trx, receipts)
     // A paid batch is completed through the settlement service (audited, payments settled), with
@@ -465,7 +478,7 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
     const batchesOfLine = new Map<string, number>()
     for (const m of matches) {
       if (!m.batchId) continue
-      const amount = BigInt(lines.get(m.lineId)?.amount_minor ?? 0)
+      const amount = lines.get(m.lineId)?.amountMinor ?? 0n
       paidToBatch.set(m.batchId, (paidToBatch.get(m.batchId) ?? 0n) + amount)
       batchesOfLine.set(m.lineId, (batchesOfLine.get(m.lineId) ?? 0) + 1)
     }
@@ -476,7 +489,7 @@ export async function reconcileRun(ctx: Ctx, req: RunRequest): Promise<RunOutcom
       const b = batches.get(m.batchId)
       paid.push({
         batchId: m.batchId,
-        bankRef: l.transaction_id ?? l.reference,
+        bankRef: l.transactionId ?? l.reference,
         amountMinor:
           (batchesOfLine.get(m.lineId) ?? 1) > 1 && b
             ? b.netMinor

@@ -6,34 +6,64 @@ import {
   linePlaces,
   listCompletedLines,
   listStatements,
-  type MatchLineRow,
   type StatementRow,
 } from './statements-store.js'
 
 export type { LineWithFile, StatementRow }
 
-/** A statement line as reconciliation reads it to match. */
-export type ReconLine = MatchLineRow
+/**
+ * A statement line as reconciliation reads it to match (the matcher's LineIn, with the booking
+ * time as stored): one object per line, made from the row's values.
+ */
+export interface ReconLine {
+  id: string
+  bookedAt: string
+  bookedAtMs: number
+  amountMinor: bigint
+  currency: string
+  transactionId: string | null
+  reference: string
+  counterparty: string
+}
 
-/** A line with where it is: its statement, file name and line number (what a report shows). */
-export type PlacedLine = MatchLineRow & { statement_id: string; line_no: number; file: string }
+/** A line with where it is, as a report shows it: its file name and line number. */
+export interface PlacedLine {
+  id: string
+  file: string
+  line_no: number
+  reference: string
+  booked_at: string
+  amount_minor: bigint
+  currency: string
+}
 
 /** A branch's imported statements of one kind (mpesa, bank), by period. */
 export const statementsOf = (db: Kysely<Database>, branchId: string, kind: string) =>
   listStatements(db, branchId, kind)
 
-/** A branch's completed statement lines of one kind booked in [from, to). */
-export const completedLines = (
+/** A branch's completed statement lines of one kind booked in [from, to), in no order. */
+export async function completedLines(
   db: Kysely<Database>,
   branchId: string,
   kind: string,
   fromIso: string,
   toIso: string,
-): Promise<ReconLine[]> => listCompletedLines(db, branchId, kind, fromIso, toIso)
+): Promise<ReconLine[]> {
+  return (await listCompletedLines(db, branchId, kind, fromIso, toIso)).map((v) => ({
+    id: v[0],
+    bookedAt: v[1],
+    bookedAtMs: Date.parse(v[1]),
+    amountMinor: BigInt(v[2]),
+    currency: v[3],
+    transactionId: v[4],
+    reference: v[5],
+    counterparty: v[6],
+  }))
+}
 
 /**
- * The lines with where they are, by id: their statement, line number and the file name (from
- * `statements`, the statements they belong to). Read for the few lines a report shows.
+ * The lines with where they are, by id: their line number and file name (from `statements`, the
+ * statements they belong to). Read for the few lines a report shows.
  */
 export async function placeLines(
   db: Kysely<Database>,
@@ -47,10 +77,13 @@ export async function placeLines(
     const l = byId.get(p.id)
     if (l)
       out.set(p.id, {
-        ...l,
-        statement_id: p.statement_id,
-        line_no: p.line_no,
+        id: l.id,
         file: files.get(p.statement_id) ?? '',
+        line_no: p.line_no,
+        reference: l.reference,
+        booked_at: l.bookedAt,
+        amount_minor: l.amountMinor,
+        currency: l.currency,
       })
   }
   return out

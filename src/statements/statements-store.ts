@@ -92,23 +92,31 @@ const MATCH_LINE_COLUMNS = [
   'counterparty',
 ] as const satisfies readonly (keyof StatementLinesTable)[]
 
-/** What reconciliation reads of a statement line. */
-export type MatchLineRow = Pick<StatementLineRow, (typeof MATCH_LINE_COLUMNS)[number]>
-
 /**
  * The completed lines of a branch's statements of one kind booked in [from, to): one indexed
  * range read (branch, kind, booked_at), only the columns matching needs (not where a line is:
  * linePlaces reads that for the few lines a report shows), in no particular order (the matcher
  * sorts).
  */
-export async function listCompletedLines(
+/** A line as matching reads it: the values of MATCH_LINE_COLUMNS, in that order. */
+export type MatchLineValues = readonly [
+  id: string,
+  bookedAt: string,
+  amountMinor: bigint | number | string,
+  currency: string,
+  transactionId: string | null,
+  reference: string,
+  counterparty: string,
+]
+
+export const listCompletedLines = async (
   db: Kysely<Database>,
   branchId: string,
   kind: string,
   fromIso: string,
   toIso: string,
-): Promise<MatchLineRow[]> {
-  const rows = await selectArrays(
+): Promise<MatchLineValues[]> =>
+  (await selectArrays(
     db,
     db
       .selectFrom('statement_lines')
@@ -118,17 +126,7 @@ export async function listCompletedLines(
       .where('booked_at', '>=', fromIso)
       .where('booked_at', '<', toIso)
       .where('completed', '=', 1),
-  )
-  return rows.map((r) => ({
-    id: r[0] as string,
-    booked_at: r[1] as string,
-    amount_minor: BigInt(r[2] as bigint),
-    currency: r[3] as string,
-    transaction_id: r[4] as string | null,
-    reference: r[5] as string,
-    counterparty: r[6] as string,
-  }))
-}
+  )) as unknown as MatchLineValues[]
 
 /** Where lines are (their statement and line number), looked up by id in chunks. */
 export async function linePlaces(
