@@ -558,7 +558,7 @@ export interface BankConfirmation {
 }
 
 /**
- * Completes batches in a few statements (chunks of 500): each gets status completed, its bank
+ * Completes batches in a few statements (chunks of 100): each gets status completed, its bank
  * reference and amount, and its live payments settlement_status settled; what `updateBatch` and
  * `markSettled` do for one batch.
  */
@@ -567,8 +567,9 @@ export async function completeBatches(
   done: readonly BankConfirmation[],
   now: string,
 ): Promise<void> {
-  for (let i = 0; i < done.length; i += CHUNK) {
-    const part = done.slice(i, i + CHUNK)
+  // 100 a statement: each row's CASE looks through its chunk's ids (500 made it 4× slower).
+  for (let i = 0; i < done.length; i += 100) {
+    const part = done.slice(i, i + 100)
     const ids = part.map((d) => d.id)
     await db
       .updateTable('settlement_batches')
