@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import type { App } from '../src/app.js'
-import { useQuickZones } from '../src/cli/quick-zones.js'
 import type { GlobalOptions, Runtime } from '../src/cli/runtime.js'
 
 export interface CommandContext {
@@ -27,7 +26,7 @@ export function createContext(rt: Runtime): CommandContext {
       return async (...args: unknown[]) => {
         const cmd = args[args.length - 1] as Command
         const globals = cmd.optsWithGlobals() as GlobalOptions
-        const { createApp } = await import('../src/app.js')
+        const { createApp, useQuickZones } = await import('../src/app.js')
         // A short command's first times in a zone skip ICU's formatter start-up (the daemon
         // command turns this off again).
         useQuickZones()

@@ -9,6 +9,9 @@ import type { Ctx } from './context.js'
 import { openStore, type Store } from './store/connect.js'
 import { assertMigrated } from './store/migrate.js'
 
+// For commands/context.ts, from the module every command loads anyway (no chunk of its own).
+export { useQuickZones } from './cli/quick-zones.js'
+
 /** The CLI's context: the narrow `Ctx` every capability takes, plus the terminal's own parts. */
 export interface App extends Ctx {
   readonly rt: Runtime
