@@ -5,6 +5,7 @@ import { releaseClaims } from '../callbacks/inbox.js'
 import type { Ctx } from '../context.js'
 import { withActor } from '../context.js'
 import { ulidGen } from '../core/ids.js'
+import { DEFAULT_TIMEZONE, wallClock } from '../core/time.js'
 import { pooledRandom } from '../random.js'
 import { bankWebhookSecret } from '../settlement/batches.js'
 import { acquireSqliteDaemonLock, type DaemonLock } from '../store/daemon-lock.js'
@@ -109,6 +110,8 @@ export async function runDaemon(
       warn: (m) => log.warn('warning', { detail: m }),
     })
     if (options.publicUrl) await storePublicUrl(app, options.publicUrl, log)
+    // ICU's formatters start on first use (~14 ms in one piece): here, before any request waits.
+    wallClock(DEFAULT_TIMEZONE, new Date())
     const metrics = new Metrics()
     stopLoopWatch = metrics.watchEventLoop()
     inbox = await createInboxWriter(store, base.dbSpec)

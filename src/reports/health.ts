@@ -22,6 +22,8 @@ import { storeGauges } from './gauges.js'
 import { meanProcessingSeconds, paymentFigures } from './report-store.js'
 import { THRESHOLDS } from './thresholds.js'
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
 export interface HealthCheck {
   name: string
   branch: string | null
@@ -80,9 +82,15 @@ export async function evaluateHealth(
   const checks: HealthCheck[] = []
   const findings: Finding[] = []
   const now = ctx.clock.now()
-  for (const b of await listBranches(store.db))
+  for (const b of await listBranches(store.db)) {
     await branchChecks(store, b, now, t, checks, findings)
+    // On SQLite every query runs on the event loop and an await alone never leaves it: a turn
+    // per branch lets the daemon answer callbacks in between (40 branches at 1M payments held it
+    // 25 ms warm, 70 ms cold, in one piece).
+    await nextTurn()
+  }
   await storeChecks(ctx, t, opts.daemonStartedAt, checks, findings)
+  await nextTurn()
   const { open, opened, closed } = await recordAlerts(ctx, store, findings)
   const mine = (a: { branch: string | null }) =>
     !opts.branch || a.branch === opts.branch || a.branch === null
