@@ -16,6 +16,7 @@
  * a failed transaction), and the bank's own habits (booking a transfer days later, deducting a
  * charge from the credit or debiting it on its own line).
  */
+import { toGroupedString } from '../core/money/index.js'
 import type { Charge, FailedCharge } from './types.js'
 
 const HOUR = 3_600_000
@@ -50,13 +51,8 @@ function dayStart(day: string, what: string): number {
   return ms
 }
 
-/** Minor units (2 decimals) as 1,234.56. */
-function money(minor: bigint): string {
-  const neg = minor < 0n
-  const m = neg ? -minor : minor
-  const whole = (m / 100n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',')
-  return `${neg ? '-' : ''}${whole}.${(m % 100n).toString().padStart(2, '0')}`
-}
+/** KES minor units as the statements print them: 1,234.56. */
+const money = (minor: bigint): string => toGroupedString({ minor, currency: 'KES' })
 
 /** A CSV field, quoted when it must be. */
 const field = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)

@@ -7,6 +7,7 @@ import {
   type Updateable,
 } from 'kysely'
 import { configError } from '../core/errors.js'
+import { withBulkCache } from '../store/bulk.js'
 import { dialectOf } from '../store/connect.js'
 import type {
   Database,
@@ -253,9 +254,7 @@ export async function batchPayments(
   }
   // A page cache big enough for the run's pages (the connection's default is 2 MiB), for this
   // statement sequence only: the move rewrites every page of a branch-interleaved payments table.
-  const cache = await sql<{ cache_size: number }>`pragma cache_size`.execute(db)
-  await sql`pragma cache_size = -65536`.execute(db)
-  try {
+  await withBulkCache(db, async () => {
     await sql`create temp table settle_members (rid integer primary key, batch_id text not null,
       payment_id text not null, amount_minor integer not null, fee_minor integer not null,
       conversion_fee_minor integer not null)`.execute(db)
@@ -273,9 +272,7 @@ export async function batchPayments(
     add((await sql<TotalsRow>`select * from temp.settle_totals`.execute(db)).rows)
     await sql`drop table temp.settle_totals`.execute(db)
     await sql`drop table temp.settle_members`.execute(db)
-  } finally {
-    await sql.raw(`pragma cache_size = ${Number(cache.rows[0]?.cache_size ?? -2000)}`).execute(db)
-  }
+  })
   return totals
 }
 

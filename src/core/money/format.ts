@@ -11,13 +11,19 @@ export function toDecimalString(m: Money): string {
   return `${negative ? '-' : ''}${whole}${fraction}`
 }
 
-/** For people: thousands separators and the code, "KES 1,500.50". Parses back with parseAmount. */
-export function formatMoney(m: Money): string {
+/** The decimal string with thousands separators, without the code: 150050n KES → "1,500.50". */
+export function toGroupedString(m: Money): string {
   const plain = toDecimalString(m)
   const negative = plain.startsWith('-')
   const [whole = '0', fraction] = (negative ? plain.slice(1) : plain).split('.')
   const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')
-  return `${negative ? '-' : ''}${m.currency} ${grouped}${fraction === undefined ? '' : `.${fraction}`}`
+  return `${negative ? '-' : ''}${grouped}${fraction === undefined ? '' : `.${fraction}`}`
+}
+
+/** For people: thousands separators and the code, "KES 1,500.50". Parses back with parseAmount. */
+export function formatMoney(m: Money): string {
+  const grouped = toGroupedString(m)
+  return grouped.startsWith('-') ? `-${m.currency} ${grouped.slice(1)}` : `${m.currency} ${grouped}`
 }
 
 /** The JSON shape of a money field `x`: `{ xMinor, x, currency }`. */

@@ -1,6 +1,6 @@
 export { allocate } from './allocate.js'
 export { CURRENCY_CODES, type Currency, currency, isCurrency } from './currency.js'
-export { formatMoney, moneyFields, toDecimalString } from './format.js'
+export { formatMoney, moneyFields, toDecimalString, toGroupedString } from './format.js'
 export {
   add,
   isNegative,
