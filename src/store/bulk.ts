@@ -186,11 +186,11 @@ export async function selectArrays(
 const BULK_CACHE_KIB = 64 * 1024
 
 /**
- * Runs a bulk write (a statement import, a settlement run's move) with a 64 MiB SQLite page cache on the transaction's
- * connection, put back afterwards. With the default 2 MiB, a 1M-line import's inserts into the
- * primary key on random fingerprints re-read index pages from the OS and spill dirty ones to the
- * WAL before the commit: 2 s of system time of ~19 s (measured; no gain at 100k lines, nor for a
- * reconciliation run). Costs up to 64 MiB of memory while it runs. On PostgreSQL it only runs `fn`.
+ * Runs a bulk write (a statement import, a settlement run's move) with a 64 MiB SQLite page cache
+ * on the transaction's connection, put back afterwards. With the default 2 MiB, a 1M-line import's
+ * inserts into the primary key on random fingerprints re-read index pages from the OS and spill
+ * dirty ones to the WAL before the commit: 2 s of system time of ~19 s (measured; no gain at 100k
+ * lines, nor for a reconciliation run). Costs up to 64 MiB of memory while it runs. On PostgreSQL it only runs `fn`.
  */
 export async function withBulkCache<T>(db: Kysely<Database>, fn: () => Promise<T>): Promise<T> {
   if (dialectOf(db) !== 'sqlite') return fn()
