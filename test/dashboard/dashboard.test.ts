@@ -182,10 +182,8 @@ describe.each(DIALECTS)('the branch dashboard on $name', ({ name, enabled }) => 
   const settled = async (p: Page) => {
     let want = expected(await report())
     for (let i = 0; i < 3; i++) {
-      for (let j = 0; j < 20; j++) {
-        if (JSON.stringify(await readPage(p)) === JSON.stringify(want)) return
-        await new Promise((r) => setTimeout(r, 50))
-      }
+      const same = async () => JSON.stringify(await readPage(p)) === JSON.stringify(want)
+      if (await waitFor(same, 1_000, 'the page to show the report', 50).catch(() => false)) return
       const loaded = await p.evaluate(() => document.body.dataset['loaded'])
       await p.evaluate(() => document.getElementById('date')!.dispatchEvent(new Event('change')))
       await p.waitForFunction((l) => document.body.dataset['loaded'] !== l, loaded)
