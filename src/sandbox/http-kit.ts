@@ -13,23 +13,44 @@ export interface SimRequest {
   params: string[]
 }
 
+/** A complete answer: a JSON document, or a text body (a proxy's HTML page, an empty 5xx). */
+export interface JsonReply {
+  kind: 'json'
+  status: number
+  body: unknown
+  headers?: Record<string, string>
+}
+export interface TextReply {
+  kind: 'text'
+  status: number
+  body: string
+  contentType: string
+}
+
 export type SimReply =
-  | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
-  | { kind: 'text'; status: number; body: string; contentType: string }
+  | JsonReply
+  | TextReply
   /** Destroy the socket before any answer. */
   | { kind: 'reset' }
+  /** Send `reply`'s status line and headers (its full length announced), then destroy the socket. */
+  | { kind: 'cut'; reply: JsonReply | TextReply }
   /** Send `reply`, but only after `ms`. */
   | { kind: 'withhold'; ms: number; reply: SimReply }
 
-export const json = (status: number, body: unknown, headers?: Record<string, string>): SimReply =>
-  headers ? { kind: 'json', status, body, headers } : { kind: 'json', status, body }
-export const text = (status: number, body: string, contentType = 'text/html'): SimReply => ({
+export const json = (
+  status: number,
+  body: unknown,
+  headers?: Record<string, string>,
+): JsonReply => (headers ? { kind: 'json', status, body, headers } : { kind: 'json', status, body })
+export const text = (status: number, body: string, contentType = 'text/html'): TextReply => ({
   kind: 'text',
   status,
   body,
   contentType,
 })
 export const RESET: SimReply = { kind: 'reset' }
+/** `reply`'s headers go out, then the connection is reset before its body. */
+export const cutAfterHeaders = (reply: JsonReply | TextReply): SimReply => ({ kind: 'cut', reply })
 
 /** What a simulator keeps per idempotency key: the first request's fingerprint and answer. */
 export type IdempotencyMemory = Map<string, { fingerprint: string; reply: SimReply }>
@@ -42,7 +63,7 @@ export const bodyFingerprint = (body: Record<string, unknown>) =>
  * Answers a request made under an idempotency key (`slot`): a request already seen with the same
  * fingerprint gets its first answer again (through `replay`), with another one `conflict()`; a
  * new one `run()`s and its answer is kept. A reset never reached the point of saving a result;
- * a withheld answer is already decided.
+ * a withheld or cut answer is already decided.
  */
 export function idempotent(
   memory: IdempotencyMemory,
@@ -56,7 +77,9 @@ export function idempotent(
   if (seen) return seen.fingerprint === fingerprint ? replay(seen.reply) : conflict()
   const reply = run()
   const final = reply.kind === 'withhold' ? reply.reply : reply
-  if (final.kind !== 'reset') memory.set(slot, { fingerprint, reply: final })
+  // A cut answer was decided (only its delivery failed): a replay gets it whole.
+  if (final.kind === 'cut') memory.set(slot, { fingerprint, reply: final.reply })
+  else if (final.kind !== 'reset') memory.set(slot, { fingerprint, reply: final })
   return reply
 }
 

@@ -24,6 +24,10 @@ export const OUTCOMES = [
   'slow_success',
   'reset_after_charge',
   'http_504_charged',
+  'http_500_charged',
+  'http_502_charged',
+  'http_503_charged',
+  'reset_after_headers',
 ] as const
 export type Outcome = (typeof OUTCOMES)[number]
 
@@ -47,9 +51,13 @@ const MPESA: readonly Outcome[] = [
   'subscriber_lock',
   'spike_arrest',
   // The push is processed (the customer is prompted and pays, the callback comes) but the answer
-  // is lost: a reset instead of the reply, or a 504 from the API gateway in front.
+  // is lost: a reset instead of the reply or after its headers, or a proxy's bare 5xx in front.
   'reset_after_charge',
   'http_504_charged',
+  'http_500_charged',
+  'http_502_charged',
+  'http_503_charged',
+  'reset_after_headers',
 ]
 
 /** Which outcomes make sense for which gateway ('declined' is a card or bank refusal). */
@@ -116,7 +124,7 @@ export interface Delivery {
 export interface RequestRecord {
   method: string
   path: string
-  status: number | 'reset' | 'withheld'
+  status: number | 'reset' | 'reset_after_headers' | 'withheld'
   at: string
 }
 
