@@ -37,11 +37,8 @@ export type SimReply =
   /** Send `reply`, but only after `ms`. */
   | { kind: 'withhold'; ms: number; reply: SimReply }
 
-export const json = (
-  status: number,
-  body: unknown,
-  headers?: Record<string, string>,
-): JsonReply => (headers ? { kind: 'json', status, body, headers } : { kind: 'json', status, body })
+export const json = (status: number, body: unknown, headers?: Record<string, string>): JsonReply =>
+  headers ? { kind: 'json', status, body, headers } : { kind: 'json', status, body }
 export const text = (status: number, body: string, contentType = 'text/html'): TextReply => ({
   kind: 'text',
   status,

@@ -55,7 +55,7 @@ export const MAGIC_PHONES: Readonly<Record<string, { outcome: Outcome; what: str
   },
   '254700000500': {
     outcome: 'http_500_charged',
-    what: "HTTP 500 with an empty body (no gateway error body), yet the push still reaches the phone: the customer pays and the callback comes; dsh: unknown, no failover, resolved by the callback",
+    what: 'HTTP 500 with an empty body (no gateway error body), yet the push still reaches the phone: the customer pays and the callback comes; dsh: unknown, no failover, resolved by the callback',
   },
   '254700000502': {
     outcome: 'http_502_charged',

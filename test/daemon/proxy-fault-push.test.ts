@@ -81,7 +81,7 @@ const OUTCOMES: readonly [string, string, string, (g: Gw) => string][] = [
 const CASES = (['mpesa', 'mpesa-kcb'] as const).flatMap((gateway, g) =>
   OUTCOMES.map(([what, phone, code, message], i) => ({
     gateway,
-    other: gateway === 'mpesa' ? 'mpesa-kcb' : 'mpesa',
+    other: (gateway === 'mpesa' ? 'mpesa-kcb' : 'mpesa') as Gw,
     what,
     phone,
     code,
