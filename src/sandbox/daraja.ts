@@ -103,42 +103,6 @@ function pushFailure(outcome: Outcome): http.SimReply | undefined {
   }
 }
 
-/** What an API gateway in front answers when the backend is slow: no Daraja envelope. */
-export const GATEWAY_TIMEOUT_PAGE =
-  "<html><body><h1>504 Gateway Time-out</h1>The server didn't respond in time.</body></html>"
-
-/** What a proxy in front answers when the backend failed mid-call: HTML, never the gateway's body. */
-export const SERVICE_UNAVAILABLE_PAGE =
-  '<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body></html>'
-
-/**
- * The answer to a push that was processed (the prompt is on its way, the callback will come):
- * `accepted`, unless the outcome loses it on the way back (a reset before or after the answer's
- * headers, or a bare 5xx from a proxy in front: empty, or an HTML page) or slows it down.
- */
-export function pushAnswer(
-  state: SimState,
-  outcome: Outcome,
-  accepted: http.JsonReply,
-): http.SimReply {
-  switch (outcome) {
-    case 'reset_after_charge':
-      return http.RESET
-    case 'reset_after_headers':
-      return http.cutAfterHeaders(accepted)
-    case 'http_504_charged':
-      return http.text(504, GATEWAY_TIMEOUT_PAGE)
-    case 'http_500_charged':
-      return http.text(500, '', 'text/plain')
-    case 'http_502_charged':
-      return http.text(502, '', 'text/plain')
-    case 'http_503_charged':
-      return http.text(503, SERVICE_UNAVAILABLE_PAGE)
-    default:
-      return state.answer(outcome, accepted)
-  }
-}
-
 const darajaStore = (state: SimState) =>
   state.store<DarajaStore>('daraja', () => ({
     tokens: new Map(),
@@ -336,7 +300,8 @@ export function createDarajaSim(state: SimState): DarajaSim {
       ResponseDescription: 'Success. Request accepted for processing',
       CustomerMessage: 'Success. Request accepted for processing',
     })
-    return pushAnswer(state, outcome, accepted)
+    // Accepted, unless the outcome loses the answer on the way back or slows it (SimState.answer).
+    return state.answer(outcome, accepted)
   }
 
   function stkQuery(req: http.SimRequest): http.SimReply {

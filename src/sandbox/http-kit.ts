@@ -32,8 +32,11 @@ export type SimReply =
   | TextReply
   /** Destroy the socket before any answer. */
   | { kind: 'reset' }
-  /** Send `reply`'s status line and headers (its full length announced), then destroy the socket. */
-  | { kind: 'cut'; reply: JsonReply | TextReply }
+  /**
+   * The request was processed and `reply` is its answer, but the client never reads it: the wire
+   * shows a reset, the answer's headers then a reset (`cut`), or a proxy's own page.
+   */
+  | { kind: 'lost'; reply: JsonReply; wire: 'reset' | 'cut' | TextReply }
   /** Send `reply`, but only after `ms`. */
   | { kind: 'withhold'; ms: number; reply: SimReply }
 
@@ -46,8 +49,6 @@ export const text = (status: number, body: string, contentType = 'text/html'): T
   contentType,
 })
 export const RESET: SimReply = { kind: 'reset' }
-/** `reply`'s headers go out, then the connection is reset before its body. */
-export const cutAfterHeaders = (reply: JsonReply | TextReply): SimReply => ({ kind: 'cut', reply })
 
 /** What a simulator keeps per idempotency key: the first request's fingerprint and answer. */
 export type IdempotencyMemory = Map<string, { fingerprint: string; reply: SimReply }>
@@ -60,7 +61,7 @@ export const bodyFingerprint = (body: Record<string, unknown>) =>
  * Answers a request made under an idempotency key (`slot`): a request already seen with the same
  * fingerprint gets its first answer again (through `replay`), with another one `conflict()`; a
  * new one `run()`s and its answer is kept. A reset never reached the point of saving a result;
- * a withheld or cut answer is already decided.
+ * a withheld or lost answer is already decided.
  */
 export function idempotent(
   memory: IdempotencyMemory,
@@ -74,8 +75,8 @@ export function idempotent(
   if (seen) return seen.fingerprint === fingerprint ? replay(seen.reply) : conflict()
   const reply = run()
   const final = reply.kind === 'withhold' ? reply.reply : reply
-  // A cut answer was decided (only its delivery failed): a replay gets it whole.
-  if (final.kind === 'cut') memory.set(slot, { fingerprint, reply: final.reply })
+  // A lost answer was decided (only its delivery failed): a replay gets it whole.
+  if (final.kind === 'lost') memory.set(slot, { fingerprint, reply: final.reply })
   else if (final.kind !== 'reset') memory.set(slot, { fingerprint, reply: final })
   return reply
 }

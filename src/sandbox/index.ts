@@ -238,14 +238,20 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       req.socket.destroy()
       return
     }
-    if (reply.kind === 'cut') {
-      record(req, path, 'reset_after_headers', started)
-      cut(res, reply.reply)
+    if (reply.kind === 'lost') {
+      const { wire: shown, reply: answer } = reply
+      if (shown === 'reset') {
+        record(req, path, 'reset', started)
+        req.socket.destroy()
+      } else if (shown === 'cut') {
+        record(req, path, 'reset_after_headers', started)
+        cut(res, answer)
+      } else record(req, path, send(res, shown), started)
       return
     }
     if (reply.kind === 'withhold') {
       const inner = reply.reply
-      if (inner.kind === 'reset' || inner.kind === 'withhold' || inner.kind === 'cut') return
+      if (inner.kind === 'reset' || inner.kind === 'withhold' || inner.kind === 'lost') return
       record(req, path, 'withheld', started)
       const timer = setTimeout(() => {
         withheld.delete(res)
