@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander'
+import { DEFAULT_LIST_LIMIT } from '../src/core/list.js'
 import { formatMoney } from '../src/core/money/format.js'
 import type { CommandContext } from './context.js'
 import { batchTable } from './settle.js'
@@ -12,7 +13,7 @@ export function settlementsCommand(ctx: CommandContext): Command {
     .option('--branch <code>', 'only this branch')
     .option('--status <status>', 'pending | processing | completed | failed | cancelled')
     .option('--since <date>', 'created at or after this ISO date/time')
-    .option('--limit <n>', 'at most n batches')
+    .option('--limit <n>', `at most n batches, newest first (default ${DEFAULT_LIST_LIMIT})`)
     .addHelpText(
       'after',
       '\nExamples:\n  dsh settlements list --branch westlands\n  dsh settlements list --status failed --json',
