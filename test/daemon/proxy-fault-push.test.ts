@@ -70,10 +70,10 @@ const OUTCOMES: readonly [string, string, string, (g: Gw) => string][] = [
   [
     'a reset after the headers',
     '0700009506',
-    'transport.reset',
-    // undici's own words follow: "(UND_ERR_SOCKET: other side closed)".
+    'transport.reset_after_headers',
+    // undici's own words follow: "other side closed)".
     (g) =>
-      `the connection dropped before any answer: ${WHY[g].reset}; the push may have reached the phone: no failover; ${WHY[g].resolves} (UND_ERR_SOCKET: `,
+      `the connection dropped after the answer's headers, before its body: ${WHY[g].reset}; the push may have reached the phone: no failover; ${WHY[g].resolves} (HTTP 200 headers, then UND_ERR_SOCKET: `,
   ],
 ]
 
@@ -166,7 +166,7 @@ describe.each(DIALECTS)('a push the proxy in front loses, on $name', ({ name, en
             skipped: p.skipped,
             code: p.failure?.code,
             message:
-              c.code === 'transport.reset'
+              c.code === 'transport.reset_after_headers'
                 ? p.failure?.message.slice(0, c.message.length)
                 : p.failure?.message,
           },

@@ -21,7 +21,7 @@ const LOST: readonly [Outcome, string][] = [
   ['http_502_charged', 'http.502'],
   ['http_500_charged', 'http.500'],
   ['http_503_charged', 'http.503'],
-  ['reset_after_headers', 'transport.reset'],
+  ['reset_after_headers', 'transport.reset_after_headers'],
 ]
 
 type Call = () => Promise<GatewayCallResult>
