@@ -21,10 +21,19 @@ export function settlementsCommand(ctx: CommandContext): Command {
     .action(
       ctx.action(async (app, opts: Record<string, string | undefined>) => {
         const { listSettlements } = await import('../src/settlement/lifecycle.js')
-        const rows = await listSettlements(app, opts)
+        // Newest first, a page by default (like `payments list`): batches grow with every run.
+        // One row more than the page tells whether more match.
+        const limit = opts['limit'] === undefined ? DEFAULT_LIST_LIMIT : undefined
+        const rows = await listSettlements(
+          app,
+          limit === undefined ? opts : { ...opts, limit: String(limit + 1) },
+        )
+        const more = limit !== undefined && rows.length > limit
+        if (more) rows.length = limit
         app.out.result(rows, () =>
           rows.length === 0 ? 'no settlement batches match' : batchTable(app, rows),
         )
+        if (more) app.out.info('more batches match — use --limit N')
       }),
     )
   s.command('show')

@@ -2,7 +2,6 @@ import type { Kysely } from 'kysely'
 import { auditTrail } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { conflict, notFound, validationError } from '../core/errors.js'
-import { DEFAULT_LIST_LIMIT } from '../core/list.js'
 import { allocate } from '../core/money/allocate.js'
 import { minorAndDecimal, toDecimalString } from '../core/money/format.js'
 import { scheduledAfter, scheduledBefore } from '../core/schedule.js'
@@ -91,8 +90,7 @@ export async function listSettlements(ctx: Ctx, req: ListRequest): Promise<Batch
       throw validationError('invalid_date', `since "${req.since}" is not a date`, 'e.g. 2026-11-01')
     since = d.toISOString()
   }
-  // Newest first, a page by default (like `payments list`): the batches grow with every run.
-  let limit = DEFAULT_LIST_LIMIT
+  let limit: number | undefined
   if (req.limit !== undefined) {
     if (!/^\d{1,7}$/.test(req.limit) || Number(req.limit) < 1)
       throw validationError('invalid_limit', `limit "${req.limit}" must be a whole number from 1`)
