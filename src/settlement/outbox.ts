@@ -160,6 +160,7 @@ async function outboxEntries(dir: string) {
   const entries = await readdir(dir, { withFileTypes: true })
   return entries
     .filter((e) => !e.name.startsWith('.'))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((e) => ({ entry: e, path: join(dir, e.name), ref: FILE_NAME.exec(e.name)?.[1] }))
 }
 
