@@ -5,7 +5,7 @@ import { formatMoney } from '../src/core/money/format.js'
 import { formatLocal } from '../src/core/time.js'
 import type { SettlementAccountView } from '../src/settlement/accounts.js'
 import type { BranchView } from '../src/tenants/branches.js'
-import type { CommandContext } from './context.js'
+import { type CommandContext, withFlags } from './context.js'
 
 interface SettingsOptions {
   name?: string
@@ -97,13 +97,15 @@ export function branchCommand(ctx: CommandContext): Command {
           },
         ])
         const { addBranch } = await import('../src/tenants/branches.js')
-        const b = await addBranch(app, {
-          ...opts,
-          code,
-          tenant: filled['tenant'] ?? '',
-          name: filled['name'] ?? '',
-          currency: filled['currency'] ?? '',
-        })
+        const b = await withFlags(
+          addBranch(app, {
+            ...opts,
+            code,
+            tenant: filled['tenant'] ?? '',
+            name: filled['name'] ?? '',
+            currency: filled['currency'] ?? '',
+          }),
+        )
         app.out.result(
           b,
           () => `added branch ${b.code} (${b.name}, ${b.currency}, ${b.timezone}) to ${b.tenant}`,
@@ -177,7 +179,7 @@ export function branchCommand(ctx: CommandContext): Command {
     .action(
       ctx.action(async (app, code: string, opts: SettingsOptions) => {
         const { setBranch } = await import('../src/tenants/branches.js')
-        const b = await setBranch(app, code, opts)
+        const b = await withFlags(setBranch(app, code, opts))
         app.out.result(b, () => `updated branch ${b.code}\n${showBranch(app, b)}`)
       }),
     )
@@ -268,7 +270,7 @@ Examples:
           )
           return
         }
-        const r = await svc.setSettlementAccount(app, code, input)
+        const r = await withFlags(svc.setSettlementAccount(app, code, input))
         app.out.result(
           r.account,
           () =>

@@ -42,3 +42,16 @@ export function createContext(rt: Runtime): CommandContext {
     },
   }
 }
+
+/**
+ * A service call whose field errors name the command's flags (`accountName` → `--account-name`),
+ * as a person typed them.
+ */
+export async function withFlags<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call
+  } catch (err) {
+    const { asFlags } = await import('../src/cli/field-flags.js')
+    throw asFlags(err)
+  }
+}

@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { formatLocal } from '../src/core/time.js'
-import type { CommandContext } from './context.js'
+import { type CommandContext, withFlags } from './context.js'
 
 interface AddOptions {
   name?: string
@@ -32,12 +32,14 @@ export function tenantCommand(ctx: CommandContext): Command {
           { key: 'name', flag: '--name', message: 'Tenant name' },
         ])
         const { addTenant } = await import('../src/tenants/tenants.js')
-        const t = await addTenant(app, {
-          slug,
-          name: filled['name'] ?? '',
-          currency: opts.currency,
-          timezone: opts.timezone,
-        })
+        const t = await withFlags(
+          addTenant(app, {
+            slug,
+            name: filled['name'] ?? '',
+            currency: opts.currency,
+            timezone: opts.timezone,
+          }),
+        )
         app.out.result(t, () => `added tenant ${t.slug} (${t.name}, ${t.currency}, ${t.timezone})`)
       }),
     )
@@ -133,7 +135,7 @@ Examples:
           )
           return
         }
-        const r = await svc.setCollectionAccount(app, slug, opts)
+        const r = await withFlags(svc.setCollectionAccount(app, slug, opts))
         app.out.result(
           r.account,
           () =>
