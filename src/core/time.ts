@@ -141,7 +141,7 @@ export function zonedToUtc(
  */
 export function isoWithOffset(zone: string, instant: Date): string {
   const p = wallClock(zone, instant)
-  const offsetMin = Math.round(zoneOffsetMs(zone, instant) / 60_000)
+  const offsetMin = Math.trunc(zoneOffsetMs(zone, instant) / 60_000)
   const two = (n: number) => String(n).padStart(2, '0')
   const sign = offsetMin < 0 ? '-' : '+'
   const abs = Math.abs(offsetMin)
