@@ -5,7 +5,7 @@ import { formatMoney } from '../src/core/money/format.js'
 import { formatLocal } from '../src/core/time.js'
 import type { SettlementAccountView } from '../src/settlement/accounts.js'
 import type { BranchView } from '../src/tenants/branches.js'
-import { type CommandContext, withFlags } from './context.js'
+import { type CommandContext, nameCheck, withFlags } from './context.js'
 
 interface SettingsOptions {
   name?: string
@@ -88,7 +88,7 @@ export function branchCommand(ctx: CommandContext): Command {
       ctx.action(async (app, code: string, opts: AddOptions) => {
         const filled = await app.prompter.fill({ ...opts }, [
           { key: 'tenant', flag: '--tenant', message: 'Tenant slug' },
-          { key: 'name', flag: '--name', message: 'Branch name' },
+          { key: 'name', flag: '--name', message: 'Branch name', validate: await nameCheck() },
           {
             key: 'currency',
             flag: '--currency',

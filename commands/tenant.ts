@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { formatLocal } from '../src/core/time.js'
-import { type CommandContext, withFlags } from './context.js'
+import { type CommandContext, nameCheck, withFlags } from './context.js'
 
 interface AddOptions {
   name?: string
@@ -29,7 +29,7 @@ export function tenantCommand(ctx: CommandContext): Command {
     .action(
       ctx.action(async (app, slug: string, opts: AddOptions) => {
         const filled = await app.prompter.fill({ ...opts }, [
-          { key: 'name', flag: '--name', message: 'Tenant name' },
+          { key: 'name', flag: '--name', message: 'Tenant name', validate: await nameCheck() },
         ])
         const { addTenant } = await import('../src/tenants/tenants.js')
         const t = await withFlags(
