@@ -5,7 +5,8 @@ import { formatMoney } from '../src/core/money/format.js'
 import { formatLocal } from '../src/core/time.js'
 import type { SettlementAccountView } from '../src/settlement/accounts.js'
 import type { BranchView } from '../src/tenants/branches.js'
-import { type CommandContext, nameCheck, withFlags } from './context.js'
+import type { CommandContext } from './context.js'
+import { nameCheck, withFlags } from './field-input.js'
 
 interface SettingsOptions {
   name?: string

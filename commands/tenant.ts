@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { formatLocal } from '../src/core/time.js'
-import { type CommandContext, nameCheck, withFlags } from './context.js'
+import type { CommandContext } from './context.js'
+import { nameCheck, withFlags } from './field-input.js'
 
 interface AddOptions {
   name?: string
