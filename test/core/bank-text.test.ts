@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { parseRules } from '../../src/core/payments/routing.js'
 import { compactIban, ibanChecks, looksLikeIban } from '../../src/core/settlement/iban.js'
 import { swiftField, toSwiftText } from '../../src/core/settlement/swift-text.js'
 import { isoWithOffset } from '../../src/core/time.js'
@@ -82,5 +83,17 @@ describe('control characters in names', () => {
       'accountName contains a control character (U+0001 at character 2)',
     )
     expect(parseName('  Westlands  ', 'branch name')).toBe('Westlands')
+  })
+})
+
+describe('routing rule names (printed by route explain)', () => {
+  it('refuse a control character', () => {
+    expect(() =>
+      parseRules({ rules: [{ name: 'cards\x1b[2J', when: {}, gateways: ['stripe'] }] }),
+    ).toThrow(/name contains a control character \(U\+001B at character 6\)/)
+    expect(
+      parseRules({ rules: [{ name: 'Café cards', when: {}, gateways: ['stripe'] }] }).rules[0]
+        ?.name,
+    ).toBe('Café cards')
   })
 })
