@@ -109,21 +109,25 @@ async function filesOf(dir: string, b: OutboxBatch): Promise<string[]> {
  * a hard link (which fails rather than replace an existing file), then the old name goes. A crash
  * between the two leaves both names on one file; the next move sees that and only unlinks.
  */
-async function moveNoClobber(file: string, to: string): Promise<string> {
+async function moveNoClobber(file: string, to: string): Promise<string | undefined> {
   const ext = extname(file)
   const stem = basename(file, ext)
-  const src = await stat(file)
+  const src = await stat(file).catch(() => undefined)
+  if (!src) return undefined // another dsh moved it meanwhile
   for (let n = 0; ; n++) {
     const dest = join(to, n === 0 ? `${stem}${ext}` : `${stem}.${n}${ext}`)
     try {
       await link(file, dest)
     } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined // moved by another dsh meanwhile
       if (!isErrno(err, 'EEXIST')) throw err
       const there = await stat(dest).catch(() => undefined)
       if (!(there && there.ino === src.ino && there.dev === src.dev)) continue
     }
     await chmod(dest, 0o600)
-    await unlink(file)
+    await unlink(file).catch((err: unknown) => {
+      if (!isErrno(err, 'ENOENT')) throw err
+    })
     return dest
   }
 }
@@ -149,7 +153,10 @@ export async function voidBatchFiles(home: string, b: OutboxBatch): Promise<stri
   if (files.length === 0) return []
   const voidDir = (await privateDir(join(dir, 'void'), true)) as string
   const moved: string[] = []
-  for (const f of files) moved.push(await moveNoClobber(f, voidDir))
+  for (const f of files) {
+    const dest = await moveNoClobber(f, voidDir)
+    if (dest) moved.push(dest)
+  }
   await syncDir(voidDir)
   await syncDir(dir)
   return moved

@@ -1,6 +1,7 @@
 import {
   copyFileSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -159,6 +160,7 @@ describe.each(DIALECTS)('the outbox on $name', ({ name, enabled }) => {
     })
 
     let second: Report
+    let third: Report
     it('doctor catches a planted stray file, and settle moves it to void/ without replacing the one there', async () => {
       const stripe = byGateway(first, 'stripe')
       const [csv] = filesOf(stripe) as [string]
@@ -244,7 +246,7 @@ describe.each(DIALECTS)('the outbox on $name', ({ name, enabled }) => {
       renameSync(outbox(), join(s.home, 'outbox.real'))
       symlinkSync(elsewhere, outbox())
       try {
-        await addPayments(s.db, day('2026-12-01', 3))
+        await addPayments(s.db, day('2026-11-30', 3))
         clock.set('2026-12-01T12:00:00.000Z')
         const r = await run('settle', '--branch', 'westlands', '--date', '2026-12-01')
         expect(r.code).toBe(7)
@@ -265,8 +267,29 @@ describe.each(DIALECTS)('the outbox on $name', ({ name, enabled }) => {
         renameSync(join(s.home, 'outbox.real'), outbox())
         rmSync(elsewhere, { recursive: true, force: true })
       }
-      expect(await settle('2026-12-01')).toMatchObject({ voidedFiles: [] })
+      third = await settle('2026-12-01')
+      expect(third).toMatchObject({ voidedFiles: [] })
+      expect(third.batches).toHaveLength(2)
       expect(validateOutbox(s.home)).toBeGreaterThan(0)
+    })
+
+    it('a crash between the hard link into void/ and the unlink: the next move only unlinks', async () => {
+      const b = third.batches[0] as Batch
+      await withStore(s.db, (st) =>
+        st.write(async (trx) => {
+          const at = clock.now().toISOString()
+          await updateBatch(trx, b.id, { status: 'failed', failure_reason: 'x', updated_at: at })
+          await releaseItems(trx, b.id, at)
+        }),
+      )
+      const [csv, xml] = filesOf(b) as [string, string]
+      linkSync(join(outbox(), csv), join(voidDir(), csv)) // the move got this far
+      const r = await settle('2026-12-01')
+      expect(r.voidedFiles).toEqual([join(voidDir(), csv), join(voidDir(), xml)])
+      expect(names(voidDir()).filter((n) => n.startsWith(b.reference))).toEqual([csv, xml])
+      expect(statSync(join(voidDir(), csv)).nlink).toBe(1)
+      expect(names(outbox()).filter((n) => n.startsWith(b.reference))).toEqual([])
+      expect((await run('doctor')).code).toBe(0)
     })
   })
 })
