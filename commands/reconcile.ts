@@ -123,9 +123,12 @@ export function reconcileCommand(ctx: CommandContext): Command {
           throw usageError('invalid_format', `--format must be table, json or csv, not "${format}"`)
         }
         const { text, report } = await reconcileReport(app, runId)
-        app.rt.stdout.write(
-          format === 'json' ? `${text}\n` : `${renderReport(app, report, format)}\n`,
-        )
+        // JSON and CSV are data for files; the table is for a terminal (controls shown as `?`).
+        if (format === 'table') app.out.print(`${renderReport(app, report, format)}\n`)
+        else
+          app.rt.stdout.write(
+            format === 'json' ? `${text}\n` : `${renderReport(app, report, format)}\n`,
+          )
       }),
     )
   reconcile
