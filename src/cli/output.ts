@@ -268,7 +268,9 @@ export function createOutput(rt: Runtime, globals: GlobalOptions): Output {
       const shown = pairs.filter(([, v]) => v !== undefined) as [string, string | number][]
       const width = Math.max(...shown.map(([k]) => k.length))
       return shown
-        .map(([k, v]) => `${`${printable(k, true)}:`.padEnd(width + 2)}${printable(String(v), true)}`)
+        .map(
+          ([k, v]) => `${`${printable(k, true)}:`.padEnd(width + 2)}${printable(String(v), true)}`,
+        )
         .join('\n')
     },
     error(err, verbose) {

@@ -5,11 +5,7 @@ import {
   parseSchedule,
   type RecoverySchedule,
 } from '../payments/recovery.js'
-import {
-  type AddressSet,
-  DEFAULT_TRUSTED_PROXIES,
-  parseAddressSet,
-} from './client-address.js'
+import { type AddressSet, DEFAULT_TRUSTED_PROXIES, parseAddressSet } from './client-address.js'
 import { LEVELS, type Level } from './log.js'
 
 /** Everything `dsh daemon` is configured with (flags win over the environment over defaults). */

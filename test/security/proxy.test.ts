@@ -28,7 +28,12 @@ describe('clientAddress: X-Forwarded-For only from trusted proxies, read from th
     ['6.6.6.6', '196.201.214.10', '6.6.6.6', loopback],
     ['127.0.0.1', '196.201.214.10', '127.0.0.1', set('10.0.0.0/8')],
     // Two proxies (nginx, then a load balancer): both skipped.
-    ['10.0.0.2', '1.2.3.4, 196.201.214.10, 127.0.0.1', '196.201.214.10', set('127.0.0.1', '10.0.0.0/8')],
+    [
+      '10.0.0.2',
+      '1.2.3.4, 196.201.214.10, 127.0.0.1',
+      '196.201.214.10',
+      set('127.0.0.1', '10.0.0.0/8'),
+    ],
     // Every hop trusted: the left-most is as far as anyone vouches.
     ['127.0.0.1', '127.0.0.5, 127.0.0.6', '127.0.0.5', loopback],
     // No header, an empty entry, a garbage entry (no address: allow-lists refuse).

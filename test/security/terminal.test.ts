@@ -16,13 +16,12 @@ describe('control characters in terminal output', () => {
   })
 
   it('a table shows them as `?` and keeps its own colours only', () => {
-    const t = renderTable(
-      ['Code', 'Name', 'Status'],
-      [['e1', 'E\u001b]0;pwned\u0007', 'active']],
-      { color: true },
-    )
+    const t = renderTable(['Code', 'Name', 'Status'], [['e1', 'E\u001b]0;pwned\u0007', 'active']], {
+      color: true,
+    })
     expect(t).toContain('E?]0;pwned?')
     expect(t).not.toContain('\u0007')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the table's own colours
     expect(t.replace(/\u001b\[(1|22|32|39)m/g, '')).not.toContain('\u001b')
   })
 
@@ -45,6 +44,7 @@ describe('control characters in terminal output', () => {
       const list = await dsh(['branch', 'list'], { env })
       expect(list.code, list.stderr).toBe(0)
       expect(list.stdout).toContain('E?]0;pwned???[2J')
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: what must not be printed
       expect(list.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/)
       // JSON keeps the name as data (JSON escapes it: nothing raw on stdout either).
       const json = await dsh(['branch', 'list', '--json'], { env })
