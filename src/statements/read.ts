@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import { CsvError, parse } from 'csv-parse'
+import { type ByteBounds, byteGuard } from './byte-guard.js'
 
 /** One record of a CSV file: its cells as strings, the line it ends on, and its raw text. */
 export interface CsvRecord {
@@ -36,6 +37,8 @@ export interface ReadOptions {
   raw?: boolean
   /** `csv-parse` reads with csv-parse only (tests compare the fast reader with it). */
   reader?: 'auto' | 'csv-parse'
+  /** Line length, total size and text checks on the raw bytes (ByteGuardError), before parsing. */
+  bounds?: ByteBounds
 }
 
 export interface CsvFile {
@@ -61,20 +64,30 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
   let done = false
   // Bytes handed to onChunk so far (a re-read after the fast reader gave up hashes only the rest).
   let hashed = 0
+  const guard = options.bounds ? byteGuard(options.bounds) : undefined
+  const onEnd = () => guard?.end()
   const onChunk = (c: Buffer) => {
+    guard?.chunk(c)
     options.onChunk?.(c)
     hashed += c.length
   }
-  while (size < PEEK) {
-    const next = await it.next()
-    if (next.done) {
-      done = true
-      break
+  try {
+    while (size < PEEK) {
+      const next = await it.next()
+      if (next.done) {
+        done = true
+        onEnd()
+        break
+      }
+      const c = typeof next.value === 'string' ? Buffer.from(next.value) : next.value
+      onChunk(c)
+      chunks.push(c)
+      size += c.length
     }
-    const c = typeof next.value === 'string' ? Buffer.from(next.value) : next.value
-    onChunk(c)
-    chunks.push(c)
-    size += c.length
+  } catch (e) {
+    // Refused in its first bytes (a bound, not text): the file is closed at once.
+    if (typeof source === 'string') input.destroy()
+    throw e
   }
   let head = Buffer.concat(chunks)
   const bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf
@@ -103,7 +116,10 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
     if (done) return
     for (;;) {
       const next = await it.next()
-      if (next.done) return
+      if (next.done) {
+        onEnd()
+        return
+      }
       const c = typeof next.value === 'string' ? Buffer.from(next.value) : next.value
       onChunk(c)
       yield c
@@ -120,6 +136,7 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
       if (end > csvStart) yield csvStart > at ? c.subarray(csvStart - at) : c
       at = end
     }
+    onEnd()
   }
   const fast =
     options.reader !== 'csv-parse' &&
