@@ -168,14 +168,20 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
       let feed: AsyncIterable<Buffer> = body()
       if (fast) {
         try {
-          const tokens = tokenizer(options.separator.charCodeAt(0), options.raw === true)
+          const tokens = tokenizer(
+            options.separator.charCodeAt(0),
+            options.raw === true,
+            options.bounds?.maxLineBytes ?? Number.POSITIVE_INFINITY,
+          )
           const decoder = enc === 'latin1' ? undefined : new StringDecoder('utf8')
           const take = (text: string, final: boolean) => {
             // A byte that is not UTF-8 is left to csv-parse (it decodes cell by cell).
             if (decoder && text.includes('\ufffd')) throw new NotSimple()
             const out = tokens(text, final)
             handed += out.cells.length
-            return toBatch(out.cells, out.raws)
+            const batch = toBatch(out.cells, out.raws)
+            if (out.overflow) throw recordTooLong(lastLine + 1, options.bounds?.maxLineBytes ?? 0)
+            return batch
           }
           for await (const c of feed) {
             const batch = take(decoder ? decoder.write(c) : c.toString('latin1'), false)
@@ -194,6 +200,8 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
       }
       yield* csvParse(feed, options, enc, typeof source !== 'string', handed, toBatch)
     } catch (e) {
+      if (e instanceof CsvError && e.code === 'CSV_MAX_RECORD_SIZE')
+        throw recordTooLong(lastLine + 1, options.bounds?.maxLineBytes ?? 0)
       if (e instanceof CsvError) {
         const info = e as unknown as { lines?: number; column?: number; raw?: string }
         // Where the unclosed quote opened needs the record's raw text: read the file again
@@ -243,6 +251,8 @@ async function* csvParse(
     delimiter: options.separator,
     encoding: enc,
     relax_column_count: true,
+    // The same bound as the fast reader's (csv-parse counts characters).
+    ...(options.bounds ? { max_record_size: options.bounds.maxLineBytes } : {}),
     skip_empty_lines: false,
     // Standard input cannot be read twice: keep the raw text to place an unclosed quote.
     raw: options.raw === true || stdin,
@@ -302,6 +312,13 @@ async function* csvParse(
 /** The fast reader met something it does not read exactly as csv-parse does. */
 class NotSimple extends Error {}
 
+const recordTooLong = (line: number, max: number) =>
+  new CsvReadError(
+    line,
+    1,
+    `a record is longer than ${max} bytes (the profile's maxLineBytes): a quote that never closes?`,
+  )
+
 const QUOTE = 34
 const CR = 13
 const LF = 10
@@ -315,10 +332,13 @@ const LF = 10
  * quote) throws NotSimple, and csv-parse reads the file instead and names the fault. Fed the
  * decoded text piece by piece; an unfinished record waits for the next piece.
  */
-function tokenizer(sep: number, keepRaw: boolean) {
+function tokenizer(sep: number, keepRaw: boolean, maxRecord: number) {
   let mode = 0 // 0: not known yet, CR: CRLF, LF: LF
   let carry = ''
-  return (piece: string, final: boolean): { cells: string[][]; raws: string[] | null } => {
+  return (
+    piece: string,
+    final: boolean,
+  ): { cells: string[][]; raws: string[] | null; overflow: boolean } => {
     const s = carry === '' ? piece : carry + piece
     const n = s.length
     const cells: string[][] = []
@@ -400,7 +420,10 @@ function tokenizer(sep: number, keepRaw: boolean) {
       }
     }
     carry = from < n ? s.slice(from) : ''
-    if (final && carry !== '') throw new NotSimple()
-    return { cells, raws }
+    // An unfinished record is carried into the next piece: bounded, so a quote that never closes
+    // costs linear time (else each piece would copy and rescan all of it).
+    const overflow = carry.length > maxRecord
+    if (final && carry !== '' && !overflow) throw new NotSimple()
+    return { cells, raws, overflow }
   }
 }

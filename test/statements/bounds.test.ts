@@ -103,6 +103,18 @@ describe('line length: maxLineBytes', () => {
     )
     expect(bad.stderr).toContain('"maxLineBytes" is a whole number from 1 to 16777216')
   })
+
+  it('a quote that never closes over many short lines is refused at the record, file or stdin', async () => {
+    const body = `${HEAD}\n03/11/2026 09:15:22,R1,"Lunch\n${'a cell that goes on\n'.repeat(100_000)}`
+    const path = join(home, 'unclosed-long.csv')
+    writeFileSync(path, body)
+    const message = "a record is longer than 65536 bytes (the profile's maxLineBytes)"
+    const file = await run(env, importArgs(path), 3)
+    expect(file.stderr).toContain(`${path}:2:1: ${message}`)
+    const piped = await dsh(importArgs('-'), { env, input: body })
+    expect(piped.code).toBe(3)
+    expect(piped.stderr).toContain(`stdin:2:1: ${message}`)
+  })
 })
 
 describe('profile regexes are checked at load', () => {
