@@ -327,8 +327,15 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
               if (pending.length >= BATCH) await flush()
             }
         } catch (e) {
-          if (e instanceof CsvReadError || e instanceof ByteGuardError)
-            throw refuse(e.line, e.column, e.message)
+          if (e instanceof CsvReadError) throw refuse(e.line, e.column, e.message)
+          // A bound or bytes that are not text: no row can be skipped past it.
+          if (e instanceof ByteGuardError)
+            throw new DshError(
+              'validation',
+              'bad_statement_file',
+              `${fileName}:${e.line}:${e.column}: ${e.message}`,
+              { hint: 'fix the file or the profile; nothing was imported' },
+            )
           throw e
         }
         await flush()
