@@ -1,11 +1,16 @@
 import { isUtf8 } from 'node:buffer'
+import { createReadStream } from 'node:fs'
 
-/** A statement's bytes broke a bound or are not text: where (1-based line and column), and why. */
+/**
+ * A statement's bytes broke a bound or are not text: where (1-based line and column; 0 until
+ * placed, see locate), the byte offset of the fault, and why.
+ */
 export class ByteGuardError extends Error {
   constructor(
     readonly line: number,
     readonly column: number,
     message: string,
+    readonly offset = 0,
   ) {
     super(message)
   }
@@ -18,6 +23,12 @@ export interface ByteBounds {
   maxBytes: number
   /** Check the bytes are UTF-8 (a latin1 file is any bytes). NUL is refused either way. */
   utf8: boolean
+  /**
+   * Count lines while reading, to name a fault's line at once (standard input, which cannot be
+   * read again). Without, a fault carries its byte offset and `locate` reads the file again up
+   * to it: the fast path then costs two scans per chunk, not one step per line.
+   */
+  countLines?: boolean
 }
 
 const LF = 10
@@ -30,7 +41,10 @@ const LF = 10
  * after maxLineBytes and never buffered.
  */
 export function byteGuard(bounds: ByteBounds): { chunk(c: Buffer): void; end(): void } {
+  const eager = bounds.countLines !== false
   let total = 0
+  /** Bytes before the chunk being checked. */
+  let before = 0
   /** Bytes of the current line before this chunk. */
   let run = 0
   /** 1-based number of the current line. */
@@ -39,6 +53,13 @@ export function byteGuard(bounds: ByteBounds): { chunk(c: Buffer): void; end(): 
   let lineHead: Buffer = Buffer.alloc(0)
   /** The end of the previous chunk when it stopped inside a UTF-8 sequence. */
   let pending: Buffer = Buffer.alloc(0)
+
+  /** The fault at byte `at` of `chunk`, placed now when lines are counted, else by its offset. */
+  function fault(chunk: Buffer, at: number, message: string): never {
+    if (!eager) throw new ByteGuardError(0, 0, message, before + at)
+    const p = place(chunk, at)
+    throw new ByteGuardError(p.line, p.column, message, before + at)
+  }
 
   /** Line and column of byte `at` of `chunk` (a rare, slow path: only to report a fault). */
   function place(chunk: Buffer, at: number): { line: number; column: number } {
@@ -55,14 +76,7 @@ export function byteGuard(bounds: ByteBounds): { chunk(c: Buffer): void; end(): 
 
   function checkText(chunk: Buffer): void {
     const nul = chunk.indexOf(0)
-    if (nul >= 0) {
-      const p = place(chunk, nul)
-      throw new ByteGuardError(
-        p.line,
-        p.column,
-        'a NUL character (byte 0x00): this is no text file',
-      )
-    }
+    if (nul >= 0) fault(chunk, nul, 'a NUL character (byte 0x00): this is no text file')
     if (!bounds.utf8) return
     let text = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk
     const shift = pending.length
@@ -79,45 +93,56 @@ export function byteGuard(bounds: ByteBounds): { chunk(c: Buffer): void; end(): 
     text = text.subarray(0, cut)
     if (isUtf8(text)) return
     const bad = firstInvalid(text)
-    const at = Math.max(0, bad - shift)
-    const p = place(chunk, at)
-    throw new ByteGuardError(
-      p.line,
-      p.column,
+    fault(
+      chunk,
+      Math.max(0, bad - shift),
       `not UTF-8 (byte 0x${(text[bad] ?? 0).toString(16).padStart(2, '0')}): save the file as UTF-8, or give the profile "encoding": "latin1"`,
     )
   }
 
   function checkLines(chunk: Buffer): void {
     const max = bounds.maxLineBytes
+    // Not counting lines, line feeds in a chunk no longer than the limit are at most that far
+    // apart: the first and the last decide.
+    if (!eager && chunk.length <= max) {
+      const first = chunk.indexOf(LF)
+      if (run + (first < 0 ? chunk.length : first) > max) tooLong()
+      run = first < 0 ? run + chunk.length : chunk.length - chunk.lastIndexOf(LF) - 1
+      return
+    }
     let from = 0
     for (let lf = chunk.indexOf(LF); lf >= 0; lf = chunk.indexOf(LF, from)) {
-      if (run + lf - from > max) tooLong()
+      if (run + lf - from > max) tooLong(from)
       line++
       run = 0
       from = lf + 1
     }
-    if (run + chunk.length - from > max) tooLong()
-    lineHead = from > 0 ? Buffer.from(chunk.subarray(from)) : keepHead(lineHead, chunk)
+    if (run + chunk.length - from > max) tooLong(from)
+    if (eager) lineHead = from > 0 ? Buffer.from(chunk.subarray(from)) : keepHead(lineHead, chunk)
     run += chunk.length - from
   }
 
-  function tooLong(): never {
+  /** The line starting `run` bytes before byte `from` of the chunk is too long. */
+  function tooLong(from = 0): never {
     throw new ByteGuardError(
-      line,
-      1,
+      eager ? line : 0,
+      eager ? 1 : 0,
       `the line is longer than ${bounds.maxLineBytes} bytes (the profile's maxLineBytes): is this the right file and profile?`,
+      before + from - run,
     )
   }
 
   return {
     chunk(chunk) {
+      before = total
       total += chunk.length
       if (total > bounds.maxBytes)
+        // No need to place it (a file's size is checked before; this is standard input).
         throw new ByteGuardError(
-          line,
+          eager ? line : 1,
           1,
           `more than ${bounds.maxBytes} bytes (--max-bytes): refused before reading further`,
+          bounds.maxBytes,
         )
       checkText(chunk)
       checkLines(chunk)
@@ -125,12 +150,15 @@ export function byteGuard(bounds: ByteBounds): { chunk(c: Buffer): void; end(): 
     /** The input ended: a UTF-8 sequence still open there is cut short. */
     end() {
       if (pending.length === 0) return
+      const message = `not UTF-8 (byte 0x${(pending[0] ?? 0).toString(16).padStart(2, '0')} at the end of the file, its sequence cut short)`
+      if (!eager) throw new ByteGuardError(0, 0, message, total - pending.length)
       // The open sequence is the end of the last line (already counted in lineHead).
-      const before = lineHead.subarray(0, Math.max(0, lineHead.length - pending.length))
+      const head = lineHead.subarray(0, Math.max(0, lineHead.length - pending.length))
       throw new ByteGuardError(
         line,
-        before.toString('utf8').length + 1,
-        `not UTF-8 (byte 0x${(pending[0] ?? 0).toString(16).padStart(2, '0')} at the end of the file, its sequence cut short)`,
+        head.toString('utf8').length + 1,
+        message,
+        total - pending.length,
       )
     },
   }
@@ -161,4 +189,26 @@ function firstInvalid(b: Buffer): number {
     i += n
   }
   return b.length
+}
+
+/**
+ * Places a fault found without counting lines: reads `path` again up to byte `offset` and gives
+ * its 1-based line and column (characters of the line before it). Only on the way to an error.
+ */
+export async function locate(e: ByteGuardError, path: string): Promise<ByteGuardError> {
+  let line = 1
+  let tail: Buffer[] = []
+  if (e.offset > 0)
+    for await (const chunk of createReadStream(path, { end: e.offset - 1 })) {
+      const c = chunk as Buffer
+      let from = 0
+      for (let lf = c.indexOf(LF); lf >= 0; lf = c.indexOf(LF, from)) {
+        line++
+        from = lf + 1
+        tail = []
+      }
+      tail.push(Buffer.from(c.subarray(from)))
+    }
+  const column = Buffer.concat(tail).toString('utf8').length + 1
+  return new ByteGuardError(line, column, e.message, e.offset)
 }

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import { CsvError, parse } from 'csv-parse'
-import { type ByteBounds, byteGuard } from './byte-guard.js'
+import { type ByteBounds, ByteGuardError, byteGuard, locate } from './byte-guard.js'
 
 /** One record of a CSV file: its cells as strings, the line it ends on, and its raw text. */
 export interface CsvRecord {
@@ -64,7 +64,16 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
   let done = false
   // Bytes handed to onChunk so far (a re-read after the fast reader gave up hashes only the rest).
   let hashed = 0
-  const guard = options.bounds ? byteGuard(options.bounds) : undefined
+  // A file is counted line by line only when a fault is found (locate reads it again); standard
+  // input cannot be read again, so its lines are counted as they come.
+  const guard = options.bounds
+    ? byteGuard({ ...options.bounds, countLines: typeof source !== 'string' })
+    : undefined
+  /** A fault found without counting lines, placed at its line and column. */
+  const placed = async (e: unknown) =>
+    e instanceof ByteGuardError && e.line === 0 && typeof source === 'string'
+      ? await locate(e, source)
+      : e
   const onEnd = () => guard?.end()
   const onChunk = (c: Buffer) => {
     guard?.chunk(c)
@@ -87,7 +96,7 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
   } catch (e) {
     // Refused in its first bytes (a bound, not text): the file is closed at once.
     if (typeof source === 'string') input.destroy()
-    throw e
+    throw await placed(e)
   }
   let head = Buffer.concat(chunks)
   const bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf
@@ -200,6 +209,7 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
       }
       yield* csvParse(feed, options, enc, typeof source !== 'string', handed, toBatch)
     } catch (e) {
+      if (e instanceof ByteGuardError) throw await placed(e)
       if (e instanceof CsvError && e.code === 'CSV_MAX_RECORD_SIZE')
         throw recordTooLong(lastLine + 1, options.bounds?.maxLineBytes ?? 0)
       if (e instanceof CsvError) {
