@@ -13,10 +13,11 @@ import {
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { ByteGuardError, byteGuard } from '../../src/statements/byte-guard.js'
+import { ByteGuardError, byteGuard, locate } from '../../src/statements/byte-guard.js'
 import { dsh } from '../helpers/cli.js'
 import { DIALECTS, useStoreEnv } from '../helpers/dialects.js'
 import { run, setUpBranches } from '../helpers/recon-env.js'
+import { tempHome as tempDir } from '../helpers/temp-home.js'
 
 /** Issue 23, item 7: statement import is bounded in time and memory, and reads only text files. */
 const FIX = fileURLToPath(new URL('../../fixtures/statements/', import.meta.url))
@@ -335,5 +336,37 @@ describe('byteGuard on chunks as a stream cuts them', () => {
     expect(() => long.chunk(Buffer.from('y'.repeat(30)))).toThrow(
       expect.objectContaining({ line: 2, column: 1 }),
     )
+  })
+
+  it('without counting lines a fault carries its offset; locate places it in the file', async () => {
+    const { home: dir, cleanup: rm } = tempDir()
+    try {
+      const path = join(dir, 'lazy.csv')
+      const bytes = Buffer.concat([
+        Buffer.from('one\ntwo é\nthr'),
+        Buffer.from([0xff]),
+        Buffer.from('ee\n'),
+      ])
+      writeFileSync(path, bytes)
+      const g = byteGuard({ ...bounds, countLines: false })
+      let caught: unknown
+      try {
+        g.chunk(bytes)
+      } catch (e) {
+        caught = e
+      }
+      expect(caught).toBeInstanceOf(ByteGuardError)
+      const e = caught as ByteGuardError
+      expect([e.line, e.offset]).toEqual([0, 14])
+      const at = await locate(e, path)
+      expect([at.line, at.column, at.message]).toEqual([3, 4, e.message])
+      const long = byteGuard({ ...bounds, countLines: false })
+      long.chunk(Buffer.from(`ab\n${'y'.repeat(40)}`))
+      expect(() => long.chunk(Buffer.from('y'.repeat(30)))).toThrow(
+        expect.objectContaining({ line: 0, offset: 3 }),
+      )
+    } finally {
+      rm()
+    }
   })
 })
