@@ -4,7 +4,7 @@ import type { CommandContext } from './context.js'
 export function doctorCommand(ctx: CommandContext): Command {
   return new Command('doctor')
     .description(
-      'Check the store’s settlement invariants and its counters: exit 0 when they hold, 8 naming the first violation',
+      'Check the store’s schema objects, settlement invariants and counters: exit 0 when they hold, 8 naming the first violation',
     )
     .option(
       '--repair-counters',
@@ -18,6 +18,9 @@ export function doctorCommand(ctx: CommandContext): Command {
       ctx.action(async (app, opts: { repairCounters?: boolean }) => {
         const { doctor } = await import('../src/settlement/doctor.js')
         const { checkCounters, repairCounters } = await import('../src/reports/counters.js')
+        const { checkStoreObjects } = await import('../src/backup/schema-check.js')
+        // First: a trigger or view planted beside the migrations' objects acts on every write.
+        const schema = await checkStoreObjects(app, app.dbSpec)
         const r = await doctor(app)
         let counters = await checkCounters(app)
         let repaired = 0
@@ -26,17 +29,20 @@ export function doctorCommand(ctx: CommandContext): Command {
           await repairCounters(app, repaired)
           counters = await checkCounters(app)
         }
-        const violations = [...r.violations, ...counters.mismatches]
-        const ok = r.ok && counters.ok
+        const violations = [...schema.findings, ...r.violations, ...counters.mismatches]
+        const ok = schema.ok && r.ok && counters.ok
+        app.rt.verdict?.(ok ? 'ok' : 'findings')
         const result = {
           ...r,
           ok,
           violations,
+          schema,
           counters: { ...counters, ...(opts.repairCounters ? { repaired } : {}) },
         }
         app.out.result(result, () => {
           const lines = ok
             ? [
+                `schema objects as dsh's migrations make them: ${schema.objects}`,
                 `settlement invariants hold: ${r.batches} batch(es), ${r.items} member row(s)`,
                 `counters match a full count: ${counters.keys} key(s)`,
               ]
@@ -45,6 +51,12 @@ export function doctorCommand(ctx: CommandContext): Command {
             lines.unshift(`counters rebuilt from a full count: ${repaired} mismatch(es) repaired`)
           return lines.join('\n')
         })
+        if (!schema.ok) {
+          const { DshError } = await import('../src/core/errors.js')
+          throw new DshError('findings', 'schema_objects', schema.findings[0] ?? 'schema', {
+            hint: 'an object dsh did not create acts on the store: remove it and find out who planted it, or restore a verified backup',
+          })
+        }
         if (!r.ok) {
           const { DshError } = await import('../src/core/errors.js')
           throw new DshError('findings', 'settlement_invariant', r.violations[0] ?? 'violation', {
