@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { createHash, createHmac, hkdfSync } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import {
   chmodSync,
   copyFileSync,
@@ -14,6 +14,7 @@ import Database from 'better-sqlite3'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { dsh } from '../helpers/cli.js'
 import { DIALECTS, useStoreEnv } from '../helpers/dialects.js'
+import { signManifest } from '../helpers/manifest.js'
 import { freshPgDatabase } from '../helpers/pg.js'
 
 /*
@@ -40,24 +41,7 @@ interface VerifyOut {
   checks: { name: string; ok: boolean; detail: string }[]
 }
 
-/** The manifest MAC as the README specifies it, written here independently of src/. */
-const canonical = (v: unknown): string => {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
-  if (v !== null && typeof v === 'object')
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`
-  return JSON.stringify(v)
-}
-function sign(m: Manifest, masterKeyFile: string): Manifest {
-  const { mac: _mac, ...rest } = m
-  const master = Buffer.from(readFileSync(masterKeyFile, 'utf8').trim(), 'base64')
-  const key = Buffer.from(
-    hkdfSync('sha256', master, Buffer.alloc(0), 'dsh backup manifest mac v1', 32),
-  )
-  return { ...rest, mac: createHmac('sha256', key).update(canonical(rest)).digest('hex') }
-}
+const sign = signManifest
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
 const readManifest = (file: string) => JSON.parse(readFileSync(`${file}.json`, 'utf8')) as Manifest
 
