@@ -59,7 +59,7 @@ Examples:
           masterKeyFile: opts.masterKeyFile,
           serverUrl: app.dbSpec,
         })
-        const { refusalKind } = await import('../src/backup/refusal.js')
+        const { refusalKind } = await import('../src/backup/checks.js')
         const kind = r.ok ? 'ok' : refusalKind(r.code)
         app.rt.verdict?.(kind)
         app.out.result(r, () =>
