@@ -53,23 +53,19 @@ export async function exportSnapshot(trx: Kysely<Database>): Promise<string> {
   return r.rows[0]!.id
 }
 
-const KEY_ID = /\bv1\.(k[0-9a-f]{8})\./g
-
 /**
- * The master key ids the store's sealed values name (settings, gateway and bank secrets),
- * sorted: a backup's manifest must name the one key they are all under.
+ * The text of every sealed value of the store (settings, gateway and bank secrets): the backup
+ * check reads the master key ids their envelopes name.
  */
-export async function sealedKeyIds(db: Kysely<Database>): Promise<string[]> {
+export async function sealedTexts(db: Kysely<Database>): Promise<string[]> {
   // A store older than a column's migration lacks that table: nothing sealed there.
   const read = (q: Promise<{ rows: { t: string }[] }>) => q.then((r) => r.rows).catch(() => [])
-  const texts = [
+  const rows = [
     ...(await read(sql<{ t: string }>`select value as t from settings`.execute(db))),
     ...(await read(sql<{ t: string }>`select secrets as t from gateway_configs`.execute(db))),
     ...(await read(
       sql<{ t: string }>`select bank_secrets as t from settlement_accounts`.execute(db),
     )),
   ]
-  const ids = new Set<string>()
-  for (const { t } of texts) for (const m of String(t ?? '').matchAll(KEY_ID)) ids.add(m[1]!)
-  return [...ids].sort()
+  return rows.map((r) => String(r.t ?? ''))
 }

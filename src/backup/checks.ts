@@ -40,3 +40,30 @@ export class Checks {
 export function refusalKind(code: BackupRefusal | null): ErrorKind {
   return code === 'backup_key_unknown' || code === 'master_key_needed' ? 'config' : 'findings'
 }
+
+const KEY_ID = /\bv1\.(k[0-9a-f]{8})\./g
+
+/** The master key ids named by the vault envelopes in some text, sorted. */
+export function envelopeKeyIds(texts: readonly string[]): string[] {
+  const ids = new Set<string>()
+  for (const t of texts) for (const m of t.matchAll(KEY_ID)) ids.add(m[1]!)
+  return [...ids].sort()
+}
+
+/** The `key id` check: every sealed value of the copy under the key its manifest names. */
+export function checkKeyIds(
+  ids: readonly string[],
+  manifestKeyId: string,
+  checks: Checks,
+): boolean {
+  const others = ids.filter((k) => k !== manifestKeyId)
+  if (others.length > 0) {
+    checks.fail(
+      'key id',
+      `the copy's secrets are sealed under master key ${others.join(', ')}, not ${manifestKeyId} as its manifest says`,
+    )
+    return false
+  }
+  checks.pass('key id', `secrets sealed under ${manifestKeyId}, as the manifest says`)
+  return true
+}

@@ -115,6 +115,19 @@ export async function pgSchemaOfArchive(file: string, env: Env): Promise<string>
   )
 }
 
+/**
+ * The rows of the tables that hold sealed values (settings, gateway and bank secrets) as
+ * `pg_restore --data-only` writes them: the backup check reads the key ids their envelopes name.
+ */
+export async function pgSealedText(file: string, env: Env): Promise<string> {
+  const tables = ['settings', 'gateway_configs', 'settlement_accounts'].map((t) => `--table=${t}`)
+  return run(
+    'pg_restore',
+    ['--data-only', ...tables, '--file=-', file],
+    connection('postgres://x@localhost/x', env).env,
+  )
+}
+
 /** The schema of a database as SQL (`pg_dump --schema-only`), the password as PGPASSWORD. */
 export async function pgSchemaOfDatabase(url: string, env: Env): Promise<string> {
   const c = connection(url, env)

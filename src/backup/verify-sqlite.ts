@@ -6,8 +6,8 @@ import { isDshError } from '../core/errors.js'
 import { openSqliteCopy } from '../store/connect.js'
 import { decryptSecret } from '../vault/crypto.js'
 import type { KeyRing } from '../vault/master-key.js'
-import { appliedMigrations, integrityCheck, rowCounts, sealedKeyIds } from './backup-store.js'
-import type { Checks } from './checks.js'
+import { appliedMigrations, integrityCheck, rowCounts, sealedTexts } from './backup-store.js'
+import { type Checks, checkKeyIds, envelopeKeyIds } from './checks.js'
 import type { BackupManifest } from './manifest.js'
 import { checkSqliteObjects } from './schema-check.js'
 
@@ -73,14 +73,8 @@ export async function checkSqliteCopy(
     const objects = await checkSqliteObjects(copy.db, manifest.schema.latest)
     if (!objects.ok) return checks.fail('schema objects', objects.findings.join('; '))
     checks.pass('schema objects', `${objects.objects} objects, as the migrations make them`)
-    const keyIds = await sealedKeyIds(copy.db)
-    const others = keyIds.filter((k) => k !== manifest.masterKeyId)
-    if (others.length > 0)
-      return checks.fail(
-        'key id',
-        `the copy's secrets are sealed under master key ${others.join(', ')}, not ${manifest.masterKeyId} as its manifest says`,
-      )
-    checks.pass('key id', `secrets sealed under ${manifest.masterKeyId}, as the manifest says`)
+    if (!checkKeyIds(envelopeKeyIds(await sealedTexts(copy.db)), manifest.masterKeyId, checks))
+      return
     const counts = await rowCounts(copy.db)
     const differ = Object.keys({ ...counts, ...manifest.rowCounts }).filter(
       (t) => counts[t] !== manifest.rowCounts[t],

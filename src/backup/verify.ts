@@ -7,9 +7,15 @@ import { isPostgresUrl } from '../store/connect.js'
 import { macKeyFor } from '../vault/mac-keys.js'
 import { type KeyRing, type MasterKey, readKeyFile } from '../vault/master-key.js'
 import { keyRing } from '../vault/vault.js'
-import { type BackupCheck, type BackupRefusal, Checks } from './checks.js'
+import {
+  type BackupCheck,
+  type BackupRefusal,
+  Checks,
+  checkKeyIds,
+  envelopeKeyIds,
+} from './checks.js'
 import { type BackupManifest, macMatches, readManifest, sha256File } from './manifest.js'
-import { pgList } from './pg.js'
+import { pgList, pgSealedText } from './pg.js'
 import { checkPgArchiveObjects } from './schema-check.js'
 import { checkSqliteCopy } from './verify-sqlite.js'
 
@@ -208,7 +214,9 @@ async function checkArchive(
       'run it with --db (or DSH_DB) set to the PostgreSQL store',
     )
   const objects = await checkPgArchiveObjects(server, file, manifest.schema.latest, ctx.env)
-  if (objects.ok)
-    checks.pass('schema objects', `${objects.objects} objects, as the migrations make them`)
-  else checks.fail('schema objects', objects.findings.join('; '))
+  if (!objects.ok) return checks.fail('schema objects', objects.findings.join('; '))
+  checks.pass('schema objects', `${objects.objects} objects, as the migrations make them`)
+  // Before pg_restore replaces anything: a copy whose secrets the named key cannot open would
+  // be restored and then fail half-way through re-encryption.
+  checkKeyIds(envelopeKeyIds([await pgSealedText(file, ctx.env)]), manifest.masterKeyId, checks)
 }

@@ -149,7 +149,7 @@ describe.each(DIALECTS)('signed backups on $name', ({ name, enabled }) => {
               'row counts',
               'audit chain',
             ]
-          : ['manifest', 'signature', 'sha256', 'schema', 'archive', 'schema objects'],
+          : ['manifest', 'signature', 'sha256', 'schema', 'archive', 'schema objects', 'key id'],
       )
       const r = await run('restore', good, '--yes', '--json')
       expect(r.code, r.stderr).toBe(0)
@@ -250,24 +250,22 @@ describe.each(DIALECTS)('signed backups on $name', ({ name, enabled }) => {
       const v = await run('backup', 'verify', lying, '--master-key-file', other, '--json')
       expect(v.code).toBe(8)
       expect(v.json<VerifyOut>().code).toBe('backup_manifest_forged')
-      if (sqlite) {
-        // Signed under that key (what dsh would sign mid-rotation, or a key holder): the copy's
-        // secrets are under the store's key, so the manifest lies: a finding, not an exception.
-        describeAs(good, lying, (m) => sign({ ...m, masterKeyId: otherId }, other))
-        const s = await run('backup', 'verify', lying, '--master-key-file', other, '--json')
-        expect(s.code, s.stderr).toBe(8)
-        const report = s.json<VerifyOut>()
-        expect(report.code).toBe('backup_invalid')
-        expect(report.problem).toMatch(
-          new RegExp(
-            `the copy's secrets are sealed under master key k[0-9a-f]{8}, not ${otherId} as its manifest says`,
-          ),
-        )
-        const before = await storeState()
-        const r = await run('restore', lying, '--master-key-file', other, '--yes')
-        expect(r.code).toBe(8)
-        expect(await storeState()).toBe(before)
-      }
+      // Signed under that key (what dsh would sign mid-rotation, or a key holder): the copy's
+      // secrets are under the store's key, so the manifest lies: a finding, not an exception.
+      describeAs(good, lying, (m) => sign({ ...m, masterKeyId: otherId }, other))
+      const s = await run('backup', 'verify', lying, '--master-key-file', other, '--json')
+      expect(s.code, s.stderr).toBe(8)
+      const report = s.json<VerifyOut>()
+      expect(report.code).toBe('backup_invalid')
+      expect(report.problem).toMatch(
+        new RegExp(
+          `the copy's secrets are sealed under master key k[0-9a-f]{8}, not ${otherId} as its manifest says`,
+        ),
+      )
+      const before = await storeState()
+      const r = await run('restore', lying, '--master-key-file', other, '--yes')
+      expect(r.code).toBe(8)
+      expect(await storeState()).toBe(before)
     },
     180_000,
   )
