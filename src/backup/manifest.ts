@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
-import { createReadStream, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { validationError } from '../core/errors.js'
+import { createReadStream, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { isDshError, validationError } from '../core/errors.js'
 
 /** What `<backup>.json` says of its backup: enough to trust it, or see why not, before a restore. */
 export interface BackupManifest {
@@ -90,11 +90,21 @@ const FIELDS = [
   'masterKeyId',
 ]
 
+/** A manifest is a few kilobytes: anything past this (or not a regular file) is not one. */
+const MANIFEST_LIMIT = 1024 * 1024
+
 export function readManifest(file: string): BackupManifest {
   let text: string
   try {
+    const st = statSync(manifestPath(file))
+    if (!st.isFile() || st.size > MANIFEST_LIMIT)
+      throw validationError(
+        'manifest_invalid',
+        `${manifestPath(file)} is not a dsh backup manifest (${st.isFile() ? 'larger than 1 MiB' : 'not a regular file'})`,
+      )
     text = readFileSync(manifestPath(file), 'utf8')
-  } catch {
+  } catch (e) {
+    if (isDshError(e)) throw e
     throw validationError(
       'manifest_missing',
       `no manifest beside ${file} (${manifestPath(file)})`,
