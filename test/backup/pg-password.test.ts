@@ -80,6 +80,8 @@ exec "${real}" "$@"
   afterAll(async () => {
     await admin(`drop database if exists ${DB} with (force)`).catch(() => {})
     await admin(`drop role if exists ${ROLE}`).catch(() => {})
+    await admin(`drop database if exists ${DB}_nc with (force)`).catch(() => {})
+    await admin(`drop role if exists ${ROLE}_nc`).catch(() => {})
     cleanup?.()
   })
 
@@ -114,5 +116,25 @@ exec "${real}" "$@"
       const v = await run(url(form), 'backup', 'verify', out.file)
       expect(v.code, v.stdout + v.stderr).toBe(0)
     }
+  })
+
+  it('doctor on a role that may not CREATE DATABASE: the other checks run, and it exits 7 naming the unchecked schema', async () => {
+    await admin(`create role ${ROLE}_nc login`)
+    await admin(`create database ${DB}_nc owner ${ROLE}_nc`)
+    const db = `postgres://${ROLE}_nc@${server.host}/${DB}_nc`
+    const ncHome = join(home, 'nc')
+    const nc = (...args: string[]) =>
+      dsh(args, { env: { DSH_HOME: ncHome, DSH_DB: db }, timeoutMs: 60_000 })
+    expect((await nc('init')).code).toBe(0)
+    const d = await nc('doctor', '--json')
+    expect(d.code, d.stderr).toBe(7)
+    const out = d.json<{ ok: boolean; schema: { checked: boolean }; counters: { ok: boolean } }>()
+    expect(out).toMatchObject({ ok: false, schema: { checked: false }, counters: { ok: true } })
+    expect(d.stderr).toContain(
+      'schema objects not checked: checking the schema needs a scratch database, and CREATE DATABASE was refused',
+    )
+    expect(JSON.parse(d.stderr.trim().split('\n').at(-1)!).error.code).toBe(
+      'schema_check_needs_createdb',
+    )
   })
 })
