@@ -11,7 +11,7 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { configError, conflict, DshError } from '../core/errors.js'
@@ -21,7 +21,7 @@ import { migrateToLatest } from '../store/migrate.js'
 import { reencryptStore } from '../vault/keys.js'
 import { keyRing } from '../vault/vault.js'
 import { stamp } from './backup.js'
-import type { BackupManifest } from './manifest.js'
+import { type BackupManifest, sha256File } from './manifest.js'
 import { pgRestore } from './pg.js'
 import { ringFor, verifyBackup } from './verify.js'
 
@@ -61,6 +61,18 @@ function copyPrivate(from: string, to: string): void {
   } finally {
     closeSync(src)
   }
+}
+
+/** What is put in place is what was verified: a file swapped after the check is refused. */
+async function copyVerified(file: string, to: string, manifest: BackupManifest): Promise<void> {
+  copyPrivate(file, to)
+  if ((await sha256File(to)).sha256 !== manifest.sha256)
+    throw new DshError(
+      'findings',
+      'backup_invalid',
+      `not restoring ${file}: it changed while it was being restored`,
+      { hint: 'nothing was changed; check it with `dsh backup verify`' },
+    )
 }
 
 /** The store and its -wal/-shm are the user's alone after a restore. */
@@ -137,7 +149,15 @@ export async function restoreBackup(
       `replace every table of the configured PostgreSQL database with the backup taken ${manifest.createdAt}`,
       opts.yes === true,
     )
-    await pgRestore(dbSpec, file, ctx.env)
+    // pg_restore reads a private copy checked against the manifest, not the file verified
+    // moments ago (which could be swapped meanwhile).
+    const copy = join(ctx.home, `${basename(file)}.restore-${stamp(ctx.clock.now())}`)
+    try {
+      await copyVerified(file, copy, manifest)
+      await pgRestore(dbSpec, copy, ctx.env)
+    } finally {
+      rmSync(copy, { force: true })
+    }
     const reencrypted = await afterRestore(ctx, dbSpec, file, manifest, ring, unsigned)
     return { file, restoredTo: dbSpec, movedAside: null, manifest, reencrypted, unsigned }
   }
@@ -159,7 +179,7 @@ export async function restoreBackup(
     )
     const at = stamp(ctx.clock.now())
     tmp = `${db}.restore-${at}`
-    copyPrivate(file, tmp)
+    await copyVerified(file, tmp, manifest)
     const aside = `${db}.pre-restore-${at}`
     let movedAside: string | null = null
     if (existsSync(db)) {
