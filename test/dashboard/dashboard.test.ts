@@ -598,7 +598,7 @@ describe.each(DIALECTS)('the branch dashboard on $name', ({ name, enabled }) => 
         })
         return { status: res.status, ms: Date.now() - t0 }
       }
-      // The sign-ins above reset the count; five failures pass at once.
+      // No sign-in above failed from this address: five failures pass at once.
       const free = []
       for (let i = 0; i < 5; i++) free.push(await attempt())
       expect(free.map((f) => f.status)).toEqual([401, 401, 401, 401, 401])
