@@ -51,6 +51,10 @@ export function daemonCommand(ctx: CommandContext, signals: DaemonSignals = proc
       '--shutdown-timeout <duration>',
       'how long SIGTERM waits for in-flight work (default 10s)',
     )
+    .option(
+      '--jobs <all|none>',
+      'scheduled jobs this member runs: all, or none for an API-only member of a fleet (env DSH_DAEMON_JOBS; default all)',
+    )
     .option('--log-level <level>', 'debug | info | warn | error (env DSH_LOG_LEVEL; default info)')
     .addHelpText(
       'after',
@@ -59,10 +63,14 @@ Examples:
   dsh daemon --public-url https://pay.example.co.ke
   dsh daemon --host 0.0.0.0 --port 8080 --mpesa-allow-ips 196.201.214.0/24,196.201.213.0/24
   DSH_DB=postgres://dsh@db/dsh dsh daemon --port 8081      # several daemons on PostgreSQL
+  DSH_DB=postgres://dsh@db/dsh dsh daemon --jobs none      # an API-only member of that fleet
 
 Logs are JSON lines on stderr; --json prints {"url","port","pid"} on stdout once listening.
 Stops on SIGTERM or Ctrl-C: stops accepting, finishes in-flight work, stops the jobs, exits 0.
-On SQLite one daemon runs per store (a second exits 7).`,
+On SQLite one daemon runs per store (a second exits 7).
+--jobs none runs no scheduled job (settlement, recovery, health, backup, anchors, prune): keep at
+least one member on --jobs all, or nothing settles. GET /readyz answers 200 once the store answers,
+its schema is this version's and this member's jobs run; 503 {"ready":false,"reason":…} otherwise.`,
     )
     .action(
       ctx.action(async (app, opts: Record<string, string | boolean | undefined>) => {

@@ -159,24 +159,27 @@ export async function runDaemon(
     const { url, port } = await server.listen()
     lock?.note({ url })
     worker.start()
-    jobs = await startJobs(
-      app,
-      {
-        recovery: options.recovery,
-        recoveryCron: everyCron(options.recoveryEveryMs),
-        dbSpec: base.dbSpec,
-      },
-      instanceId,
-      log,
-      metrics,
-    )
-    ctx.jobs = jobs
+    if (options.jobs === 'all') {
+      jobs = await startJobs(
+        app,
+        {
+          recovery: options.recovery,
+          recoveryCron: everyCron(options.recoveryEveryMs),
+          dbSpec: base.dbSpec,
+        },
+        instanceId,
+        log,
+        metrics,
+      )
+      ctx.jobs = jobs
+    } else log.info('jobs.none', { detail: 'this member runs no scheduled job (--jobs none)' })
     log.info('listening', {
       url,
       daemon: instanceId,
       pid: process.pid,
       store: store.location,
       dialect: store.dialect,
+      jobs: options.jobs,
     })
     deps.onListening?.({ url, port, pid: process.pid })
     const signal = await stopping.signal
@@ -184,7 +187,7 @@ export async function runDaemon(
     log.info('stopping', { signal, inflight: server.inflight() })
     hub.close()
     await server.close(options.shutdownTimeoutMs)
-    await jobs.stop(options.shutdownTimeoutMs)
+    await jobs?.stop(options.shutdownTimeoutMs)
     await worker.stop(options.shutdownTimeoutMs)
     await inbox.drain()
     log.info('stopped', { signal })

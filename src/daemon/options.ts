@@ -33,7 +33,17 @@ export interface DaemonOptions {
   logLevel: Level
   headersTimeoutMs: number
   requestTimeoutMs: number
+  /**
+   * Which scheduled jobs this member runs: `all` (settlement, recovery, health, backup, anchors,
+   * prune…) or `none` (an API-only member of a fleet: callbacks, API, dashboard, no job).
+   */
+  jobs: JobsMode
+  /** How long /readyz keeps the migration state it read (a `select 1` is made on every call). */
+  readySchemaTtlMs: number
 }
+
+export type JobsMode = 'all' | 'none'
+export const JOBS_MODES: readonly JobsMode[] = ['all', 'none']
 
 export interface DaemonFlags {
   host?: string | undefined
@@ -48,6 +58,7 @@ export interface DaemonFlags {
   trustedProxies?: string | undefined
   shutdownTimeout?: string | undefined
   logLevel?: string | undefined
+  jobs?: string | undefined
 }
 
 /** The flag's value, else the environment variable's. */
@@ -90,6 +101,13 @@ export function parseDaemonOptions(
   const level = (pick(f.logLevel, env['DSH_LOG_LEVEL']) ?? 'info') as Level
   if (!LEVELS.includes(level))
     throw usageError('invalid_log_level', `--log-level must be one of ${LEVELS.join(', ')}`)
+  const jobs = (pick(f.jobs, env['DSH_DAEMON_JOBS']) ?? 'all') as JobsMode
+  if (!JOBS_MODES.includes(jobs))
+    throw usageError(
+      'invalid_jobs',
+      `--jobs must be all or none, not "${jobs}"`,
+      'run every scheduled job on at least one member of a fleet: a job no member runs never runs',
+    )
   // Naming the proxies says there are some: it turns X-Forwarded-For on as --trust-proxy does.
   const trust =
     f.trustProxy === true ||
@@ -122,6 +140,8 @@ export function parseDaemonOptions(
     logLevel: level,
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000,
+    jobs,
+    readySchemaTtlMs: 5_000,
   }
 }
 

@@ -9,6 +9,7 @@ import type { DaemonContext } from './context.js'
 import { header, type Req, sendJson, sendText } from './http.js'
 import { errorReply, HttpError } from './http-errors.js'
 import { redactLine } from './log.js'
+import { createReadiness } from './readiness.js'
 import { createRouter, type Route } from './router.js'
 
 export interface DaemonServer {
@@ -32,9 +33,18 @@ export const clip = (s: string, max = 200): string =>
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
-/** GET /healthz and GET /metrics. */
+/** GET /healthz, GET /readyz and GET /metrics. */
 export function opsRoutes(ctx: DaemonContext): Route[] {
+  const readiness = createReadiness(ctx)
   return [
+    {
+      method: 'GET',
+      pattern: '/readyz',
+      async handler(_req, res) {
+        const r = await readiness()
+        sendJson(res, r.ready ? 200 : 503, r)
+      },
+    },
     {
       method: 'GET',
       pattern: '/healthz',
