@@ -6,6 +6,7 @@ import type { Store } from '../store/connect.js'
 import { migrateToLatest } from '../store/migrate.js'
 import { keyIdOf } from '../vault/crypto.js'
 import { ensureKeyFile, keyFilePath } from '../vault/key-file.js'
+import { usesEnvKey } from '../vault/master-key.js'
 import { AUDIT_KEY_SETTING, auditKey } from '../vault/vault.js'
 import { getSetting } from './settings-store.js'
 
@@ -21,7 +22,7 @@ export interface InitResult {
 
 /** `dsh init`: idempotent; a second run finds everything in place and changes nothing. */
 export async function initialise(app: App): Promise<InitResult> {
-  const fromEnv = Boolean(app.rt.env['DSH_MASTER_KEY'])
+  const fromEnv = usesEnvKey(app.rt.env)
   const store = await app.rawStore()
   if (!fromEnv && !existsSync(keyFilePath(app.home))) await refuseLostKey(store, app.home)
   const keyCreated = fromEnv ? false : ensureKeyFile(app.home)

@@ -48,7 +48,9 @@ export const backupsDir = (ctx: Ctx) => join(ctx.home, 'backups')
 export const keyWhere = (ctx: Ctx) =>
   ctx.env['DSH_MASTER_KEY']
     ? 'the DSH_MASTER_KEY environment variable'
-    : join(ctx.home, 'master.key')
+    : ctx.env['DSH_MASTER_KEY_FILE']
+      ? `${ctx.env['DSH_MASTER_KEY_FILE']} (DSH_MASTER_KEY_FILE)`
+      : join(ctx.home, 'master.key')
 
 /**
  * `dsh backup`: a consistent copy of the store (SQLite's online backup API on the live

@@ -86,9 +86,25 @@ export function readKeyFile(path: string): MasterKey | null {
   )
 }
 
-/** Empty means unset, as in `dsh init`. */
+/**
+ * The key comes from the environment, not `$DSH_HOME/master.key`: DSH_MASTER_KEY (the key) or
+ * DSH_MASTER_KEY_FILE (a file holding it outside the state folder, e.g. a systemd credential).
+ * Empty means unset, as in `dsh init`.
+ */
 export const usesEnvKey = (env: Record<string, string | undefined>) =>
-  Boolean(env['DSH_MASTER_KEY'])
+  Boolean(env['DSH_MASTER_KEY']) || Boolean(env['DSH_MASTER_KEY_FILE'])
+
+/** The key DSH_MASTER_KEY_FILE names (read fresh: systemd hands it in at every start). */
+function keyFromNamedFile(path: string): MasterKey {
+  const key = readKeyFile(path)
+  if (!key)
+    throw configError(
+      'master_key_missing',
+      `DSH_MASTER_KEY_FILE names ${path}, which does not exist`,
+      'point DSH_MASTER_KEY_FILE at the file holding the master key (base64 of 32 bytes), e.g. %d/master-key with LoadCredential=master-key:/etc/dsh/master.key under systemd',
+    )
+  return key
+}
 
 /**
  * The ring for this process: DSH_MASTER_KEY (plus DSH_NEW_MASTER_KEY during a rotation) when
@@ -96,7 +112,9 @@ export const usesEnvKey = (env: Record<string, string | undefined>) =>
  */
 export function loadKeyRing(home: string, env: Record<string, string | undefined>): KeyRing {
   if (usesEnvKey(env)) {
-    const primary = parseMasterKey(env['DSH_MASTER_KEY'] ?? '', 'DSH_MASTER_KEY')
+    const primary = env['DSH_MASTER_KEY']
+      ? parseMasterKey(env['DSH_MASTER_KEY'], 'DSH_MASTER_KEY')
+      : keyFromNamedFile(env['DSH_MASTER_KEY_FILE'] ?? '')
     const nextText = env['DSH_NEW_MASTER_KEY']
     const next = nextText ? parseMasterKey(nextText, 'DSH_NEW_MASTER_KEY') : null
     // The new env key is only this run's: other processes still hold just DSH_MASTER_KEY.

@@ -58,7 +58,7 @@ function newKeyFromEnv(env: Record<string, string | undefined>, current: MasterK
   if (!text) {
     throw configError(
       'new_master_key_missing',
-      'DSH_MASTER_KEY is set, so the new key must come from DSH_NEW_MASTER_KEY, which is not set',
+      'DSH_MASTER_KEY (or DSH_MASTER_KEY_FILE) is set, so the new key must come from DSH_NEW_MASTER_KEY, which is not set',
       'set DSH_NEW_MASTER_KEY (e.g. `openssl rand -base64 32`) for this run, then make it the DSH_MASTER_KEY of every process',
     )
   }

@@ -19,7 +19,7 @@ interface LoadedRing {
 const rings = new Map<string, LoadedRing>()
 
 const ringKey = (ctx: Ctx) =>
-  `${ctx.home}\u0000${ctx.env['DSH_MASTER_KEY'] ?? ''}\u0000${ctx.env['DSH_NEW_MASTER_KEY'] ?? ''}`
+  `${ctx.home}\u0000${ctx.env['DSH_MASTER_KEY'] ?? ''}\u0000${ctx.env['DSH_MASTER_KEY_FILE'] ?? ''}\u0000${ctx.env['DSH_NEW_MASTER_KEY'] ?? ''}`
 
 function fileStamp(path: string): string {
   try {
@@ -32,9 +32,11 @@ function fileStamp(path: string): string {
 
 /** Environment keys are fixed for the process; key files can be rotated under it. */
 const stampOf = (ctx: Ctx) =>
-  usesEnvKey(ctx.env)
+  ctx.env['DSH_MASTER_KEY']
     ? 'env'
-    : `${fileStamp(keyFilePath(ctx.home))}|${fileStamp(nextKeyFilePath(ctx.home))}`
+    : ctx.env['DSH_MASTER_KEY_FILE']
+      ? fileStamp(ctx.env['DSH_MASTER_KEY_FILE'])
+      : `${fileStamp(keyFilePath(ctx.home))}|${fileStamp(nextKeyFilePath(ctx.home))}`
 
 /**
  * The master key ring (exit 7 when missing or wrong), re-read whenever `master.key` or

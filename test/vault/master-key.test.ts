@@ -145,6 +145,46 @@ describe('loadKeyRing from DSH_MASTER_KEY', () => {
   })
 })
 
+describe('loadKeyRing from DSH_MASTER_KEY_FILE (a systemd credential)', () => {
+  it('reads the key from the named file, not master.key in DSH_HOME', () => {
+    ensureKeyFile(home)
+    const key = b64(32)
+    const file = `${home}/credential-master-key`
+    writeFileSync(file, `${key}\n`, { mode: 0o400 })
+    const ring = loadKeyRing(home, { DSH_MASTER_KEY_FILE: file })
+    expect(ring.primary.key.toString('base64')).toBe(key)
+    expect(ring.primary.id).toBe(keyIdFor(Buffer.from(key, 'base64')))
+    expect(ring.keys).toHaveLength(1)
+    // DSH_MASTER_KEY, the key itself, wins over a file naming one
+    const other = b64(32)
+    expect(
+      loadKeyRing(home, { DSH_MASTER_KEY: other, DSH_MASTER_KEY_FILE: file }).primary.key.toString(
+        'base64',
+      ),
+    ).toBe(other)
+  })
+
+  it('a missing file is master_key_missing naming the path and how systemd hands it in', () => {
+    const err = dshErrorFrom(() =>
+      loadKeyRing(home, { DSH_MASTER_KEY_FILE: `${home}/no-such-credential` }),
+    )
+    expect(err.code).toBe('master_key_missing')
+    expect(err.message).toBe(
+      `DSH_MASTER_KEY_FILE names ${home}/no-such-credential, which does not exist`,
+    )
+    expect(err.hint).toContain('LoadCredential=master-key:/etc/dsh/master.key')
+  })
+
+  it('a file that holds no key is bad_master_key naming the file, never its content', () => {
+    const file = `${home}/bad-credential`
+    writeFileSync(file, 'not a key at all')
+    const err = dshErrorFrom(() => loadKeyRing(home, { DSH_MASTER_KEY_FILE: file }))
+    expect(err.code).toBe('bad_master_key')
+    expect(err.message).toContain(file)
+    expect(err.message).not.toContain('not a key at all')
+  })
+})
+
 describe('parseMasterKey', () => {
   it('never shows key bytes when logged or serialised', () => {
     const text = b64(32)
