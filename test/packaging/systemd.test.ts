@@ -11,6 +11,8 @@ import {
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startDaemon } from '../daemon/helpers.js'
+import { dsh } from '../helpers/cli.js'
 import { ROOT } from '../helpers/imports.js'
 import { tempHome } from '../helpers/temp-home.js'
 
@@ -119,6 +121,66 @@ describe.runIf(existsSync(SYSTEMD_ANALYZE) || process.env['CI'] === 'true')(
       for (const f of [program!, script!]) expect(statSync(join(root, f)).isFile()).toBe(true)
       expect(await verify(root, unitDir, unitText())).toEqual({ code: 0, output: '' })
     })
+
+    it("runs with the unit's environment: the key handed in as a credential file, none in DSH_HOME", async () => {
+      // What systemd gives the process: DSH_HOME=/var/lib/dsh (0700) and the credential at
+      // $CREDENTIALS_DIRECTORY/master-key, named by DSH_MASTER_KEY_FILE=%d/master-key.
+      const state = join(tmp.home, 'var-lib-dsh')
+      const credentials = join(tmp.home, 'credentials')
+      mkdirSync(state, { mode: 0o700 })
+      mkdirSync(credentials, { mode: 0o700 })
+      const key = join(credentials, 'master-key')
+      writeFileSync(key, `${Buffer.alloc(32, 7).toString('base64')}\n`, { mode: 0o400 })
+      const env = {
+        DSH_HOME: state,
+        DSH_DB: join(state, 'dsh.db'),
+        DSH_MASTER_KEY: undefined,
+        DSH_MASTER_KEY_FILE: key,
+        DSH_DAEMON_HOST: '127.0.0.1',
+        DSH_DAEMON_PORT: '0',
+      }
+      const init = await dsh(['init', '--json'], { env })
+      expect(init.code, init.stderr).toBe(0)
+      expect(init.json()).toMatchObject({ keySource: 'env', keyFile: null, keyCreated: false })
+      expect(existsSync(join(state, 'master.key'))).toBe(false)
+      for (const args of [
+        ['tenant', 'add', 'acme', '--name', 'Acme'],
+        ['branch', 'add', 'westlands', '--tenant', 'acme', '--name', 'W', '--currency', 'KES'],
+      ]) {
+        const r = await dsh(args, { env })
+        expect(r.code, r.stderr).toBe(0)
+      }
+      writeFileSync(join(tmp.home, 'sk'), 'sk_test_unit1')
+      writeFileSync(join(tmp.home, 'wh'), 'whsec_unit1')
+      const setup = await dsh(
+        [
+          'gateway',
+          'setup',
+          'stripe',
+          '--branch',
+          'westlands',
+          '--secret-key-file',
+          join(tmp.home, 'sk'),
+          '--webhook-secret-file',
+          join(tmp.home, 'wh'),
+        ],
+        { env },
+      )
+      expect(setup.code, setup.stderr).toBe(0)
+      const daemon = await startDaemon(env as Record<string, string>, [])
+      try {
+        const ready = await fetch(`${daemon.url}/readyz`)
+        expect(ready.status).toBe(200)
+        // the stored secrets open with the key from the credential file
+        const health = (await (await fetch(`${daemon.url}/healthz`)).json()) as {
+          secrets: string
+        }
+        expect(health.secrets).toBe('ok')
+      } finally {
+        expect(await daemon.stop()).toBe(0)
+      }
+      expect(existsSync(join(state, 'master.key'))).toBe(false)
+    }, 60_000)
 
     it('controls: a misspelt directive and a missing node are both caught', async () => {
       const typo = await verify(root, unitDir, unitText().replace('PrivateTmp=', 'PrivateTemp='))
