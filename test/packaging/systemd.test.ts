@@ -134,7 +134,7 @@ describe.runIf(existsSync(SYSTEMD_ANALYZE) || process.env['CI'] === 'true')(
       const env = {
         DSH_HOME: state,
         DSH_DB: join(state, 'dsh.db'),
-        DSH_MASTER_KEY: undefined,
+        DSH_MASTER_KEY: '',
         DSH_MASTER_KEY_FILE: key,
         DSH_DAEMON_HOST: '127.0.0.1',
         DSH_DAEMON_PORT: '0',
@@ -167,7 +167,7 @@ describe.runIf(existsSync(SYSTEMD_ANALYZE) || process.env['CI'] === 'true')(
         { env },
       )
       expect(setup.code, setup.stderr).toBe(0)
-      const daemon = await startDaemon(env as Record<string, string>, [])
+      const daemon = await startDaemon(env, [])
       try {
         const ready = await fetch(`${daemon.url}/readyz`)
         expect(ready.status).toBe(200)
