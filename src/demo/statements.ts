@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'csv-parse/sync'
+import { type CsvKind, csvRecord, text as csvText } from '../core/csv.js'
 import { parseAmount, toDecimalString } from '../core/money/index.js'
 import { wallClock } from '../core/time.js'
 import type { PaymentView } from '../payments/view.js'
@@ -40,8 +41,15 @@ function wall(at: string, timeZone: string): { ymd: string; dmy: string; hms: st
   }
 }
 
-const field = (v: string) => (/[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v)
-const row = (cells: readonly string[]) => `${cells.map(field).join(',')}\n`
+/** A record writer of the one CSV writer for a layout's column kinds (amounts are numbers). */
+const rowOf = (kinds: readonly CsvKind[]) => (cells: readonly string[]) =>
+  `${csvRecord(cells.map((value, i) => ({ value, kind: kinds[i] ?? 'text' })))}\n`
+const T = 'text' as const
+const N = 'number' as const
+/** Receipt, times, details, status, paid in, withdrawn, balance, then text. */
+const mpesaRow = rowOf([T, T, T, T, T, N, N, N, T, T, T, T, T])
+/** Date, value date, description, reference, debit, credit, balance. */
+const bankRow = rowOf([T, T, T, T, N, N, N])
 const money = (minor: bigint, currency: string) => toDecimalString({ minor, currency })
 const masked = (msisdn: string | undefined) =>
   msisdn ? `${msisdn.slice(0, 6)}***${msisdn.slice(-3)}` : ''
@@ -113,10 +121,12 @@ export function mpesaStatement(
 
   const first = wall(lines[0]?.at ?? now.toISOString(), branch.timezone)
   const last = wall(lines.at(-1)?.at ?? now.toISOString(), branch.timezone)
-  let text =
-    'Organisation Name:,SAVANNA GRILL LTD\nOrganisation Short Code:,174379\n' +
-    `Time Period: From ${first.dmy} To ${last.dmy}\n\n`
-  text += row([
+  let text = `${[
+    csvRecord([csvText('Organisation Name:'), csvText('SAVANNA GRILL LTD')]),
+    csvRecord([csvText('Organisation Short Code:'), csvText('174379')]),
+    csvRecord([csvText(`Time Period: From ${first.dmy} To ${last.dmy}`)]),
+  ].join('\n')}\n\n`
+  text += mpesaRow([
     'Receipt No.',
     'Completion Time',
     'Initiation Time',
@@ -135,7 +145,7 @@ export function mpesaStatement(
   for (const l of lines) {
     balance += l.amountMinor
     const w = wall(l.at, branch.timezone)
-    text += row([
+    text += mpesaRow([
       l.receipt,
       `${w.dmy} ${w.hms}`,
       `${w.dmy} ${w.hms}`,
@@ -227,12 +237,12 @@ export function bankStatement(
     })
     planted.push({ category: 'missing_in_dsh', reference })
   }
-  let text = row(['Date', 'Value Date', 'Description', 'Reference', 'Debit', 'Credit', 'Balance'])
+  let text = bankRow(['Date', 'Value Date', 'Description', 'Reference', 'Debit', 'Credit', 'Balance'])
   let balance = 0n
   for (const c of credits.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))) {
     balance += c.amountMinor
     const w = wall(c.at, branch.timezone)
-    text += row([
+    text += bankRow([
       `${w.ymd} ${w.hms}`,
       w.ymd,
       c.description,

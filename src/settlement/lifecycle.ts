@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { auditTrail } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
+import { columns, csvTable } from '../core/csv.js'
 import { conflict, notFound, validationError } from '../core/errors.js'
 import { allocate } from '../core/money/allocate.js'
 import { minorAndDecimal, toDecimalString } from '../core/money/format.js'
@@ -378,28 +379,34 @@ export async function exportSettlement(ctx: Ctx, id: string): Promise<ExportRow[
   })
 }
 
-export const EXPORT_HEADER =
-  'payment_id,completed_at,receipt_number,order_id,currency,amount,fee,settlement_fee_share,net'
+const EXPORT_COLUMNS = columns(
+  ['payment_id', 'text'],
+  ['completed_at', 'text'],
+  ['receipt_number', 'text'],
+  ['order_id', 'text'],
+  ['currency', 'text'],
+  ['amount', 'number'],
+  ['fee', 'number'],
+  ['settlement_fee_share', 'number'],
+  ['net', 'number'],
+)
 
-const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v)
-
+/** One line per payment (the one CSV writer guards the text cells: a receipt is never a formula). */
 export function exportCsv(rows: readonly ExportRow[]): string {
-  const lines = rows.map((r) =>
-    [
+  return csvTable(
+    EXPORT_COLUMNS,
+    rows.map((r) => [
       r.paymentId,
-      r.completedAt ?? '',
-      r.receiptNumber ?? '',
-      r.orderId ?? '',
+      r.completedAt,
+      r.receiptNumber,
+      r.orderId,
       r.currency,
       r.amount,
       r.fee,
       r.settlementFeeShare,
       r.net,
-    ]
-      .map(csvField)
-      .join(','),
+    ]),
   )
-  return `${[EXPORT_HEADER, ...lines].join('\n')}\n`
 }
 
 export interface NextRun {

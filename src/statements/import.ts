@@ -26,6 +26,7 @@ import {
   type StatementProfile,
 } from '../core/statements/profile.js'
 import { inBulk } from '../store/bulk.js'
+import { type Reject, rejectsCsv } from './rejects.js'
 import type { StatementLinesTable } from '../store/schema.js'
 import { requireBranch } from '../tenants/branches.js'
 import { CsvReadError, openCsv } from './read.js'
@@ -94,13 +95,6 @@ class DryRun {
 }
 
 const BATCH = 1000
-
-interface Reject {
-  line: number
-  column: number
-  message: string
-  raw: string
-}
 
 /**
  * Imports one statement file in one transaction: every row is read, canonicalised and
@@ -399,11 +393,7 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
   if (result.balanceBreaks.length > WARN)
     ctx.warn(`${fileName}: ${result.balanceBreaks.length - WARN} more running balance break(s)`)
   if (req.rejectsFile && rejects.length > 0) {
-    const q = (s: string) => `"${s.replaceAll('"', '""')}"`
-    writeFileSync(
-      req.rejectsFile,
-      `line,column,error,row\n${rejects.map((r) => [r.line, r.column, q(r.message), q(r.raw)].join(',')).join('\n')}\n`,
-    )
+    writeFileSync(req.rejectsFile, rejectsCsv(rejects))
     ctx.warn(`${rejects.length} row(s) rejected; written to ${req.rejectsFile}`)
   }
   return result
