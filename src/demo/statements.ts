@@ -47,9 +47,9 @@ const rowOf = (kinds: readonly CsvKind[]) => (cells: readonly string[]) =>
 const T = 'text' as const
 const N = 'number' as const
 /** Receipt, times, details, status, paid in, withdrawn, balance, then text. */
-const mpesaRow = rowOf([T, T, T, T, T, N, N, N, T, T, T, T, T])
+export const mpesaRow = rowOf([T, T, T, T, T, N, N, N, T, T, T, T, T])
 /** Date, value date, description, reference, debit, credit, balance. */
-const bankRow = rowOf([T, T, T, T, N, N, N])
+export const bankRow = rowOf([T, T, T, T, N, N, N])
 const money = (minor: bigint, currency: string) => toDecimalString({ minor, currency })
 const masked = (msisdn: string | undefined) =>
   msisdn ? `${msisdn.slice(0, 6)}***${msisdn.slice(-3)}` : ''
@@ -237,7 +237,15 @@ export function bankStatement(
     })
     planted.push({ category: 'missing_in_dsh', reference })
   }
-  let text = bankRow(['Date', 'Value Date', 'Description', 'Reference', 'Debit', 'Credit', 'Balance'])
+  let text = bankRow([
+    'Date',
+    'Value Date',
+    'Description',
+    'Reference',
+    'Debit',
+    'Credit',
+    'Balance',
+  ])
   let balance = 0n
   for (const c of credits.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))) {
     balance += c.amountMinor

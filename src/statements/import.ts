@@ -26,10 +26,10 @@ import {
   type StatementProfile,
 } from '../core/statements/profile.js'
 import { inBulk } from '../store/bulk.js'
-import { type Reject, rejectsCsv } from './rejects.js'
 import type { StatementLinesTable } from '../store/schema.js'
 import { requireBranch } from '../tenants/branches.js'
 import { CsvReadError, openCsv } from './read.js'
+import { type Reject, rejectsCsv } from './rejects.js'
 import {
   deleteStatement,
   findStatementBySha,
