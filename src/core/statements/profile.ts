@@ -48,7 +48,17 @@ export interface StatementProfile {
   periodDateFormat: string
   /** Values of the status column that count as completed (case-insensitive); others are skipped. */
   completedStatuses: string[]
+  /**
+   * What a receipt (the transaction id, else the reference of an `mpesa` line) must be, whole;
+   * `mpesa` profiles default to M-Pesa's `^[A-Z0-9]{10}$`. A line that fails is refused.
+   */
+  receiptPattern: RegExp | undefined
 }
+
+/** An M-Pesa receipt: ten capital letters or digits (NLJ7RT61SV). */
+export const MPESA_RECEIPT = /^[A-Z0-9]{10}$/
+/** The longest receipt or reference a statement line may carry. */
+export const MAX_REFERENCE_LENGTH = 64
 
 const DEFAULTS = {
   separator: ',',
@@ -85,6 +95,7 @@ export const MPESA_PROFILE: StatementProfile = {
   referencePattern: undefined,
   periodPattern: /From\s+(\d{2}-\d{2}-\d{4})\s+To\s+(\d{2}-\d{2}-\d{4})/i,
   completedStatuses: ['completed'],
+  receiptPattern: MPESA_RECEIPT,
 }
 
 /** A generic bank layout: date, value date, description, reference, debit, credit, balance. */
@@ -109,6 +120,7 @@ export const BANK_PROFILE: StatementProfile = {
   referencePattern: /(SETTLEMENT-[0-9A-Z]{10})/,
   periodPattern: undefined,
   completedStatuses: [],
+  receiptPattern: undefined,
 }
 
 export const BUILT_IN_PROFILES: Readonly<Record<string, StatementProfile>> = {
@@ -177,6 +189,7 @@ const KNOWN_KEYS = new Set([
   'periodPattern',
   'periodDateFormat',
   'completedStatuses',
+  'receiptPattern',
 ])
 
 /**
@@ -203,6 +216,7 @@ export function parseProfile(source: string, json: unknown): StatementProfile {
           currency: undefined,
           referencePattern: undefined,
           periodPattern: undefined,
+          receiptPattern: undefined,
         }
       : builtInProfile(String(o['extends']))
   const name = typeof o['name'] === 'string' && o['name'] !== '' ? o['name'] : undefined
@@ -304,6 +318,11 @@ export function parseProfile(source: string, json: unknown): StatementProfile {
       o['completedStatuses'] === undefined
         ? base.completedStatuses
         : strings(source, 'completedStatuses', o['completedStatuses']).map((s) => s.toLowerCase()),
+    receiptPattern:
+      o['receiptPattern'] !== undefined
+        ? // The whole receipt must match, whatever anchors the pattern has.
+          new RegExp(`^(?:${regex(source, 'receiptPattern', o['receiptPattern'], '').source})$`)
+        : (base.receiptPattern ?? (kind === 'mpesa' ? MPESA_RECEIPT : undefined)),
   }
 }
 
