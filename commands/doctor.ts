@@ -26,13 +26,20 @@ export function doctorCommand(ctx: CommandContext): Command {
           await repairCounters(app, repaired)
           counters = await checkCounters(app)
         }
-        const violations = [...r.violations, ...counters.mismatches]
-        const ok = r.ok && counters.ok
+        const { feesWithoutRate } = await import('../src/payments/fees.js')
+        const feeWithoutRate = await feesWithoutRate(app)
+        const violations = [
+          ...r.violations,
+          ...counters.mismatches,
+          ...feeWithoutRate.map((f) => f.message),
+        ]
+        const ok = r.ok && counters.ok && feeWithoutRate.length === 0
         const result = {
           ...r,
           ok,
           violations,
           counters: { ...counters, ...(opts.repairCounters ? { repaired } : {}) },
+          feeWithoutRate,
         }
         app.out.result(result, () => {
           const lines = ok
@@ -49,6 +56,13 @@ export function doctorCommand(ctx: CommandContext): Command {
           const { DshError } = await import('../src/core/errors.js')
           throw new DshError('findings', 'settlement_invariant', r.violations[0] ?? 'violation', {
             hint: 'see `dsh doctor --json` for every violation; do not settle again until it is explained',
+          })
+        }
+        const firstFee = feeWithoutRate[0]
+        if (firstFee) {
+          const { DshError } = await import('../src/core/errors.js')
+          throw new DshError('findings', 'fee_without_rate', firstFee.message, {
+            hint: `${feeWithoutRate.length} payment(s) wait for a rate; see \`dsh doctor --json\` (feeWithoutRate)`,
           })
         }
         if (!counters.ok) {

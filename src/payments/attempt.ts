@@ -28,6 +28,7 @@ export const transitionContext = (
 ): TransitionContext => ({
   branchCode: branch.code,
   branchCurrency: branch.currency,
+  branchTimezone: branch.timezone,
   tenantSlug: branch.tenant_slug,
   fees: gw?.fees,
 })

@@ -11,6 +11,7 @@ import { withBulkCache } from '../store/bulk.js'
 import { dialectOf } from '../store/connect.js'
 import type {
   Database,
+  PaymentsTable,
   SettlementBatchesTable,
   SettlementBatchItemsTable,
 } from '../store/schema.js'
@@ -66,10 +67,38 @@ export const paymentsWithoutFee = (db: Kysely<Database>, e: Eligible) =>
     .where('fee_minor', 'is', null)
     .execute()
 
+/** Eligible payments whose fee left out a flat part for want of a rate (`fee_without_rate`). */
+export const paymentsAwaitingFeeRate = (db: Kysely<Database>, e: Eligible) =>
+  eligible(db, e)
+    .select([
+      'id',
+      'currency',
+      'fee_minor',
+      'fee_flat_source_minor',
+      'fee_flat_source_currency',
+      'fee_fx_as_of',
+    ])
+    .where('fee_flat_source_minor', '>', 0)
+    .where('fee_fx_rate', 'is', null)
+    .where('fee_minor', 'is not', null)
+    .execute()
+
 export const setPaymentFee = (
   db: Kysely<Database>,
   id: string,
-  fee: { fee_minor: bigint; fee_rate_bp: number; fee_flat_minor: bigint; fee_currency: string },
+  fee: Updateable<
+    Pick<
+      PaymentsTable,
+      | 'fee_minor'
+      | 'fee_rate_bp'
+      | 'fee_flat_minor'
+      | 'fee_currency'
+      | 'fee_flat_source_minor'
+      | 'fee_flat_source_currency'
+      | 'fee_fx_rate'
+      | 'fee_fx_as_of'
+    >
+  >,
 ) => db.updateTable('payments').set(fee).where('id', '=', id).execute()
 
 export interface GatewayTotals {

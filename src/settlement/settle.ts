@@ -4,9 +4,11 @@ import { configError, usageError, validationError } from '../core/errors.js'
 import { noFees } from '../core/gateways/fees.js'
 import { GATEWAY_TYPES, isGatewayType } from '../core/gateways/types.js'
 import { toDecimalString } from '../core/money/format.js'
-import { paymentFee } from '../core/payments/fees.js'
+import { convert } from '../core/money/fx.js'
 import { cutoffOf, localDate, parseRunDate, scheduledBefore } from '../core/schedule.js'
 import { branchGateways } from '../gateway-config/in-force.js'
+import { feeColumns, feeDay } from '../payments/fees.js'
+import { rateIn } from '../reports/rates.js'
 import { isUniqueViolation } from '../store/errors.js'
 import type { Database } from '../store/schema.js'
 import type { BranchWithTenant } from '../tenants/branches.js'
@@ -24,6 +26,7 @@ import {
   insertBatch,
   listBatches,
   lockAccount,
+  paymentsAwaitingFeeRate,
   paymentsWithoutFee,
   recordRun,
   setPaymentFee,
@@ -306,6 +309,33 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
 }
 
 /**
+ * A fee recorded without its flat part (no rate then) gets it once a rate for its day exists:
+ * the flat fee as configured then, converted at that rate, added to the recorded fee.
+ */
+async function fillFlatFees(trx: Kysely<Database>, e: Eligible): Promise<boolean> {
+  let filled = false
+  for (const p of await paymentsAwaitingFeeRate(trx, e)) {
+    const from = p.fee_flat_source_currency as string
+    const day = p.fee_fx_as_of as string
+    const r = await rateIn(trx, from, p.currency, day)
+    if (!r) continue
+    const flat = convert(
+      { minor: BigInt(p.fee_flat_source_minor ?? 0), currency: from },
+      p.currency,
+      r.rate,
+    )
+    await setPaymentFee(trx, p.id, {
+      fee_minor: BigInt(p.fee_minor ?? 0) + flat.minor,
+      fee_flat_minor: flat.minor,
+      fee_fx_rate: r.text,
+      fee_fx_as_of: r.asOf,
+    })
+    filled = true
+  }
+  return filled
+}
+
+/**
  * One account's part of a run, under its lock: the totals per gateway (from the recorded fees),
  * what carries over, and the batch rows of the rest (inserted; their payments move afterwards,
  * with every other account's, in `fillBatches`).
@@ -332,18 +362,15 @@ async function planAccount(
   // A succeeded payment without a recorded fee gets the fee of the configuration in force now,
   // written on the payment: from then on it is the recorded fee.
   if (totals.some((t) => t.missingFees > 0)) {
+    const day = feeDay(branch.timezone, opts.now)
     for (const p of await paymentsWithoutFee(trx, e)) {
       const fees = gateways.find((g) => g.type === p.gateway)?.fees ?? noFees(p.currency)
-      const fee = paymentFee(BigInt(p.amount_minor), p.currency, branch.currency, fees)
-      await setPaymentFee(trx, p.id, {
-        fee_minor: fee.feeMinor,
-        fee_rate_bp: fee.rateBp,
-        fee_flat_minor: fee.flatMinor,
-        fee_currency: p.currency,
-      })
+      const { fee: _fee, ...columns } = await feeColumns(trx, p, branch.currency, fees, day)
+      await setPaymentFee(trx, p.id, columns)
     }
     totals = await eligibleTotals(trx, e)
   }
+  if (await fillFlatFees(trx, e)) totals = await eligibleTotals(trx, e)
   const min = BigInt(a.min_amount_minor)
   const plans: { gateway: string; figures: ReturnType<typeof batchFigures> }[] = []
   const carried: CarryView[] = []
