@@ -137,6 +137,7 @@ describe.each(DIALECTS)('fees in the right currency ($name)', ({ name, enabled }
       expect((await ok('payments', 'list', '--json')).json<unknown[]>()).toHaveLength(payments)
     })
 
+    let c2bPayment = ''
     it('a C2B payment with no rate records the rate part; doctor and health report fee_without_rate', async () => {
       const store = await env.app.store()
       const branch = await requireBranch(store.db, 'kigali')
@@ -165,6 +166,7 @@ describe.each(DIALECTS)('fees in the right currency ($name)', ({ name, enabled }
       expect(done.status, done.note ?? '').toBe('applied')
       const p = (await ok('payments', 'show', done.paymentId as string, '--json')).json<Payment>()
       expect(p).toMatchObject({ status: 'succeeded', feeMinor: 0, fee: '0.00' })
+      c2bPayment = p.id
       expect(p.feeFlatConversion).toEqual({
         fromMinor: 100,
         from: '100',
@@ -211,6 +213,43 @@ describe.each(DIALECTS)('fees in the right currency ($name)', ({ name, enabled }
         flatMinor: 953,
         flat: '9.53',
       })
+    })
+
+    it('once a rate for its day exists, the next settlement adds the C2B payment’s flat fee', async () => {
+      await ok(
+        'branch',
+        'settlement-account',
+        'kigali',
+        '--currency',
+        'KES',
+        '--account-name',
+        'Kigali Ltd',
+        '--account-number',
+        '1234567890',
+        '--bank-name',
+        'KCB',
+        '--holding-hours',
+        '0',
+        '--transfer',
+        'manual',
+      )
+      const tomorrow = new Date(Date.now() + 26 * 3600_000).toISOString().slice(0, 10)
+      await ok('settle', '--branch', 'kigali', '--date', tomorrow, '--json')
+      const p = (await ok('payments', 'show', c2bPayment, '--json')).json<Payment>()
+      expect(p.feeMinor).toBe(953)
+      expect(p.feeFlatConversion).toEqual({
+        fromMinor: 100,
+        from: '100',
+        fromCurrency: 'RWF',
+        rate: '0.09525',
+        asOf: '2026-01-01',
+        flatMinor: 953,
+        flat: '9.53',
+      })
+      // Nothing waits for a rate any more, and the batch agrees with the payments' fees.
+      const doctor = await run('doctor', '--json')
+      expect(doctor.code, doctor.stderr).toBe(0)
+      expect(doctor.json<{ feeWithoutRate: unknown[] }>().feeWithoutRate).toEqual([])
     })
   })
 })
