@@ -67,12 +67,6 @@ export function csvRecord(
 
 /** A text cell for csvRecord. */
 export const text = (value: CsvValue) => ({ value, kind: 'text' as const })
-/** A number cell for csvRecord. */
-export const num = (value: CsvValue, quote?: 'always') => ({
-  value,
-  kind: 'number' as const,
-  quote,
-})
 
 /** A record writer for fixed columns: values in column order. */
 export function csvRowWriter(
