@@ -5,7 +5,7 @@ import type {
   GatewayOutcome,
   ParsedCallback,
 } from '../core/payments/gateway-port.js'
-import { receiptProblem, shownReceipt } from '../core/payments/receipt.js'
+import { receiptProblem, shownReceipt, withCheckedReceipt } from '../core/payments/receipt.js'
 import { isFinal, type PaymentStatus } from '../core/payments/states.js'
 import type { BranchGateway } from '../gateway-config/in-force.js'
 import type { C2BConfirmation } from '../gateways/daraja/callback.js'
@@ -170,7 +170,7 @@ export async function decideForPayment(
       attemptId: attempt.id,
       branch,
       gw,
-      outcome: receiptRefused ? withoutReceipt(outcome) : outcome,
+      outcome: withCheckedReceipt(gw.type, outcome),
       receipt,
       receiptRefused,
       reason,
@@ -202,12 +202,6 @@ export async function decideForPayment(
       reason: `the ${gw.type} callback says paid but the confirming query says ${qo.message} (${qo.code})`,
     }
   return { ...apply(qo, `${what}; confirmed by query: ${qo.message}`), log: q.log }
-}
-
-/** The outcome with its receipt left out (the refs keep the gateway's other references). */
-function withoutReceipt(o: GatewayOutcome): GatewayOutcome {
-  const { receiptNumber: _dropped, ...refs } = o.refs
-  return { ...o, refs }
 }
 
 export async function unknownShape(

@@ -23,3 +23,17 @@ export function receiptProblem(gateway: string, receipt: string): string | null 
 /** A receipt as messages show it: quoted, escaped, cut at 40 characters. */
 export const shownReceipt = (r: string): string =>
   JSON.stringify(r.length > 40 ? `${r.slice(0, 40)}…` : r)
+
+/**
+ * The outcome with its receipt left out when the receipt fails the check (a gateway's answer to
+ * our own call, a status query): the payment still moves, it just never carries such a receipt.
+ */
+export function withCheckedReceipt<O extends { refs: { receiptNumber?: string | undefined } }>(
+  gateway: string,
+  o: O,
+): O {
+  const r = o.refs.receiptNumber
+  if (r === undefined || receiptProblem(gateway, r) === null) return o
+  const { receiptNumber: _dropped, ...refs } = o.refs
+  return { ...o, refs }
+}
