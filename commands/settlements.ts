@@ -3,6 +3,18 @@ import { formatMoney } from '../src/core/money/format.js'
 import type { CommandContext } from './context.js'
 import { batchTable } from './settle.js'
 
+/** A cancel's or fail's lines: what happened, where the files went, what to do at the bank. */
+function stoppedLines(
+  b: { voidedFiles: string[]; warning: string | null },
+  headline: string,
+): string {
+  const lines = [headline]
+  if (b.voidedFiles.length > 0)
+    lines.push(`its files left the outbox for outbox/void/: ${b.voidedFiles.join(', ')}`)
+  if (b.warning) lines.push(b.warning)
+  return lines.join('\n')
+}
+
 export function settlementsCommand(ctx: CommandContext): Command {
   const s = new Command('settlements').description(
     'Settlement batches: list, inspect, complete, fail, retry, cancel, export',
@@ -108,7 +120,9 @@ export function settlementsCommand(ctx: CommandContext): Command {
         ])
         const { failSettlement } = await import('../src/settlement/lifecycle.js')
         const b = await failSettlement(app, id, { reason: filled['reason'] ?? '' })
-        app.out.result(b, () => `settlement ${b.reference} failed; its payments are released`)
+        app.out.result(b, () =>
+          stoppedLines(b, `settlement ${b.reference} failed; its payments are released`),
+        )
       }),
     )
   s.command('retry')
@@ -138,7 +152,9 @@ export function settlementsCommand(ctx: CommandContext): Command {
       ctx.action(async (app, id: string) => {
         const { cancelSettlement } = await import('../src/settlement/lifecycle.js')
         const b = await cancelSettlement(app, id, { yes: app.globals.yes })
-        app.out.result(b, () => `settlement ${b.reference} cancelled; its payments are released`)
+        app.out.result(b, () =>
+          stoppedLines(b, `settlement ${b.reference} cancelled; its payments are released`),
+        )
       }),
     )
   s.command('export')

@@ -33,6 +33,7 @@ import {
   updateBatch,
 } from './batches-store.js'
 import { findCollectionAccount } from './collection-accounts-store.js'
+import { voidLeftovers } from './outbox.js'
 import { auditBatch, pendingBatch, sendBatch } from './transfer.js'
 import { type BatchView, batchFigures, batchView } from './view.js'
 
@@ -70,6 +71,10 @@ export interface SettleReport {
   nothingToDo: boolean
   batches: BatchView[]
   sent: string[]
+  /** The bank files this run wrote into the outbox. */
+  files: string[]
+  /** Files of cancelled or failed batches that were still in the outbox, now in outbox/void/. */
+  voidedFiles: string[]
   carriedOver: CarryView[]
 }
 
@@ -186,6 +191,9 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
     if (req.accountId) accounts = accounts.filter((a) => a.id === req.accountId)
   }
   const dryRun = req.dryRun === true
+  // Before anything is written: the outbox is checked (a symlink is refused) and files of
+  // cancelled or failed batches that a crash left there move to outbox/void/.
+  const voidedFiles = dryRun ? [] : await voidLeftovers(ctx)
   const created: BatchRow[] = []
   const carried: CarryView[] = []
   const dates = new Set<string>()
@@ -268,6 +276,7 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
     }
   }
   const sent: string[] = []
+  const files: string[] = []
   const failures: SendFailure[] = []
   if (!dryRun && accounts.length > 0) {
     const pending = await listBatches(store.db, {
@@ -284,8 +293,11 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
     const results = await inTurns(pending, SEND_CONCURRENCY, (b) => sendBatch(ctx, b.id))
     pending.forEach((b, i) => {
       const r = results[i] as Awaited<ReturnType<typeof sendBatch>>
-      if (r.sent) sent.push(b.id)
-      else if (r.failure) failures.push({ batch: b.id, reference: b.reference, message: r.failure })
+      if (r.sent) {
+        sent.push(b.id)
+        files.push(...(r.files ?? []))
+      } else if (r.failure)
+        failures.push({ batch: b.id, reference: b.reference, message: r.failure })
     })
   }
   const code = new Map(accounts.map((a) => [a.branch_id, a.branch_code]))
@@ -302,6 +314,8 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
       nothingToDo: created.length === 0 && sent.length === 0,
       batches: views,
       sent,
+      files,
+      voidedFiles,
       carriedOver: carried,
     },
     failures,

@@ -143,6 +143,7 @@ const WRITERS: Writer[] = [
         reference: 'SETTLEMENT-ABCDEFGHJK',
         valueDate: '2026-11-04',
         createdAt: '2026-11-04T00:00:00.000Z',
+        timeZone: 'Africa/Nairobi',
         amountMinor: -100n,
         currency: 'KES',
         debtor: party('ACME LTD'),
