@@ -47,6 +47,7 @@ export function doctorCommand(ctx: CommandContext): Command {
                 `settlement invariants hold: ${r.batches} batch(es), ${r.items} member row(s)`,
                 `counters match a full count: ${counters.keys} key(s)`,
                 `outbox holds only files of batches to be paid: ${r.outboxFiles} file(s)`,
+                'fees: no payment waits for a rate to convert its flat fee',
               ]
             : [`${violations.length} violation(s):`, ...violations.map((x) => `  ${x}`)]
           if (repaired)
