@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander'
+import { DEFAULT_LIST_LIMIT } from '../src/core/list.js'
 import { formatMoney } from '../src/core/money/format.js'
 import type { CommandContext } from './context.js'
 import { batchTable } from './settle.js'
@@ -24,7 +25,7 @@ export function settlementsCommand(ctx: CommandContext): Command {
     .option('--branch <code>', 'only this branch')
     .option('--status <status>', 'pending | processing | completed | failed | cancelled')
     .option('--since <date>', 'created at or after this ISO date/time')
-    .option('--limit <n>', 'at most n batches')
+    .option('--limit <n>', `at most n batches, newest first (default ${DEFAULT_LIST_LIMIT})`)
     .addHelpText(
       'after',
       '\nExamples:\n  dsh settlements list --branch westlands\n  dsh settlements list --status failed --json',
@@ -32,10 +33,19 @@ export function settlementsCommand(ctx: CommandContext): Command {
     .action(
       ctx.action(async (app, opts: Record<string, string | undefined>) => {
         const { listSettlements } = await import('../src/settlement/lifecycle.js')
-        const rows = await listSettlements(app, opts)
+        // Newest first, a page by default (like `payments list`): batches grow with every run.
+        // One row more than the page tells whether more match.
+        const limit = opts['limit'] === undefined ? DEFAULT_LIST_LIMIT : undefined
+        const rows = await listSettlements(
+          app,
+          limit === undefined ? opts : { ...opts, limit: String(limit + 1) },
+        )
+        const more = limit !== undefined && rows.length > limit
+        if (more) rows.length = limit
         app.out.result(rows, () =>
           rows.length === 0 ? 'no settlement batches match' : batchTable(app, rows),
         )
+        if (more) app.out.info('more batches match — use --limit N')
       }),
     )
   s.command('show')
