@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import type { Database } from '../store/schema.js'
 
 /**
@@ -18,10 +18,12 @@ export const listFeesWithoutRate = (db: Kysely<Database>) =>
       'payments.fee_flat_source_currency',
       'payments.fee_fx_as_of',
     ])
-    .where('payments.fee_flat_source_minor', '>', 0)
-    .where('payments.fee_fx_rate', 'is', null)
-    .where('payments.status', '=', 'succeeded')
-    .where('payments.settlement_status', '=', 'unsettled')
+    .select('payments.status')
+    // The partial index payments_fee_without_rate's own predicate, literally (no bound values),
+    // so both stores read those few rows only; the status is checked by the caller.
+    .where(
+      sql<boolean>`payments.fee_fx_rate is null and payments.fee_flat_source_minor > 0 and payments.settlement_status = 'unsettled'`,
+    )
     .orderBy('payments.completed_at')
     .orderBy('payments.id')
     .limit(1000)

@@ -69,7 +69,8 @@ export interface FeeWithoutRate {
 /** `fee_without_rate` findings: unsettled payments whose flat fee is waiting for a rate. */
 export async function feesWithoutRate(ctx: Ctx): Promise<FeeWithoutRate[]> {
   const store = await ctx.store()
-  return (await listFeesWithoutRate(store.db)).map((r) => {
+  const rows = (await listFeesWithoutRate(store.db)).filter((r) => r.status === 'succeeded')
+  return rows.map((r) => {
     const from = r.fee_flat_source_currency as string
     const flat = { minor: BigInt(r.fee_flat_source_minor ?? 0), currency: from }
     const day = r.fee_fx_as_of as string
