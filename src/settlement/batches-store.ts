@@ -78,8 +78,10 @@ export const paymentsAwaitingFeeRate = (db: Kysely<Database>, e: Eligible) =>
       'fee_flat_source_currency',
       'fee_fx_as_of',
     ])
-    .where('fee_flat_source_minor', '>', 0)
-    .where('fee_fx_rate', 'is', null)
+    // The partial index payments_fee_without_rate's own predicate, literally (no bound values).
+    .where(
+      sql<boolean>`fee_fx_rate is null and fee_flat_source_minor > 0 and settlement_status = 'unsettled'`,
+    )
     .where('fee_minor', 'is not', null)
     .execute()
 
