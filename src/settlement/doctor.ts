@@ -1,5 +1,6 @@
 import type { Ctx } from '../context.js'
 import { allItems, batchesForCheck, paymentsInSettlement } from './batches-store.js'
+import { checkCash } from './doctor-cash.js'
 
 export interface DoctorReport {
   ok: boolean
@@ -8,7 +9,10 @@ export interface DoctorReport {
   violations: string[]
 }
 
-const LIVE = new Set(['pending', 'processing', 'completed'])
+/** Statuses whose members are held (a transfer's, then a cash-up's): only failed and cancelled release. */
+export const LIVE = new Set(['pending', 'processing', 'completed', 'awaiting_deposit', 'deposited'])
+/** Statuses whose payments are settled: the transfer completed, or the cash deposited. */
+const PAID = new Set(['completed', 'deposited'])
 
 /**
  * `dsh doctor`: the settlement invariants, checked over the whole store. Each violation names
@@ -19,7 +23,10 @@ export async function doctor(ctx: Ctx): Promise<DoctorReport> {
   const batches = await batchesForCheck(store.db)
   const items = await allItems(store.db)
   const payments = await paymentsInSettlement(store.db)
-  return checkSettlement(batches, items, payments)
+  const r = checkSettlement(batches, items, payments)
+  // The cash checks are their own (cash is banked, never transferred).
+  const cash = checkCash(batches, items, payments)
+  return { ...r, ok: r.ok && cash.length === 0, violations: [...r.violations, ...cash] }
 }
 
 type B = Awaited<ReturnType<typeof batchesForCheck>>[number]
@@ -30,6 +37,7 @@ type P = {
   settlement_batch_id: string | null
   amount_minor: unknown
   fee_minor: unknown
+  gateway?: string | null
 }
 
 const big = (v: unknown) => BigInt((v ?? 0) as string)
@@ -88,7 +96,7 @@ export function checkSettlement(
           v.push(
             `${name} lists payment ${p.id}, which points at ${p.settlement_batch_id ?? 'no batch'}`,
           )
-        const want = b.status === 'completed' ? 'settled' : 'batched'
+        const want = PAID.has(b.status) ? 'settled' : 'batched'
         if (p.settlement_status !== want)
           v.push(
             `payment ${p.id} is ${p.settlement_status} but its batch ${b.id} is ${b.status} (want ${want})`,
@@ -97,6 +105,8 @@ export function checkSettlement(
           v.push(
             `${name}: member ${p.id} amount ${i.amount_minor} differs from the payment's ${p.amount_minor}`,
           )
+        // A cash-up's members carry no fee (checkCash); a transfer's carry the recorded one.
+        if (b.kind === 'cash_deposit') continue
         if (p.fee_minor === null || big(p.fee_minor) !== big(i.fee_minor))
           v.push(
             `${name}: member ${p.id} fee ${i.fee_minor} differs from the payment's recorded fee ${p.fee_minor ?? 'none'}`,

@@ -21,6 +21,7 @@ import {
   type Eligible,
   eligibleTotals,
   findBatch,
+  type GatewayTotals,
   insertBatch,
   listBatches,
   lockAccount,
@@ -30,8 +31,17 @@ import {
   updateBatch,
 } from './batches-store.js'
 import { findCollectionAccount } from './collection-accounts-store.js'
+import { cashUpRow, retireLegacyCash } from './cash-ups.js'
 import { auditBatch, pendingBatch, sendBatch } from './transfer.js'
-import { type BatchView, batchFigures, batchView } from './view.js'
+import {
+  type BatchView,
+  batchFigures,
+  batchView,
+  CASH_DEPOSIT,
+  CASH_GATEWAY,
+  cashUpFigures,
+  TRANSFER,
+} from './view.js'
 
 export interface SettleRequest {
   branch?: string | undefined
@@ -267,12 +277,14 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
   const sent: string[] = []
   const failures: SendFailure[] = []
   if (!dryRun && accounts.length > 0) {
-    const pending = await listBatches(store.db, {
-      status: 'pending',
-      accountIds: accounts.map((a) => a.id),
-    })
-    if (req.gateway)
-      pending.splice(0, pending.length, ...pending.filter((b) => b.gateway === req.gateway))
+    // Transfers only: a cash-up is never sent, nor a cash transfer made before cash-ups.
+    const pending = (
+      await listBatches(store.db, {
+        status: 'pending',
+        kind: TRANSFER,
+        accountIds: accounts.map((a) => a.id),
+      })
+    ).filter((b) => b.gateway !== CASH_GATEWAY && (!req.gateway || b.gateway === req.gateway))
     pending.reverse() // oldest first; this run's own in the order it made them (ids made in the
     // same millisecond do not sort by creation)
     const made = new Map(created.map((b, i) => [b.id, i]))
@@ -305,10 +317,18 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
   }
 }
 
+/** One gateway's totals as a run plans them: a transfer batch, or the cash-up. */
+interface Planned {
+  kind: 'transfer' | 'cash_deposit'
+  gateway: string
+  figures: ReturnType<typeof batchFigures>
+}
+
 /**
- * One account's part of a run, under its lock: the totals per gateway (from the recorded fees),
- * what carries over, and the batch rows of the rest (inserted; their payments move afterwards,
- * with every other account's, in `fillBatches`).
+ * One account's part of a run, under its lock, in named steps: legacy cash transfers are retired,
+ * missing fees recorded, the totals split into what carries over, the cash-up and the transfer
+ * batches, and their rows inserted (their payments move afterwards, with every other account's,
+ * in `fillBatches`).
  */
 async function planAccount(
   ctx: Ctx,
@@ -319,37 +339,99 @@ async function planAccount(
   opts: { gateway: string | undefined; now: Date },
 ): Promise<AccountPlan> {
   const a = (await lockAccount(trx, account.id)) ?? account
-  const cur = a.currency
   const nowIso = opts.now.toISOString()
+  await retireLegacyCash(ctx, trx, account, nowIso)
   const e: Eligible = {
     branchId: branch.id,
-    currency: cur,
+    currency: a.currency,
     upTo: w.upTo.toISOString(),
     gateway: opts.gateway,
   }
   const gateways = await branchGateways(trx, branch)
-  let totals = await eligibleTotals(trx, e)
-  // A succeeded payment without a recorded fee gets the fee of the configuration in force now,
-  // written on the payment: from then on it is the recorded fee.
-  if (totals.some((t) => t.missingFees > 0)) {
-    for (const p of await paymentsWithoutFee(trx, e)) {
-      const fees = gateways.find((g) => g.type === p.gateway)?.fees ?? noFees(p.currency)
-      const fee = paymentFee(BigInt(p.amount_minor), p.currency, branch.currency, fees)
-      await setPaymentFee(trx, p.id, {
-        fee_minor: fee.feeMinor,
-        fee_rate_bp: fee.rateBp,
-        fee_flat_minor: fee.flatMinor,
-        fee_currency: p.currency,
-      })
+  const totals = await recordMissingFees(trx, e, branch, gateways)
+  const { planned, carried } = splitTotals(account, BigInt(a.min_amount_minor), totals, gateways)
+  if (planned.some((p) => p.kind === TRANSFER) && a.transfer === 'file')
+    await requireCollectionAccount(trx, branch, a.currency)
+  const batches: BatchRow[] = []
+  const targets: BatchTarget[] = []
+  for (const p of planned) {
+    const id = ctx.ids.next('stl')
+    const fields = {
+      tenant_id: branch.tenant_id,
+      branch_id: branch.id,
+      account_id: a.id,
+      currency: a.currency,
+      period_start: w.periodStart.toISOString(),
+      period_end: w.cutoff.toISOString(),
     }
-    totals = await eligibleTotals(trx, e)
+    const row =
+      p.kind === CASH_DEPOSIT
+        ? cashUpRow(
+            fields,
+            { count: p.figures.payment_count, gross: p.figures.gross_minor },
+            id,
+            nowIso,
+          )
+        : pendingBatch({ ...fields, gateway: p.gateway, retry_of: null, ...p.figures }, id, nowIso)
+    await insertBatch(trx, row)
+    targets.push({
+      batchId: id,
+      branchId: branch.id,
+      currency: a.currency,
+      gateway: p.gateway,
+      upTo: e.upTo,
+      kind: p.kind,
+    })
+    batches.push(row)
   }
-  const min = BigInt(a.min_amount_minor)
-  const plans: { gateway: string; figures: ReturnType<typeof batchFigures> }[] = []
+  return { account, branch, periodEnd: w.cutoff.toISOString(), targets, batches, carried }
+}
+
+/**
+ * The eligible totals per gateway, after a succeeded payment without a recorded fee gets the fee
+ * of the configuration in force now, written on the payment: from then on it is the recorded fee.
+ */
+async function recordMissingFees(
+  trx: Kysely<Database>,
+  e: Eligible,
+  branch: BranchWithTenant,
+  gateways: Awaited<ReturnType<typeof branchGateways>>,
+) {
+  const totals = await eligibleTotals(trx, e)
+  if (!totals.some((t) => t.missingFees > 0)) return totals
+  for (const p of await paymentsWithoutFee(trx, e)) {
+    const fees = gateways.find((g) => g.type === p.gateway)?.fees ?? noFees(p.currency)
+    const fee = paymentFee(BigInt(p.amount_minor), p.currency, branch.currency, fees)
+    await setPaymentFee(trx, p.id, {
+      fee_minor: fee.feeMinor,
+      fee_rate_bp: fee.rateBp,
+      fee_flat_minor: fee.flatMinor,
+      fee_currency: p.currency,
+    })
+  }
+  return eligibleTotals(trx, e)
+}
+
+/**
+ * What a run makes of each gateway's totals: cash becomes the cash-up (no fees: the branch banks
+ * every shilling it took), every other gateway a transfer batch (net = gross − fees); either
+ * carries over below the account's minimum (or at net ≤ 0).
+ */
+function splitTotals(
+  account: AccountWithBranch,
+  min: bigint,
+  totals: readonly GatewayTotals[],
+  gateways: Awaited<ReturnType<typeof branchGateways>>,
+): { planned: Planned[]; carried: CarryView[] } {
+  const cur = account.currency
+  const planned: Planned[] = []
   const carried: CarryView[] = []
   for (const t of totals) {
+    const cash = t.gateway === CASH_GATEWAY
     const fees = gateways.find((g) => g.type === t.gateway)?.fees
-    const figures = batchFigures(t, fees && fees.currency === cur ? fees.settlementFeeMinor : 0n)
+    const figures = cash
+      ? cashUpFigures(t)
+      : batchFigures(t, fees && fees.currency === cur ? fees.settlementFeeMinor : 0n)
     const net = figures.net_minor
     if (net < min || net <= 0n)
       carried.push({
@@ -365,53 +447,23 @@ async function planAccount(
         minAmountMinor: min,
         minAmount: dec(min, cur),
       })
-    else plans.push({ gateway: t.gateway, figures })
+    else planned.push({ kind: cash ? CASH_DEPOSIT : TRANSFER, gateway: t.gateway, figures })
   }
-  if (plans.length > 0 && a.transfer === 'file') {
-    if (!(await findCollectionAccount(trx, branch.tenant_id, cur)))
-      throw configError(
-        'no_collection_account',
-        `tenant ${branch.tenant_slug} has no collection account in ${cur} to pay ${branch.code}'s settlement from`,
-        `set one with \`dsh tenant collection-account ${branch.tenant_slug} --currency ${cur} --account-name … --account-number … --bank-name …\``,
-      )
-  }
-  const batches: BatchRow[] = []
-  const targets: BatchTarget[] = []
-  for (const p of plans) {
-    const id = ctx.ids.next('stl')
-    const row = pendingBatch(
-      {
-        tenant_id: branch.tenant_id,
-        branch_id: branch.id,
-        account_id: a.id,
-        gateway: p.gateway,
-        currency: cur,
-        period_start: w.periodStart.toISOString(),
-        period_end: w.cutoff.toISOString(),
-        retry_of: null,
-        ...p.figures,
-      },
-      id,
-      nowIso,
-    )
-    await insertBatch(trx, row)
-    targets.push({
-      batchId: id,
-      branchId: branch.id,
-      currency: cur,
-      gateway: p.gateway,
-      upTo: e.upTo,
-    })
-    batches.push(row)
-  }
-  return {
-    account,
-    branch,
-    periodEnd: w.cutoff.toISOString(),
-    targets,
-    batches,
-    carried,
-  }
+  return { planned, carried }
+}
+
+/** A file transfer is paid from the tenant's collection account: without one, no batch. */
+async function requireCollectionAccount(
+  trx: Kysely<Database>,
+  branch: BranchWithTenant,
+  cur: string,
+): Promise<void> {
+  if (await findCollectionAccount(trx, branch.tenant_id, cur)) return
+  throw configError(
+    'no_collection_account',
+    `tenant ${branch.tenant_slug} has no collection account in ${cur} to pay ${branch.code}'s settlement from`,
+    `set one with \`dsh tenant collection-account ${branch.tenant_slug} --currency ${cur} --account-name … --account-number … --bank-name …\``,
+  )
 }
 
 /**
@@ -433,7 +485,10 @@ async function fillBatches(
     for (const { account, batches } of plans)
       for (const row of batches) {
         const t = totals.get(row.id) ?? { count: 0, gross: 0n, fees: 0n, conversion: 0n }
-        const figures = batchFigures(t, BigInt(row.settlement_fee_minor))
+        const figures =
+          row.kind === CASH_DEPOSIT
+            ? cashUpFigures(t)
+            : batchFigures(t, BigInt(row.settlement_fee_minor))
         if (
           figures.payment_count !== row.payment_count ||
           figures.gross_minor !== BigInt(row.gross_minor) ||
@@ -443,6 +498,7 @@ async function fillBatches(
           await updateBatch(trx, row.id, figures)
         }
         await auditBatch(ctx, trx, 'settlement.create', account, row, {
+          kind: row.kind,
           gateway: row.gateway,
           currency: row.currency,
           periodStart: row.period_start,
