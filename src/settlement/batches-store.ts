@@ -577,6 +577,8 @@ export async function completeBatches(
   db: Kysely<Database>,
   done: readonly BankConfirmation[],
   now: string,
+  /** completed for transfers, deposited for cash-ups. */
+  status: 'completed' | 'deposited' = 'completed',
 ): Promise<void> {
   // 100 a statement: each row's CASE looks through its chunk's ids (500 made it 4× slower).
   for (let i = 0; i < done.length; i += 100) {
@@ -585,7 +587,7 @@ export async function completeBatches(
     await db
       .updateTable('settlement_batches')
       .set({
-        status: 'completed',
+        status,
         bank_ref: sql<string>`case ${sql.join(
           part.map((d) => sql`when ${sql.ref('id')} = ${d.id} then ${d.bankRef}`),
           sql` `,
