@@ -257,7 +257,8 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
         notCurrencies: list.map((a) => a.currency),
       })
       for (const t of totals) {
-        const net = t.gross - t.fees
+        // Cash owes no fee: the branch banks all of it (as its cash-up would expect).
+        const net = t.gateway === CASH_GATEWAY ? t.gross : t.gross - t.fees
         carried.push({
           branch: first.branch_code,
           gateway: t.gateway,
