@@ -25,6 +25,7 @@ import {
   releaseItems,
   updateBatch,
 } from './batches-store.js'
+import { isCashUp, isLegacyCashTransfer } from './cash-ups.js'
 import {
   auditBatch,
   type BatchOwner,
@@ -34,7 +35,6 @@ import {
   type SendResult,
   sendBatch,
 } from './transfer.js'
-import { isCashUp, isLegacyCashTransfer } from './cash-ups.js'
 import { type BatchView, batchFigures, batchView, CASH_UP_STATUSES } from './view.js'
 
 export const BATCH_STATUSES = [

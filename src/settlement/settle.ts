@@ -30,8 +30,8 @@ import {
   setPaymentFee,
   updateBatch,
 } from './batches-store.js'
-import { findCollectionAccount } from './collection-accounts-store.js'
 import { cashUpRow, retireLegacyCash } from './cash-ups.js'
+import { findCollectionAccount } from './collection-accounts-store.js'
 import { auditBatch, pendingBatch, sendBatch } from './transfer.js'
 import {
   type BatchView,
