@@ -339,6 +339,71 @@ describe.each(DIALECTS)('settlement transfers on $name', ({ name, enabled }) => 
           expect((await run('doctor')).code).toBe(0)
         })
       })
+
+      it('cash is banked: a day of cash and card calls the bank API once, for the card net; the cash-up calls nothing', async () => {
+        // Cash through the real `dsh pay` (recorded at once), cards as the card gateway leaves them.
+        const cashIds: string[] = []
+        for (const amount of ['2000', '3000.50', '150']) {
+          const r = await run(
+            'pay',
+            '--branch',
+            'westlands',
+            '--amount',
+            amount,
+            '--currency',
+            'KES',
+            '--method',
+            'cash',
+            '--json',
+          )
+          expect(r.code, r.stderr).toBe(0)
+          cashIds.push(r.json<{ id: string }>().id)
+        }
+        const cards = [await card('900'), await card('1100')]
+        const before = env.sandbox.requests().length
+        const ledger = bankLedger().length
+        const r = await settle(5)
+        const cashUp = r.batches.find((b) => b.reference.startsWith('CASH-')) as Batch & {
+          kind: string
+          status: string
+          expectedMinor: number
+        }
+        const transfers = r.batches.filter((b) => !b.reference.startsWith('CASH-'))
+        expect(cashUp).toMatchObject({
+          kind: 'cash_deposit',
+          status: 'awaiting_deposit',
+          paymentCount: 3,
+          expectedMinor: 515050,
+          netMinor: 515050,
+          transfer: null,
+        })
+        expect(transfers).toHaveLength(1)
+        expect(transfers[0]).toMatchObject({ paymentCount: 2, netMinor: 200000 })
+        expect(r.sent).toEqual([transfers[0]?.id])
+        await waitFor(
+          () => bankLedger().length > ledger || undefined,
+          10_000,
+          'the card transfer to be paid',
+        )
+        await sleep(300)
+        // exactly one transfer request left for the bank, and it carries the card net
+        const calls = env.sandbox
+          .requests()
+          .slice(before)
+          .filter((q) => q.method === 'POST' && q.path === '/bank/v1/transfers')
+        expect(calls).toHaveLength(1)
+        const paid = bankLedger().slice(ledger)
+        expect(paid.map((c) => c.amount)).toEqual(['200000'])
+        expect(paid.some((c) => c.attemptRef === cashUp.id)).toBe(false)
+        for (const id of cashIds)
+          expect((await run('payments', 'show', id, '--json')).json()).toMatchObject({
+            settlementBatchId: cashUp.id,
+            settlementStatus: 'batched',
+          })
+        expect(cards).toHaveLength(2)
+        // a rerun never sends the cash-up either
+        expect(await settle(5)).toMatchObject({ nothingToDo: true, sent: [] })
+      })
     })
   })
 })
