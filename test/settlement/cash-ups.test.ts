@@ -330,6 +330,25 @@ describe.each(DIALECTS)('cash is banked, not transferred ($name)', ({ name, enab
       const human = await run('settlements', 'show', cu.id)
       expect(human.stdout).toContain('Deposit reference')
       expect(human.stdout).toContain('KES 5,150.50')
+      // dsh report: pending settlement (transfers) vs pending deposit (cash to bank)
+      const rep = (await run('report', '--branch', 'westlands', '--json')).json<{
+        settlement: {
+          pending: unknown[]
+          pendingDeposit: { currency: string; count: number; amountMinor: number }[]
+          awaitingDeposit: { depositReference: string; expectedMinor: number }[]
+        }
+      }>()
+      expect(rep.settlement.pending).toEqual([])
+      expect(rep.settlement.pendingDeposit).toMatchObject([
+        { currency: 'KES', count: 3, amountMinor: 515050 },
+      ])
+      expect(rep.settlement.awaitingDeposit).toMatchObject([
+        { depositReference: cu.reference, expectedMinor: 515050 },
+      ])
+      const text = (await run('report', '--branch', 'westlands')).stdout
+      expect(text).toContain('pending settlement: none')
+      expect(text).toContain('pending deposit (cash to bank): KES 5,150.50 in 3 payments')
+      expect(text).toContain(`awaiting deposit: KES 5,150.50 with reference ${cu.reference}`)
       // a cash-up is neither retried nor failed: nothing was sent
       expect((await run('settlements', 'retry', cu.id)).code).toBe(5)
       expect((await run('settlements', 'fail', cu.id, '--reason', 'x')).code).toBe(5)
