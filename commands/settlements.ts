@@ -149,7 +149,11 @@ export function settlementsCommand(ctx: CommandContext): Command {
       ctx.action(async (app, id: string) => {
         const { cancelSettlement } = await import('../src/settlement/lifecycle.js')
         const b = await cancelSettlement(app, id, { yes: app.globals.yes })
-        app.out.result(b, () => `settlement ${b.reference} cancelled; its payments are released`)
+        app.out.result(
+          b,
+          () =>
+            `${b.kind === 'cash_deposit' ? 'cash-up' : 'settlement'} ${b.reference} cancelled; its payments are released`,
+        )
       }),
     )
   s.command('export')

@@ -25,7 +25,9 @@ export function checkCash(
   for (const b of batches)
     if (b.kind === TRANSFER && b.gateway === CASH_GATEWAY && b.status === 'processing')
       v.push(
-        `batch ${b.id} (${b.reference}) is a cash transfer in processing: cash is banked by the branch, not paid from the collection account; stop the transfer at the bank (or do not upload its file), then \`dsh settlements cancel ${b.id}\``,
+        b.transfer_adapter === 'http'
+          ? `batch ${b.id} (${b.reference}) is a cash transfer sent to the bank API: cash is banked by the branch, not paid from the collection account; ask the bank to stop it, then \`dsh settlements fail ${b.id} --reason …\` once it has refused (or complete it if it was paid, and recover the money)`
+          : `batch ${b.id} (${b.reference}) is a cash transfer in processing: cash is banked by the branch, not paid from the collection account; stop the transfer at the bank (or do not upload its file), then \`dsh settlements cancel ${b.id}\``,
       )
   const inCashUp = new Map<string, string>()
   for (const i of items) {
