@@ -159,7 +159,8 @@ export function runWindow(a: AccountWithBranch, date: string, now: Date) {
  * `dsh settle`: per settlement account (so per currency) and gateway, batches the branch's
  * succeeded, unsettled payments up to the cut-off and the holding period, exactly once (the
  * database refuses a second live batch for the same period and a payment in two live batches),
- * then sends every pending transfer of those accounts.
+ * then sends every pending transfer of those accounts. Cash becomes a cash-up the branch banks:
+ * made in the same run, never sent.
  */
 export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcome> {
   if (!req.accountId && Boolean(req.branch) === Boolean(req.all))
@@ -243,61 +244,11 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
     carried.push(...r.carried)
   }
   // Succeeded payments in a currency no settlement account takes: reported, never an error.
-  if (!req.accountId) {
-    const byBranch = new Map<string, AccountWithBranch[]>()
-    for (const a of accounts) byBranch.set(a.branch_id, [...(byBranch.get(a.branch_id) ?? []), a])
-    for (const [branchId, list] of byBranch) {
-      const first = list[0] as AccountWithBranch
-      const w = runWindow(first, date ?? localDate(now, first.branch_timezone), now)
-      const totals = await eligibleTotals(store.db, {
-        branchId,
-        currency: first.currency,
-        upTo: w.upTo.toISOString(),
-        gateway: req.gateway,
-        notCurrencies: list.map((a) => a.currency),
-      })
-      for (const t of totals) {
-        // Cash owes no fee: the branch banks all of it (as its cash-up would expect).
-        const net = t.gateway === CASH_GATEWAY ? t.gross : t.gross - t.fees
-        carried.push({
-          branch: first.branch_code,
-          gateway: t.gateway,
-          currency: t.currency,
-          reason: 'no_settlement_account',
-          paymentCount: t.count,
-          grossMinor: t.gross,
-          gross: dec(t.gross, t.currency),
-          netMinor: net,
-          net: dec(net, t.currency),
-          minAmountMinor: null,
-          minAmount: null,
-        })
-      }
-    }
-  }
-  const sent: string[] = []
-  const failures: SendFailure[] = []
-  if (!dryRun && accounts.length > 0) {
-    // Transfers only: a cash-up is never sent, nor a cash transfer made before cash-ups.
-    const pending = (
-      await listBatches(store.db, {
-        status: 'pending',
-        kind: TRANSFER,
-        accountIds: accounts.map((a) => a.id),
-      })
-    ).filter((b) => b.gateway !== CASH_GATEWAY && (!req.gateway || b.gateway === req.gateway))
-    pending.reverse() // oldest first; this run's own in the order it made them (ids made in the
-    // same millisecond do not sort by creation)
-    const made = new Map(created.map((b, i) => [b.id, i]))
-    pending.sort((x, y) => (made.get(x.id) ?? -1) - (made.get(y.id) ?? -1))
-    // A few at a time: their database steps take turns, their files and bank calls overlap.
-    const results = await inTurns(pending, SEND_CONCURRENCY, (b) => sendBatch(ctx, b.id))
-    pending.forEach((b, i) => {
-      const r = results[i] as Awaited<ReturnType<typeof sendBatch>>
-      if (r.sent) sent.push(b.id)
-      else if (r.failure) failures.push({ batch: b.id, reference: b.reference, message: r.failure })
-    })
-  }
+  if (!req.accountId)
+    carried.push(...(await withoutAccount(store.db, accounts, { date, now, gateway: req.gateway })))
+  const { sent, failures } = dryRun
+    ? { sent: [], failures: [] }
+    : await sendTransfers(ctx, accounts, created, req.gateway)
   const code = new Map(accounts.map((a) => [a.branch_id, a.branch_code]))
   const views: BatchView[] = []
   for (const b of created) {
@@ -316,6 +267,83 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
     },
     failures,
   }
+}
+
+/**
+ * Per branch, its succeeded payments in a currency none of its settlement accounts takes: carried
+ * over as `no_settlement_account` (cash at its full amount: it owes no fee).
+ */
+async function withoutAccount(
+  db: Kysely<Database>,
+  accounts: readonly AccountWithBranch[],
+  o: { date: string | undefined; now: Date; gateway: string | undefined },
+): Promise<CarryView[]> {
+  const out: CarryView[] = []
+  const byBranch = new Map<string, AccountWithBranch[]>()
+  for (const a of accounts) byBranch.set(a.branch_id, [...(byBranch.get(a.branch_id) ?? []), a])
+  for (const [branchId, list] of byBranch) {
+    const first = list[0] as AccountWithBranch
+    const w = runWindow(first, o.date ?? localDate(o.now, first.branch_timezone), o.now)
+    const totals = await eligibleTotals(db, {
+      branchId,
+      currency: first.currency,
+      upTo: w.upTo.toISOString(),
+      gateway: o.gateway,
+      notCurrencies: list.map((a) => a.currency),
+    })
+    for (const t of totals) {
+      const net = t.gateway === CASH_GATEWAY ? t.gross : t.gross - t.fees
+      out.push({
+        branch: first.branch_code,
+        gateway: t.gateway,
+        currency: t.currency,
+        reason: 'no_settlement_account',
+        paymentCount: t.count,
+        grossMinor: t.gross,
+        gross: dec(t.gross, t.currency),
+        netMinor: net,
+        net: dec(net, t.currency),
+        minAmountMinor: null,
+        minAmount: null,
+      })
+    }
+  }
+  return out
+}
+
+/**
+ * Sends every pending transfer of the accounts (this run's and earlier ones'), a few at a time:
+ * transfers only — a cash-up is never sent, nor a cash transfer made before cash-ups.
+ */
+async function sendTransfers(
+  ctx: Ctx,
+  accounts: readonly AccountWithBranch[],
+  created: readonly BatchRow[],
+  gateway: string | undefined,
+): Promise<{ sent: string[]; failures: SendFailure[] }> {
+  const sent: string[] = []
+  const failures: SendFailure[] = []
+  if (accounts.length === 0) return { sent, failures }
+  const store = await ctx.store()
+  const pending = (
+    await listBatches(store.db, {
+      status: 'pending',
+      kind: TRANSFER,
+      accountIds: accounts.map((a) => a.id),
+    })
+  ).filter((b) => b.gateway !== CASH_GATEWAY && (!gateway || b.gateway === gateway))
+  pending.reverse() // oldest first; this run's own in the order it made them (ids made in the
+  // same millisecond do not sort by creation)
+  const made = new Map(created.map((b, i) => [b.id, i]))
+  pending.sort((x, y) => (made.get(x.id) ?? -1) - (made.get(y.id) ?? -1))
+  // A few at a time: their database steps take turns, their files and bank calls overlap.
+  const results = await inTurns(pending, SEND_CONCURRENCY, (b) => sendBatch(ctx, b.id))
+  pending.forEach((b, i) => {
+    const r = results[i] as Awaited<ReturnType<typeof sendBatch>>
+    if (r.sent) sent.push(b.id)
+    else if (r.failure) failures.push({ batch: b.id, reference: b.reference, message: r.failure })
+  })
+  return { sent, failures }
 }
 
 /** One gateway's totals as a run plans them: a transfer batch, or the cash-up. */
