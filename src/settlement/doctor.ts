@@ -78,7 +78,10 @@ export function checkSettlement(
       v.push(`${name}: conversion fees ${b.conversion_fees_minor} but members sum to ${conv}`)
     if (big(b.net_minor) !== big(b.gross_minor) - big(b.fees_minor))
       v.push(`${name}: net ${b.net_minor} is not gross − fees`)
-    if (b.bank_amount_minor !== null && big(b.bank_amount_minor) !== big(b.net_minor))
+    // A deposited cash-up whose deposit differed was accepted by a person (reconcile confirm):
+    // the banked amount stays recorded, it is no open question.
+    const accepted = b.kind === 'cash_deposit' && b.status === 'deposited'
+    if (!accepted && b.bank_amount_minor !== null && big(b.bank_amount_minor) !== big(b.net_minor))
       v.push(
         `${name}: the bank confirmed ${b.bank_amount_minor} but the net is ${b.net_minor}; it stays ${b.status}`,
       )

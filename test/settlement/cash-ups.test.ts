@@ -565,6 +565,40 @@ describe.each(DIALECTS)('cash is banked, not transferred ($name)', ({ name, enab
       expect((await run('doctor')).code).toBe(0)
     })
 
+    it('a person accepts the short deposit (reconcile confirm): the cash-up is deposited, its payments settled', async () => {
+      const cu = day.batches.find((b) => b.kind === 'cash_deposit') as Batch
+      const r = await run('reconcile', 'run', '--branch', 'westlands', '--grace', '3d', '--json')
+      const line = r.json<Run>().discrepancies.find((d) => d.category === 'deposit_short')
+        ?.statementLine?.id as string
+      const ok1 = await run(
+        'reconcile',
+        'confirm',
+        line,
+        cu.id,
+        '--reason',
+        'till counted 100 short',
+      )
+      expect(ok1.code, ok1.stderr).toBe(0)
+      expect((await run('settlements', 'show', cu.id, '--json')).json<Batch>().status).toBe(
+        'deposited',
+      )
+      for (const id of ['c1', 'c2', 'c3'])
+        expect((await run('payments', 'show', id, '--json')).json()).toMatchObject({
+          settlementStatus: 'settled',
+        })
+      const again = await run(
+        'reconcile',
+        'run',
+        '--branch',
+        'westlands',
+        '--grace',
+        '3d',
+        '--json',
+      )
+      expect(again.code, again.stderr).toBe(0)
+      expect((await run('doctor')).code).toBe(0)
+    })
+
     it('a processing cash transfer is a doctor finding (exit 8) until it is cancelled', async () => {
       await addPayments(s.db, [
         {
