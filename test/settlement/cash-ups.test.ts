@@ -1,9 +1,12 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { createApp } from '../../src/app.js'
+import { matchSettlementCallback } from '../../src/settlement/batches.js'
 import { isUniqueViolation } from '../../src/store/errors.js'
+import { requireBranch } from '../../src/tenants/branches.js'
 import { DIALECTS, useStoreEnv } from '../helpers/dialects.js'
-import { runInProcess } from '../helpers/run-cli.js'
+import { runInProcess, testRuntime } from '../helpers/run-cli.js'
 import {
   addPayments,
   fixedClock,
@@ -597,6 +600,31 @@ describe.each(DIALECTS)('cash is banked, not transferred ($name)', ({ name, enab
       )
       expect(again.code, again.stderr).toBe(0)
       expect((await run('doctor')).code).toBe(0)
+    })
+
+    it('a bank transfer confirmation naming a cash-up changes nothing (nothing was sent)', async () => {
+      const cu = (await run('settlements', 'list', '--branch', 'legacy', '--json'))
+        .json<Batch[]>()
+        .find((b) => b.kind === 'cash_deposit') as Batch
+      const app = createApp(testRuntime({ env: s.env, clock }).rt, {})
+      try {
+        const store = await app.store()
+        const branch = await requireBranch(store.db, 'legacy')
+        const m = await matchSettlementCallback(app, store.db, branch, {
+          id: 'trf_forged',
+          idempotencyKey: cu.id,
+          status: 'completed',
+          amount: String(cu.netMinor),
+          currency: 'KES',
+        })
+        expect(m).toMatchObject({ matched: true, status: 'ignored' })
+        expect(m.note).toContain('is a cash-up')
+      } finally {
+        await app.close()
+      }
+      expect((await run('settlements', 'show', cu.id, '--json')).json<Batch>().status).toBe(
+        'awaiting_deposit',
+      )
     })
 
     it('a processing cash transfer is a doctor finding (exit 8) until it is cancelled', async () => {
