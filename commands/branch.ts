@@ -6,6 +6,7 @@ import { formatLocal } from '../src/core/time.js'
 import type { SettlementAccountView } from '../src/settlement/accounts.js'
 import type { BranchView } from '../src/tenants/branches.js'
 import type { CommandContext } from './context.js'
+import { nameCheck, withFlags } from './field-input.js'
 
 interface SettingsOptions {
   name?: string
@@ -88,7 +89,7 @@ export function branchCommand(ctx: CommandContext): Command {
       ctx.action(async (app, code: string, opts: AddOptions) => {
         const filled = await app.prompter.fill({ ...opts }, [
           { key: 'tenant', flag: '--tenant', message: 'Tenant slug' },
-          { key: 'name', flag: '--name', message: 'Branch name' },
+          { key: 'name', flag: '--name', message: 'Branch name', validate: await nameCheck() },
           {
             key: 'currency',
             flag: '--currency',
@@ -97,13 +98,15 @@ export function branchCommand(ctx: CommandContext): Command {
           },
         ])
         const { addBranch } = await import('../src/tenants/branches.js')
-        const b = await addBranch(app, {
-          ...opts,
-          code,
-          tenant: filled['tenant'] ?? '',
-          name: filled['name'] ?? '',
-          currency: filled['currency'] ?? '',
-        })
+        const b = await withFlags(
+          addBranch(app, {
+            ...opts,
+            code,
+            tenant: filled['tenant'] ?? '',
+            name: filled['name'] ?? '',
+            currency: filled['currency'] ?? '',
+          }),
+        )
         app.out.result(
           b,
           () => `added branch ${b.code} (${b.name}, ${b.currency}, ${b.timezone}) to ${b.tenant}`,
@@ -177,7 +180,7 @@ export function branchCommand(ctx: CommandContext): Command {
     .action(
       ctx.action(async (app, code: string, opts: SettingsOptions) => {
         const { setBranch } = await import('../src/tenants/branches.js')
-        const b = await setBranch(app, code, opts)
+        const b = await withFlags(setBranch(app, code, opts))
         app.out.result(b, () => `updated branch ${b.code}\n${showBranch(app, b)}`)
       }),
     )
@@ -268,7 +271,7 @@ Examples:
           )
           return
         }
-        const r = await svc.setSettlementAccount(app, code, input)
+        const r = await withFlags(svc.setSettlementAccount(app, code, input))
         app.out.result(
           r.account,
           () =>

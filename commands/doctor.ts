@@ -4,7 +4,7 @@ import type { CommandContext } from './context.js'
 export function doctorCommand(ctx: CommandContext): Command {
   return new Command('doctor')
     .description(
-      'Check the store’s settlement invariants and its counters: exit 0 when they hold, 8 naming the first violation',
+      'Check the store’s settlement invariants, its counters and the outbox: exit 0 when they hold, 8 naming the first violation',
     )
     .option(
       '--repair-counters',
@@ -39,6 +39,7 @@ export function doctorCommand(ctx: CommandContext): Command {
             ? [
                 `settlement invariants hold: ${r.batches} batch(es), ${r.items} member row(s)`,
                 `counters match a full count: ${counters.keys} key(s)`,
+                `outbox holds only files of batches to be paid: ${r.outboxFiles} file(s)`,
               ]
             : [`${violations.length} violation(s):`, ...violations.map((x) => `  ${x}`)]
           if (repaired)

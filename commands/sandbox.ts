@@ -99,7 +99,7 @@ Stops on Ctrl-C or SIGTERM.`,
         )
         err('  magic phones (M-Pesa and KCB):')
         for (const [phone, m] of Object.entries(MAGIC_PHONES))
-          err(`    0${phone.slice(3)}  ${m.outcome.padEnd(18)} ${m.what}`)
+          err(`    0${phone.slice(3)}  ${m.outcome.padEnd(19)} ${m.what}`)
         err('  magic cards:')
         for (const [card, m] of Object.entries(MAGIC_CARDS)) err(`    ${card.padEnd(40)} ${m.what}`)
         err('  any other number or card succeeds; script more with POST /__control/script')

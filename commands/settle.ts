@@ -86,8 +86,17 @@ Examples:
                 ? `carried over: ${c.branch} ${c.gateway} ${c.currency}: ${c.paymentCount} payment(s), net ${formatMoney({ minor: BigInt(c.netMinor), currency: c.currency })} is below the minimum ${formatMoney({ minor: BigInt(c.minAmountMinor ?? 0n), currency: c.currency })}`
                 : `not settled: ${c.branch} ${c.gateway} ${c.currency}: ${c.paymentCount} payment(s) in a currency with no settlement account (set one with \`dsh branch settlement-account ${c.branch} --currency ${c.currency} …\`)`,
             )
+          if (report.voidedFiles.length > 0)
+            lines.push(
+              `moved to outbox/void/ (files of cancelled or failed batches): ${report.voidedFiles.join(', ')}`,
+            )
           if (report.sent.length > 0)
             lines.push(`sent ${report.sent.length} transfer(s): ${report.sent.join(', ')}`)
+          if (report.files.length > 0)
+            lines.push(
+              `wrote ${report.files.length} file(s) to upload to the bank:`,
+              ...report.files.map((f) => `  ${f}`),
+            )
           if (report.nothingToDo)
             lines.push('nothing to do: no new batch or cash-up and no transfer to send')
           return lines.join('\n')

@@ -1,7 +1,20 @@
 import { Command, Option } from 'commander'
+import { DEFAULT_LIST_LIMIT } from '../src/core/list.js'
 import { formatMoney } from '../src/core/money/format.js'
 import type { CommandContext } from './context.js'
 import { batchTable } from './settle.js'
+
+/** A cancel's or fail's lines: what happened, where the files went, what to do at the bank. */
+function stoppedLines(
+  b: { voidedFiles: string[]; warning: string | null },
+  headline: string,
+): string {
+  const lines = [headline]
+  if (b.voidedFiles.length > 0)
+    lines.push(`its files left the outbox for outbox/void/: ${b.voidedFiles.join(', ')}`)
+  if (b.warning) lines.push(b.warning)
+  return lines.join('\n')
+}
 
 export function settlementsCommand(ctx: CommandContext): Command {
   const s = new Command('settlements').description(
@@ -15,7 +28,7 @@ export function settlementsCommand(ctx: CommandContext): Command {
       'pending | processing | completed | failed | cancelled (transfers); awaiting_deposit | deposited | cancelled (cash-ups)',
     )
     .option('--since <date>', 'created at or after this ISO date/time')
-    .option('--limit <n>', 'at most n batches')
+    .option('--limit <n>', `at most n batches, newest first (default ${DEFAULT_LIST_LIMIT})`)
     .addHelpText(
       'after',
       '\nExamples:\n  dsh settlements list --branch westlands\n  dsh settlements list --status failed --json',
@@ -23,10 +36,19 @@ export function settlementsCommand(ctx: CommandContext): Command {
     .action(
       ctx.action(async (app, opts: Record<string, string | undefined>) => {
         const { listSettlements } = await import('../src/settlement/lifecycle.js')
-        const rows = await listSettlements(app, opts)
+        // Newest first, a page by default (like `payments list`): batches grow with every run.
+        // One row more than the page tells whether more match.
+        const limit = opts['limit'] === undefined ? DEFAULT_LIST_LIMIT : undefined
+        const rows = await listSettlements(
+          app,
+          limit === undefined ? opts : { ...opts, limit: String(limit + 1) },
+        )
+        const more = limit !== undefined && rows.length > limit
+        if (more) rows.length = limit
         app.out.result(rows, () =>
           rows.length === 0 ? 'no settlement batches match' : batchTable(app, rows),
         )
+        if (more) app.out.info('more batches match — use --limit N')
       }),
     )
   s.command('show')
@@ -119,7 +141,9 @@ export function settlementsCommand(ctx: CommandContext): Command {
         ])
         const { failSettlement } = await import('../src/settlement/lifecycle.js')
         const b = await failSettlement(app, id, { reason: filled['reason'] ?? '' })
-        app.out.result(b, () => `settlement ${b.reference} failed; its payments are released`)
+        app.out.result(b, () =>
+          stoppedLines(b, `settlement ${b.reference} failed; its payments are released`),
+        )
       }),
     )
   s.command('retry')
@@ -149,10 +173,11 @@ export function settlementsCommand(ctx: CommandContext): Command {
       ctx.action(async (app, id: string) => {
         const { cancelSettlement } = await import('../src/settlement/lifecycle.js')
         const b = await cancelSettlement(app, id, { yes: app.globals.yes })
-        app.out.result(
-          b,
-          () =>
+        app.out.result(b, () =>
+          stoppedLines(
+            b,
             `${b.kind === 'cash_deposit' ? 'cash-up' : 'settlement'} ${b.reference} cancelled; its payments are released`,
+          ),
         )
       }),
     )

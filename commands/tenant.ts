@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { formatLocal } from '../src/core/time.js'
 import type { CommandContext } from './context.js'
+import { nameCheck, withFlags } from './field-input.js'
 
 interface AddOptions {
   name?: string
@@ -29,15 +30,17 @@ export function tenantCommand(ctx: CommandContext): Command {
     .action(
       ctx.action(async (app, slug: string, opts: AddOptions) => {
         const filled = await app.prompter.fill({ ...opts }, [
-          { key: 'name', flag: '--name', message: 'Tenant name' },
+          { key: 'name', flag: '--name', message: 'Tenant name', validate: await nameCheck() },
         ])
         const { addTenant } = await import('../src/tenants/tenants.js')
-        const t = await addTenant(app, {
-          slug,
-          name: filled['name'] ?? '',
-          currency: opts.currency,
-          timezone: opts.timezone,
-        })
+        const t = await withFlags(
+          addTenant(app, {
+            slug,
+            name: filled['name'] ?? '',
+            currency: opts.currency,
+            timezone: opts.timezone,
+          }),
+        )
         app.out.result(t, () => `added tenant ${t.slug} (${t.name}, ${t.currency}, ${t.timezone})`)
       }),
     )
@@ -133,7 +136,7 @@ Examples:
           )
           return
         }
-        const r = await svc.setCollectionAccount(app, slug, opts)
+        const r = await withFlags(svc.setCollectionAccount(app, slug, opts))
         app.out.result(
           r.account,
           () =>

@@ -134,6 +134,20 @@ export function zonedToUtc(
   return new Date(guess)
 }
 
+/**
+ * An instant as the zone's wall clock with its offset, to the second:
+ * `2026-12-08T03:56:26+03:00` (what a bank file's creation time carries, so nobody reads a UTC
+ * time as local).
+ */
+export function isoWithOffset(zone: string, instant: Date): string {
+  const p = wallClock(zone, instant)
+  const offsetMin = Math.trunc(zoneOffsetMs(zone, instant) / 60_000)
+  const two = (n: number) => String(n).padStart(2, '0')
+  const sign = offsetMin < 0 ? '-' : '+'
+  const abs = Math.abs(offsetMin)
+  return `${formatDay(p)}T${two(p.hour)}:${two(p.minute)}:${two(p.second)}${sign}${two(Math.floor(abs / 60))}:${two(abs % 60)}`
+}
+
 /** The calendar day of `instant` in `zone`. */
 export function dayIn(zone: string, instant: Date): Day {
   const p = wallClock(zone, instant)

@@ -27,7 +27,43 @@ export function parseTimeZone(input: string): string {
   }
 }
 
-export function parseName(input: string, what: string): string {
+/**
+ * C0 and C1 control characters (tab, newline and escape included), the line and paragraph
+ * separators and the bidirectional overrides: none belongs in a name, a narrative or an account
+ * field, and each can break a bank file (invalid XML) or disguise what a person reads.
+ */
+const CONTROL = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u
+
+/** The first control character of `value` as `U+0001 at character 4`, or undefined. */
+export function controlCharIn(value: string): string | undefined {
+  const m = CONTROL.exec(value)
+  if (!m) return undefined
+  const code = (m[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')
+  return `U+${code} at character ${Array.from(value.slice(0, m.index)).length + 1}`
+}
+
+/**
+ * Refuses a value with a control character (exit 3), naming the request field (`accountName`),
+ * which the CLI shows as its flag (`--account-name`).
+ */
+export function refuseControl(value: string, field: string): void {
+  const at = controlCharIn(value)
+  if (at !== undefined)
+    throw fieldError(
+      'validation',
+      'control_character',
+      [field],
+      `${field} contains a control character (${at})`,
+      'type the value again without control characters (tab, newline, escape sequences)',
+    )
+}
+
+/**
+ * A name (tenant, branch, account, bank): trimmed, 1 to 200 characters, no control character.
+ * `field` is the request field that carried it (default `name`).
+ */
+export function parseName(input: string, what: string, field = 'name'): string {
+  refuseControl(input, field)
   const name = input.trim()
   if (name.length === 0 || name.length > 200) {
     throw validationError('invalid_name', `${what} must be 1 to 200 characters`)

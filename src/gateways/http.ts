@@ -4,6 +4,8 @@ import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici'
  * What went wrong on the wire, and so what it means for the money:
  * - connect_refused / dns / connect_timeout / tls: the request never left this machine;
  * - reset: the connection dropped before any answer (the request may have been read);
+ * - reset_after_headers: the answer's status and headers came, then the connection dropped
+ *   before its body (the request was read, and may have run);
  * - read_timeout: the request was sent and no answer came in time;
  * - other: anything else undici reports.
  */
@@ -13,6 +15,7 @@ export type TransportCode =
   | 'connect_timeout'
   | 'tls'
   | 'reset'
+  | 'reset_after_headers'
   | 'read_timeout'
   | 'other'
 
@@ -103,6 +106,24 @@ export function toTransportError(err: unknown): TransportError {
   return new TransportError(kind, `${code ?? 'transport error'}: ${message}`, err)
 }
 
+/**
+ * The body of an answer whose headers came. A connection that drops now is no longer "before any
+ * answer": the gateway read the request (a timeout between chunks stays a read timeout).
+ */
+async function readBody(body: { text(): Promise<string> }, status: number): Promise<string> {
+  try {
+    return await body.text()
+  } catch (err) {
+    const t = toTransportError(err)
+    if (t.code !== 'reset') throw t
+    throw new TransportError(
+      'reset_after_headers',
+      `HTTP ${status} headers, then ${t.message}`,
+      err,
+    )
+  }
+}
+
 export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   const readTimeoutMs = options.readTimeoutMs ?? 30_000
   const agentOptions = {
@@ -133,7 +154,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
             ? {}
             : { headersTimeout: req.readTimeoutMs, bodyTimeout: req.readTimeoutMs }),
         })
-        const text = await res.body.text()
+        const text = await readBody(res.body, res.statusCode)
         const headers: Record<string, string> = {}
         for (const [k, v] of Object.entries(res.headers)) {
           if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v

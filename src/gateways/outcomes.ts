@@ -121,7 +121,7 @@ export const serverFaults = (what: string): CodeTable =>
 /**
  * Transport failures. Before the request leaves, nothing can be charged (not_attempted); after it
  * was sent and no answer came, it may have been (unknown). A reset with no answer sits between
- * the two, so each gateway decides (see transportTable).
+ * the two, so each gateway decides; a reset after the answer's headers is always unknown.
  */
 export function transportTable(reset: 'not_attempted' | 'unknown', why: string): CodeTable {
   return {
@@ -160,6 +160,13 @@ export function transportTable(reset: 'not_attempted' | 'unknown', why: string):
       kind: reset,
       gatewayFault: true,
       message: `the connection dropped before any answer: ${why}`,
+    },
+    // The gateway had started to answer: it read the request, so never "not attempted".
+    'transport.reset_after_headers': {
+      status: 'failed',
+      kind: 'unknown',
+      gatewayFault: true,
+      message: `the connection dropped after the answer's headers, before its body: ${why}`,
     },
     'transport.other': {
       status: 'failed',

@@ -103,25 +103,6 @@ function pushFailure(outcome: Outcome): http.SimReply | undefined {
   }
 }
 
-/** What an API gateway in front answers when the backend is slow: no Daraja envelope. */
-export const GATEWAY_TIMEOUT_PAGE =
-  "<html><body><h1>504 Gateway Time-out</h1>The server didn't respond in time.</body></html>"
-
-/**
- * The answer to a push that was processed (the prompt is on its way, the callback will come):
- * `accepted`, unless the outcome loses it on the way back (a reset, or a 504 from the API
- * gateway in front of M-Pesa) or slows it down.
- */
-export function pushAnswer(
-  state: SimState,
-  outcome: Outcome,
-  accepted: http.SimReply,
-): http.SimReply {
-  if (outcome === 'reset_after_charge') return http.RESET
-  if (outcome === 'http_504_charged') return http.text(504, GATEWAY_TIMEOUT_PAGE)
-  return state.answer(outcome, accepted)
-}
-
 const darajaStore = (state: SimState) =>
   state.store<DarajaStore>('daraja', () => ({
     tokens: new Map(),
@@ -319,7 +300,8 @@ export function createDarajaSim(state: SimState): DarajaSim {
       ResponseDescription: 'Success. Request accepted for processing',
       CustomerMessage: 'Success. Request accepted for processing',
     })
-    return pushAnswer(state, outcome, accepted)
+    // Accepted, unless the outcome loses the answer on the way back or slows it (SimState.answer).
+    return state.answer(outcome, accepted)
   }
 
   function stkQuery(req: http.SimRequest): http.SimReply {

@@ -13,17 +13,36 @@ export interface SimRequest {
   params: string[]
 }
 
+/** A complete answer: a JSON document, or a text body (a proxy's HTML page, an empty 5xx). */
+export interface JsonReply {
+  kind: 'json'
+  status: number
+  body: unknown
+  headers?: Record<string, string>
+}
+export interface TextReply {
+  kind: 'text'
+  status: number
+  body: string
+  contentType: string
+}
+
 export type SimReply =
-  | { kind: 'json'; status: number; body: unknown; headers?: Record<string, string> }
-  | { kind: 'text'; status: number; body: string; contentType: string }
+  | JsonReply
+  | TextReply
   /** Destroy the socket before any answer. */
   | { kind: 'reset' }
+  /**
+   * The request was processed and `reply` is its answer, but the client never reads it: the wire
+   * shows a reset, the answer's headers then a reset (`cut`), or a proxy's own page.
+   */
+  | { kind: 'lost'; reply: JsonReply; wire: 'reset' | 'cut' | TextReply }
   /** Send `reply`, but only after `ms`. */
   | { kind: 'withhold'; ms: number; reply: SimReply }
 
-export const json = (status: number, body: unknown, headers?: Record<string, string>): SimReply =>
+export const json = (status: number, body: unknown, headers?: Record<string, string>): JsonReply =>
   headers ? { kind: 'json', status, body, headers } : { kind: 'json', status, body }
-export const text = (status: number, body: string, contentType = 'text/html'): SimReply => ({
+export const text = (status: number, body: string, contentType = 'text/html'): TextReply => ({
   kind: 'text',
   status,
   body,
@@ -42,7 +61,7 @@ export const bodyFingerprint = (body: Record<string, unknown>) =>
  * Answers a request made under an idempotency key (`slot`): a request already seen with the same
  * fingerprint gets its first answer again (through `replay`), with another one `conflict()`; a
  * new one `run()`s and its answer is kept. A reset never reached the point of saving a result;
- * a withheld answer is already decided.
+ * a withheld or lost answer is already decided.
  */
 export function idempotent(
   memory: IdempotencyMemory,
@@ -56,7 +75,9 @@ export function idempotent(
   if (seen) return seen.fingerprint === fingerprint ? replay(seen.reply) : conflict()
   const reply = run()
   const final = reply.kind === 'withhold' ? reply.reply : reply
-  if (final.kind !== 'reset') memory.set(slot, { fingerprint, reply: final })
+  // A lost answer was decided (only its delivery failed): a replay gets it whole.
+  if (final.kind === 'lost') memory.set(slot, { fingerprint, reply: final.reply })
+  else if (final.kind !== 'reset') memory.set(slot, { fingerprint, reply: final })
   return reply
 }
 

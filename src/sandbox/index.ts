@@ -4,7 +4,15 @@ import { validationError } from '../core/errors.js'
 import { bankRoutes } from './bank.js'
 import { checkRule, controlRoutes } from './control.js'
 import { createDarajaSim } from './daraja.js'
-import { isLoopbackHost, json, type Route, type SimReply, type SimRequest } from './http-kit.js'
+import {
+  isLoopbackHost,
+  type JsonReply,
+  json,
+  type Route,
+  type SimReply,
+  type SimRequest,
+  type TextReply,
+} from './http-kit.js'
 import { kcbRoutes } from './kcb.js'
 import { squareRoutes } from './square.js'
 import { SimState } from './state.js'
@@ -160,26 +168,32 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     )
   }
 
-  function send(
-    res: ServerResponse,
-    reply: Exclude<SimReply, { kind: 'reset' | 'withhold' }>,
-  ): number {
-    if (reply.kind === 'json') {
-      const body = JSON.stringify(reply.body)
-      res.writeHead(reply.status, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-        ...reply.headers,
-      })
-      res.end(body)
-    } else {
-      res.writeHead(reply.status, {
-        'content-type': reply.contentType,
-        'content-length': Buffer.byteLength(reply.body),
-      })
-      res.end(reply.body)
-    }
+  /** The status line, headers and body of a plain reply. */
+  function wire(reply: JsonReply | TextReply) {
+    const body = reply.kind === 'json' ? JSON.stringify(reply.body) : reply.body
+    const headers: Record<string, string | number> =
+      reply.kind === 'json'
+        ? { 'content-type': 'application/json', ...reply.headers }
+        : { 'content-type': reply.contentType }
+    return { body, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }
+  }
+
+  function send(res: ServerResponse, reply: JsonReply | TextReply): number {
+    const { body, headers } = wire(reply)
+    res.writeHead(reply.status, headers)
+    res.end(body)
     return reply.status
+  }
+
+  /**
+   * The headers (announcing the whole body) and half the body, then the socket is destroyed: the
+   * client has a status and no answer it can read.
+   */
+  function cut(res: ServerResponse, reply: JsonReply | TextReply): void {
+    const { body, headers } = wire(reply)
+    res.writeHead(reply.status, headers)
+    res.flushHeaders()
+    res.write(body.slice(0, Math.floor(body.length / 2)), () => res.socket?.destroy())
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -224,9 +238,20 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       req.socket.destroy()
       return
     }
+    if (reply.kind === 'lost') {
+      const { wire: shown, reply: answer } = reply
+      if (shown === 'reset') {
+        record(req, path, 'reset', started)
+        req.socket.destroy()
+      } else if (shown === 'cut') {
+        record(req, path, 'reset_after_headers', started)
+        cut(res, answer)
+      } else record(req, path, send(res, shown), started)
+      return
+    }
     if (reply.kind === 'withhold') {
       const inner = reply.reply
-      if (inner.kind === 'reset' || inner.kind === 'withhold') return
+      if (inner.kind === 'reset' || inner.kind === 'withhold' || inner.kind === 'lost') return
       record(req, path, 'withheld', started)
       const timer = setTimeout(() => {
         withheld.delete(res)

@@ -22,7 +22,7 @@
  *   receiptNumber, amount, phone}` (same vocabulary), unsigned like Daraja's.
  */
 
-import { mpesaReceipt, pushAnswer } from './daraja.js'
+import { mpesaReceipt } from './daraja.js'
 import * as http from './http-kit.js'
 import { magicPhoneOutcome, REFUSED_CREDENTIAL } from './magic.js'
 import type { SimState } from './state.js'
@@ -172,7 +172,7 @@ export function kcbRoutes(state: SimState): http.Route[] {
       message: 'STK push sent',
       data: { requestReferenceId: t.requestReferenceId, id: t.id, status: 'PENDING' },
     })
-    return pushAnswer(state, outcome, accepted)
+    return state.answer(outcome, accepted)
   }
 
   function status(req: http.SimRequest): http.SimReply {

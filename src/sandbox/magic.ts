@@ -53,6 +53,22 @@ export const MAGIC_PHONES: Readonly<Record<string, { outcome: Outcome; what: str
     outcome: 'http_504_charged',
     what: 'HTTP 504 from the API gateway in front, yet the push still reaches the phone: the customer pays and the callback comes; dsh: unknown, no failover, resolved by the callback',
   },
+  '254700000500': {
+    outcome: 'http_500_charged',
+    what: 'HTTP 500 with an empty body (no gateway error body), yet the push still reaches the phone: the customer pays and the callback comes; dsh: unknown, no failover, resolved by the callback',
+  },
+  '254700000502': {
+    outcome: 'http_502_charged',
+    what: 'a bare HTTP 502 (empty body) from a proxy in front, yet the push still reaches the phone: the customer pays and the callback comes; dsh: unknown, no failover, resolved by the callback',
+  },
+  '254700000503': {
+    outcome: 'http_503_charged',
+    what: "HTTP 503 with a proxy's HTML page (no gateway error body), yet the push still reaches the phone: the customer pays and the callback comes; dsh: unknown, no failover, resolved by the callback",
+  },
+  '254700009506': {
+    outcome: 'reset_after_headers',
+    what: "the push is processed and the 200's headers are sent, then the connection is reset mid-body: the customer pays and the callback comes; dsh: unknown, no failover, resolved by the callback",
+  },
 }
 
 /**
@@ -66,7 +82,16 @@ export const PUSH_FAILURES = {
     phones: ['254700009500', '254700009503', '254700000026'],
   },
   unknown: {
-    phones: ['254700009408', '254700009504', '254700009505', '254700000504'],
+    phones: [
+      '254700009408',
+      '254700009504',
+      '254700009505',
+      '254700009506',
+      '254700000500',
+      '254700000502',
+      '254700000503',
+      '254700000504',
+    ],
     what: 'the push may have reached the phone: no failover, no second push to that phone for that amount; the callback, a query or needs_review resolves it',
   },
 } as const

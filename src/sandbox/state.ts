@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import type { SimReply } from './http-kit.js'
+import { type JsonReply, type SimReply, type TextReply, text } from './http-kit.js'
 import type {
   Charge,
   Delivery,
@@ -11,6 +11,14 @@ import type {
   WebhookGateway,
   WebhookRegistration,
 } from './types.js'
+
+/** What an API gateway in front answers when the backend is slow: no gateway envelope. */
+export const GATEWAY_TIMEOUT_PAGE =
+  "<html><body><h1>504 Gateway Time-out</h1>The server didn't respond in time.</body></html>"
+
+/** What a proxy in front answers when the backend failed mid-call: HTML, never the gateway's body. */
+export const SERVICE_UNAVAILABLE_PAGE =
+  '<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center><hr><center>nginx</center></body></html>'
 
 export interface SimTimings {
   callbackDelayMs: number
@@ -60,11 +68,31 @@ export class SimState {
     return s
   }
 
-  /** `reply`, held back for the slow-answer delay when the outcome is `slow_success`. */
-  answer(outcome: Outcome, reply: SimReply): SimReply {
-    return outcome === 'slow_success'
-      ? { kind: 'withhold', ms: this.timings.slowAnswerMs, reply }
-      : reply
+  /**
+   * The answer to a request that was processed (money moved, the callback will come): `reply`,
+   * held back for the slow-answer delay (`slow_success`), or lost on the way back like behind a
+   * failing proxy: a reset before or after its headers, a bare 5xx, an HTML error page.
+   */
+  answer(outcome: Outcome, reply: JsonReply): SimReply {
+    const lost = (wire: 'reset' | 'cut' | TextReply): SimReply => ({ kind: 'lost', reply, wire })
+    switch (outcome) {
+      case 'slow_success':
+        return { kind: 'withhold', ms: this.timings.slowAnswerMs, reply }
+      case 'reset_after_charge':
+        return lost('reset')
+      case 'reset_after_headers':
+        return lost('cut')
+      case 'http_504_charged':
+        return lost(text(504, GATEWAY_TIMEOUT_PAGE))
+      case 'http_500_charged':
+        return lost(text(500, '', 'text/plain'))
+      case 'http_502_charged':
+        return lost(text(502, '', 'text/plain'))
+      case 'http_503_charged':
+        return lost(text(503, SERVICE_UNAVAILABLE_PAGE))
+      default:
+        return reply
+    }
   }
 
   script(gateway: SandboxGateway, outcome: Outcome, count: number): void {

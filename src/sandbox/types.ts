@@ -24,9 +24,26 @@ export const OUTCOMES = [
   'slow_success',
   'reset_after_charge',
   'http_504_charged',
+  'http_500_charged',
+  'http_502_charged',
+  'http_503_charged',
+  'reset_after_headers',
 ] as const
 export type Outcome = (typeof OUTCOMES)[number]
 
+/**
+ * The request is processed (money moves, the callback comes) but its answer is lost on the way
+ * back, as behind a failing proxy: a reset before or after the answer's headers, a bare 5xx, an
+ * HTML error page (SimState.answer).
+ */
+const ANSWER_LOST: readonly Outcome[] = [
+  'reset_after_charge',
+  'reset_after_headers',
+  'http_500_charged',
+  'http_502_charged',
+  'http_503_charged',
+  'http_504_charged',
+]
 const TRANSPORT: readonly Outcome[] = [
   'success',
   'lost_callback',
@@ -36,6 +53,7 @@ const TRANSPORT: readonly Outcome[] = [
   'http_503',
   'connection_reset',
   'slow_success',
+  ...ANSWER_LOST,
 ]
 const MPESA: readonly Outcome[] = [
   ...TRANSPORT,
@@ -46,10 +64,6 @@ const MPESA: readonly Outcome[] = [
   'rule_limited',
   'subscriber_lock',
   'spike_arrest',
-  // The push is processed (the customer is prompted and pays, the callback comes) but the answer
-  // is lost: a reset instead of the reply, or a 504 from the API gateway in front.
-  'reset_after_charge',
-  'http_504_charged',
 ]
 
 /** Which outcomes make sense for which gateway ('declined' is a card or bank refusal). */
@@ -116,7 +130,7 @@ export interface Delivery {
 export interface RequestRecord {
   method: string
   path: string
-  status: number | 'reset' | 'withheld'
+  status: number | 'reset' | 'reset_after_headers' | 'withheld'
   at: string
 }
 

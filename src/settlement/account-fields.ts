@@ -1,6 +1,7 @@
 import { fieldError, usageError } from '../core/errors.js'
 import type { Schedule } from '../core/schedule.js'
-import { parseName } from '../core/validate.js'
+import { compactIban, ibanChecks, looksLikeIban } from '../core/settlement/iban.js'
+import { parseName, refuseControl } from '../core/validate.js'
 
 /**
  * What a branch's settlement account and a tenant's collection account have in common: a bank
@@ -40,7 +41,9 @@ export const BANK_ACCOUNT_KEYS = [
 ] as const satisfies readonly (keyof BankAccountInput)[]
 
 const ACCOUNT_NUMBER = /^[A-Za-z0-9 -]{4,34}$/
-const SWIFT = /^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$/
+// ISO 9362 as the pain.001 schema's BICIdentifier has it (the location code's second character
+// is never O; its first is never 0 or 1).
+const SWIFT = /^[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?$/
 const BANK_CODE = /^[A-Za-z0-9-]{1,20}$/
 
 const flagOf = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
@@ -64,7 +67,8 @@ export function bankAccountOf(
         `a new ${what} needs --account-name, --account-number and --bank-name`,
       )
   }
-  const accountNumber = (input.accountNumber ?? existing?.account_number ?? '').trim()
+  for (const k of BANK_ACCOUNT_KEYS) if (input[k] !== undefined) refuseControl(input[k], k)
+  const accountNumber = ibanForm((input.accountNumber ?? existing?.account_number ?? '').trim())
   if (!ACCOUNT_NUMBER.test(accountNumber))
     throw fieldError(
       'validation',
@@ -92,12 +96,34 @@ export function bankAccountOf(
       `bankCode "${bankCode}" must be letters, digits or dashes`,
     )
   return {
-    account_name: parseName(input.accountName ?? existing?.account_name ?? '', 'account name'),
+    account_name: parseName(
+      input.accountName ?? existing?.account_name ?? '',
+      'account name',
+      'accountName',
+    ),
     account_number: accountNumber,
-    bank_name: parseName(input.bankName ?? existing?.bank_name ?? '', 'bank name'),
+    bank_name: parseName(input.bankName ?? existing?.bank_name ?? '', 'bank name', 'bankName'),
     bank_code: bankCode,
     swift,
   }
+}
+
+/**
+ * An account number that looks like an IBAN (two letters, two digits, 11 to 30 letters or
+ * digits; spaces ignored) must pass the ISO 13616 check; it is kept in its electronic form
+ * (upper case, no spaces), as the pain.001 `<IBAN>` carries it. Any other number is kept as given.
+ */
+function ibanForm(accountNumber: string): string {
+  if (!looksLikeIban(accountNumber)) return accountNumber
+  if (!ibanChecks(accountNumber))
+    throw fieldError(
+      'validation',
+      'invalid_iban',
+      ['accountNumber'],
+      `accountNumber "${accountNumber}" looks like an IBAN but its check digits are wrong (ISO 13616 mod 97)`,
+      'check the number against the bank’s statement; an account number that is not an IBAN must not start with two letters and two digits',
+    )
+  return compactIban(accountNumber)
 }
 
 export const bankAccountView = (r: BankAccountRow): BankAccountView => ({

@@ -485,6 +485,7 @@ export function accountsWithBranch(
       'b.currency as branch_currency',
       'b.tenant_id as tenant_id',
       't.slug as tenant_slug',
+      't.timezone as tenant_timezone',
     ])
   if (f.branchId) q = q.where('a.branch_id', '=', f.branchId)
   if (f.autoOnly) q = q.where('a.auto', '=', 1)

@@ -1,6 +1,7 @@
 import type { Ctx } from '../context.js'
 import { allItems, batchesForCheck, paymentsInSettlement } from './batches-store.js'
 import { checkCash } from './doctor-cash.js'
+import { checkOutbox } from './outbox.js'
 
 export interface DoctorReport {
   ok: boolean
@@ -18,15 +19,22 @@ const PAID = new Set(['completed', 'deposited'])
  * `dsh doctor`: the settlement invariants, checked over the whole store. Each violation names
  * the batch or payment; the first one is the command's error.
  */
-export async function doctor(ctx: Ctx): Promise<DoctorReport> {
+export async function doctor(
+  ctx: Ctx,
+): Promise<
+  DoctorReport & { /** Entries in $DSH_HOME/outbox (void/ aside). */ outboxFiles: number }
+> {
   const store = await ctx.store()
   const batches = await batchesForCheck(store.db)
   const items = await allItems(store.db)
   const payments = await paymentsInSettlement(store.db)
-  const r = checkSettlement(batches, items, payments)
+  const report = checkSettlement(batches, items, payments)
   // The cash checks are their own (cash is banked, never transferred).
-  const cash = checkCash(batches, items, payments)
-  return { ...r, ok: r.ok && cash.length === 0, violations: [...r.violations, ...cash] }
+  report.violations.push(...checkCash(batches, items, payments))
+  // The outbox holds only what is to be paid (outbox.ts).
+  const outbox = await checkOutbox(ctx)
+  report.violations.push(...outbox.findings)
+  return { ...report, ok: report.violations.length === 0, outboxFiles: outbox.files }
 }
 
 type B = Awaited<ReturnType<typeof batchesForCheck>>[number]

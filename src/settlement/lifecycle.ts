@@ -26,6 +26,7 @@ import {
   updateBatch,
 } from './batches-store.js'
 import { isCashUp, isLegacyCashTransfer } from './cash-ups.js'
+import { outboxDir, voidBatchFiles } from './outbox.js'
 import {
   auditBatch,
   type BatchOwner,
@@ -256,16 +257,44 @@ export async function completeLocked(
   })
 }
 
+/** A cancelled or failed batch, with where its files went and what to do at the bank. */
+export interface StoppedView extends BatchView {
+  /** The batch's files, now in outbox/void/ ([] when it had none in the outbox). */
+  voidedFiles: string[]
+  /** For a batch whose transfer a person may already have sent (file or manual): cancel it there. */
+  warning: string | null
+}
+
+/**
+ * After a cancel or fail is committed: the batch's files leave the outbox (a crash before this
+ * leaves them for `dsh settle` to move and `dsh doctor` to report), and a transfer that reached
+ * `processing` through a person gets the warning that the bank may hold it already.
+ */
+async function afterStop(ctx: Ctx, view: BatchView): Promise<StoppedView> {
+  const store = await ctx.store()
+  const row = (await findBatch(store.db, view.id)) as BatchRow
+  const voidedFiles = await voidBatchFiles(ctx.home, row)
+  const reached = row.sent_at !== null && row.transfer_adapter !== 'http'
+  return {
+    ...view,
+    voidedFiles,
+    warning: reached
+      ? `if ${row.reference} was already uploaded to the bank, cancel it there too`
+      : null,
+  }
+}
+
 /** Fails a batch: its payments go back to the next run. */
 export async function failSettlement(
   ctx: Ctx,
   id: string,
   req: { reason: string },
-): Promise<BatchView> {
+): Promise<StoppedView> {
   const reason = req.reason?.trim() ?? ''
   if (!reason || reason.length > 500)
     throw validationError('invalid_reason', 'reason must be 1 to 500 characters')
-  return changeBatch(ctx, id, 'failed', (trx, b, a) => {
+  await outboxDir(ctx.home) // a symlinked outbox is refused before anything changes
+  const view = await changeBatch(ctx, id, 'failed', (trx, b, a) => {
     if (isCashUp(b))
       throw conflict(
         'cash_up_cannot_fail',
@@ -274,6 +303,7 @@ export async function failSettlement(
       )
     return failLocked(ctx, trx, b, a, reason)
   })
+  return afterStop(ctx, view)
 }
 
 /** Cancels a batch not yet paid: pending, or processing when a person sends it (file, manual). */
@@ -281,9 +311,10 @@ export async function cancelSettlement(
   ctx: Ctx,
   id: string,
   req: { yes?: boolean | undefined },
-): Promise<BatchView> {
+): Promise<StoppedView> {
   const b0 = await requireBatch(ctx, id)
   refuseTerminal(b0, 'cancelled')
+  await outboxDir(ctx.home) // a symlinked outbox is refused before anything changes
   if (b0.status === 'processing' && b0.transfer_adapter === 'http')
     throw conflict(
       'settlement_sent',
@@ -294,7 +325,7 @@ export async function cancelSettlement(
     `Cancel ${isCashUp(b0) ? 'cash-up' : 'settlement'} ${b0.reference} (${b0.currency} ${toDecimalString({ minor: BigInt(b0.net_minor), currency: b0.currency })}) and release its ${b0.payment_count} payment(s)`,
     req.yes === true,
   )
-  return changeBatch(ctx, b0.id, 'cancelled', async (trx, b, a) => {
+  const view = await changeBatch(ctx, b0.id, 'cancelled', async (trx, b, a) => {
     if (b.status === 'processing' && b.transfer_adapter === 'http')
       throw conflict(
         'settlement_sent',
@@ -311,6 +342,7 @@ export async function cancelSettlement(
     await releaseItems(trx, b.id, at)
     await auditBatch(ctx, trx, 'settlement.cancel', a, b, { from: b.status })
   })
+  return afterStop(ctx, view)
 }
 
 /**

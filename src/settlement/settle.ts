@@ -32,6 +32,7 @@ import {
 } from './batches-store.js'
 import { cashUpRow, retireLegacyCash } from './cash-ups.js'
 import { findCollectionAccount } from './collection-accounts-store.js'
+import { voidLeftovers } from './outbox.js'
 import { auditBatch, pendingBatch, sendBatch } from './transfer.js'
 import {
   type BatchView,
@@ -77,6 +78,10 @@ export interface SettleReport {
   nothingToDo: boolean
   batches: BatchView[]
   sent: string[]
+  /** The bank files this run wrote into the outbox. */
+  files: string[]
+  /** Files of cancelled or failed batches that were still in the outbox, now in outbox/void/. */
+  voidedFiles: string[]
   carriedOver: CarryView[]
 }
 
@@ -194,6 +199,9 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
     if (req.accountId) accounts = accounts.filter((a) => a.id === req.accountId)
   }
   const dryRun = req.dryRun === true
+  // Before anything is written: the outbox is checked (a symlink is refused) and files of
+  // cancelled or failed batches that a crash left there move to outbox/void/.
+  const voidedFiles = dryRun ? [] : await voidLeftovers(ctx)
   const created: BatchRow[] = []
   const carried: CarryView[] = []
   const dates = new Set<string>()
@@ -246,8 +254,8 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
   // Succeeded payments in a currency no settlement account takes: reported, never an error.
   if (!req.accountId)
     carried.push(...(await withoutAccount(store.db, accounts, { date, now, gateway: req.gateway })))
-  const { sent, failures } = dryRun
-    ? { sent: [], failures: [] }
+  const { sent, files, failures } = dryRun
+    ? { sent: [], files: [], failures: [] }
     : await sendTransfers(ctx, accounts, created, req.gateway)
   const code = new Map(accounts.map((a) => [a.branch_id, a.branch_code]))
   const views: BatchView[] = []
@@ -263,6 +271,8 @@ export async function settle(ctx: Ctx, req: SettleRequest): Promise<SettleOutcom
       nothingToDo: created.length === 0 && sent.length === 0,
       batches: views,
       sent,
+      files,
+      voidedFiles,
       carriedOver: carried,
     },
     failures,
@@ -312,18 +322,20 @@ async function withoutAccount(
 }
 
 /**
- * Sends every pending transfer of the accounts (this run's and earlier ones'), a few at a time:
- * transfers only — a cash-up is never sent, nor a cash transfer made before cash-ups.
+ * Sends every pending transfer of the accounts (this run's and earlier ones'), a few at a time,
+ * and names the bank files written: transfers only — a cash-up is never sent, nor a cash
+ * transfer made before cash-ups.
  */
 async function sendTransfers(
   ctx: Ctx,
   accounts: readonly AccountWithBranch[],
   created: readonly BatchRow[],
   gateway: string | undefined,
-): Promise<{ sent: string[]; failures: SendFailure[] }> {
+): Promise<{ sent: string[]; files: string[]; failures: SendFailure[] }> {
   const sent: string[] = []
+  const files: string[] = []
   const failures: SendFailure[] = []
-  if (accounts.length === 0) return { sent, failures }
+  if (accounts.length === 0) return { sent, files, failures }
   const store = await ctx.store()
   const pending = (
     await listBatches(store.db, {
@@ -340,10 +352,12 @@ async function sendTransfers(
   const results = await inTurns(pending, SEND_CONCURRENCY, (b) => sendBatch(ctx, b.id))
   pending.forEach((b, i) => {
     const r = results[i] as Awaited<ReturnType<typeof sendBatch>>
-    if (r.sent) sent.push(b.id)
-    else if (r.failure) failures.push({ batch: b.id, reference: b.reference, message: r.failure })
+    if (r.sent) {
+      sent.push(b.id)
+      files.push(...(r.files ?? []))
+    } else if (r.failure) failures.push({ batch: b.id, reference: b.reference, message: r.failure })
   })
-  return { sent, failures }
+  return { sent, files, failures }
 }
 
 /** One gateway's totals as a run plans them: a transfer batch, or the cash-up. */

@@ -1,6 +1,4 @@
-import { chmod, mkdir, open, rename } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
 import type { Kysely } from 'kysely'
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
@@ -25,12 +23,15 @@ import {
   updateBatch,
 } from './batches-store.js'
 import { findCollectionAccount } from './collection-accounts-store.js'
+import { writeOutbox } from './outbox.js'
 import { CASH_GATEWAY, referenceOf, TRANSFER } from './view.js'
 
 export interface SendResult {
   sent: boolean
   /** Why it was not sent (it stays pending, or failed when the bank refused it for good). */
   failure?: string
+  /** The bank files this send wrote into the outbox (file transfers). */
+  files?: string[]
 }
 
 const clients = new WeakMap<Ctx, HttpClient>()
@@ -204,6 +205,7 @@ async function sendClaimed(ctx: Ctx, b: BatchRow): Promise<SendResult> {
       reference: b.reference,
       valueDate: localDate(new Date(b.created_at), a.branch_timezone),
       createdAt: b.created_at,
+      timeZone: a.tenant_timezone,
       amountMinor: BigInt(b.net_minor),
       currency: b.currency,
       debtor: {
@@ -226,7 +228,7 @@ async function sendClaimed(ctx: Ctx, b: BatchRow): Promise<SendResult> {
       csv: transferCsv(instruction),
       xml: transferPain001(instruction),
     })
-    return { sent: await markSent(ctx, b, a, { adapter, transferId: null, files }) }
+    return { sent: await markSent(ctx, b, a, { adapter, transferId: null, files }), files }
   }
   if (adapter === 'manual')
     return { sent: await markSent(ctx, b, a, { adapter, transferId: null, files: [] }) }
@@ -275,41 +277,6 @@ async function sendClaimed(ctx: Ctx, b: BatchRow): Promise<SendResult> {
     sent: false,
     failure: `${o.message} (${o.code}); it stays pending and a rerun resends it`,
   }
-}
-
-/**
- * Writes `<reference>.csv` and `.xml` into $DSH_HOME/outbox (0700), each 0600, flushed to disk
- * and then renamed into place. Asynchronous, so a run's batches wait for their disks together.
- */
-export async function writeOutbox(
-  home: string,
-  reference: string,
-  content: { csv: string; xml: string },
-): Promise<string[]> {
-  const dir = join(home, 'outbox')
-  await mkdir(dir, { recursive: true, mode: 0o700 })
-  await chmod(dir, 0o700)
-  return Promise.all(
-    (
-      [
-        ['csv', content.csv],
-        ['xml', content.xml],
-      ] as const
-    ).map(async ([ext, text]) => {
-      const final = join(dir, `${reference}.${ext}`)
-      const temp = join(dir, `.${reference}.${ext}.${process.pid}.tmp`)
-      const fh = await open(temp, 'w', 0o600)
-      try {
-        await fh.writeFile(text)
-        await fh.sync()
-      } finally {
-        await fh.close()
-      }
-      await chmod(temp, 0o600)
-      await rename(temp, final)
-      return final
-    }),
-  )
 }
 
 async function markSent(

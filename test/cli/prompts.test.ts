@@ -71,6 +71,22 @@ describe('prompts on a terminal', () => {
     expect(screen).not.toContain('whsec_PROMPTED')
   })
 
+  it('refuses a control character in a typed name and asks again (issue 22)', async () => {
+    start(['tenant', 'add', 'zed'])
+    await screenWhen((s) => s.includes('Tenant name'))
+    // U+0085 (NEL) is a C1 control character that a terminal passes through as typed.
+    tmux('send-keys', '-t', session, '-l', 'Zed\u0085Ltd')
+    tmux('send-keys', '-t', session, 'Enter')
+    await screenWhen((s) => s.includes('contains a control character (U+0085 at character 4)'))
+    tmux('send-keys', '-t', session, 'C-u')
+    tmux('send-keys', '-t', session, '-l', 'Zed Ltd')
+    tmux('send-keys', '-t', session, 'Enter')
+    const screen = await screenWhen((s) => s.includes('EXIT='))
+    tmux('kill-session', '-t', session)
+    expect(screen).toContain('added tenant zed (Zed Ltd, KES, Africa/Nairobi)')
+    expect(screen).toContain('EXIT=0')
+  })
+
   it('offers the choices of an enum field', async () => {
     start(['branch', 'add', 'k', '--tenant', 'acme', '--name', 'K'])
     await screenWhen((s) => s.includes('Currency'))

@@ -258,6 +258,25 @@ describe('REST API: tokens, roles and tenants', () => {
     ])
   })
 
+  it('refuses a control character in a gateway field (422 naming the field), writing nothing (issue 22)', async () => {
+    const before = (await run('audit', 'list', '--action', 'gateway.*', '--json')).json<unknown[]>()
+    const r = await api(
+      'POST',
+      '/api/branches/westlands/payment-gateways/stripe',
+      tokens['acme-admin'],
+      { publishableKey: 'pk_test_\u001b[31mred' },
+    )
+    expect(r.status, r.text).toBe(422)
+    expect(r.json).toMatchObject({
+      error: {
+        code: 'invalid_field',
+        message: '--publishable-key: contains a control character (U+001B at character 9)',
+      },
+    })
+    const after = (await run('audit', 'list', '--action', 'gateway.*', '--json')).json<unknown[]>()
+    expect(after).toEqual(before)
+  })
+
   it('takes payments with an Idempotency-Key: 400 without, 422 for a numeric amount, 201, 200 replay, 409 conflict', async () => {
     const op = tokens['acme-operator']
     const body = {

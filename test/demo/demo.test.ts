@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { plan } from '../../src/demo/traffic.js'
 import { type CliResult, dsh } from '../helpers/cli.js'
+import { validateOutbox } from '../helpers/pain001.js'
 import { runInProcess } from '../helpers/run-cli.js'
 
 interface Ref {
@@ -87,6 +88,10 @@ describe('dsh demo, from the built dist/ as a newcomer runs it', () => {
     ])
   })
 
+  it('every pain.001 the demo wrote validates against the ISO schema (issue 22)', () => {
+    expect(validateOutbox(home)).toBeGreaterThanOrEqual(1)
+  })
+
   it('never touched the user’s DSH_HOME or DSH_DB', () => {
     expect(existsSync(userDb)).toBe(false)
     expect(existsSync(userHome)).toBe(false)
@@ -98,6 +103,10 @@ describe('dsh demo, from the built dist/ as a newcomer runs it', () => {
     expect(verify.code, verify.stderr).toBe(0)
     const doctor = await dsh(['doctor'], { env })
     expect(doctor.code, doctor.stderr).toBe(0)
+    // The outbox check ran on the demo's files (issue 22): they are all live batches' files.
+    expect(doctor.stdout).toMatch(
+      /outbox holds only files of batches to be paid: [1-9]\d* file\(s\)/,
+    )
     const open = await dsh(['payments', 'list', '--status', 'pending', '--json'], { env })
     expect(open.json()).toEqual([])
     const unknown = await dsh(['payments', 'list', '--status', 'unknown', '--json'], { env })

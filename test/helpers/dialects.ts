@@ -1,4 +1,5 @@
 import { afterAll, beforeAll } from 'vitest'
+import { validateOutbox } from './pain001.js'
 import { freshPgDatabase, pgAvailable } from './pg.js'
 import { tempHome } from './temp-home.js'
 
@@ -40,8 +41,13 @@ export function useStoreEnv(dialect: DialectTarget['name']): StoreEnv {
     }
     Object.assign(state, { home, db, env: { DSH_HOME: home, DSH_DB: db } })
     cleanup = async () => {
-      await drop?.()
-      rmHome()
+      try {
+        // Every pain.001 a store test made validates against the ISO schema (issue 22).
+        validateOutbox(home)
+      } finally {
+        await drop?.()
+        rmHome()
+      }
     }
   })
   afterAll(async () => {

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { DIALECTS, useStoreEnv } from '../helpers/dialects.js'
+import { validateOutbox } from '../helpers/pain001.js'
 import { runInProcess } from '../helpers/run-cli.js'
 import {
   addPayments,
@@ -43,6 +44,8 @@ interface Report {
   nothingToDo: boolean
   batches: Batch[]
   sent: string[]
+  files: string[]
+  voidedFiles: string[]
   carriedOver: Record<string, unknown>[]
 }
 
@@ -332,6 +335,8 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
         'nothingToDo',
         'batches',
         'sent',
+        'files',
+        'voidedFiles',
         'carriedOver',
       ])
       expect(report).toMatchObject({
@@ -458,9 +463,15 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
         'reference,value_date,debtor_account,beneficiary_name,beneficiary_account,bank_code,swift,amount,currency,narrative\n' +
           `${kcb.reference},2026-11-30,0100200300,Westlands Ltd,0011223344,01,KCBLKENX,1340.39,KES,${kcb.reference} westlands mpesa-kcb settlement\n`,
       )
+      // The run reports every file it wrote, and each pain.001 validates against the ISO schema.
+      expect(report.files).toEqual(report.batches.flatMap((b) => b.transfer?.files ?? []))
+      expect(report.files).toContain(join(dir, `${kcb.reference}.xml`))
+      expect(validateOutbox(s.home)).toBe(report.batches.length)
       const xml = readFileSync(join(dir, `${kcb.reference}.xml`), 'utf8')
       expect(xml).toContain('<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"')
       for (const part of [
+        // The batch's creation (12:00 UTC) with the tenant's offset (Africa/Nairobi).
+        '<CreDtTm>2026-11-30T15:00:00+03:00</CreDtTm>',
         `<MsgId>${kcb.reference}</MsgId>`,
         '<NbOfTxs>1</NbOfTxs>',
         '<CtrlSum>1340.39</CtrlSum>',

@@ -2,6 +2,7 @@ import { validationError } from '../errors.js'
 import { currency, isCurrency } from '../money/currency.js'
 import { toDecimalString } from '../money/format.js'
 import { parsePositiveAmount } from '../money/parse.js'
+import { controlCharIn } from '../validate.js'
 import { type FieldSpec, fieldsWithValues, GATEWAY_FIELDS, isRequired } from './fields.js'
 import type { GatewayType } from './types.js'
 
@@ -71,6 +72,9 @@ function bad(f: FieldSpec, message: string, hint?: string): never {
 function validateField(f: FieldSpec, raw: string, values: Record<string, string>): string {
   const v = f.kind === 'secret' ? raw.replace(/\r?\n$/, '') : raw.trim()
   if (v.length === 0) bad(f, 'must not be empty')
+  // A secret's white space has its own message (a file's stray newline); then control characters.
+  const control = f.kind === 'secret' && /\s/.test(v) ? undefined : controlCharIn(v)
+  if (control !== undefined) bad(f, `contains a control character (${control})`)
   if (f.max !== undefined && v.length > f.max) bad(f, `must be at most ${f.max} characters`)
   switch (f.kind) {
     case 'digits':

@@ -3,6 +3,7 @@ import { GATEWAY_TYPES, type GatewayType, isGatewayType } from '../gateways/type
 import { isCurrency, currency as lookupCurrency } from '../money/currency.js'
 import { formatMoney } from '../money/format.js'
 import { parseAmount } from '../money/parse.js'
+import { controlCharIn } from '../validate.js'
 
 export const METHODS = ['mpesa', 'card', 'cash'] as const
 export type Method = (typeof METHODS)[number]
@@ -276,6 +277,11 @@ export function parseRules(doc: unknown): RoutingRules {
     if (when['crossBorder'] !== undefined) {
       if (typeof when['crossBorder'] === 'boolean') cond.crossBorder = when['crossBorder']
       else problems.push(`${path}.when.crossBorder must be true or false`)
+    }
+    if (typeof r.name === 'string') {
+      const control = controlCharIn(r.name)
+      if (control !== undefined)
+        problems.push(`${path}.name contains a control character (${control})`)
     }
     const gateways = gatewayList(r.gateways, `${path}.gateways`)
     rules.push({ when: cond, gateways, ...(typeof r.name === 'string' ? { name: r.name } : {}) })

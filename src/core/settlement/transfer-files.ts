@@ -1,4 +1,8 @@
+import { configError } from '../errors.js'
 import { toDecimalString } from '../money/format.js'
+import { isoWithOffset } from '../time.js'
+import { compactIban, ibanChecks, looksLikeIban } from './iban.js'
+import { swiftField } from './swift-text.js'
 
 export interface Party {
   name: string
@@ -15,6 +19,8 @@ export interface TransferInstruction {
   valueDate: string
   /** ISO instant the instruction was made (the batch's creation: reruns write the same bytes). */
   createdAt: string
+  /** The zone whose offset the file's creation time carries (the tenant's). */
+  timeZone: string
   amountMinor: bigint
   currency: string
   debtor: Party
@@ -52,46 +58,68 @@ const esc = (v: string) =>
     .replaceAll('"', '&quot;')
     .replaceAll("'", '&apos;')
 
-/** Max35Text / Max70Text / Max140Text: cut to the schema's length. */
-const cut = (v: string, n: number) => esc(Array.from(v).slice(0, n).join(''))
+/**
+ * Max35Text / Max140Text: the text in the SWIFT Latin set, cut to the schema's length (after
+ * transliterating, so `Café` counts 4), escaped for XML. The CSV keeps the original text.
+ */
+const text = (v: string, n: number) => esc(swiftField(v, n))
+
+/** The schema's BICIdentifier: a code that fails it is sent as the bank code instead. */
+const BIC = /^[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?$/
 
 function agent(p: Party, indent: string): string {
-  const id = p.swift
-    ? `<BIC>${esc(p.swift)}</BIC>`
-    : `<Othr><Id>${cut(p.bankCode ?? 'NOTPROVIDED', 35)}</Id></Othr>`
+  const id =
+    p.swift && BIC.test(p.swift)
+      ? `<BIC>${p.swift}</BIC>`
+      : `<Othr><Id>${text(p.bankCode ?? 'NOTPROVIDED', 35)}</Id></Othr>`
   return `${indent}<FinInstnId>${id}</FinInstnId>`
 }
 
-/** A party's account as DbtrAcct/CdtrAcct identify it: `<Id><Othr><Id>number</Id></Othr></Id>`. */
-const accountId = (p: Party, indent: string) =>
-  ['<Id>', '  <Othr>', `    <Id>${cut(p.accountNumber, 34)}</Id>`, '  </Othr>', '</Id>']
-    .map((line) => indent + line)
-    .join('\n')
+/**
+ * A party's account as DbtrAcct/CdtrAcct identify it: an IBAN (checked: a number that looks like
+ * one but fails ISO 13616 is refused, never sent) as `<IBAN>`, any other number as `<Othr><Id>`.
+ */
+function accountId(p: Party, indent: string): string {
+  const lines = looksLikeIban(p.accountNumber)
+    ? ['<Id>', `  <IBAN>${checkedIban(p)}</IBAN>`, '</Id>']
+    : ['<Id>', '  <Othr>', `    <Id>${text(p.accountNumber, 34)}</Id>`, '  </Othr>', '</Id>']
+  return lines.map((line) => indent + line).join('\n')
+}
+
+function checkedIban(p: Party): string {
+  if (!ibanChecks(p.accountNumber))
+    throw configError(
+      'invalid_iban',
+      `account number ${p.accountNumber} of ${p.name} looks like an IBAN but fails its check digits (ISO 13616)`,
+      'correct it with `dsh branch settlement-account … --account-number` or `dsh tenant collection-account … --account-number`',
+    )
+  return compactIban(p.accountNumber)
+}
 
 /** An ISO 20022 pain.001.001.03 customer credit transfer initiation with one transaction. */
 export function transferPain001(t: TransferInstruction): string {
   const amount = toDecimalString({ minor: t.amountMinor, currency: t.currency })
-  const created = `${t.createdAt.slice(0, 19)}`
+  const created = isoWithOffset(t.timeZone, new Date(t.createdAt))
   return `<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
   <CstmrCdtTrfInitn>
     <GrpHdr>
-      <MsgId>${cut(t.reference, 35)}</MsgId>
+      <MsgId>${text(t.reference, 35)}</MsgId>
       <CreDtTm>${created}</CreDtTm>
       <NbOfTxs>1</NbOfTxs>
       <CtrlSum>${amount}</CtrlSum>
       <InitgPty>
-        <Nm>${cut(t.debtor.name, 70)}</Nm>
+        <Nm>${text(t.debtor.name, 140)}</Nm>
       </InitgPty>
     </GrpHdr>
     <PmtInf>
-      <PmtInfId>${cut(t.reference, 35)}</PmtInfId>
+      <PmtInfId>${text(t.reference, 35)}</PmtInfId>
       <PmtMtd>TRF</PmtMtd>
       <NbOfTxs>1</NbOfTxs>
       <CtrlSum>${amount}</CtrlSum>
       <ReqdExctnDt>${t.valueDate}</ReqdExctnDt>
       <Dbtr>
-        <Nm>${cut(t.debtor.name, 70)}</Nm>
+        <Nm>${text(t.debtor.name, 140)}</Nm>
       </Dbtr>
       <DbtrAcct>
 ${accountId(t.debtor, '        ')}
@@ -102,7 +130,7 @@ ${agent(t.debtor, '        ')}
       </DbtrAgt>
       <CdtTrfTxInf>
         <PmtId>
-          <EndToEndId>${cut(t.reference, 35)}</EndToEndId>
+          <EndToEndId>${text(t.reference, 35)}</EndToEndId>
         </PmtId>
         <Amt>
           <InstdAmt Ccy="${t.currency}">${amount}</InstdAmt>
@@ -111,13 +139,13 @@ ${agent(t.debtor, '        ')}
 ${agent(t.creditor, '          ')}
         </CdtrAgt>
         <Cdtr>
-          <Nm>${cut(t.creditor.name, 70)}</Nm>
+          <Nm>${text(t.creditor.name, 140)}</Nm>
         </Cdtr>
         <CdtrAcct>
 ${accountId(t.creditor, '          ')}
         </CdtrAcct>
         <RmtInf>
-          <Ustrd>${cut(t.narrative, 140)}</Ustrd>
+          <Ustrd>${text(t.narrative, 140)}</Ustrd>
         </RmtInf>
       </CdtTrfTxInf>
     </PmtInf>
