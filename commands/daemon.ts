@@ -39,7 +39,14 @@ export function daemonCommand(ctx: CommandContext, signals: DaemonSignals = proc
       '--mpesa-allow-ips <list>',
       'Daraja source addresses allowed, IPs or IPv4 CIDRs, comma-separated (env DSH_MPESA_ALLOW_IPS)',
     )
-    .option('--trust-proxy', 'take the caller address from X-Forwarded-For (env DSH_TRUST_PROXY)')
+    .option(
+      '--trust-proxy',
+      'behind a reverse proxy: read X-Forwarded-For from --trusted-proxies (env DSH_TRUST_PROXY)',
+    )
+    .option(
+      '--trusted-proxies <cidr,…>',
+      'the proxies whose X-Forwarded-For counts; implies --trust-proxy (env DSH_TRUSTED_PROXIES; default 127.0.0.0/8,::1)',
+    )
     .option(
       '--shutdown-timeout <duration>',
       'how long SIGTERM waits for in-flight work (default 10s)',

@@ -14,7 +14,12 @@ export function reconcileCommand(ctx: CommandContext): Command {
     .option('--dry-run', 'read and check everything, write nothing')
     .option(
       '--skip-bad-rows <rejects.csv>',
-      'write unreadable rows to this file and import the rest',
+      'write unreadable rows to this new file (never a link or the statement) and import the rest',
+    )
+    .option('--force', 'with --skip-bad-rows: replace the rejects file if it exists')
+    .option(
+      '--max-bytes <size>',
+      'refuse a larger statement before reading it (stdin: once read), e.g. 512MiB (default 2GiB)',
     )
     .addHelpText(
       'after',
@@ -25,9 +30,21 @@ export function reconcileCommand(ctx: CommandContext): Command {
         async (
           app,
           file: string,
-          opts: { branch: string; profile: string; dryRun?: boolean; skipBadRows?: string },
+          opts: {
+            branch: string
+            profile: string
+            dryRun?: boolean
+            skipBadRows?: string
+            force?: boolean
+            maxBytes?: string
+          },
         ) => {
           const { importStatement } = await import('../src/statements/import.js')
+          const { parseMaxBytes } = await import('../src/statements/files.js')
+          if (opts.force && !opts.skipBadRows) {
+            const { usageError } = await import('../src/core/errors.js')
+            throw usageError('force_without_rejects', '--force applies to --skip-bad-rows only')
+          }
           const r = await importStatement(app, {
             branch: opts.branch,
             profile: opts.profile,
@@ -35,6 +52,8 @@ export function reconcileCommand(ctx: CommandContext): Command {
             input: file === '-' ? (app.rt.stdin as never) : undefined,
             dryRun: opts.dryRun === true,
             rejectsFile: opts.skipBadRows,
+            force: opts.force === true,
+            maxBytes: parseMaxBytes(opts.maxBytes),
           })
           app.out.result(r, () =>
             [
@@ -123,9 +142,12 @@ export function reconcileCommand(ctx: CommandContext): Command {
           throw usageError('invalid_format', `--format must be table, json or csv, not "${format}"`)
         }
         const { text, report } = await reconcileReport(app, runId)
-        app.rt.stdout.write(
-          format === 'json' ? `${text}\n` : `${renderReport(app, report, format)}\n`,
-        )
+        // JSON and CSV are data for files; the table is for a terminal (controls shown as `?`).
+        if (format === 'table') app.out.print(`${renderReport(app, report, format)}\n`)
+        else
+          app.rt.stdout.write(
+            format === 'json' ? `${text}\n` : `${renderReport(app, report, format)}\n`,
+          )
       }),
     )
   reconcile

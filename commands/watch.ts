@@ -81,7 +81,7 @@ connection it resumes where it stopped. Stops on Ctrl-C or SIGTERM.`,
                 String(e['gateway'] ?? ''),
                 String(e['receiptNumber'] ?? ''),
               ]
-              app.rt.stdout.write(`${cols.join('  ').trimEnd()}\n`)
+              app.out.print(`${cols.join('  ').trimEnd()}\n`)
             },
           })
         } finally {

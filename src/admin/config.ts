@@ -177,7 +177,7 @@ export async function configSet(
     await putSetting(trx, k.key, parsed, ctx.clock.now().toISOString())
     await audit(ctx, trx, { action: 'config.set', target: name, request: { name, value: parsed } })
   })
-  return { name, value: parsed }
+  return { name, value: parsed.includes('://') ? maskUrl(parsed) : parsed }
 }
 
 /** A secret file: at most 64 KiB, its text without the final newline. */
@@ -202,7 +202,8 @@ export async function configGet(
   for (const n of names) {
     const k = keyOf(n)
     const v = (await getSetting(store.db, k.key)) ?? null
-    out.push({ name: n, value: k.secretFile && v ? '[secret set]' : v, help: k.help })
+    const shown = k.secretFile && v ? '[secret set]' : v?.includes('://') ? maskUrl(v) : v
+    out.push({ name: n, value: shown, help: k.help })
   }
   return out
 }

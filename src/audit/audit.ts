@@ -12,6 +12,7 @@ import { redactForAudit } from '../core/audit/redact.js'
 import { DshError } from '../core/errors.js'
 import { jsonOrText } from '../core/json.js'
 import { cutPage, keysetPages, parseListWindow } from '../core/list.js'
+import { maskUrlsDeep } from '../core/url-mask.js'
 import type { Database } from '../store/schema.js'
 import { AUDIT_KEY_CONTEXT, AUDIT_KEY_SETTING, auditKey, unseal } from '../vault/vault.js'
 import {
@@ -75,7 +76,8 @@ function chained(
     tenant: entry.tenant ?? null,
     branch: entry.branch ?? null,
     target: entry.target ?? null,
-    request: redactForAudit(entry.request ?? {}),
+    // Secrets by name, then every URL by the one masker (a password or token inside a URL).
+    request: maskUrlsDeep(redactForAudit(entry.request ?? {})),
     outcome: entry.outcome ?? 'ok',
   }
   const rec = nextRecord(key, head.seq > 0 ? head : null, content)

@@ -33,16 +33,16 @@ export async function emitList<T>(
       const items = rows.map((r) => toJson(r).replace(/^/gm, '  '))
       rt.stdout.write(`${count === 0 ? '[\n' : ',\n'}${items.join(',\n')}`)
     } else {
-      rt.stdout.write(`${list.render(rows, count === 0)}\n`)
+      out.print(`${list.render(rows, count === 0)}\n`)
     }
     count += rows.length
   }
   io.progress?.done()
   if (out.json) rt.stdout.write(count === 0 ? '[]\n' : '\n]\n')
-  else if (count === 0) rt.stdout.write(`${list.empty}\n`)
+  else if (count === 0) out.print(`${list.empty}\n`)
   else {
     const tail = list.after?.()
-    if (tail) rt.stdout.write(`${tail}\n`)
+    if (tail) out.print(`${tail}\n`)
   }
   if (list.more()) out.info(MORE_MATCH)
 }

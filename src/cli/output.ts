@@ -32,6 +32,8 @@ export interface Output {
   /** A diagnostic line on stderr (never stdout). */
   warn(message: string): void
   info(message: string): void
+  /** Human text for stdout as it is (a page of a list, a streamed line), controls shown as `?`. */
+  print(text: string): void
   /**
    * One table style for every command: a header line, no rules, money and counts right-aligned,
    * status coloured on a colour terminal, fitted to the terminal's width (long text cut with …,
@@ -81,6 +83,46 @@ const WARN = new Set([
   'created',
 ])
 
+/**
+ * Characters a terminal acts on instead of showing: C0 controls (ESC starts the sequences that
+ * retitle a window, move the cursor or clear the screen), DEL, C1 controls, and the bidirectional
+ * overrides that reorder what is shown (an amount or a name read backwards). Names come from the
+ * store, statements and API callers: every one of them is shown with these as `?`.
+ */
+const UNSAFE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are what it finds
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+/** The same, but line breaks and tabs kept (free text of several lines). */
+const UNSAFE_INLINE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are what it finds
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+/** The colour sequences this layer writes itself (and nothing else with an ESC in it). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts them
+const OWN_SGR = /\u001b\[(?:1|22|31|32|33|39)m/g
+
+/**
+ * `text` safe for a terminal: every control character shown as `?` (`cell`: line breaks and tabs
+ * too, so a table keeps its shape). JSON output needs none of this: JSON escapes them.
+ */
+export function printable(text: string, cell = false): string {
+  const re = cell ? UNSAFE : UNSAFE_INLINE
+  re.lastIndex = 0
+  return re.test(text) ? text.replace(re, '?') : text
+}
+
+/** Human text for stdout: controls as `?`, except this layer's own colours when colour is on. */
+function printableText(text: string, colour: boolean): string {
+  if (!colour || !text.includes('\u001b')) return printable(text)
+  let out = ''
+  let from = 0
+  OWN_SGR.lastIndex = 0
+  for (let m = OWN_SGR.exec(text); m; m = OWN_SGR.exec(text)) {
+    out += printable(text.slice(from, m.index)) + m[0]
+    from = m.index + m[0].length
+  }
+  return out + printable(text.slice(from))
+}
+
 const colourOf = (value: string): string | undefined =>
   GOOD.has(value) ? '32' : BAD.has(value) ? '31' : WARN.has(value) ? '33' : undefined
 
@@ -109,11 +151,12 @@ export function renderTable(
   rows: (string | number)[][],
   options: TableOptions & { columns?: number | undefined; color?: boolean | undefined } = {},
 ): string {
-  const cells = rows.map((r) => r.map((c) => String(c ?? '')))
-  const totals = (options.totals ?? []).map((r) => r.map((c) => String(c ?? '')))
+  const cells = rows.map((r) => r.map((c) => printable(String(c ?? ''), true)))
+  const totals = (options.totals ?? []).map((r) => r.map((c) => printable(String(c ?? ''), true)))
   const all = [...cells, ...totals]
   const plans: Plan[] = head.map((h, index) => {
-    const col: Column = typeof h === 'string' ? { header: h } : h
+    const given: Column = typeof h === 'string' ? { header: h } : h
+    const col: Column = { ...given, header: printable(given.header, true) }
     const values = cells.map((r) => r[index] ?? '').filter((v) => v !== '')
     const numeric = values.length > 0 && values.every((v) => MONEY.test(v))
     const status = STATUS_HEADERS.has(col.header.toLowerCase())
@@ -203,15 +246,18 @@ export function createOutput(rt: Runtime, globals: GlobalOptions): Output {
     result(data, human) {
       if (json) rt.stdout.write(`${toJson(data)}\n`)
       else {
-        const text = human()
+        const text = printableText(human(), color)
         if (text) rt.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
       }
     },
     warn(message) {
-      rt.stderr.write(`dsh: warning: ${clipEchoes(maskUrlsIn(message))}\n`)
+      rt.stderr.write(`dsh: warning: ${printable(clipEchoes(maskUrlsIn(message)))}\n`)
     },
     info(message) {
-      rt.stderr.write(`${message}\n`)
+      rt.stderr.write(`${printable(message)}\n`)
+    },
+    print(text) {
+      rt.stdout.write(printableText(text, color))
     },
     table(head, rows, options = {}) {
       // Fitted only on a terminal; piped output keeps every column whole.
@@ -221,18 +267,24 @@ export function createOutput(rt: Runtime, globals: GlobalOptions): Output {
     fields(pairs) {
       const shown = pairs.filter(([, v]) => v !== undefined) as [string, string | number][]
       const width = Math.max(...shown.map(([k]) => k.length))
-      return shown.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${v}`).join('\n')
+      return shown
+        .map(
+          ([k, v]) => `${`${printable(k, true)}:`.padEnd(width + 2)}${printable(String(v), true)}`,
+        )
+        .join('\n')
     },
     error(err, verbose) {
       const message = clipEchoes(maskUrlsIn(err.message))
+      const shown = printable(message)
+      const hint = err.hint ? printable(clipEchoes(err.hint)) : undefined
       if (json) {
         const body: Record<string, unknown> = { code: err.code, message }
         if (err.hint) body['hint'] = clipEchoes(err.hint)
         if (err.details) body['details'] = err.details
         rt.stderr.write(`${toJson({ error: body }, 0)}\n`)
       } else {
-        rt.stderr.write(`${red('dsh:')} ${message}\n`)
-        if (err.hint) rt.stderr.write(`hint: ${clipEchoes(err.hint)}\n`)
+        rt.stderr.write(`${red('dsh:')} ${shown}\n`)
+        if (hint) rt.stderr.write(`hint: ${hint}\n`)
       }
       if (verbose) {
         const stack = (err.cause as Error | undefined)?.stack ?? err.stack

@@ -4,6 +4,10 @@ import { setZoneOffsetSource, type ZoneOffsetSource } from '../core/zone-source.
 /** Past this many, a cached Intl formatter is cheaper than re-reading TZ (~16 µs a lookup). */
 const LIMIT = 256
 
+/** Lookups a quick source answered (not declined), over the process: read by tests only. */
+let answered = 0
+export const quickZoneAnswers = (): number => answered
+
 /**
  * Zone offsets (minutes) for a short command's first `limit` conversions, from
  * `new Date().getTimezoneOffset()` under TZ=zone (~0.1 ms for the first) instead of an Intl
@@ -23,7 +27,9 @@ export function quickZones(limit = LIMIT): ZoneOffsetSource {
     const saved = env['TZ']
     env['TZ'] = zone
     try {
-      return -new Date(epochMs).getTimezoneOffset()
+      const offset = -new Date(epochMs).getTimezoneOffset()
+      answered++
+      return offset
     } finally {
       if (saved === undefined) delete env['TZ']
       else env['TZ'] = saved

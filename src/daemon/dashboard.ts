@@ -89,8 +89,11 @@ export function parseCookies(raw: string | undefined): Map<string, string> {
 }
 
 /**
- * Failed sign-ins from one address: after FREE failures in a row, each further attempt from that
- * address waits its turn, one per PENALTY_MS; more than MAX_WAIT_MS of queue is refused with 429.
+ * Failed sign-ins counted per client address and per token prefix (the 8 characters `dsh token
+ * list` shows): after FREE failures of either, each further attempt waits its turn, one per
+ * PENALTY_MS; more than MAX_WAIT_MS of queue is refused with 429. A successful sign-in clears
+ * only its own token's count, never the address's: one valid token every few tries must not buy
+ * an address a fresh allowance of guesses. A count is forgotten FORGET_MS after its last failure.
  */
 export class SignInThrottle {
   static FREE = 5
@@ -99,30 +102,57 @@ export class SignInThrottle {
   static FORGET_MS = 15 * 60_000
   private entries = new Map<string, { fails: number; next: number; last: number }>()
 
-  /** Waits this address's turn; false when it has queued too much already. */
-  async turn(addr: string): Promise<boolean> {
-    const e = this.entries.get(addr)
-    const now = Date.now()
-    if (e && now - e.last > SignInThrottle.FORGET_MS) this.entries.delete(addr)
-    if (!e || e.fails < SignInThrottle.FREE || now - e.last > SignInThrottle.FORGET_MS) return true
-    const at = Math.max(now, e.next)
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) =>
+      new Promise((r) => setTimeout(r, ms)),
+  ) {}
+
+  /** The token prefix a sign-in counts against (any text: a guess need not look like a token). */
+  static prefixOf(token: unknown): string {
+    return typeof token === 'string' ? token.slice(0, 8) : ''
+  }
+
+  private live(key: string, now: number) {
+    const e = this.entries.get(key)
+    if (e && now - e.last > SignInThrottle.FORGET_MS) {
+      this.entries.delete(key)
+      return undefined
+    }
+    return e
+  }
+
+  /** Waits the turn of this address and this token prefix; false when either queued too much. */
+  async turn(addr: string, prefix: string): Promise<boolean> {
+    const now = this.now()
+    const limited = [`a:${addr}`, `t:${prefix}`]
+      .map((k) => this.live(k, now))
+      .filter((e) => e !== undefined && e.fails >= SignInThrottle.FREE) as {
+      fails: number
+      next: number
+    }[]
+    if (limited.length === 0) return true
+    const at = Math.max(now, ...limited.map((e) => e.next))
     if (at - now > SignInThrottle.MAX_WAIT_MS) return false
-    e.next = at + SignInThrottle.PENALTY_MS
-    if (at > now) await new Promise((r) => setTimeout(r, at - now))
+    for (const e of limited) e.next = at + SignInThrottle.PENALTY_MS
+    if (at > now) await this.sleep(at - now)
     return true
   }
 
-  failed(addr: string): void {
-    const now = Date.now()
-    if (this.entries.size >= 10_000 && !this.entries.has(addr)) this.entries.clear()
-    const e = this.entries.get(addr) ?? { fails: 0, next: now, last: now }
-    e.fails++
-    e.last = now
-    this.entries.set(addr, e)
+  failed(addr: string, prefix: string): void {
+    const now = this.now()
+    for (const key of [`a:${addr}`, `t:${prefix}`]) {
+      if (this.entries.size >= 10_000 && !this.entries.has(key)) this.entries.clear()
+      const e = this.live(key, now) ?? { fails: 0, next: now, last: now }
+      e.fails++
+      e.last = now
+      this.entries.set(key, e)
+    }
   }
 
-  succeeded(addr: string): void {
-    this.entries.delete(addr)
+  /** A sign-in with this token worked: its prefix's count is cleared (the address's stays). */
+  succeeded(prefix: string): void {
+    this.entries.delete(`t:${prefix}`)
   }
 }
 
@@ -249,17 +279,18 @@ export function dashboardRoutes(ctx: DaemonContext): Route[] {
               ? (body as Record<string, unknown>)['token']
               : undefined
         }
-        if (!(await throttle.turn(addr)))
+        const prefix = SignInThrottle.prefixOf(token)
+        if (!(await throttle.turn(addr, prefix)))
           throw new HttpError(429, 'too_many_attempts', 'too many failed sign-ins: wait a minute', {
             'retry-after': '60',
           })
         const s = await startSession(ctx.app, typeof token === 'string' ? token : undefined)
         if (!s) {
-          throttle.failed(addr)
+          throttle.failed(addr, prefix)
           ctx.log.warn('dashboard.signin_failed', { remote: addr })
           throw new HttpError(401, 'unauthorized', 'that token is not a live API token')
         }
-        throttle.succeeded(addr)
+        throttle.succeeded(prefix)
         ctx.log.info('dashboard.signed_in', { token: s.principal.name })
         await setSessionCookie(res, s.value, SESSION_MS / 1000)
       },

@@ -13,7 +13,10 @@ export interface Req {
   path: string
   query: URLSearchParams
   params: Record<string, string>
-  /** The caller's address (the socket's, or X-Forwarded-For's first with --trust-proxy). */
+  /**
+   * The caller's address: the socket's, or with --trust-proxy and a trusted proxy as the peer,
+   * the right-most X-Forwarded-For address that is not a trusted proxy (see client-address.ts).
+   */
   remote: string | undefined
 }
 

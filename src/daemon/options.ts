@@ -1,4 +1,3 @@
-import { isIP } from 'node:net'
 import { usageError } from '../core/errors.js'
 import {
   DEFAULT_RECOVERY,
@@ -6,6 +5,7 @@ import {
   parseSchedule,
   type RecoverySchedule,
 } from '../payments/recovery.js'
+import { type AddressSet, DEFAULT_TRUSTED_PROXIES, parseAddressSet } from './client-address.js'
 import { LEVELS, type Level } from './log.js'
 
 /** Everything `dsh daemon` is configured with (flags win over the environment over defaults). */
@@ -19,10 +19,15 @@ export interface DaemonOptions {
   recoveryEveryMs: number
   /** How long an unmatched callback is retried before it is orphaned. */
   unmatchedWindowMs: number
-  /** Daraja source addresses allowed (IPs or IPv4 CIDRs); empty: any. */
+  /** Daraja source addresses allowed (IPs or CIDR networks); empty: any. */
   mpesaAllowIps: string[]
   /** Take the caller's address from X-Forwarded-For (behind a reverse proxy). */
   trustProxy: boolean
+  /**
+   * The peers whose X-Forwarded-For is read (with trustProxy): the proxies in front of the
+   * daemon. Default 127.0.0.0/8 and ::1.
+   */
+  trustedProxies: AddressSet
   /** How long SIGTERM waits for in-flight work. */
   shutdownTimeoutMs: number
   logLevel: Level
@@ -40,6 +45,7 @@ export interface DaemonFlags {
   unmatchedWindow?: string | undefined
   mpesaAllowIps?: string | undefined
   trustProxy?: boolean | undefined
+  trustedProxies?: string | undefined
   shutdownTimeout?: string | undefined
   logLevel?: string | undefined
 }
@@ -74,23 +80,21 @@ export function parseDaemonOptions(
       'invalid_interval',
       '--recovery-interval must divide a minute (1s, 2s, 5s, 10s, 15s, 30s) or an hour (1m, 2m, 5m …)',
     )
-  const allow = (pick(f.mpesaAllowIps, env['DSH_MPESA_ALLOW_IPS']) ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-  for (const a of allow) {
-    const [ip, bits] = a.split('/')
-    if (
-      !ip ||
-      !isIP(ip) ||
-      (bits !== undefined && (isIP(ip) !== 4 || !/^\d{1,2}$/.test(bits) || Number(bits) > 32))
-    )
-      throw usageError('invalid_ip', `--mpesa-allow-ips: "${a}" is not an IP address or IPv4 CIDR`)
-  }
+  const allow = addressList(pick(f.mpesaAllowIps, env['DSH_MPESA_ALLOW_IPS']) ?? '')
+  addressSet(allow, '--mpesa-allow-ips')
+  const proxiesText = pick(f.trustedProxies, env['DSH_TRUSTED_PROXIES'])
+  const proxies = addressSet(
+    proxiesText === undefined ? DEFAULT_TRUSTED_PROXIES : addressList(proxiesText),
+    '--trusted-proxies',
+  )
   const level = (pick(f.logLevel, env['DSH_LOG_LEVEL']) ?? 'info') as Level
   if (!LEVELS.includes(level))
     throw usageError('invalid_log_level', `--log-level must be one of ${LEVELS.join(', ')}`)
-  const trust = f.trustProxy === true || ['1', 'true', 'yes'].includes(env['DSH_TRUST_PROXY'] ?? '')
+  // Naming the proxies says there are some: it turns X-Forwarded-For on as --trust-proxy does.
+  const trust =
+    f.trustProxy === true ||
+    ['1', 'true', 'yes'].includes(env['DSH_TRUST_PROXY'] ?? '') ||
+    proxiesText !== undefined
   return {
     host,
     port: Number(portText),
@@ -110,6 +114,7 @@ export function parseDaemonOptions(
     ),
     mpesaAllowIps: allow,
     trustProxy: trust,
+    trustedProxies: proxies,
     shutdownTimeoutMs: parseDuration(
       pick(f.shutdownTimeout, env['DSH_SHUTDOWN_TIMEOUT']) ?? '10s',
       '--shutdown-timeout',
@@ -126,19 +131,32 @@ export function everyCron(ms: number): string {
   return `0 */${ms / 60_000} * * * *`
 }
 
-/** Whether `addr` is allowed by the list (exact IPs, IPv4 CIDRs; ::ffff: forms unwrapped). */
-export function ipAllowed(list: readonly string[], addr: string | undefined): boolean {
-  if (list.length === 0) return true
-  if (!addr) return false
-  const ip = addr.startsWith('::ffff:') ? addr.slice(7) : addr
-  return list.some((entry) => {
-    const [base = '', bits] = entry.split('/')
-    if (bits === undefined) return base === ip
-    if (isIP(ip) !== 4) return false
-    const n = Number(bits)
-    const mask = n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0
-    return (v4(ip) & mask) >>> 0 === (v4(base) & mask) >>> 0
-  })
+const addressList = (text: string) =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+
+function addressSet(entries: readonly string[], flag: string): AddressSet {
+  const set = parseAddressSet(entries)
+  if ('bad' in set)
+    throw usageError(
+      'invalid_ip',
+      `${flag}: "${set.bad}" is not an IP address or a network (e.g. 10.0.0.0/8, fd00::/8)`,
+    )
+  return set
 }
 
-const v4 = (ip: string) => ip.split('.').reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0)
+/** Whether `addr` is allowed by the list (IPs and networks, v4 or v6; ::ffff: forms unwrapped). */
+export function ipAllowed(list: readonly string[], addr: string | undefined): boolean {
+  if (list.length === 0) return true
+  let set = parsedLists.get(list)
+  if (!set) {
+    set = parseAddressSet(list)
+    parsedLists.set(list, set)
+  }
+  return !('bad' in set) && set.has(addr)
+}
+
+/** Each list parsed once (the options' list is the same array on every request). */
+const parsedLists = new WeakMap<readonly string[], AddressSet | { bad: string }>()

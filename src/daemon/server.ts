@@ -4,6 +4,7 @@ import { configError } from '../core/errors.js'
 import { storedSecretsHealth } from '../gateway-config/secrets-health.js'
 import { pingStore } from '../payments/events.js'
 import { storeGauges } from '../reports/gauges.js'
+import { clientAddress } from './client-address.js'
 import type { DaemonContext } from './context.js'
 import { header, type Req, sendJson, sendText } from './http.js'
 import { errorReply, HttpError } from './http-errors.js'
@@ -109,6 +110,9 @@ export function createDaemonServer(ctx: DaemonContext, routes: readonly Route[])
     const path = q < 0 ? url : url.slice(0, q)
     const m = match(method, path)
     const route = m.kind === 'found' ? m.route.pattern : 'unmatched'
+    // Nothing the daemon answers (API data, errors, events, health) belongs in a cache: a shared
+    // proxy or the browser would keep one tenant's payments for the next caller to read.
+    res.setHeader('cache-control', 'no-store')
     try {
       if (m.kind === 'none')
         throw new HttpError(404, 'not_found', `no route for ${method} ${clip(path)}`)
@@ -121,16 +125,17 @@ export function createDaemonServer(ctx: DaemonContext, routes: readonly Route[])
             allow: m.allowed.join(', '),
           },
         )
-      const forwarded = options.trustProxy
-        ? header(raw, 'x-forwarded-for')?.split(',')[0]?.trim()
-        : undefined
       const req: Req = {
         raw,
         method,
         path,
         query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
         params: m.params,
-        remote: forwarded || raw.socket.remoteAddress,
+        remote: clientAddress(
+          raw.socket.remoteAddress,
+          options.trustProxy ? header(raw, 'x-forwarded-for') : undefined,
+          options.trustedProxies,
+        ),
       }
       await m.route.handler(req, res)
     } catch (err) {

@@ -17,6 +17,8 @@ export interface InboxWorker {
   stop(timeoutMs: number): Promise<void>
   /** When the loop last went round (health). */
   lastLoopAt(): number
+  /** Waiting for a kick or the next poll, nothing in hand (tests wait for this state). */
+  waiting(): boolean
 }
 
 export interface WorkerOptions extends ProcessOptions {
@@ -176,5 +178,6 @@ export function createInboxWorker(
       if (loop) await Promise.race([loop, sleep(timeoutMs)])
     },
     lastLoopAt: () => lastLoop,
+    waiting: () => wake !== undefined,
   }
 }

@@ -65,6 +65,11 @@ export interface Sandbox {
   deliveries(): Delivery[]
   /** Every request answered (method, path, status). */
   requests(): RequestRecord[]
+  /**
+   * Work still to come: callbacks and settlements scheduled, deliveries in flight, answers
+   * withheld. 0 once nothing more will happen without a new request (tests wait for it).
+   */
+  pending(): number
   /** Queues an outcome for the next `count` charging requests of a gateway. */
   script(rule: ScriptRule): void
   /** Forgets everything (ledger, failures, deliveries, scripts, tokens, registrations). */
@@ -131,6 +136,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     failures: () => state.failures.map((c) => ({ ...c })),
     deliveries: () => state.deliveries.map((d) => ({ ...d })),
     requests: () => state.requests.map((r) => ({ ...r })),
+    pending: () => state.scheduled + withheld.size,
     script(rule) {
       const why = checkRule(rule)
       if (why) throw validationError('invalid_script', why)

@@ -119,6 +119,11 @@ export class SimState {
     this.failures.push({ ...c, at: this.nowIso() })
   }
 
+  /** Work scheduled (callbacks, settlements) or in flight (deliveries): 0 when there is none. */
+  get scheduled(): number {
+    return this.timers.size + this.outgoing.size
+  }
+
   /** Runs `fn` after `ms` unless the sandbox is reset or closed first. */
   later(ms: number, fn: () => void): void {
     if (this.closed) return

@@ -11,6 +11,7 @@ import {
   type Schedule,
   type ScheduleInput,
 } from '../core/schedule.js'
+import { maskUrl } from '../core/url-mask.js'
 import { parseSlug } from '../core/validate.js'
 import type { Database } from '../store/schema.js'
 import { requireBranch } from '../tenants/branches.js'
@@ -112,7 +113,8 @@ const view = (
   holdingHours: r.holding_hours,
   auto: r.auto === 1,
   transfer: r.transfer as TransferAdapter,
-  bankApiUrl: r.bank_api_url,
+  // Shown, printed and audited masked (a URL stored before user information was refused).
+  bankApiUrl: r.bank_api_url === null ? null : maskUrl(r.bank_api_url),
   ...secrets,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -270,15 +272,23 @@ function bankApi(
   try {
     parsed = new URL(url as string)
   } catch {
-    throw validationError('invalid_url', `--bank-api-url "${url}" is not a URL`)
+    throw validationError('invalid_url', `--bank-api-url "${maskUrl(url as string)}" is not a URL`)
   }
+  // The bank API key goes in a header: a user and password in the URL would be printed, logged
+  // and audited with it (and sent by some clients in clear as Basic auth).
+  if (parsed.username || parsed.password)
+    throw validationError(
+      'invalid_url',
+      `--bank-api-url ${maskUrl(url as string)} must not contain user information (user:password@)`,
+      'give the API key with --bank-api-key-file, never in the URL',
+    )
   if (
     parsed.protocol !== 'https:' &&
     !(parsed.protocol === 'http:' && LOOPBACK.has(parsed.hostname))
   )
     throw validationError(
       'invalid_url',
-      `--bank-api-url "${url}" must use https`,
+      `--bank-api-url "${maskUrl(url as string)}" must use https`,
       'plain http is for a sandbox on this machine (127.0.0.1) only',
     )
   return { url: (url as string).replace(/\/+$/, ''), secrets }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { Insertable } from 'kysely'
@@ -28,6 +28,13 @@ import {
 import { inBulk } from '../store/bulk.js'
 import type { StatementLinesTable } from '../store/schema.js'
 import { requireBranch } from '../tenants/branches.js'
+import { ByteGuardError } from './byte-guard.js'
+import {
+  checkStatementFile,
+  claimRejectsFile,
+  DEFAULT_MAX_BYTES,
+  type RejectsFile,
+} from './files.js'
 import { CsvReadError, openCsv } from './read.js'
 import {
   deleteStatement,
@@ -47,6 +54,10 @@ export interface ImportRequest {
   dryRun?: boolean | undefined
   /** Write rows that cannot be read to this CSV file and import the rest. */
   rejectsFile?: string | undefined
+  /** Replace an existing rejects file (else it is refused). */
+  force?: boolean | undefined
+  /** A larger file is refused before it is read; stdin once this many bytes came (default 2 GiB). */
+  maxBytes?: number | undefined
 }
 
 export interface BalanceBreak {
@@ -116,6 +127,12 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
     throw notFound('statement_not_found', `no file ${req.file}`)
   if (req.file === '-' && !req.input)
     throw validationError('statement_missing', 'no statement on standard input')
+  const maxBytes = req.maxBytes ?? DEFAULT_MAX_BYTES
+  if (req.file !== '-') checkStatementFile(req.file, maxBytes)
+  // Claimed before any work: a name that exists, a link or the statement itself is refused now.
+  const rejectsOut: RejectsFile | undefined = req.rejectsFile
+    ? claimRejectsFile(req.rejectsFile, req.file, req.force === true)
+    : undefined
   const shown = req.file === '-' ? 'stdin' : basename(req.file)
   const rejects: Reject[] = []
   const refuse = (line: number, column: number, message: string) =>
@@ -187,6 +204,11 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
             separator: profile.separator,
             encoding: profile.encoding,
             onChunk: (c) => sha.update(c),
+            bounds: {
+              maxLineBytes: profile.maxLineBytes,
+              maxBytes,
+              utf8: profile.encoding === 'utf-8',
+            },
             raw: profile.skipPatterns.length > 0 || req.rejectsFile !== undefined,
             // The header is the first line naming every mapped column; the lines before it are
             // the preamble. Without names, skipLines lines are skipped.
@@ -306,6 +328,14 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
             }
         } catch (e) {
           if (e instanceof CsvReadError) throw refuse(e.line, e.column, e.message)
+          // A bound or bytes that are not text: no row can be skipped past it.
+          if (e instanceof ByteGuardError)
+            throw new DshError(
+              'validation',
+              'bad_statement_file',
+              `${fileName}:${e.line}:${e.column}: ${e.message}`,
+              { hint: 'fix the file or the profile; nothing was imported' },
+            )
           throw e
         }
         await flush()
@@ -389,7 +419,10 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
     )
   } catch (e) {
     if (e instanceof DryRun) result = e.result
-    else throw e
+    else {
+      rejectsOut?.discard()
+      throw e
+    }
   }
   const WARN = 20
   for (const b of result.balanceBreaks.slice(0, WARN))
@@ -398,13 +431,14 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
     )
   if (result.balanceBreaks.length > WARN)
     ctx.warn(`${fileName}: ${result.balanceBreaks.length - WARN} more running balance break(s)`)
-  if (req.rejectsFile && rejects.length > 0) {
+  if (rejectsOut) {
     const q = (s: string) => `"${s.replaceAll('"', '""')}"`
-    writeFileSync(
-      req.rejectsFile,
-      `line,column,error,row\n${rejects.map((r) => [r.line, r.column, q(r.message), q(r.raw)].join(',')).join('\n')}\n`,
+    // Always written (a header alone when nothing was rejected): the file is this run's.
+    rejectsOut.write(
+      `line,column,error,row\n${rejects.map((r) => `${[r.line, r.column, q(r.message), q(r.raw)].join(',')}\n`).join('')}`,
     )
-    ctx.warn(`${rejects.length} row(s) rejected; written to ${req.rejectsFile}`)
+    if (rejects.length > 0)
+      ctx.warn(`${rejects.length} row(s) rejected; written to ${req.rejectsFile}`)
   }
   return result
 }

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import { CsvError, parse } from 'csv-parse'
+import { type ByteBounds, ByteGuardError, byteGuard, locate } from './byte-guard.js'
 
 /** One record of a CSV file: its cells as strings, the line it ends on, and its raw text. */
 export interface CsvRecord {
@@ -22,6 +23,9 @@ export class CsvReadError extends Error {
   }
 }
 
+/** Files the fast reader read to the end, and files it handed to csv-parse: read by tests only. */
+export const fastReaderRuns = { whole: 0, handedOver: 0 }
+
 export interface ReadOptions {
   separator: string
   encoding: 'utf-8' | 'latin1'
@@ -36,6 +40,8 @@ export interface ReadOptions {
   raw?: boolean
   /** `csv-parse` reads with csv-parse only (tests compare the fast reader with it). */
   reader?: 'auto' | 'csv-parse'
+  /** Line length, total size and text checks on the raw bytes (ByteGuardError), before parsing. */
+  bounds?: ByteBounds
 }
 
 export interface CsvFile {
@@ -61,20 +67,39 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
   let done = false
   // Bytes handed to onChunk so far (a re-read after the fast reader gave up hashes only the rest).
   let hashed = 0
+  // A file is counted line by line only when a fault is found (locate reads it again); standard
+  // input cannot be read again, so its lines are counted as they come.
+  const guard = options.bounds
+    ? byteGuard({ ...options.bounds, countLines: typeof source !== 'string' })
+    : undefined
+  /** A fault found without counting lines, placed at its line and column. */
+  const placed = async (e: unknown) =>
+    e instanceof ByteGuardError && e.line === 0 && typeof source === 'string'
+      ? await locate(e, source)
+      : e
+  const onEnd = () => guard?.end()
   const onChunk = (c: Buffer) => {
+    guard?.chunk(c)
     options.onChunk?.(c)
     hashed += c.length
   }
-  while (size < PEEK) {
-    const next = await it.next()
-    if (next.done) {
-      done = true
-      break
+  try {
+    while (size < PEEK) {
+      const next = await it.next()
+      if (next.done) {
+        done = true
+        onEnd()
+        break
+      }
+      const c = typeof next.value === 'string' ? Buffer.from(next.value) : next.value
+      onChunk(c)
+      chunks.push(c)
+      size += c.length
     }
-    const c = typeof next.value === 'string' ? Buffer.from(next.value) : next.value
-    onChunk(c)
-    chunks.push(c)
-    size += c.length
+  } catch (e) {
+    // Refused in its first bytes (a bound, not text): the file is closed at once.
+    if (typeof source === 'string') input.destroy()
+    throw await placed(e)
   }
   let head = Buffer.concat(chunks)
   const bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf
@@ -103,7 +128,10 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
     if (done) return
     for (;;) {
       const next = await it.next()
-      if (next.done) return
+      if (next.done) {
+        onEnd()
+        return
+      }
       const c = typeof next.value === 'string' ? Buffer.from(next.value) : next.value
       onChunk(c)
       yield c
@@ -120,6 +148,7 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
       if (end > csvStart) yield csvStart > at ? c.subarray(csvStart - at) : c
       at = end
     }
+    onEnd()
   }
   const fast =
     options.reader !== 'csv-parse' &&
@@ -151,14 +180,20 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
       let feed: AsyncIterable<Buffer> = body()
       if (fast) {
         try {
-          const tokens = tokenizer(options.separator.charCodeAt(0), options.raw === true)
+          const tokens = tokenizer(
+            options.separator.charCodeAt(0),
+            options.raw === true,
+            options.bounds?.maxLineBytes ?? Number.POSITIVE_INFINITY,
+          )
           const decoder = enc === 'latin1' ? undefined : new StringDecoder('utf8')
           const take = (text: string, final: boolean) => {
             // A byte that is not UTF-8 is left to csv-parse (it decodes cell by cell).
             if (decoder && text.includes('\ufffd')) throw new NotSimple()
             const out = tokens(text, final)
             handed += out.cells.length
-            return toBatch(out.cells, out.raws)
+            const batch = toBatch(out.cells, out.raws)
+            if (out.overflow) throw recordTooLong(lastLine + 1, options.bounds?.maxLineBytes ?? 0)
+            return batch
           }
           for await (const c of feed) {
             const batch = take(decoder ? decoder.write(c) : c.toString('latin1'), false)
@@ -166,9 +201,11 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
           }
           const batch = take(decoder ? decoder.end() : '', true)
           if (batch.length > 0) yield batch
+          fastReaderRuns.whole++
           return
         } catch (e) {
           if (!(e instanceof NotSimple)) throw e
+          fastReaderRuns.handedOver++
           // csv-parse reads the file again from its start (same records up to here), its
           // first `handed` records skipped: it names what is wrong exactly.
           input.destroy()
@@ -177,6 +214,9 @@ export async function openCsv(source: string | Readable, options: ReadOptions): 
       }
       yield* csvParse(feed, options, enc, typeof source !== 'string', handed, toBatch)
     } catch (e) {
+      if (e instanceof ByteGuardError) throw await placed(e)
+      if (e instanceof CsvError && e.code === 'CSV_MAX_RECORD_SIZE')
+        throw recordTooLong(lastLine + 1, options.bounds?.maxLineBytes ?? 0)
       if (e instanceof CsvError) {
         const info = e as unknown as { lines?: number; column?: number; raw?: string }
         // Where the unclosed quote opened needs the record's raw text: read the file again
@@ -226,6 +266,8 @@ async function* csvParse(
     delimiter: options.separator,
     encoding: enc,
     relax_column_count: true,
+    // The same bound as the fast reader's (csv-parse counts characters).
+    ...(options.bounds ? { max_record_size: options.bounds.maxLineBytes } : {}),
     skip_empty_lines: false,
     // Standard input cannot be read twice: keep the raw text to place an unclosed quote.
     raw: options.raw === true || stdin,
@@ -285,6 +327,13 @@ async function* csvParse(
 /** The fast reader met something it does not read exactly as csv-parse does. */
 class NotSimple extends Error {}
 
+const recordTooLong = (line: number, max: number) =>
+  new CsvReadError(
+    line,
+    1,
+    `a record is longer than ${max} bytes (the profile's maxLineBytes): a quote that never closes?`,
+  )
+
 const QUOTE = 34
 const CR = 13
 const LF = 10
@@ -298,10 +347,13 @@ const LF = 10
  * quote) throws NotSimple, and csv-parse reads the file instead and names the fault. Fed the
  * decoded text piece by piece; an unfinished record waits for the next piece.
  */
-function tokenizer(sep: number, keepRaw: boolean) {
+function tokenizer(sep: number, keepRaw: boolean, maxRecord: number) {
   let mode = 0 // 0: not known yet, CR: CRLF, LF: LF
   let carry = ''
-  return (piece: string, final: boolean): { cells: string[][]; raws: string[] | null } => {
+  return (
+    piece: string,
+    final: boolean,
+  ): { cells: string[][]; raws: string[] | null; overflow: boolean } => {
     const s = carry === '' ? piece : carry + piece
     const n = s.length
     const cells: string[][] = []
@@ -383,7 +435,10 @@ function tokenizer(sep: number, keepRaw: boolean) {
       }
     }
     carry = from < n ? s.slice(from) : ''
-    if (final && carry !== '') throw new NotSimple()
-    return { cells, raws }
+    // An unfinished record is carried into the next piece: bounded, so a quote that never closes
+    // costs linear time (else each piece would copy and rescan all of it).
+    const overflow = carry.length > maxRecord
+    if (final && carry !== '' && !overflow) throw new NotSimple()
+    return { cells, raws, overflow }
   }
 }

@@ -21,6 +21,7 @@ const offThread = async () =>
 async function longestGap(fn: () => Promise<unknown>): Promise<number> {
   let last = performance.now()
   let gap = 0
+  // timer(clock): a 5 ms ticker whose late ticks measure how long the event loop was held
   const timer = setInterval(() => {
     const now = performance.now()
     gap = Math.max(gap, now - last)
@@ -28,6 +29,7 @@ async function longestGap(fn: () => Promise<unknown>): Promise<number> {
   }, 5)
   try {
     await fn()
+    // timer(clock): a few more ticks after fn, so a block at its very end is measured too
     await new Promise((r) => setTimeout(r, 20))
   } finally {
     clearInterval(timer)

@@ -68,6 +68,7 @@ function startDaemon(env, logFile) {
       if (line) resolve({ child, port: JSON.parse(line).port })
     })
     child.on('exit', (code) => reject(new Error(`the daemon exited ${code} before listening`)))
+    // timer(deadline): the bench fails if the daemon never says it listens
     setTimeout(() => reject(new Error('the daemon did not start')), 20_000).unref()
   })
 }
@@ -79,6 +80,7 @@ const stop = (child) =>
     child.kill('SIGTERM')
   })
 
+// timer(bench): the timer of this plain-node script (it cannot import test/helpers/wait.ts)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const pct = (sorted, p) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
@@ -160,11 +162,13 @@ async function run(origin, path, db, payments, rate) {
   const samples = []
   const t0 = Date.now()
   let loadEnd = 0
+  // timer(bench): samples the backlog every 250 ms (the figures it reports)
   const sampler = setInterval(() => {
     samples.push({ t: Date.now() - t0, backlog: backlogSql.pluck().get(), sent })
   }, 250)
   const inflight = new Set()
   await new Promise((resolve) => {
+    // timer(bench): sends payments at the target rate (the load itself)
     const tick = setInterval(() => {
       const due = Math.min(payments.length, Math.floor(((Date.now() - t0) * rate) / 1000))
       while (sent < due) {
@@ -204,6 +208,7 @@ async function run(origin, path, db, payments, rate) {
       break
     }
     if (Date.now() - loadEnd > 120_000) break
+    // timer(bench): polls the backlog until it drains (the drain time is measured)
     await sleep(50)
   }
   clearInterval(sampler)
@@ -215,6 +220,7 @@ async function run(origin, path, db, payments, rate) {
   for (const p of payments) {
     let row = done.get(p.id)
     for (let i = 0; i < 100 && row.status !== 'succeeded'; i++) {
+      // timer(bench): polls each payment for its final status, up to 10 s
       await sleep(100)
       row = done.get(p.id)
     }

@@ -55,6 +55,7 @@ function start(args, env, logFile) {
     child.on('exit', (code) =>
       reject(new Error(`${args.join(' ')} exited ${code} before listening`)),
     )
+    // timer(deadline): the bench fails if the process never says it listens
     setTimeout(() => reject(new Error(`${args.join(' ')} did not start`)), 15_000).unref()
   })
 }
@@ -125,9 +126,11 @@ async function load(origin, path, tag) {
     }
   }
   const lanes = Array.from({ length: CONNECTIONS }, (_, i) => client(i))
+  // timer(bench): the warm-up window before measuring
   await new Promise((r) => setTimeout(r, WARMUP_SECONDS * 1000))
   measuring = true
   const t0 = performance.now()
+  // timer(bench): the measured window itself
   await new Promise((r) => setTimeout(r, SECONDS * 1000))
   measuring = false
   const elapsed = (performance.now() - t0) / 1000

@@ -39,6 +39,7 @@ function startSandbox() {
       if (line) resolve({ child, url: JSON.parse(line).url })
     })
     child.on('exit', (code) => reject(new Error(`sandbox exited ${code}`)))
+    // timer(deadline): the bench fails if the sandbox never says it listens
     setTimeout(() => reject(new Error('sandbox did not start')), 10_000).unref()
   })
 }

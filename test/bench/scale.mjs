@@ -657,6 +657,7 @@ function startDaemon(env, logFile) {
       if (line) resolve({ child, port: JSON.parse(line).port })
     })
     child.on('exit', (code) => reject(new Error(`the daemon exited ${code} before listening`)))
+    // timer(deadline): the bench fails if the daemon never says it listens
     setTimeout(() => reject(new Error('the daemon did not start')), 60_000).unref()
   })
 }
@@ -668,6 +669,7 @@ const stop = (child) =>
     child.kill('SIGTERM')
   })
 
+// timer(bench): the timer of this plain-node script (it cannot import test/helpers/wait.ts)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /** The event-loop delay figures of one scrape (they cover the time since the previous one). */
@@ -725,6 +727,7 @@ async function measureDaemon(env, home, sample) {
   }
   const auth = { authorization: `Bearer ${token}` }
   try {
+    // timer(bench): a quiet second after start-up before the measured window opens
     await sleep(1_000)
     await get('/metrics') // resets the event-loop window after start-up
     const metricsMs = []
@@ -772,6 +775,7 @@ async function measureDaemon(env, home, sample) {
             .catch(() => errors++),
         )
         const wait = t0 + (i + 1) * every - performance.now()
+        // timer(bench): paces requests at the target rate (the load itself)
         if (wait > 0) await sleep(wait)
       }
       await Promise.all(sends)
@@ -791,6 +795,7 @@ async function measureDaemon(env, home, sample) {
     if (ACK_SECONDS >= 10) {
       const now = new Date()
       const at = now.getUTCSeconds() + now.getUTCMilliseconds() / 1000
+      // timer(clock): starts the acknowledgement run at second 25 of the minute, away from cron ticks
       await sleep(((((25 - at) % 60) + 60) % 60) * 1000)
     }
     const windowFrom = new Date().toISOString()
@@ -801,6 +806,7 @@ async function measureDaemon(env, home, sample) {
         const t = performance.now()
         const r = await get('/metrics')
         loops.push({ ...loopFigures(r.text), scrapeMs: r.ms })
+        // timer(bench): one /metrics scrape a second (the figures it reports)
         await sleep(Math.max(0, 1_000 - (performance.now() - t)))
       }
     })()

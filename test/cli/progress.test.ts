@@ -4,6 +4,7 @@ import { type Sandbox, startSandbox } from '../../src/sandbox/index.js'
 import { DSH_BIN, dsh } from '../helpers/cli.js'
 import { runInProcess } from '../helpers/run-cli.js'
 import { tempHome } from '../helpers/temp-home.js'
+import { waitFor } from '../helpers/wait.js'
 
 // Issue 13: a wait shows what it waits for on a terminal's stderr, and clears it when done;
 // nothing of it in pipes or with --json.
@@ -12,7 +13,6 @@ const env = { DSH_HOME: home.home }
 const socket = `dsh-${process.pid}-progress`
 const tmux = (...args: string[]) =>
   execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' })
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 let sb: Sandbox
 
 async function screenWhen(
@@ -20,14 +20,15 @@ async function screenWhen(
   predicate: (s: string) => boolean,
   ms = 15_000,
 ): Promise<string> {
-  const deadline = Date.now() + ms
   let screen = ''
-  while (Date.now() < deadline) {
+  const matched = () => {
     screen = tmux('capture-pane', '-t', session, '-p')
-    if (predicate(screen)) return screen
-    await sleep(100)
+    return predicate(screen) ? screen : undefined
   }
-  throw new Error(`screen never matched; last screen:\n${screen}`)
+  return waitFor(matched, ms, 'the screen to match', 100).catch(() => {
+    throw new Error(`screen never matched; last screen:
+${screen}`)
+  })
 }
 
 beforeAll(async () => {
@@ -99,17 +100,19 @@ describe('progress on waits', () => {
   it('--json on a terminal shows no progress', async () => {
     const cmd = `DSH_HOME=${home.home} ${process.execPath} ${DSH_BIN} ${payArgs('0712345679').join(' ')} --json; echo "EXIT=$?"; sleep 30`
     tmux('new-session', '-d', '-s', 'json', '-x', '120', '-y', '60', cmd)
+    // Until the command ends, no screen shows the progress line.
     let seen = false
-    const deadline = Date.now() + 20_000
-    for (;;) {
-      const s = tmux('capture-pane', '-t', 'json', '-p')
-      if (s.includes('waiting for')) seen = true
-      if (s.includes('EXIT=') || Date.now() > deadline) {
-        expect(s).toContain('EXIT=0')
-        break
-      }
-      await sleep(100)
-    }
+    const end = await waitFor(
+      () => {
+        const s = tmux('capture-pane', '-t', 'json', '-p')
+        if (s.includes('waiting for')) seen = true
+        return s.includes('EXIT=') ? s : undefined
+      },
+      20_000,
+      'dsh pay --json to end',
+      100,
+    )
+    expect(end).toContain('EXIT=0')
     tmux('kill-session', '-t', 'json')
     expect(seen).toBe(false)
   }, 40_000)

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DSH_BIN } from '../helpers/cli.js'
 import { runInProcess } from '../helpers/run-cli.js'
 import { tempHome } from '../helpers/temp-home.js'
+import { waitFor } from '../helpers/wait.js'
 
 // A real terminal: tmux runs bin/dsh, send-keys types, capture-pane reads the screen (.ci/run
 // installs tmux when a machine lacks it).
@@ -13,17 +14,17 @@ const session = `dsh-test-${process.pid}`
 const socket = `dsh-${process.pid}-prompts`
 const tmux = (...args: string[]) =>
   execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' })
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function screenWhen(predicate: (s: string) => boolean, ms = 8_000): Promise<string> {
-  const deadline = Date.now() + ms
   let screen = ''
-  while (Date.now() < deadline) {
+  const matched = () => {
     screen = tmux('capture-pane', '-t', session, '-p')
-    if (predicate(screen)) return screen
-    await sleep(100)
+    return predicate(screen) ? screen : undefined
   }
-  throw new Error(`screen never matched; last screen:\n${screen}`)
+  return waitFor(matched, ms, 'the screen to match', 100).catch(() => {
+    throw new Error(`screen never matched; last screen:
+${screen}`)
+  })
 }
 
 function start(args: string[]) {

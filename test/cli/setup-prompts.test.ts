@@ -9,6 +9,7 @@ import { unseal } from '../../src/vault/vault.js'
 import { DSH_BIN, dsh } from '../helpers/cli.js'
 import { runInProcess, testRuntime } from '../helpers/run-cli.js'
 import { tempHome } from '../helpers/temp-home.js'
+import { waitFor } from '../helpers/wait.js'
 
 // Must hold (issue 13): `gateway setup mpesa` with no flags on a real terminal (tmux), answered
 // with the sandbox values and one wrong shortcode on the way, ends in a configuration that
@@ -20,18 +21,18 @@ const session = `dsh-setup-${process.pid}`
 const socket = `dsh-${process.pid}-setup`
 const tmux = (...args: string[]) =>
   execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' })
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 let sb: Sandbox
 
 async function screenWhen(predicate: (s: string) => boolean, ms = 10_000): Promise<string> {
-  const deadline = Date.now() + ms
   let screen = ''
-  while (Date.now() < deadline) {
+  const matched = () => {
     screen = tmux('capture-pane', '-t', session, '-p')
-    if (predicate(screen)) return screen
-    await sleep(100)
+    return predicate(screen) ? screen : undefined
   }
-  throw new Error(`screen never matched; last screen:\n${screen}`)
+  return waitFor(matched, ms, 'the screen to match', 100).catch(() => {
+    throw new Error(`screen never matched; last screen:
+${screen}`)
+  })
 }
 
 function start(args: string[], env = '') {

@@ -17,7 +17,6 @@ const session = `dsh-tables-${process.pid}`
 const socket = `dsh-${process.pid}-tables`
 const tmux = (...args: string[]) =>
   execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' })
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 let sb: Sandbox
 let paymentId = ''
 let daemon: RunningDaemon | undefined
@@ -27,19 +26,19 @@ async function onTerminal(args: string[], width: number): Promise<string[]> {
   const cmd = `COLUMNS=${width} DSH_HOME=${home.home} ${process.execPath} ${DSH_BIN} ${args.join(' ')}; echo "__EXIT=$?"; sleep 30`
   tmux('new-session', '-d', '-s', session, '-x', String(width), '-y', '300', cmd)
   try {
-    const deadline = Date.now() + 15_000
-    for (;;) {
+    let screen = ''
+    const ended = () => {
       // -J joins lines the terminal wrapped, so a too-wide line shows as one long line.
-      const screen = tmux('capture-pane', '-t', session, '-p', '-J')
+      screen = tmux('capture-pane', '-t', session, '-p', '-J')
       const lines = screen.split('\n')
       const end = lines.findIndex((l) => l.startsWith('__EXIT='))
-      if (end >= 0) {
-        expect(lines[end]).toBe('__EXIT=0')
-        return lines.slice(0, end).map((l) => l.replace(/\s+$/, ''))
-      }
-      if (Date.now() > deadline) throw new Error(`no end:\n${screen}`)
-      await sleep(100)
+      return end >= 0 ? { lines, end } : undefined
     }
+    const { lines, end } = await waitFor(ended, 15_000, 'the command to end', 100).catch(() => {
+      throw new Error(`no end:\n${screen}`)
+    })
+    expect(lines[end]).toBe('__EXIT=0')
+    return lines.slice(0, end).map((l) => l.replace(/\s+$/, ''))
   } finally {
     tmux('kill-session', '-t', session)
   }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DSH_BIN } from '../helpers/cli.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
-import { freePort, type RunningDaemon, sleep, startDaemon, waitFor } from './helpers.js'
+import { freePort, type RunningDaemon, startDaemon, waitFor } from './helpers.js'
 
 interface Created {
   token: string
@@ -383,7 +383,8 @@ describe('live events', () => {
         // aborted
       }
     })()
-    await sleep(300)
+    // The stream is open (its preamble arrived) before the payments it must show are made.
+    await waitFor(() => text.includes(': dsh events from'), 10_000, 'the event stream to open')
     const g = await run(
       'pay',
       '--branch',
@@ -464,7 +465,7 @@ describe('live events', () => {
       out += d
     })
     const exit = new Promise<number | null>((r) => child.on('exit', (c) => r(c)))
-    await sleep(300)
+    // No wait for the stream: --since 0 replays what was written before it was up.
     const k = await run(
       'pay',
       '--branch',

@@ -1,15 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
-import {
-  freePort,
-  post,
-  type RunningDaemon,
-  sleep,
-  startDaemon,
-  stkCallback,
-  waitFor,
-} from './helpers.js'
+import { freePort, post, type RunningDaemon, startDaemon, stkCallback, waitFor } from './helpers.js'
 
 interface Payment {
   id: string
@@ -225,7 +217,8 @@ describe('dsh daemon: callbacks into the durable inbox', () => {
     ).toBe(401)
     expect((await post(`${daemon.url}/webhooks/stripe/nowhere`, event)).status).toBe(404)
     expect((await fetch(mpesaUrl)).status).toBe(405)
-    await sleep(300)
+    // The daemon answers a callback only once it is stored (the 200 is the commit), so these
+    // refusals are final: nothing of theirs can land later.
     expect(await snapshot()).toEqual(before)
     // The same event, signed now with the branch's webhook secret, is accepted.
     const ok = await post(stripeUrl, event, { 'stripe-signature': sign(now, 'whsec_sandbox123') })
@@ -258,7 +251,11 @@ describe('dsh daemon: callbacks into the durable inbox', () => {
 
   it('a callback with another amount sends the payment to needs_review, never to succeeded', async () => {
     const p = await pay('180', '0700009001')
-    await sleep(300)
+    await waitFor(
+      () => env.sandbox.ledger().some((c) => c.reference === p.checkoutRequestId),
+      10_000,
+      'the customer to pay',
+    )
     expect(
       (await post(mpesaUrl, stkCallback(p.checkoutRequestId!, { amount: '181.00' }))).status,
     ).toBe(200)

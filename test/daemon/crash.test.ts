@@ -57,6 +57,7 @@ describe.each(DIALECTS)('on $name', ({ name, enabled }) => {
               if (res.status === 200) floodAcked.push(`mpesa:${cri}`)
             } catch {
               floodRefused++
+              // timer(pacing): the flooder's own back-off while the daemon is down
               await new Promise((r) => setTimeout(r, 20))
             }
           }
@@ -92,7 +93,13 @@ describe.each(DIALECTS)('on $name', ({ name, enabled }) => {
         expect(killedAt, 'the daemon was killed mid-flood').toBeGreaterThanOrEqual(0)
         if (daemon.proc.exitCode !== null || daemon.proc.signalCode !== null)
           daemon = await startDaemon(vars, args)
-        await new Promise((r) => setTimeout(r, 300))
+        // The flood goes on into the restarted daemon: it acknowledges some of it.
+        const ackedAtRestart = floodAcked.length
+        await waitFor(
+          () => floodAcked.length > ackedAtRestart,
+          10_000,
+          'the restarted daemon to take the flood',
+        )
         flooding = false
         await flood
 
@@ -110,7 +117,8 @@ describe.each(DIALECTS)('on $name', ({ name, enabled }) => {
           'every payment to succeed',
           250,
         )
-        await new Promise((r) => setTimeout(r, 500))
+        // The sandbox has sent everything it will send.
+        await waitFor(() => env.sandbox.pending() === 0, 10_000, 'the sandbox to be idle')
         const deliveries = env.sandbox.deliveries().filter((d) => d.gateway === 'mpesa')
         const ok = deliveries.filter(
           (d) => d.status !== undefined && d.status >= 200 && d.status < 300,

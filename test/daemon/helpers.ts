@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { DSH_BIN } from '../helpers/cli.js'
+import { waitFor } from '../helpers/wait.js'
 
 /** A port nobody listens on right now (the daemon binds it a moment later). */
 export function freePort(): Promise<number> {
@@ -15,31 +16,7 @@ export function freePort(): Promise<number> {
   })
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** Polls `check` until it returns something truthy, or fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(
-  check: () => Promise<T> | T,
-  timeoutMs: number,
-  what: string,
-  everyMs = 50,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await check()
-      if (v) return v as NonNullable<T>
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      )
-    await sleep(everyMs)
-  }
-}
+export { waitFor }
 
 export interface LogLine {
   time: string

@@ -2,15 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js'
 import { mpesaSecretFlags, usePaymentsEnv } from '../helpers/payments-env.js'
 import { pgAvailable } from '../helpers/pg.js'
-import {
-  freePort,
-  post,
-  type RunningDaemon,
-  sleep,
-  startDaemon,
-  stkCallback,
-  waitFor,
-} from './helpers.js'
+import { freePort, post, type RunningDaemon, startDaemon, stkCallback, waitFor } from './helpers.js'
 
 interface Payment {
   id: string
@@ -98,7 +90,11 @@ describe.runIf(pgAvailable())('two daemons on one PostgreSQL database', () => {
     ]
     // The same callback sent 20 times to each daemon at once.
     const lost = await pay('westlands', '0700009001', '406')
-    await sleep(300)
+    await waitFor(
+      () => env.sandbox.ledger().some((c) => c.reference === lost.checkoutRequestId),
+      10_000,
+      'the customer to pay',
+    )
     const urlA = (
       await env.run('gateway', 'callback-url', 'mpesa', '--branch', 'westlands', '--json')
     ).json<{ url: string }>().url
@@ -141,16 +137,23 @@ describe.runIf(pgAvailable())('two daemons on one PostgreSQL database', () => {
     expect(dup[0]).toMatchObject({ duplicates: 39, status: 'applied' })
 
     // Every recovery tick both daemons saw ran in exactly one of them; the other skipped it.
-    await sleep(1_200)
     const ticks = (d: RunningDaemon, msg: string) =>
       d.logs.filter((l) => l.msg === msg && l['job'] === 'recovery').map((l) => String(l['tick']))
-    const ranA = ticks(a, 'job.run')
-    const ranB = ticks(b, 'job.run')
-    const both = new Set([...ranA, ...ranB, ...ticks(a, 'job.skip'), ...ticks(b, 'job.skip')])
-    const seenByBoth = [...both].filter(
-      (t) =>
-        (ranA.includes(t) || ticks(a, 'job.skip').includes(t)) &&
-        (ranB.includes(t) || ticks(b, 'job.skip').includes(t)),
+    const tally = () => {
+      const ranA = ticks(a, 'job.run')
+      const ranB = ticks(b, 'job.run')
+      const both = new Set([...ranA, ...ranB, ...ticks(a, 'job.skip'), ...ticks(b, 'job.skip')])
+      const seenByBoth = [...both].filter(
+        (t) =>
+          (ranA.includes(t) || ticks(a, 'job.skip').includes(t)) &&
+          (ranB.includes(t) || ticks(b, 'job.skip').includes(t)),
+      )
+      return seenByBoth.length >= 5 ? { ranA, ranB, seenByBoth } : undefined
+    }
+    const { ranA, ranB, seenByBoth } = await waitFor(
+      tally,
+      30_000,
+      'five recovery ticks seen by both daemons',
     )
     expect(seenByBoth.length).toBeGreaterThanOrEqual(5)
     for (const t of seenByBoth)

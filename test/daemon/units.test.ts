@@ -162,6 +162,7 @@ describe('small parts', () => {
     const load = async () => ++loads
     expect(await Promise.all([c.get('k', load), c.get('k', load)])).toEqual([1, 1])
     expect(await c.get('k', load)).toBe(1)
+    // timer(clock): the cache's 50 ms lifetime runs on the wall clock it reads
     await new Promise((r) => setTimeout(r, 70))
     expect(await c.get('k', load)).toBe(2)
   })
@@ -214,9 +215,11 @@ describe('small parts', () => {
     expect(m.render(gauges, extra)).not.toContain('dsh_event_loop_delay')
     const stop = m.watchEventLoop()
     try {
+      // timer(clock): the event-loop monitor samples real time; these turns are what it measures
       await new Promise((r) => setTimeout(r, 50))
       const t = Date.now()
       while (Date.now() - t < 120) {}
+      // timer(clock): a turn of the loop after the block, for the monitor to record it
       await new Promise((r) => setTimeout(r, 30))
       const text = m.render(gauges, extra)
       const max = Number(/^dsh_event_loop_delay_max_seconds (\S+)$/m.exec(text)?.[1])
@@ -224,6 +227,7 @@ describe('small parts', () => {
       expect(text).toMatch(/^dsh_event_loop_delay_seconds\{quantile="0.99"\} \S+$/m)
       expect(text).toMatch(/^dsh_event_loop_delay_seconds\{quantile="0.5"\} \S+$/m)
       // The window starts afresh at each scrape: the 120 ms block is not seen again.
+      // timer(clock): quiet loop turns for the monitor's next window
       await new Promise((r) => setTimeout(r, 50))
       const next = Number(
         /^dsh_event_loop_delay_max_seconds (\S+)$/m.exec(m.render(gauges, extra))?.[1],
@@ -233,6 +237,7 @@ describe('small parts', () => {
       m.render(gauges, extra)
       const t2 = Date.now()
       while (Date.now() - t2 < 120) {}
+      // timer(clock): a turn of the loop after the block, for the monitor to record it
       await new Promise((r) => setTimeout(r, 30))
       const after = Number(
         /^dsh_event_loop_delay_max_seconds (\S+)$/m.exec(m.render(gauges, extra))?.[1],

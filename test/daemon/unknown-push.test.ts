@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DIALECTS } from '../helpers/dialects.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
-import { freePort, type RunningDaemon, sleep, startDaemon, waitFor } from './helpers.js'
+import { freePort, type RunningDaemon, startDaemon, waitFor } from './helpers.js'
 
 /*
  * PRODUCT.md, Routing (three outcomes): a reset after the request was written and a 504 from the
@@ -172,8 +172,9 @@ describe.each(DIALECTS)('a push whose answer is lost, on $name', ({ name, enable
         ])
         expect(done.timeline.at(-1)?.actor).toMatch(/^daemon/)
         expect(done.timeline.at(-1)?.reason).toContain(`${gateway} callback`)
-        // Still exactly one charge and nothing on the other gateway once it is all over.
-        await sleep(300)
+        // Still exactly one charge and nothing on the other gateway once it is all over (the
+        // sandbox has nothing left to do).
+        await waitFor(() => env.sandbox.pending() === 0, 10_000, 'the sandbox to be idle')
         expect(env.sandbox.ledger().slice(ledgerBefore)).toHaveLength(1)
         expect(pushes(other)).toBe(otherBefore)
       }, 20_000)
@@ -231,7 +232,7 @@ describe.each(DIALECTS)('a push whose answer is lost, on $name', ({ name, enable
         10_000,
         'both payments to be charged',
       )
-      await sleep(300)
+      await waitFor(() => env.sandbox.pending() === 0, 10_000, 'the sandbox to be idle')
       const charges = env.sandbox.ledger().slice(ledgerBefore)
       expect(charges.map((c) => [c.gateway, c.phone])).toEqual([
         ['mpesa', '254712340001'],

@@ -7,7 +7,7 @@ import { createInboxWorker, type InboxWorker } from '../../src/daemon/worker.js'
 import type { Store } from '../../src/store/connect.js'
 import { DIALECTS, useStoreEnv } from '../helpers/dialects.js'
 import { runInProcess, testRuntime } from '../helpers/run-cli.js'
-import { sleep } from './helpers.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 
 /** Long enough that an entry whose kick was lost shows: it waits this long. */
 const POLL_MS = 2_500
@@ -55,17 +55,17 @@ describe.each(DIALECTS)('the inbox worker on $name', ({ name, enabled }) => {
     /** Milliseconds until every entry is processed (`invalid`: they name no branch), or null. */
     async function settledWithin(ids: string[], ms: number): Promise<number | null> {
       const t0 = Date.now()
-      while (Date.now() - t0 < ms) {
+      const settled = async () => {
         const left = await store.db
           .selectFrom('callback_inbox')
           .select('id')
           .where('id', 'in', ids)
           .where('status', '!=', 'invalid')
           .execute()
-        if (left.length === 0) return Date.now() - t0
-        await sleep(5)
+        return left.length === 0 ? Date.now() - t0 : undefined
       }
-      return null
+      // Polled every 5 ms: the time it took is what the tests measure.
+      return waitFor(settled, ms, 'the entries to be processed', 5).catch(() => null)
     }
 
     beforeAll(async () => {
@@ -80,7 +80,7 @@ describe.each(DIALECTS)('the inbox worker on $name', ({ name, enabled }) => {
         () => false,
       )
       worker.start()
-      await sleep(50)
+      await waitFor(() => worker.waiting(), 5_000, 'the worker to wait for a kick')
     })
     afterAll(async () => {
       await worker?.stop(2_000)
@@ -94,6 +94,7 @@ describe.each(DIALECTS)('the inbox worker on $name', ({ name, enabled }) => {
       for (let round = 0; round < 80; round++) {
         const first = await storeOne()
         worker.kick()
+        // timer(pacing): the gap between the two entries is what the rounds vary
         await sleep(Math.floor(round / 5))
         await turns([0, 3, 10, 30, 60][round % 5]!)
         const second = await storeOne()
@@ -101,13 +102,13 @@ describe.each(DIALECTS)('the inbox worker on $name', ({ name, enabled }) => {
         const ms = await settledWithin([first, second], POLL_MS - 500)
         expect(ms, `round ${round}: waits so far ${waits.join(', ')}`).not.toBeNull()
         waits.push(ms!)
-        await sleep(20) // the worker is waiting for a kick again
+        await waitFor(() => worker.waiting(), 5_000, 'the worker to wait for a kick again')
       }
       expect(Math.max(...waits)).toBeLessThan(POLL_MS - 500)
     })
 
     it('control: an entry stored without a kick waits for the poll', async () => {
-      await sleep(100)
+      await waitFor(() => worker.waiting(), 5_000, 'the worker to wait for a kick')
       const id = await storeOne()
       expect(await settledWithin([id], 1_000)).toBeNull()
       expect(await settledWithin([id], POLL_MS + 1_000)).not.toBeNull()

@@ -8,7 +8,7 @@ import { createInboxWorker, type WorkerOptions } from '../../src/daemon/worker.j
 import type { Store } from '../../src/store/connect.js'
 import { useStoreEnv } from '../helpers/dialects.js'
 import { runInProcess, testRuntime } from '../helpers/run-cli.js'
-import { sleep } from './helpers.js'
+import { sleep, waitFor } from '../helpers/wait.js'
 
 /**
  * The inbox worker while callbacks keep coming: `busy` is always true (the daemon is answering
@@ -90,6 +90,7 @@ describe('inbox processing under a steady stream of acknowledgements', () => {
     while (Date.now() < end) {
       await store_(perTick)
       worker.kick()
+      // timer(pacing): a steady flow of entries for `ms`, perTick every 20 ms (the load itself)
       await sleep(20)
     }
     const atEnd = await counts()
@@ -97,14 +98,11 @@ describe('inbox processing under a steady stream of acknowledgements', () => {
     const processedAtEnd = atEnd.done - base.done
     let drainedMs: number | null = null
     const stop = Date.now()
-    while (Date.now() - stop < 3_000) {
+    const drained = async () => {
       const c = await counts()
-      if (c.done === c.all) {
-        drainedMs = Date.now() - stop
-        break
-      }
-      await sleep(20)
+      return c.done === c.all ? Date.now() - stop : undefined
     }
+    drainedMs = await waitFor(drained, 3_000, 'the inbox to drain', 20).catch(() => drainedMs)
     await worker.stop(2_000)
     // Leave nothing waiting for the next run.
     const left = await counts()

@@ -1,10 +1,11 @@
 /// <reference lib="dom" />
 // (The callbacks given to page.evaluate run in the browser: they use its DOM types.)
-import { copyFileSync, existsSync, mkdtempSync } from 'node:fs'
+import { copyFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chromiumPath } from '../../bin/test-tools.mjs'
 import { openStore } from '../../src/store/connect.js'
 import { freePort, type RunningDaemon, startDaemon, waitFor } from '../daemon/helpers.js'
 import { dsh } from '../helpers/cli.js'
@@ -15,18 +16,19 @@ import { runInProcess } from '../helpers/run-cli.js'
  * The branch dashboard in a real browser: Debian's chromium driven by playwright-core (which never
  * downloads a browser). One browser for the file; one page per dialect, reused across the steps.
  */
-const CHROMIUM =
-  process.env['DSH_CHROMIUM'] ??
-  ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) =>
-    existsSync(p),
-  )
+// The browser bin/test-tools.mjs checked before the run (npm test's pretest): DSH_CHROMIUM, else
+// chromium, chromium-browser or google-chrome on the PATH.
+const CHROMIUM = chromiumPath()
 const EVIL = '<img src=x onerror=alert(1)>'
 const ARTEFACTS = mkdtempSync(join(tmpdir(), 'dsh-dashboard-'))
 
 let browser: Browser
 
 beforeAll(async () => {
-  if (!CHROMIUM) throw new Error('no chromium: apt-get install -y chromium (or set DSH_CHROMIUM)')
+  if (!CHROMIUM)
+    throw new Error(
+      'no chromium: run `node bin/test-tools.mjs` (npm test does), or set DSH_CHROMIUM',
+    )
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
@@ -185,10 +187,8 @@ describe.each(DIALECTS)('the branch dashboard on $name', ({ name, enabled }) => 
   const settled = async (p: Page) => {
     let want = expected(await report())
     for (let i = 0; i < 3; i++) {
-      for (let j = 0; j < 20; j++) {
-        if (JSON.stringify(await readPage(p)) === JSON.stringify(want)) return
-        await new Promise((r) => setTimeout(r, 50))
-      }
+      const same = async () => JSON.stringify(await readPage(p)) === JSON.stringify(want)
+      if (await waitFor(same, 1_000, 'the page to show the report', 50).catch(() => false)) return
       const loaded = await p.evaluate(() => document.body.dataset['loaded'])
       await p.evaluate(() => document.getElementById('date')!.dispatchEvent(new Event('change')))
       await p.waitForFunction((l) => document.body.dataset['loaded'] !== l, loaded)
@@ -603,7 +603,7 @@ describe.each(DIALECTS)('the branch dashboard on $name', ({ name, enabled }) => 
         })
         return { status: res.status, ms: Date.now() - t0 }
       }
-      // The sign-ins above reset the count; five failures pass at once.
+      // No sign-in above failed from this address: five failures pass at once.
       const free = []
       for (let i = 0; i < 5; i++) free.push(await attempt())
       expect(free.map((f) => f.status)).toEqual([401, 401, 401, 401, 401])

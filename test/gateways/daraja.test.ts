@@ -7,15 +7,8 @@ import {
   type DarajaAdapter,
   parseStkCallback,
 } from '../../src/gateways/index.js'
-import {
-  deadPort,
-  dshErrorOf,
-  SANDBOX_MPESA,
-  shape,
-  sleep,
-  startWorld,
-  type World,
-} from './helpers.js'
+import { waitFor } from '../helpers/wait.js'
+import { deadPort, dshErrorOf, SANDBOX_MPESA, shape, startWorld, type World } from './helpers.js'
 
 let w: World
 let mpesa: DarajaAdapter
@@ -40,11 +33,7 @@ const req = (phone: string, over: Partial<InitiateRequest> = {}): InitiateReques
 })
 
 const waitUntilLedger = async (n: number) => {
-  const until = Date.now() + 5_000
-  while (w.sb.ledger().length < n) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${n} charges`)
-    await sleep(20)
-  }
+  await waitFor(() => w.sb.ledger().length >= n, 5_000, `${n} charges`)
 }
 
 const tokenRequests = () => w.sb.requests().filter((r) => r.path === '/oauth/v1/generate').length
@@ -227,7 +216,8 @@ describe('Daraja STK push against the sandbox', () => {
           cancelled: false,
           ...expected,
         })
-      await sleep(120)
+      // Nothing left for the sandbox to do, so no charge can still come.
+      await waitFor(() => w.sb.pending() === 0, 5_000, 'the sandbox to be idle')
       expect(w.sb.ledger()).toEqual([])
       expect(w.sb.deliveries()).toEqual([])
     })
@@ -243,7 +233,7 @@ describe('Daraja STK push against the sandbox', () => {
       code: 'transport.reset',
     })
     expect(res.outcome.refs).toEqual({})
-    await sleep(120)
+    await waitFor(() => w.sb.pending() === 0, 5_000, 'the sandbox to be idle')
     expect(w.sb.ledger()).toEqual([])
   })
 
@@ -343,7 +333,8 @@ describe('Daraja STK push against the sandbox', () => {
 
   it('lost callback: the customer pays, no callback ever comes, the query tells the truth', async () => {
     const res = await mpesa.initiate(req('0700009001'))
-    await sleep(250)
+    // The customer has paid and the sandbox has nothing left to send.
+    await waitFor(() => w.sb.pending() === 0, 5_000, 'the sandbox to be idle')
     expect(w.sb.deliveries()).toEqual([])
     expect(w.sb.ledger()).toHaveLength(1)
     const q = await mpesa.query('x', res.outcome.refs)
@@ -363,7 +354,7 @@ describe('Daraja STK push against the sandbox', () => {
   it('late callback: the query already knows; the callback arrives later', async () => {
     const r = req('0700009003')
     const res = await mpesa.initiate(r)
-    await sleep(150)
+    await waitFor(() => w.sb.ledger().length === 1, 5_000, 'the customer to pay')
     expect((await mpesa.query('x', res.outcome.refs)).outcome.status).toBe('succeeded')
     expect(w.rx.received.filter((x) => x.path === new URL(r.callbackUrl).pathname)).toHaveLength(0)
     await w.rx.waitFor(1, new URL(r.callbackUrl).pathname, 3_000)

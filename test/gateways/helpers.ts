@@ -6,6 +6,7 @@ import type { GatewayOutcome } from '../../src/core/payments/gateway-port.js'
 import type { Clock } from '../../src/core/ports.js'
 import { createGatewayDeps, type GatewayDeps } from '../../src/gateways/index.js'
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../src/sandbox/index.js'
+import { waitFor } from '../helpers/wait.js'
 
 export interface Received {
   path: string
@@ -63,14 +64,8 @@ export async function waitUntil(
   timeoutMs = 5_000,
   what = 'a condition',
 ): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
+  await waitFor(check, timeoutMs, what, 10)
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** A sandbox, a receiver and adapter deps with a 1 s read timeout; `close()` ends them all. */
 export interface World {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { GatewayAdapter, InitiateRequest } from '../../src/core/payments/gateway-port.js'
 import { createAdapter } from '../../src/gateways/index.js'
-import { dshErrorOf, shape, sleep, startWorld, type World } from './helpers.js'
+import { waitFor } from '../helpers/wait.js'
+import { dshErrorOf, shape, startWorld, type World } from './helpers.js'
 
 let w: World
 let kcb: GatewayAdapter
@@ -125,7 +126,7 @@ describe('KCB via Zed against the sandbox', () => {
         'Service Unavailable: the request was not processed, try again later',
       ],
     ])
-    await sleep(120)
+    await waitFor(() => w.sb.pending() === 0, 5_000, 'the sandbox to be idle')
     expect(w.sb.ledger()).toEqual([])
     // The script is used up: the next push goes through.
     expect((await kcb.initiate(req('0712345678'))).outcome.status).toBe('pending')
@@ -143,7 +144,7 @@ describe('KCB via Zed against the sandbox', () => {
     expect(r.outcome.message).toMatch(
       /^the connection dropped before any answer: Zed may have read the request and pushed the prompt; the push may have reached the phone: no failover/,
     )
-    await sleep(120)
+    await waitFor(() => w.sb.pending() === 0, 5_000, 'the sandbox to be idle')
     expect(w.sb.ledger()).toEqual([])
   })
 

@@ -248,6 +248,7 @@ describe('token cache', () => {
     let fetches = 0
     const fetch = async () => {
       fetches++
+      // timer(gateway-delay): a slow token endpoint, so the concurrent callers overlap
       await new Promise((r) => setTimeout(r, 5))
       return { token: `t${fetches}`, expiresInS: 3599 }
     }

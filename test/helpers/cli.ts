@@ -37,6 +37,7 @@ export function dsh(args: string[], options: RunOptions = {}): Promise<CliResult
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr += d
     })
+    // timer(deadline): a stuck dsh is killed and the test fails on its exit code
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000)
     child.on('error', reject)
     child.on('close', (code) => {

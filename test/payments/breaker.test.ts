@@ -90,6 +90,7 @@ describe.each(DIALECTS)('breaker on $name', ({ name, enabled }) => {
             )
           ).code,
         ).toBe(0)
+        // timer(clock): the breaker's 1 s cool-down runs on the product's wall clock
         await new Promise((r) => setTimeout(r, 1_100))
         const r = await pay('--amount', '800', '--phone', '0712345678')
         expect(r.json<Payment>().gateway).toBe('mpesa')

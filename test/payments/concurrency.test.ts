@@ -1,9 +1,11 @@
+import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { pay } from '../../src/payments/pay.js'
 import { dsh } from '../helpers/cli.js'
 import { DIALECTS } from '../helpers/dialects.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
 import { pgAvailable } from '../helpers/pg.js'
+import { waitFor } from '../helpers/wait.js'
 
 interface Payment {
   id: string
@@ -41,13 +43,14 @@ describe.each(DIALECTS)('idempotency races on $name', ({ name, enabled }) => {
       const ids = new Set(results.map((r) => r.json<Payment>().id))
       expect(ids.size).toBe(1)
       expect(results.filter((r) => !r.json<Payment>().replayed)).toHaveLength(1)
-      await new Promise((r) => setTimeout(r, 300))
+      await waitFor(() => env.sandbox.pending() === 0, 10_000, 'the sandbox to be idle')
       const list = (await env.run('payments', 'list', '--json')).json<
         { idempotencyKey: string | null }[]
       >()
       expect(list.filter((p) => p.idempotencyKey === 'k-10x')).toHaveLength(1)
       expect(env.sandbox.ledger().slice(before)).toHaveLength(1)
-    })
+      // 11 s at a load of 18 on 2 cores (10 dsh processes at once): over 3× its quiet time.
+    }, 90_000)
 
     it('control: the same 10 processes without a key make 10 payments and 10 charges (they do overlap)', async () => {
       const envVars = { DSH_HOME: env.home, DSH_DB: env.db }
@@ -84,9 +87,10 @@ describe.each(DIALECTS)('idempotency races on $name', ({ name, enabled }) => {
       )
       const times = created.map((t) => Date.parse(t)).sort((a, b) => a - b)
       expect(times.at(-1)! - times[0]!).toBeLessThan(10_000)
-      await new Promise((r) => setTimeout(r, 300))
+      await waitFor(() => env.sandbox.pending() === 0, 10_000, 'the sandbox to be idle')
       expect(env.sandbox.ledger().slice(before)).toHaveLength(10)
-    })
+      // 27 s at a load of 18 on 2 cores (10 dsh processes at once): over 3× its quiet time.
+    }, 90_000)
   })
 })
 
@@ -192,8 +196,18 @@ describe.runIf(pgAvailable())('the unique-violation replay path of pay on Postgr
       const paying = pay(app, request).finally(() => {
         settled = true
       })
-      // pay is blocked on the unique index (it got past both of its key checks).
-      await new Promise((r) => setTimeout(r, 700))
+      // pay is blocked on the unique index (it got past both of its key checks): PostgreSQL
+      // shows a session of this database waiting for a lock.
+      const store = await app.store()
+      await waitFor(
+        async () => {
+          const r = await sql<{ n: string }>`select count(*) as n from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock'`.execute(store.db)
+          return Number(r.rows[0]?.n) > 0
+        },
+        10_000,
+        'pay to wait on the unique index',
+      )
       expect(settled).toBe(false)
       release()
       await writer
@@ -301,8 +315,13 @@ describe('load', () => {
     const counts: Record<string, number> = {}
     for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1
     expect(counts).toEqual({ pending: total })
-    // Let every simulated customer act, then resolve every payment by querying.
-    await new Promise((r) => setTimeout(r, 500))
+    // Every simulated customer has acted (each push charged or refused), then resolve every
+    // payment by querying.
+    await waitFor(
+      () => env.sandbox.ledger().length + env.sandbox.failures().length >= total,
+      30_000,
+      `the ${total} customers to answer their pushes`,
+    )
     const { syncStale } = await import('../../src/payments/sync.js')
     const store = await app.store()
     await store.db
@@ -324,5 +343,6 @@ describe('load', () => {
     console.log(
       `load: ${total} payments in ${elapsed} ms (${Math.round((total * 1000) / elapsed)}/s) with 100 in flight`,
     )
-  }, 120_000)
+    // 87 s at a load of 18 on 2 cores: over 3× its quiet time.
+  }, 300_000)
 })

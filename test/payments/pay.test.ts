@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { DIALECTS } from '../helpers/dialects.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
+import { waitFor } from '../helpers/wait.js'
 
 interface Payment {
   id: string
@@ -150,7 +151,16 @@ describe.each(DIALECTS)(
         // The same phone and amount cannot be pushed again while the outcome is unknown.
         const again = await pay('--amount', '20,000', '--phone', '0722000111')
         expect(again.code).toBe(5)
-        await new Promise((r) => setTimeout(r, 2_000))
+        // KCB charges the customer after its slow answer: wait for that charge, not for a time.
+        await waitFor(
+          () =>
+            env.sandbox
+              .ledger()
+              .slice(before)
+              .some((c) => c.gateway === 'mpesa-kcb'),
+          20_000,
+          'KCB to charge the customer',
+        )
         const synced = await env.run('payments', 'sync', p.id, '--json')
         expect(synced.code, synced.stderr).toBe(0)
         expect(synced.json<Payment>().status).toBe('succeeded')

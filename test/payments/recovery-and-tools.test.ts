@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { DSH_BIN } from '../helpers/cli.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
 import { tamperEnvelope } from '../helpers/temp-home.js'
+import { waitFor } from '../helpers/wait.js'
 
 interface Payment {
   id: string
@@ -40,13 +41,11 @@ describe('a crash mid-call never leads to a second charge', () => {
       },
     )
     // Kill it once the push has reached KCB (the answer is being withheld).
-    const deadline = Date.now() + 10_000
-    while (
-      !env.sandbox.requests().some((q) => q.path.includes('initiate_kcb_stk_push')) &&
-      Date.now() < deadline
-    ) {
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    await waitFor(
+      () => env.sandbox.requests().some((q) => q.path.includes('initiate_kcb_stk_push')),
+      10_000,
+      'the push to reach KCB',
+    )
     child.kill('SIGKILL')
     await new Promise((r) => child.on('exit', r))
     const list = (await env.run('payments', 'list', '--json')).json<
@@ -58,7 +57,12 @@ describe('a crash mid-call never leads to a second charge', () => {
     expect(show.attempts).toEqual([
       expect.objectContaining({ gateway: 'mpesa-kcb', status: 'sending' }),
     ])
-    await new Promise((r) => setTimeout(r, 500))
+    // The customer has paid KCB (the sync below finds that charge).
+    await waitFor(
+      () => env.sandbox.ledger().some((c) => c.gateway === 'mpesa-kcb'),
+      10_000,
+      'KCB to charge the customer',
+    )
     const synced = await env.run('payments', 'sync', p?.id ?? '', '--json')
     expect(synced.code, synced.stderr).toBe(0)
     expect(synced.json<Payment>()).toMatchObject({ status: 'succeeded', gateway: 'mpesa-kcb' })

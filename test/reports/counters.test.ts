@@ -20,6 +20,7 @@ interface Payment {
   id: string
   status: string
 }
+const FINAL = ['succeeded', 'failed', 'cancelled', 'refunded', 'needs_review']
 interface Batch {
   id: string
   gateway: string
@@ -125,6 +126,7 @@ describe.each(DIALECTS)('counters on $name', ({ name, enabled }) => {
       let killed = false
       let restarted = false
       const ids: string[] = []
+      const unknown: string[] = []
       const lane = async () => {
         for (;;) {
           const i = next++
@@ -166,7 +168,15 @@ describe.each(DIALECTS)('counters on $name', ({ name, enabled }) => {
             '--json',
           )
           if (r.code === 0 || r.code === 8) ids.push(r.json<Payment>().id)
-          else expect.fail(`pay ${i}: exit ${r.code}: ${r.stderr}`)
+          else if (r.code === 6) {
+            // The gateway left it unknown (an M-Pesa read timeout on a busy machine): a payment
+            // all the same, resolved below.
+            const p = r.json<Payment>()
+            expect(p.status, r.stderr).toBe('unknown')
+            expect(r.stderr).toContain(`dsh payments sync ${p.id}`)
+            ids.push(p.id)
+            unknown.push(p.id)
+          } else expect.fail(`pay ${i}: exit ${r.code}: ${r.stderr}`)
           // A settlement run now and then, while payments keep moving.
           if (i > 0 && i % Math.max(1, Math.floor(N / 4)) === 0) {
             const s = await env.run(
@@ -182,11 +192,25 @@ describe.each(DIALECTS)('counters on $name', ({ name, enabled }) => {
         }
       }
       await Promise.all(Array.from({ length: LANES }, lane))
+      console.log(`payments left unknown by the gateway, then resolved: ${unknown.length}`)
       expect(killed && restarted, 'the daemon was killed and restarted mid-load').toBe(true)
       expect(ids).toHaveLength(N)
 
       const store = await openStore(env.db)
       try {
+        // Each payment left unknown is resolved by asking the gateway (dsh payments sync) until
+        // it answers: exit 0 and a final status.
+        for (const id of unknown) {
+          await waitFor(
+            async () => {
+              const s = await env.run('payments', 'sync', id, '--json')
+              return s.code === 0 && FINAL.includes(s.json<Payment>().status)
+            },
+            60_000,
+            `unknown payment ${id} to be resolved`,
+            500,
+          )
+        }
         // Every payment reaches a final state: by its callback, or by the daemon's recovery.
         await waitFor(
           async () => {
@@ -235,10 +259,20 @@ describe.each(DIALECTS)('counters on $name', ({ name, enabled }) => {
         expect(d.counters.mismatches).toEqual([])
         expect(d.counters.keys).toBeGreaterThan(10)
 
-        // What /metrics shows is the test's own full count.
-        await new Promise((r) => setTimeout(r, 300))
+        // What /metrics shows is the test's own full count (once its short cache has caught up
+        // with the last writes: the scrape is asked again until the payments family agrees).
         const want = await fullCount(store)
-        const text = await (await fetch(`${daemon.url}/metrics`)).text()
+        const scrape = async () => (await fetch(`${daemon.url}/metrics`)).text()
+        const text = await waitFor(
+          async () => {
+            const t = await scrape()
+            return JSON.stringify(family(t, 'dsh_payments')) === JSON.stringify(want.payments)
+              ? t
+              : undefined
+          },
+          10_000,
+          '/metrics to show the full count',
+        ).catch(scrape)
         expect(family(text, 'dsh_payments')).toEqual(want.payments)
         expect(family(text, 'dsh_settlement_pending_minor')).toEqual(want.pending)
         expect(family(text, 'dsh_inbox_entries')).toEqual(want.inbox)

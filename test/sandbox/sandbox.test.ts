@@ -8,6 +8,7 @@ import {
   startSandbox,
 } from '../../src/sandbox/index.js'
 import { dshErrorOf, type Receiver, startReceiver } from '../gateways/helpers.js'
+import { waitFor } from '../helpers/wait.js'
 
 let sb: Sandbox
 let rx: Receiver
@@ -251,9 +252,18 @@ describe('STK push field rules (GATEWAYS.md §1.2)', () => {
         errorCode: '500.001.1001',
         errorMessage: 'The transaction is being processed',
       })
-      await new Promise((r) => setTimeout(r, 250))
-      const late = await post('/mpesa/stkpushquery/v1/query', q)
-      expect(await late.json()).toMatchObject({
+      // Asked again until the customer's answer is in (the query is the state).
+      const late = await waitFor(
+        async () => {
+          const j = (await (await post('/mpesa/stkpushquery/v1/query', q)).json()) as {
+            ResultCode?: string
+          }
+          return j.ResultCode !== undefined ? j : undefined
+        },
+        5_000,
+        'the customer to answer',
+      )
+      expect(late).toMatchObject({
         ResponseCode: '0',
         ResultCode: '1032',
         ResultDesc: 'Request cancelled by user',
@@ -543,7 +553,7 @@ describe('control endpoints', () => {
         narrative: 'x',
       }),
     }).catch((e: unknown) => e)
-    await new Promise((r) => setTimeout(r, 50))
+    await waitFor(() => other.pending() === 1, 5_000, 'the answer to be withheld')
     const started = Date.now()
     await other.close()
     expect(Date.now() - started).toBeLessThan(1_000)
@@ -606,7 +616,7 @@ describe('an injected clock, and statements built from the ledger', () => {
       { authorization: 'Bearer key1', 'idempotency-key': 'stb_1' },
     )
     expect(sent.status).toBe(201)
-    while (clocked.ledger().length < 2) await new Promise((r) => setTimeout(r, 10))
+    await waitFor(() => clocked.ledger().length >= 2, 5_000, 'both charges')
     const [mpesa, bank] = clocked.ledger() as [Charge, Charge]
     expect(mpesa).toMatchObject({
       gateway: 'mpesa',
@@ -641,7 +651,7 @@ describe('an injected clock, and statements built from the ledger', () => {
       auth,
     )
     expect(cancel.status).toBe(200)
-    while (clocked.failures().length < 1) await new Promise((r) => setTimeout(r, 10))
+    await waitFor(() => clocked.failures().length >= 1, 5_000, 'the cancellation')
     expect(clocked.ledger()).toHaveLength(2)
     expect(clocked.failures()).toMatchObject([
       {

@@ -17,7 +17,8 @@ describe('maskUrl: the one function for every URL dsh prints, logs or audits', (
     ['postgress://u:hunter2@h/db', 'postgress://u:***@h/db'],
     ['mysql://u:hunter2@h/db', 'mysql://u:***@h/db'],
     ['postgres://u:hun%zzter2@h:99999/db', 'postgres://u:***@h:99999/db'],
-    ['postgres://u:p@ss/w@rd@h/db', 'postgres://u:***@h/db'],
+    // What pg connects to: host ss; the rest of what looks like the password is in the path.
+    ['postgres://u:p@ss/w@rd@h/db', 'postgres://u:***@ss/***'],
     ['postgres://u:hunter2@h/db?x=a@b', 'postgres://u:***@h/db?x=a@b'],
     ['postgres://u:hun?ter2@h/db', 'postgres://u:***@h/db'],
     ['host=h user=u password=hunter2 dbname=x', 'host=h user=u password=*** dbname=x'],
@@ -25,9 +26,32 @@ describe('maskUrl: the one function for every URL dsh prints, logs or audits', (
     ['https://api.safaricom.co.ke', 'https://api.safaricom.co.ke'],
     ['/home/u/.dsh/dsh.db', '/home/u/.dsh/dsh.db'],
     ['postgres://u@h/db', 'postgres://u@h/db'],
+    // Issue 23, item 4: an `@` in the fragment or query is no user information: shown as is.
+    ['http://127.0.0.1:18201#@127.0.0.1:18203', 'http://127.0.0.1:18201#@127.0.0.1:18203'],
+    ['http://127.0.0.1:18201?x=@127.0.0.1:18203', 'http://127.0.0.1:18201?x=@127.0.0.1:18203'],
+    ['https://h.example/a?next=u:p@evil.example', 'https://h.example/a?next=u:p@evil.example'],
+    // An http(s) user information is only ever a credential: all of it masked.
+    ['https://bankuser:S3cret@bank.example/', 'https://***:***@bank.example/'],
+    ['https://sk_live_hunter2@api.example/v1', 'https://***@api.example/v1'],
+    ['https://u:hunter2@h.example#@other.example', 'https://***:***@h.example/#@other.example'],
+    // Query secrets by the audit log's names; other parameters as written.
+    [
+      'https://hooks.example/alert?channel=ops&token=hunter2&api_key=hunter3',
+      'https://hooks.example/alert?channel=ops&token=***&api_key=***',
+    ],
+    ['https://h.example/?Client-Secret=hunter2#x', 'https://h.example/?Client-Secret=***#x'],
   ])('%s → %s', (input, masked) => {
     expect(maskUrl(input)).toBe(masked)
-    expect(maskUrl(input)).not.toMatch(/hunter|p@ss/)
+    expect(maskUrl(input)).not.toMatch(/hunter|p@ss|S3cret/)
+  })
+
+  it('inside log lines: the fragment trick is left alone, real user information masked', () => {
+    expect(maskUrlsIn('{"url":"http://127.0.0.1:18201#@127.0.0.1:18203"}')).toBe(
+      '{"url":"http://127.0.0.1:18201#@127.0.0.1:18203"}',
+    )
+    expect(maskUrlsIn('to https://u:hunter2@h.example/x?token=t0k3n then')).toBe(
+      'to https://***:***@h.example/x?token=*** then',
+    )
   })
 
   it('tells a URL with a user-info password', () => {
@@ -117,7 +141,7 @@ describe('maskUrlsIn: URLs inside log lines and driver messages', () => {
         '{"msg":"x","store":"postgres://u:hunter2@h/db","detail":"see https://a:b@c.example/x and password=hunter3"}',
       ),
     ).toBe(
-      '{"msg":"x","store":"postgres://u:***@h/db","detail":"see https://a:***@c.example/x and password=***"}',
+      '{"msg":"x","store":"postgres://u:***@h/db","detail":"see https://***:***@c.example/x and password=***"}',
     )
   })
 })

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { localDate } from '../../src/core/schedule.js'
-import { freePort, type RunningDaemon, sleep, startDaemon, waitFor } from '../daemon/helpers.js'
+import { freePort, type RunningDaemon, startDaemon, waitFor } from '../daemon/helpers.js'
 import { DSH_BIN } from '../helpers/cli.js'
 import { DIALECTS } from '../helpers/dialects.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
@@ -215,8 +215,15 @@ describe.each(DIALECTS)('settlement transfers on $name', ({ name, enabled }) => 
           10_000,
           'the bank to pay',
         )
-        await sleep(300)
+        // Nothing more to come from the bank (no transfer still to settle), so the count is final.
+        await waitFor(
+          () => env.sandbox.pending() === 0,
+          10_000,
+          'the bank to finish every transfer',
+        )
         expect(bankLedger().filter((c) => c.attemptRef === batch.id)).toHaveLength(1)
+        // And no second transfer of this batch under another key.
+        expect(bankLedger().filter((c) => c.payeeReference === batch.reference)).toHaveLength(1)
         expect(bankLedger().filter((c) => c.attemptRef === batch.id)[0]).toMatchObject({
           amount: String(batch.netMinor),
           reference: sent.transfer?.transferId,
@@ -235,7 +242,8 @@ describe.each(DIALECTS)('settlement transfers on $name', ({ name, enabled }) => 
           ).code,
         ).toBe(0)
         expect((await run('doctor')).code).toBe(0)
-      })
+        // 8 s at a load of 18 on 2 cores: over 3× its quiet time.
+      }, 60_000)
 
       describe('through the daemon', () => {
         let daemon: RunningDaemon

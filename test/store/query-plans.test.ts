@@ -263,7 +263,20 @@ describe.each(DIALECTS)('hot-path query plans ($name)', ({ name, enabled }) => {
             stkCallback('ws_CO_nobody_knows', { amount: '5' }),
           )
           expect(r.status).toBe(200)
-          await new Promise((res) => setTimeout(res, 1_500))
+          // Its processing (an unmatched callback: looked for, then kept) is captured too.
+          const store = await env.app.store()
+          await waitFor(
+            async () => {
+              const e = await store.db
+                .selectFrom('callback_inbox')
+                .select(['status', 'attempts'])
+                .where('dedupe_key', '=', 'mpesa:ws_CO_nobody_knows')
+                .executeTakeFirst()
+              return e && (Number(e.attempts) > 0 || e.status !== 'received')
+            },
+            15_000,
+            'the unmatched callback to be processed',
+          )
         })
         await capturing('GET /api/payments/:id/status', captured, async () => {
           const r = await fetch(`${base}/api/payments/${ids[0]}/status`, { headers: auth })

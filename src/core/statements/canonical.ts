@@ -147,6 +147,10 @@ function daysIn(y: number, mo: number): number {
 }
 const MONTH_DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
+/** The years a statement date may be in. */
+const MIN_YEAR = 2000
+const MAX_YEAR = 2100
+
 /** The yyyy-mm-dd of the last date parseDateMs read (built only when asked for). */
 let lastDay = ''
 
@@ -170,6 +174,10 @@ function parseDateMs(
     const s = c.s === 0 ? 0 : Number(m[c.s])
     if (mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || s > 59)
       throw new Error(`"${text}" is not a real date/time (${f})`)
+    // A statement of this century: year 0026 is a typo (Date.UTC would read it as 1926), and a
+    // year past 2100 one too.
+    if (y < MIN_YEAR || y > MAX_YEAR)
+      throw new Error(`"${text}" is not between ${MIN_YEAR}-01-01 and ${MAX_YEAR}-12-31`)
     if (withDay)
       lastDay = `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`
     return zonedToUtc(y, mo, d, h, mi, s, timeZone)

@@ -1,5 +1,6 @@
 import { validationError } from '../errors.js'
 import { isCurrency } from '../money/index.js'
+import { assertLinearRegex, UnsafeRegex } from './regex-safety.js'
 
 /** The fields a profile maps to columns (by header name or by 0-based index). */
 export const COLUMN_KEYS = [
@@ -54,7 +55,14 @@ export interface StatementProfile {
   periodDateFormat: string
   /** Values of the status column that count as completed (case-insensitive); others are skipped. */
   completedStatuses: string[]
+  /** A longer line (bytes up to its line feed) refuses the file at that line (default 64 KiB). */
+  maxLineBytes: number
 }
+
+/** The longest line a statement may have unless its profile says otherwise. */
+export const DEFAULT_MAX_LINE_BYTES = 64 * 1024
+/** The most a profile may allow (a larger line is no statement row). */
+const MAX_MAX_LINE_BYTES = 16 * 1024 * 1024
 
 const DEFAULTS = {
   separator: ',',
@@ -65,6 +73,7 @@ const DEFAULTS = {
   thousandsMark: ',',
   timeZone: 'Africa/Nairobi',
   periodDateFormat: 'dd-mm-yyyy',
+  maxLineBytes: DEFAULT_MAX_LINE_BYTES,
 }
 
 /** The M-Pesa organisation-portal statement (GATEWAYS.md §6): 13 columns after a preamble. */
@@ -146,14 +155,32 @@ const bad = (source: string, message: string) =>
     'see "Statement profiles" in the README',
   )
 
+/** Longer patterns are refused: a profile's are short, and the safety check reads them whole. */
+const MAX_PATTERN = 500
+
 function regex(source: string, field: string, value: unknown, flags = 'i'): RegExp {
   if (typeof value !== 'string' || value === '')
     throw bad(source, `${field} must be a regex string`)
+  if (value.length > MAX_PATTERN)
+    throw bad(source, `${field} is longer than ${MAX_PATTERN} characters`)
+  let re: RegExp
   try {
-    return new RegExp(value, flags)
+    re = new RegExp(value, flags)
   } catch (e) {
     throw bad(source, `${field} is not a valid regex: ${(e as Error).message}`)
   }
+  // Checked when the profile is loaded, before any line is read: a pattern that can backtrack
+  // catastrophically would hang the import on one crafted line.
+  try {
+    assertLinearRegex(re)
+  } catch (e) {
+    if (!(e instanceof UnsafeRegex)) throw e
+    throw bad(
+      source,
+      `${field} "${value}" can backtrack catastrophically on a crafted line: ${e.message}; rewrite it without nested or overlapping repeats (e.g. (a+)+ as a+)`,
+    )
+  }
+  return re
 }
 
 const strings = (source: string, field: string, v: unknown): string[] => {
@@ -186,6 +213,7 @@ const KNOWN_KEYS = new Set([
   'periodPattern',
   'periodDateFormat',
   'completedStatuses',
+  'maxLineBytes',
 ])
 
 /**
@@ -277,6 +305,13 @@ export function parseProfile(source: string, json: unknown): StatementProfile {
   } catch {
     throw bad(source, `unknown time zone "${timeZone}"`)
   }
+  const maxLineBytes = o['maxLineBytes'] ?? base.maxLineBytes
+  if (
+    !Number.isInteger(maxLineBytes) ||
+    (maxLineBytes as number) < 1 ||
+    (maxLineBytes as number) > MAX_MAX_LINE_BYTES
+  )
+    throw bad(source, `"maxLineBytes" is a whole number from 1 to ${MAX_MAX_LINE_BYTES}`)
   const skipLines = o['skipLines'] ?? base.skipLines
   if (!Number.isInteger(skipLines) || (skipLines as number) < 0)
     throw bad(source, '"skipLines" is a whole number')
@@ -318,6 +353,7 @@ export function parseProfile(source: string, json: unknown): StatementProfile {
       o['completedStatuses'] === undefined
         ? base.completedStatuses
         : strings(source, 'completedStatuses', o['completedStatuses']).map((s) => s.toLowerCase()),
+    maxLineBytes: maxLineBytes as number,
   }
 }
 
