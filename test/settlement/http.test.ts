@@ -393,8 +393,8 @@ describe.each(DIALECTS)('settlement transfers on $name', ({ name, enabled }) => 
           10_000,
           'the card transfer to be paid',
         )
-        await sleep(300)
-        // exactly one transfer request left for the bank, and it carries the card net
+        // exactly one transfer request left for the bank (settle returned after its sends were
+        // answered), and it carries the card net
         const calls = env.sandbox
           .requests()
           .slice(before)
