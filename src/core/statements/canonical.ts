@@ -17,6 +17,12 @@ export interface CanonicalRow {
   transactionId: string | null
   /** The transaction id when mapped, else the reference the profile extracts. */
   reference: string
+  /**
+   * The reference the fingerprint keys on, when it differs from `reference`: a deposit reference
+   * (`CASH-…`) is read out of a cell that keyed the line before deposits were read, and the
+   * fingerprint must not change (re-importing an old statement adds nothing).
+   */
+  keyReference?: string
   description: string
   counterparty: string
   balanceMinor: bigint | null
@@ -375,11 +381,23 @@ export function canonicalRow(
   const description = cell(cells, cols.description)
   const refCell = cell(cells, cols.reference)
   let reference = transactionId ?? refCell
+  let found = false
   if (transactionId === null && profile.referencePattern) {
     const m = profile.referencePattern.exec(refCell) ?? profile.referencePattern.exec(description)
     if (m) reference = m[1] ?? m[0]
+    found = m !== null
+  }
+  let keyReference: string | undefined
+  if (transactionId === null && !found && profile.depositPattern) {
+    const m = profile.depositPattern.exec(refCell) ?? profile.depositPattern.exec(description)
+    const deposit = m ? (m[1] ?? m[0]) : undefined
+    if (deposit !== undefined && deposit !== reference) {
+      keyReference = reference
+      reference = deposit
+    }
   }
   return {
+    ...(keyReference === undefined ? {} : { keyReference }),
     line,
     bookedAt: new Date(bookedMs).toISOString(),
     valueDate,
@@ -404,7 +422,7 @@ export const normaliseReference = (s: string): string => s.toUpperCase().replace
 export function rowKey(branchId: string, account: string, r: CanonicalRow): string {
   return r.transactionId !== null
     ? `${branchId}|${account}|id|${r.transactionId.toUpperCase()}`
-    : `${branchId}|${account}|${r.bookedAt}|${r.amountMinor}|${r.currency}|${normaliseReference(r.reference || r.description)}|${normaliseReference(r.counterparty)}`
+    : `${branchId}|${account}|${r.bookedAt}|${r.amountMinor}|${r.currency}|${normaliseReference((r.keyReference ?? r.reference) || r.description)}|${normaliseReference(r.counterparty)}`
 }
 
 /** The hash of a row's key (identical rows share it; the occurrence index tells them apart). */
