@@ -108,6 +108,8 @@ Examples:
           ...(opts.anchors !== undefined ? readAnchors(opts.anchors) : []),
         ]
         const r = await auditVerify(app, anchors)
+        // Before printing: an early reader of stdout must not turn a broken chain into exit 0.
+        app.rt.verdict?.(r.ok ? 'ok' : 'findings')
         app.out.result(r, () =>
           r.ok
             ? `audit chain intact: ${r.rows} row(s), head at ${r.headSeq}${r.anchorsChecked ? `; holds all ${r.anchorsChecked} anchor(s)` : ''}`

@@ -18,7 +18,11 @@ export const EXIT_CODE_TABLE: readonly [number, string, string][] = [
     'configuration / store',
     'no store (run dsh init), not migrated, a newer schema, missing or wrong master key',
   ],
-  [8, 'findings', 'a payment failed or was cancelled, discrepancies, a broken audit chain'],
+  [
+    8,
+    'findings',
+    'a payment failed or was cancelled, discrepancies, a broken audit chain, a forged, unsigned or changed backup',
+  ],
   [130, 'interrupted', 'Ctrl-C'],
 ]
 

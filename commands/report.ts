@@ -61,6 +61,13 @@ function renderBranch(out: Parameters<typeof totalsTable>[0], r: BranchReport): 
     r.settlement.pending.length
       ? `pending settlement: ${r.settlement.pending.map((p) => `${money(p)} in ${p.count} payments`).join('; ')}`
       : 'pending settlement: none',
+    r.settlement.pendingDeposit.length
+      ? `pending deposit (cash to bank): ${r.settlement.pendingDeposit.map((p) => `${money(p)} in ${p.count} payments`).join('; ')}`
+      : 'pending deposit: none',
+    ...r.settlement.awaitingDeposit.map(
+      (c) =>
+        `awaiting deposit: ${money({ amount: c.expected ?? '0', currency: c.currency })} with reference ${c.depositReference} (period to ${c.periodEnd})`,
+    ),
     r.settlement.lastBatch
       ? `last settlement: ${r.settlement.lastBatch.reference} ${r.settlement.lastBatch.status}, net ${money({ amount: r.settlement.lastBatch.net, currency: r.settlement.lastBatch.currency })}`
       : 'last settlement: none yet',

@@ -2,6 +2,7 @@ import { userInfo } from 'node:os'
 import { buildProgram } from '../commands/index.js'
 import { runCli } from './cli/run.js'
 import type { Runtime } from './cli/runtime.js'
+import { EXIT_CODES } from './core/exit-codes.js'
 import { ulidGen } from './core/ids.js'
 import { systemClock } from './core/ports.js'
 import { pooledRandom } from './random.js'
@@ -13,6 +14,9 @@ function osUser(): string {
     return process.env['USER'] ?? 'unknown'
   }
 }
+
+/** The verdict a judging command recorded before printing it (see Runtime.verdict). */
+let verdictCode = 0
 
 const rt: Runtime = {
   env: process.env,
@@ -28,13 +32,17 @@ const rt: Runtime = {
   clock: systemClock,
   ids: ulidGen(Date.now, pooledRandom()),
   user: osUser(),
+  verdict(kind) {
+    verdictCode = EXIT_CODES[kind]
+  },
 }
 
 // A reader that stops early (`dsh --help | head -1`) closes the pipe: that is not an error of dsh,
-// so it ends quietly with 0 instead of an unhandled EPIPE.
+// so it ends quietly instead of an unhandled EPIPE; with 0, or with the verdict a judging command
+// recorded (`dsh audit verify | head -1` on a broken chain still exits 8).
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0)
+    if (err.code === 'EPIPE') process.exit(verdictCode)
     throw err
   })
 }

@@ -11,10 +11,17 @@ import { basename, dirname, join, resolve } from 'node:path'
 import type { Ctx } from '../context.js'
 import { conflict, DshError } from '../core/errors.js'
 import { isPostgresUrl, type Store } from '../store/connect.js'
+import { backupMacKey } from '../vault/mac-keys.js'
 import { keyRing } from '../vault/vault.js'
 import { VERSION } from '../version.js'
 import { type CopyFacts, describeCopyOffThread } from './copy-facts.js'
-import { type BackupManifest, manifestPath, sha256File, writeManifest } from './manifest.js'
+import {
+  type BackupManifest,
+  manifestMac,
+  manifestPath,
+  sha256File,
+  writeManifest,
+} from './manifest.js'
 import { pgDump } from './pg.js'
 
 export interface BackupResult {
@@ -65,7 +72,8 @@ export async function takeBackup(
   rmSync(tmp, { force: true })
   // Made first with 0600: the copy holds payments and phone numbers, never readable by others.
   writeFileSync(tmp, '', { mode: 0o600 })
-  const masterKeyId = keyRing(ctx).primary.id
+  const key = keyRing(ctx).primary
+  const masterKeyId = key.id
   try {
     const facts = pg ? await pgDump(store, dbSpec, tmp, ctx.env) : await sqliteCopy(store, tmp)
     renameSync(tmp, file)
@@ -81,6 +89,9 @@ export async function takeBackup(
       auditHead: facts.auditHead,
       masterKeyId,
     }
+    // Signed last, over every field: a manifest edited afterwards (a recomputed SHA-256 for an
+    // edited copy) no longer verifies.
+    manifest.mac = manifestMac(manifest, backupMacKey(key))
     writeManifest(file, manifest)
     return { file, manifestFile: manifestPath(file), manifest, masterKey: keyWhere(ctx) }
   } finally {

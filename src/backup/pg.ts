@@ -10,17 +10,20 @@ type Env = Readonly<Record<string, string | undefined>>
 
 /**
  * The URL without its password, and the environment carrying it: a password never appears on a
- * command line (other users can read those) or in dsh's output.
+ * command line (other users can read those) or in dsh's output. It comes from the user-info
+ * (`postgres://user:pw@host/db`) or the `password` parameter (`?password=pw`), which wins as it
+ * does in libpq; either way it reaches the tool as PGPASSWORD only.
  */
-function connection(url: string, env: Env) {
+export function connection(url: string, env: Env) {
   const u = new URL(url)
-  const password = decodeURIComponent(u.password)
+  const fromParam = u.searchParams.get('password')
+  const password = fromParam ?? decodeURIComponent(u.password)
   u.password = ''
   for (const p of ['password', 'sslpassword']) u.searchParams.delete(p)
   const childEnv: Record<string, string> = {}
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v
   if (password) childEnv['PGPASSWORD'] = password
-  return { url: u.toString(), env: childEnv }
+  return { url: u.toString(), env: childEnv, password }
 }
 
 /** Runs a PostgreSQL client tool; exit 7 naming what to install when it is not on the PATH. */
@@ -103,6 +106,40 @@ export async function pgList(file: string, env: Env): Promise<string> {
   return run('pg_restore', ['--list', file], connection('postgres://x@localhost/x', env).env)
 }
 
+/** The schema of a backup archive as SQL (`pg_restore --schema-only -f -`); reads no server. */
+export async function pgSchemaOfArchive(file: string, env: Env): Promise<string> {
+  return run(
+    'pg_restore',
+    ['--schema-only', '--no-owner', '--no-privileges', '--file=-', file],
+    connection('postgres://x@localhost/x', env).env,
+  )
+}
+
+/**
+ * The rows of the tables that hold sealed values (settings, gateway and bank secrets) as
+ * `pg_restore --data-only` writes them: the backup check reads the key ids their envelopes name.
+ */
+export async function pgSealedText(file: string, env: Env): Promise<string> {
+  const tables = ['settings', 'gateway_configs', 'settlement_accounts'].map((t) => `--table=${t}`)
+  return run(
+    'pg_restore',
+    ['--data-only', ...tables, '--file=-', file],
+    connection('postgres://x@localhost/x', env).env,
+  )
+}
+
+/** The schema of a database as SQL (`pg_dump --schema-only`), the password as PGPASSWORD. */
+export async function pgSchemaOfDatabase(url: string, env: Env): Promise<string> {
+  const c = connection(url, env)
+  return run(
+    'pg_dump',
+    ['--schema-only', '--no-owner', '--no-privileges', '--no-password', `--dbname=${c.url}`],
+    c.env,
+  ).catch((e) => {
+    throw e instanceof DshError ? scrub(e, url) : e
+  })
+}
+
 /** Replaces the configured database's contents with the archive's. */
 export async function pgRestore(url: string, file: string, env: Env): Promise<void> {
   const c = connection(url, env)
@@ -125,7 +162,7 @@ export async function pgRestore(url: string, file: string, env: Env): Promise<vo
 
 /** A client tool's message may quote the connection string: never with its password. */
 function scrub(e: DshError, url: string): DshError {
-  const password = decodeURIComponent(new URL(url).password || '\u0000')
+  const password = connection(url, {}).password || '\u0000'
   return new DshError(
     e.kind,
     e.code,

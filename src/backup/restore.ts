@@ -1,24 +1,27 @@
 import {
+  chmodSync,
   closeSync,
-  copyFileSync,
   existsSync,
+  fchmodSync,
   fsyncSync,
   linkSync,
   openSync,
+  readSync,
   renameSync,
   rmSync,
+  writeSync,
 } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
-import { configError, conflict } from '../core/errors.js'
+import { configError, conflict, DshError } from '../core/errors.js'
 import { isPostgresUrl, openStore, type Store } from '../store/connect.js'
 import { acquireSqliteDaemonLock, daemonLockHolder } from '../store/daemon-lock.js'
 import { migrateToLatest } from '../store/migrate.js'
 import { reencryptStore } from '../vault/keys.js'
 import { keyRing } from '../vault/vault.js'
 import { stamp } from './backup.js'
-import type { BackupManifest } from './manifest.js'
+import { type BackupManifest, sha256File } from './manifest.js'
 import { pgRestore } from './pg.js'
 import { ringFor, verifyBackup } from './verify.js'
 
@@ -30,6 +33,79 @@ export interface RestoreResult {
   manifest: BackupManifest
   /** Secrets re-encrypted from the backup's master key to the current one. */
   reencrypted: number
+  /** True when an unsigned backup was restored with --accept-unsigned (audited as such). */
+  unsigned: boolean
+}
+
+/**
+ * The backup's bytes into a new file made 0600, whatever the backup's own mode (copyFile would
+ * carry a 0644 backup's mode over to the store).
+ */
+function copyPrivate(from: string, to: string): void {
+  const src = openSync(from, 'r')
+  try {
+    const dst = openSync(to, 'wx', 0o600)
+    try {
+      fchmodSync(dst, 0o600)
+      const buf = Buffer.alloc(1 << 20)
+      for (;;) {
+        const n = readSync(src, buf, 0, buf.length, null)
+        if (n === 0) break
+        let off = 0
+        while (off < n) off += writeSync(dst, buf, off, n - off)
+      }
+      fsyncSync(dst)
+    } finally {
+      closeSync(dst)
+    }
+  } finally {
+    closeSync(src)
+  }
+}
+
+/** What is put in place is what was verified: a file swapped after the check is refused. */
+async function copyVerified(file: string, to: string, manifest: BackupManifest): Promise<void> {
+  copyPrivate(file, to)
+  if ((await sha256File(to)).sha256 !== manifest.sha256)
+    throw new DshError(
+      'findings',
+      'backup_invalid',
+      `not restoring ${file}: it changed while it was being restored`,
+      { hint: 'nothing was changed; check it with `dsh backup verify`' },
+    )
+}
+
+/** The store and its -wal/-shm are the user's alone after a restore. */
+function makePrivate(db: string): void {
+  for (const ext of ['', '-wal', '-shm'])
+    if (existsSync(`${db}${ext}`)) chmodSync(`${db}${ext}`, 0o600)
+}
+
+/** A refused backup: 8 for what is wrong with it, 7 when only a key file is missing. */
+function refusal(file: string, check: Awaited<ReturnType<typeof verifyBackup>>): DshError {
+  if (check.code === 'master_key_needed' && check.needsKeyId)
+    return configError(
+      'master_key_needed',
+      `the backup was taken under master key ${check.needsKeyId}, which this store does not hold`,
+      'give that key with --master-key-file <path> (its secrets are then re-encrypted under the current key)',
+    )
+  if (check.code === 'backup_key_unknown')
+    return configError(
+      'backup_key_unknown',
+      `not restoring ${file}: ${check.problem}`,
+      'nothing was changed',
+    )
+  return new DshError(
+    'findings',
+    check.code ?? 'backup_invalid',
+    `not restoring ${file}: ${check.problem}`,
+    {
+      hint:
+        check.code === 'backup_unsigned'
+          ? 'nothing was changed; a backup made before dsh signed them restores only with --accept-unsigned (audited)'
+          : 'nothing was changed; check it with `dsh backup verify`',
+    },
+  )
 }
 
 const fsyncPath = (path: string) => {
@@ -50,24 +126,17 @@ export async function restoreBackup(
   ctx: Ctx,
   dbSpec: string,
   fileIn: string,
-  opts: { yes?: boolean | undefined; masterKeyFile?: string | undefined },
+  opts: {
+    yes?: boolean | undefined
+    masterKeyFile?: string | undefined
+    acceptUnsigned?: boolean | undefined
+  },
 ): Promise<RestoreResult> {
   const file = resolve(fileIn)
-  const check = await verifyBackup(ctx, file, opts)
-  if (!check.ok || !check.manifest) {
-    if (check.needsKeyId)
-      throw configError(
-        'master_key_needed',
-        `the backup was taken under master key ${check.needsKeyId}, which this store does not hold`,
-        'give that key with --master-key-file <path> (its secrets are then re-encrypted under the current key)',
-      )
-    throw configError(
-      'backup_invalid',
-      `not restoring ${file}: ${check.problem}`,
-      'nothing was changed; check it with `dsh backup verify`',
-    )
-  }
+  const check = await verifyBackup(ctx, file, { ...opts, serverUrl: dbSpec })
+  if (!check.ok || !check.manifest) throw refusal(file, check)
   const manifest = check.manifest
+  const unsigned = check.signature === 'unsigned'
   const pg = isPostgresUrl(dbSpec)
   if ((manifest.dialect === 'postgres') !== pg)
     throw configError(
@@ -80,9 +149,17 @@ export async function restoreBackup(
       `replace every table of the configured PostgreSQL database with the backup taken ${manifest.createdAt}`,
       opts.yes === true,
     )
-    await pgRestore(dbSpec, file, ctx.env)
-    const reencrypted = await afterRestore(ctx, dbSpec, file, manifest, ring)
-    return { file, restoredTo: dbSpec, movedAside: null, manifest, reencrypted }
+    // pg_restore reads a private copy checked against the manifest, not the file verified
+    // moments ago (which could be swapped meanwhile).
+    const copy = join(ctx.home, `${basename(file)}.restore-${stamp(ctx.clock.now())}`)
+    try {
+      await copyVerified(file, copy, manifest)
+      await pgRestore(dbSpec, copy, ctx.env)
+    } finally {
+      rmSync(copy, { force: true })
+    }
+    const reencrypted = await afterRestore(ctx, dbSpec, file, manifest, ring, unsigned)
+    return { file, restoredTo: dbSpec, movedAside: null, manifest, reencrypted, unsigned }
   }
   const db = resolve(dbSpec)
   const holder = await daemonLockHolder(db)
@@ -102,8 +179,7 @@ export async function restoreBackup(
     )
     const at = stamp(ctx.clock.now())
     tmp = `${db}.restore-${at}`
-    copyFileSync(file, tmp)
-    fsyncPath(tmp)
+    await copyVerified(file, tmp, manifest)
     const aside = `${db}.pre-restore-${at}`
     let movedAside: string | null = null
     if (existsSync(db)) {
@@ -115,8 +191,9 @@ export async function restoreBackup(
       if (existsSync(`${db}${ext}`)) renameSync(`${db}${ext}`, `${aside}${ext}`)
     renameSync(tmp, db)
     fsyncPath(dirname(db))
-    const reencrypted = await afterRestore(ctx, db, file, manifest, ring)
-    return { file, restoredTo: db, movedAside, manifest, reencrypted }
+    const reencrypted = await afterRestore(ctx, db, file, manifest, ring, unsigned)
+    makePrivate(db)
+    return { file, restoredTo: db, movedAside, manifest, reencrypted, unsigned }
   } finally {
     lock.release()
     if (tmp) rmSync(tmp, { force: true })
@@ -130,6 +207,7 @@ async function afterRestore(
   file: string,
   manifest: BackupManifest,
   ring: ReturnType<typeof keyRing>,
+  unsigned: boolean,
 ): Promise<number> {
   const store: Store = await openStore(dbSpec)
   try {
@@ -150,6 +228,8 @@ async function afterRestore(
           fromKeyId: manifest.masterKeyId,
           toKeyId: current.id,
           reencrypted: n,
+          // An unsigned backup was taken on the operator's word (--accept-unsigned): on record.
+          ...(unsigned ? { acceptedUnsigned: true } : {}),
         },
       })
       return n

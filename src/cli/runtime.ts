@@ -1,3 +1,4 @@
+import type { ErrorKind } from '../core/errors.js'
 import type { Clock, IdGen } from '../core/ports.js'
 
 /** Everything the CLI takes from the process, so tests can run it in-process with their own. */
@@ -14,6 +15,12 @@ export interface Runtime {
   readonly clock: Clock
   readonly ids: IdGen
   readonly user: string
+  /**
+   * A command that judges something (`audit verify`, `backup verify`, `doctor`) records its
+   * verdict before printing it: when the reader of stdout stops early (`| head -1`), dsh ends
+   * quietly with that code rather than 0.
+   */
+  verdict?(kind: ErrorKind | 'ok'): void
 }
 
 export interface GlobalOptions {

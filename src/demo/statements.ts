@@ -185,20 +185,52 @@ function outboxTransfer(path: string): { reference: string; amount: string; curr
 }
 
 /**
+ * The branch banks its cash: one deposit per cash-up, with the slip's `CASH-…` reference in the
+ * description (as a teller writes it), booked when the cash-up was made. With `shortMinor`, the
+ * first deposit is that much short of what the cash-up expects (a planted deposit_short).
+ */
+function cashDeposits(
+  branch: { code: string },
+  batches: readonly BatchView[],
+  shortMinor: bigint | undefined,
+  planted: Planted[],
+): Credit[] {
+  const out: Credit[] = []
+  const cashUps = batches
+    .filter((b) => b.branch === branch.code && b.kind === 'cash_deposit')
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
+  for (const c of cashUps) {
+    let amountMinor = c.expectedMinor ?? 0n
+    if (shortMinor && out.length === 0) {
+      amountMinor -= shortMinor
+      planted.push({ category: 'deposit_short', reference: c.reference })
+    }
+    out.push({
+      at: c.createdAt,
+      description: `Cash deposit ${c.depositReference} ${branch.code}`,
+      reference: `SLIP-${out.length + 1}`,
+      amountMinor,
+    })
+  }
+  return out
+}
+
+/**
  * A branch's bank statement: one credit per settlement transfer that went out, as the bank
- * books it (the sandbox bank's ledger for `http` accounts, the outbox files for `file` ones).
- * `plant` says which problems this branch's statement carries.
+ * books it (the sandbox bank's ledger for `http` accounts, the outbox files for `file` ones),
+ * and one deposit per cash-up (the branch banks its cash). `plant` says which problems this
+ * branch's statement carries.
  */
 export function bankStatement(
   dir: string,
   branch: { code: string; timezone: string; currency: string },
   batches: readonly BatchView[],
   ledger: readonly Charge[],
-  plant: { feeShortMinor?: bigint; strangerMinor?: bigint },
+  plant: { feeShortMinor?: bigint; strangerMinor?: bigint; cashShortMinor?: bigint },
   now: Date,
 ): { file: StatementFile; planted: Planted[] } {
   const planted: Planted[] = []
-  const credits: Credit[] = []
+  const credits: Credit[] = cashDeposits(branch, batches, plant.cashShortMinor, planted)
   const mine = batches
     .filter((b) => b.branch === branch.code && b.transfer)
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))

@@ -224,16 +224,25 @@ export interface BatchTarget {
   gateway: string
   /** completed_at ≤ this (the account's cut-off, or now − holding hours if earlier). */
   upTo: string
+  /** A cash-up's items carry no fee: the branch banks the whole amount. */
+  kind: 'transfer' | 'cash_deposit'
 }
 
-/** Targets per statement: 5 parameters each, far below SQLite's and PostgreSQL's limits. */
+/** Targets per statement: 6 parameters each, far below SQLite's and PostgreSQL's limits. */
 const TARGETS_PER_STATEMENT = 1000
 
-/** The run's targets as a `plan` CTE: (batch_id, branch_id, currency, gateway, up_to). */
+/** The run's targets as a `plan` CTE: (batch_id, branch_id, currency, gateway, up_to, fees). */
 const planOf = (targets: readonly BatchTarget[]) =>
-  sql`plan (batch_id, branch_id, currency, gateway, up_to) as (values ${sql.join(
-    targets.map((t) => sql`(${t.batchId}, ${t.branchId}, ${t.currency}, ${t.gateway}, ${t.upTo})`),
+  sql`plan (batch_id, branch_id, currency, gateway, up_to, fees) as (values ${sql.join(
+    targets.map(
+      (t) =>
+        sql`(${t.batchId}, ${t.branchId}, ${t.currency}, ${t.gateway}, ${t.upTo}, ${sql.lit(t.kind === 'cash_deposit' ? 0 : 1)})`,
+    ),
   )})`
+
+/** An item's fee and its conversion part: the payment's recorded ones, none in a cash-up. */
+const itemFee = sql`case when plan.fees = 0 then 0 else p.fee_minor end`
+const itemConversion = sql`case when plan.fees = 0 then 0 else ${conversionOf('p')} end`
 
 /** The eligible payments `p` of each target of `plan` (reads only payments_settle_idx). */
 const planMembers = sql`plan join payments p on p.branch_id = plan.branch_id
@@ -272,7 +281,7 @@ export async function batchPayments(
           where p.branch_id = plan.branch_id and p.currency = plan.currency and p.gateway = plan.gateway
             and p.completed_at <= plan.up_to
             and p.settlement_status = 'unsettled' and p.status = 'succeeded' and p.refunded_minor = 0
-          returning plan.batch_id, p.id, p.amount_minor, p.fee_minor, ${conversionOf('p')} as conversion_fee_minor
+          returning plan.batch_id, p.id, p.amount_minor, ${itemFee} as fee_minor, ${itemConversion} as conversion_fee_minor
         ), items as (
           insert into settlement_batch_items (batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
           select batch_id, id, amount_minor, fee_minor, conversion_fee_minor from moved
@@ -293,7 +302,7 @@ export async function batchPayments(
       const chunk = targets.slice(i, i + TARGETS_PER_STATEMENT)
       await sql`with ${planOf(chunk)}
         insert into temp.settle_members (rid, batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
-        select p.rowid, plan.batch_id, p.id, p.amount_minor, p.fee_minor, ${conversionOf('p')}
+        select p.rowid, plan.batch_id, p.id, p.amount_minor, ${itemFee}, ${itemConversion}
         from ${planMembers}`.execute(db)
     }
     await sql`insert into settlement_batch_items (batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
@@ -422,6 +431,8 @@ export interface BatchFilter {
   branchId?: string | undefined
   tenantId?: string | undefined
   status?: string | undefined
+  kind?: string | undefined
+  gateway?: string | undefined
   since?: string | undefined
   limit?: number | undefined
   accountIds?: readonly string[] | undefined
@@ -432,6 +443,8 @@ export function listBatches(db: Kysely<Database>, f: BatchFilter) {
   if (f.branchId) q = q.where('branch_id', '=', f.branchId)
   if (f.tenantId) q = q.where('tenant_id', '=', f.tenantId)
   if (f.status) q = q.where('status', '=', f.status)
+  if (f.kind) q = q.where('kind', '=', f.kind)
+  if (f.gateway) q = q.where('gateway', '=', f.gateway)
   if (f.since) q = q.where('created_at', '>=', f.since)
   if (f.accountIds) q = q.where('account_id', 'in', f.accountIds.length ? f.accountIds : [''])
   q = q.orderBy('created_at', 'desc').orderBy('id', 'desc')
@@ -532,6 +545,7 @@ export const allItems = (db: Kysely<Database>) =>
 /** What the checks read of a payment: its settlement state and recorded fee. */
 const SETTLEMENT_FIELDS = [
   'id',
+  'gateway',
   'settlement_status',
   'settlement_batch_id',
   'amount_minor',
@@ -595,6 +609,8 @@ export async function completeBatches(
   db: Kysely<Database>,
   done: readonly BankConfirmation[],
   now: string,
+  /** completed for transfers, deposited for cash-ups. */
+  status: 'completed' | 'deposited' = 'completed',
 ): Promise<void> {
   // 100 a statement: each row's CASE looks through its chunk's ids (500 made it 4× slower).
   for (let i = 0; i < done.length; i += 100) {
@@ -603,7 +619,7 @@ export async function completeBatches(
     await db
       .updateTable('settlement_batches')
       .set({
-        status: 'completed',
+        status,
         bank_ref: sql<string>`case ${sql.join(
           part.map((d) => sql`when ${sql.ref('id')} = ${d.id} then ${d.bankRef}`),
           sql` `,

@@ -82,3 +82,18 @@ export async function migrateToLatest(store: Store): Promise<string[]> {
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
 }
+
+/**
+ * Migrates a fresh database up to `name` exactly (the schema a store had at that version): the
+ * baseline the schema-object check compares a backup or a live store with.
+ */
+export async function migrateFreshTo(db: Kysely<unknown>, name: string): Promise<void> {
+  const { error } = await migrator(db).migrateTo(name)
+  if (error)
+    throw new DshError(
+      'internal',
+      'migration_failed',
+      `migrating a scratch database to ${name} failed: ${String((error as Error).message ?? error)}`,
+      { cause: error },
+    )
+}

@@ -466,6 +466,9 @@ export interface ReconDecisionsTable {
 
 export interface SettlementBatchesTable {
   id: string
+  /** `transfer` (paid from the collection account) or `cash_deposit` (a cash-up; migration 0016). */
+  kind: string
+  /** SETTLEMENT-… for a transfer, CASH-… (the deposit slip's reference) for a cash-up. */
   reference: string
   tenant_id: string
   branch_id: string

@@ -12,6 +12,7 @@ import {
 import { countBankSecrets, resealBankSecrets } from '../settlement/accounts.js'
 import type { Database } from '../store/schema.js'
 import { encryptSecret, keyIdOf, reencrypt } from './crypto.js'
+import { retireMacKey } from './mac-keys.js'
 import { type KeyRing, loadKeyRing, type MasterKey, usesEnvKey } from './master-key.js'
 import { beginRotation, finishRotation, rotationPending } from './rotation.js'
 import { AUDIT_KEY_CONTEXT, AUDIT_KEY_SETTING, resetKeyRing } from './vault.js'
@@ -55,6 +56,9 @@ export async function rotateKeys(
   }
   const next = beginRotation(ctx.home, ctx.env)
   const ring = loadKeyRing(ctx.home, ctx.env)
+  // Backups taken under the keys being retired stay verifiable: their MAC keys (never their
+  // encryption use) are kept beside the key file before anything is re-encrypted.
+  for (const k of ring.keys) if (k.id !== next.id) retireMacKey(ctx.home, k)
   const ringWithNext = ring.keys.some((k) => k.id === next.id)
     ? ring
     : { primary: ring.primary, keys: [...ring.keys, next] }

@@ -2,15 +2,18 @@ import { createHash } from 'node:crypto'
 import {
   copyFileSync,
   existsSync,
+  mkdirSync,
   readFileSync,
+  rmSync,
   statSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { dsh } from '../helpers/cli.js'
 import { DIALECTS, useStoreEnv } from '../helpers/dialects.js'
+import { signManifest } from '../helpers/manifest.js'
 
 interface Manifest {
   format: string
@@ -22,6 +25,7 @@ interface Manifest {
   rowCounts: Record<string, number>
   auditHead: { seq: number; hash: string }
   masterKeyId: string
+  mac?: string
 }
 interface BackupOut {
   file: string
@@ -119,11 +123,14 @@ describe.each(DIALECTS)('backups and restore on $name', ({ name, enabled }) => {
       if (name === 'sqlite')
         expect(report.checks.map((c) => c.name)).toEqual([
           'manifest',
+          'signature',
           'sha256',
           'schema',
-          'master key',
+          'single file',
           'integrity',
           'schema in file',
+          'schema objects',
+          'key id',
           'row counts',
           'audit chain',
         ])
@@ -201,8 +208,11 @@ describe.each(DIALECTS)('backups and restore on $name', ({ name, enabled }) => {
   it.runIf(enabled)(
     'a truncated, bit-flipped or foreign-schema backup is refused and the store is unchanged',
     async () => {
+      // Each in a folder of its own, under the name the manifest gives (the name is checked too).
       const bad = (suffix: string) => {
-        const f = `${first.file}.${suffix}`
+        const dir = join(env.home, `bad-${suffix}`)
+        mkdirSync(dir)
+        const f = join(dir, basename(first.file))
         copyFileSync(first.file, f)
         copyFileSync(first.manifestFile, `${f}.json`)
         return f
@@ -213,15 +223,20 @@ describe.each(DIALECTS)('backups and restore on $name', ({ name, enabled }) => {
       const bytes = readFileSync(flipped)
       bytes[Math.floor(bytes.length / 2)]! ^= 0x01
       writeFileSync(flipped, bytes)
+      // A manifest claiming a newer schema: forged as edited, "newer dsh" when signed by a key holder.
+      const edited = bad('edited')
+      const m = JSON.parse(readFileSync(`${edited}.json`, 'utf8')) as Manifest
+      const future = { ...m, schema: { latest: '2099_01_01_0099_future', migrations: 99 } }
+      writeFileSync(`${edited}.json`, JSON.stringify(future))
       const foreign = bad('foreign')
-      const m = JSON.parse(readFileSync(`${foreign}.json`, 'utf8')) as Manifest
       writeFileSync(
         `${foreign}.json`,
-        JSON.stringify({ ...m, schema: { latest: '2099_01_01_0099_future', migrations: 99 } }),
+        JSON.stringify(signManifest(future, join(env.home, 'master.key'))),
       )
       const cases: [string, RegExp][] = [
         [truncated, /file changed since the backup was taken/],
         [flipped, /file changed since the backup was taken/],
+        [edited, /MAC does not verify/],
         [foreign, /from a newer dsh/],
       ]
       const before = name === 'sqlite' ? sha(env.db) : ''
@@ -231,7 +246,7 @@ describe.each(DIALECTS)('backups and restore on $name', ({ name, enabled }) => {
         expect(v.code, file).toBe(8)
         expect(v.json<VerifyOut>().problem).toMatch(why)
         const r = await run('restore', file, '--yes')
-        expect(r.code, r.stderr).toBe(7)
+        expect(r.code, r.stderr).toBe(8)
         expect(r.stderr).toMatch(why)
         expect(r.stderr).toContain('nothing was changed')
       }
@@ -247,9 +262,42 @@ describe.each(DIALECTS)('backups and restore on $name', ({ name, enabled }) => {
       copyFileSync(join(env.home, 'master.key'), oldKey)
       const rotated = await run('keys', 'rotate')
       expect(rotated.code, rotated.stderr).toBe(0)
+      // The retired key's MAC key was kept (0600, beside master.key): the manifest still verifies,
+      // and the key itself is what is missing (exit 7, naming it).
+      const macKeys = join(env.home, 'backup-mac.keys')
+      expect(statSync(macKeys).mode & 0o777).toBe(0o600)
+      expect(readFileSync(macKeys, 'utf8')).toMatch(
+        new RegExp(`^${first.manifest.masterKeyId} [A-Za-z0-9+/]{43}=\\n$`),
+      )
       const v = await run('backup', 'verify', first.file, '--json')
-      expect(v.code).toBe(8)
-      expect(v.json<VerifyOut>().needsKeyId).toBe(first.manifest.masterKeyId)
+      expect(v.code).toBe(7)
+      const needs = v.json<VerifyOut & { signature: string; code: string }>()
+      expect(needs).toMatchObject({ signature: 'signed', code: 'master_key_needed' })
+      expect(needs.needsKeyId).toBe(first.manifest.masterKeyId)
+      expect(needs.checks.find((c) => c.name === 'signature')?.detail).toContain(
+        'retired by `dsh keys rotate`',
+      )
+      // A forged manifest of that old backup is told from a genuine one.
+      const dir = join(env.home, 'old-forged')
+      mkdirSync(dir)
+      const forged = join(dir, basename(first.file))
+      copyFileSync(first.file, forged)
+      writeFileSync(
+        `${forged}.json`,
+        JSON.stringify({ ...first.manifest, createdAt: '2026-01-01T00:00:00.000Z' }),
+      )
+      const f = await run('backup', 'verify', forged, '--json')
+      expect(f.code).toBe(8)
+      expect(f.json<{ code: string }>().code).toBe('backup_manifest_forged')
+      // Without the kept MAC key the backup's key is unknown: exit 7 with the key to find.
+      const kept = readFileSync(macKeys)
+      rmSync(macKeys)
+      const unknown = await run('backup', 'verify', first.file, '--json')
+      expect(unknown.code).toBe(7)
+      expect(unknown.json<{ problem: string }>().problem).toBe(
+        `made under key ${first.manifest.masterKeyId}; restore with the key file that holds it (--master-key-file)`,
+      )
+      writeFileSync(macKeys, kept, { mode: 0o600 })
       const refused = await run('restore', first.file, '--yes')
       expect(refused.code).toBe(7)
       expect(refused.stderr).toContain(first.manifest.masterKeyId)

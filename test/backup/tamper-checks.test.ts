@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto'
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { dsh } from '../helpers/cli.js'
 import { useStoreEnv } from '../helpers/dialects.js'
+import { signManifest } from '../helpers/manifest.js'
 
 /*
  * Issue 24, Deliver 2: `backup verify` (and so `restore`) refuses an edited SQLite backup by
@@ -14,13 +16,14 @@ import { useStoreEnv } from '../helpers/dialects.js'
  * - a corrupted index page: SQLite's integrity check;
  * - a deleted audit row (counts recomputed): the audit-chain check.
  * Each asserts that check's own finding, so the tests keep proving these checks once the manifest
- * is signed (issue 23): re-sign the forged manifest in `forgeManifest` then.
+ * is signed (issue 23): `forgeManifest` re-signs it with the real master key.
  *
  * SQLite only: a PostgreSQL backup is a pg_dump archive, for which verify reads the archive
  * (pg_restore --list) and does not run these three checks.
  */
 
 interface Manifest {
+  mac?: string
   sha256: string
   bytes: number
   rowCounts: Record<string, number>
@@ -35,15 +38,26 @@ interface VerifyOut {
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex')
 
 /** The manifest a forger writes for an edited copy: what verify's SHA-256 check compares. */
-function forgeManifest(original: string, copy: string, over: Partial<Manifest> = {}): void {
+function forgeManifest(
+  original: string,
+  copy: string,
+  masterKey: string,
+  over: Partial<Manifest> = {},
+): void {
   const m = JSON.parse(readFileSync(`${original}.json`, 'utf8')) as Manifest
   const bytes = readFileSync(copy)
-  const forged = {
-    ...m,
-    ...over,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    bytes: bytes.length,
-  }
+  // Named for the copy and re-signed with the real master key (what a key holder could do), so
+  // the MAC and name checks pass and only the check under test can catch the edit.
+  const forged = signManifest(
+    {
+      ...m,
+      ...over,
+      file: basename(copy),
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      bytes: bytes.length,
+    },
+    masterKey,
+  )
   writeFileSync(`${copy}.json`, `${JSON.stringify(forged, null, 2)}\n`)
 }
 
@@ -77,11 +91,14 @@ function countRows(file: string): Record<string, number> {
 
 const CHECKS = [
   'manifest',
+  'signature',
   'sha256',
   'schema',
-  'master key',
+  'single file',
   'integrity',
   'schema in file',
+  'schema objects',
+  'key id',
   'row counts',
   'audit chain',
 ]
@@ -91,6 +108,7 @@ describe('backup verify: the integrity, row-count and audit-chain checks on an e
   const run = (...args: string[]) => dsh(args, { env: env.env, timeoutMs: 60_000 })
   let backup: string
   let manifest: Manifest
+  const masterKey = () => join(env.home, 'master.key')
 
   beforeAll(async () => {
     for (const args of [
@@ -136,7 +154,7 @@ describe('backup verify: the integrity, row-count and audit-chain checks on an e
           idempotency_key = null, amount_minor = 5000000;
         insert into payments select * from p;`)
     })
-    forgeManifest(backup, forged)
+    forgeManifest(backup, forged, masterKey())
 
     // One byte of an index entry changed: the index no longer agrees with its table.
     const corrupted = copy('corrupted-page')
@@ -169,7 +187,7 @@ describe('backup verify: the integrity, row-count and audit-chain checks on an e
     const pos = start + at + key.length - 1
     bytes[pos] = bytes[pos] === 0x30 ? 0x31 : 0x30
     writeFileSync(corrupted, bytes)
-    forgeManifest(backup, corrupted)
+    forgeManifest(backup, corrupted, masterKey())
 
     // A row from the middle of the audit chain deleted, the row counts recomputed to match.
     const gap = copy('audit-gap')
@@ -177,7 +195,7 @@ describe('backup verify: the integrity, row-count and audit-chain checks on an e
     editCopy(gap, (db) => {
       expect(db.prepare('delete from audit_log where seq = ?').run(deleted).changes).toBe(1)
     })
-    forgeManifest(backup, gap, { rowCounts: countRows(gap) })
+    forgeManifest(backup, gap, masterKey(), { rowCounts: countRows(gap) })
     expect(countRows(gap)['audit_log']).toBe(manifest.rowCounts['audit_log']! - 1)
 
     const cases: { file: string; failed: string; problem: RegExp | string; after: string[] }[] = [
@@ -223,7 +241,7 @@ describe('backup verify: the integrity, row-count and audit-chain checks on an e
       expect(report.checks.find((x) => x.name === c.failed)?.detail).toBe(report.problem)
 
       const r = await run('restore', c.file, '--yes')
-      expect(r.code, `${c.file}: ${r.stderr}`).toBe(7)
+      expect(r.code, `${c.file}: ${r.stderr}`).toBe(8)
       expect(r.stderr).toContain(`not restoring ${c.file}: ${report.problem}`)
       expect(r.stderr).toContain('nothing was changed')
     }

@@ -51,6 +51,11 @@ export function dsh(args: string[], options: RunOptions = {}): Promise<CliResult
         },
       })
     })
+    // A dsh that refuses its input early (a bound, a bad header) closes stdin while the rest is
+    // still being written: the EPIPE is expected, and the exit code and stderr say what happened.
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(err)
+    })
     child.stdin.end(options.input ?? '')
   })
 }

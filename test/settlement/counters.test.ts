@@ -136,13 +136,20 @@ describe.each(DIALECTS)('settlement runs keep the counters exact on $name', ({ n
     const settleKaren = () => run('settle', '--branch', 'karen', '--date', '2026-11-30', '--json')
 
     /** Counters = a full count (the test's and the doctor's), and no guard row committed. */
-    async function expectExact() {
+    /** `planted`: the test's own failure triggers are in the store, and doctor names only them. */
+    async function expectExact(planted = false) {
       const sides = await withStore(s.db, bothSides)
       expect(sides.counters).toEqual(sides.full)
       expect(sides.guards).toBe(0)
       const d = await run('doctor', '--json')
-      expect(d.code, d.stdout + d.stderr).toBe(0)
+      expect(d.code, d.stdout + d.stderr).toBe(planted ? 8 : 0)
       expect(d.json<Doctor>().counters).toMatchObject({ ok: true, mismatches: [] })
+      if (planted) {
+        const found = d.json<{ schema: { findings: string[] } }>().schema.findings
+        expect(found.length).toBeGreaterThan(0)
+        for (const f of found)
+          expect(f).toMatch(/test_fail_(move|audit).* is not made by dsh's migrations/)
+      }
       return sides
     }
 
@@ -261,14 +268,14 @@ describe.each(DIALECTS)('settlement runs keep the counters exact on $name', ({ n
         expect(inMove.stderr).toContain('injected failure in the move')
         expect(await statuses()).toEqual(before)
         expect(await batchCount()).toBe(0)
-        await expectExact()
+        await expectExact(true)
         // Past the move: only the audit trigger fails now (karen has no payment LAST).
         const afterMove = await settleKaren()
         expect(afterMove.code, afterMove.stderr).not.toBe(0)
         expect(afterMove.stderr).toContain('injected failure after the move')
         expect(await statuses()).toEqual(before)
         expect(await batchCount()).toBe(0)
-        await expectExact()
+        await expectExact(true)
       } finally {
         await exec(failures.drop)
       }

@@ -22,6 +22,12 @@ export interface CanonicalRow {
   transactionId: string | null
   /** The transaction id when mapped, else the reference the profile extracts. */
   reference: string
+  /**
+   * The reference the fingerprint keys on, when it differs from `reference`: a deposit reference
+   * (`CASH-…`) is read out of a cell that keyed the line before deposits were read, and the
+   * fingerprint must not change (re-importing an old statement adds nothing).
+   */
+  keyReference?: string
   description: string
   counterparty: string
   balanceMinor: bigint | null
@@ -382,6 +388,7 @@ export function canonicalRow(
   let reference = transactionId ?? refCell
   /** The column the reference was read from (for the message when it is refused). */
   let refColumn = transactionId !== null ? cols.transactionId : cols.reference
+  let found = false
   if (transactionId === null && profile.referencePattern) {
     const inRef = profile.referencePattern.exec(refCell)
     const m = inRef ?? profile.referencePattern.exec(description)
@@ -389,9 +396,22 @@ export function canonicalRow(
       reference = m[1] ?? m[0]
       if (!inRef) refColumn = cols.description
     }
+    found = m !== null
+  }
+  let keyReference: string | undefined
+  if (transactionId === null && !found && profile.depositPattern) {
+    const inRef = profile.depositPattern.exec(refCell)
+    const m = inRef ?? profile.depositPattern.exec(description)
+    const deposit = m ? (m[1] ?? m[0]) : undefined
+    if (deposit !== undefined && deposit !== reference) {
+      keyReference = reference
+      reference = deposit
+      if (!inRef) refColumn = cols.description
+    }
   }
   checkReceipt(profile, transactionId, reference, refColumn)
   return {
+    ...(keyReference === undefined ? {} : { keyReference }),
     line,
     bookedAt: new Date(bookedMs).toISOString(),
     valueDate,
@@ -446,7 +466,7 @@ export const normaliseReference = (s: string): string => s.toUpperCase().replace
 export function rowKey(branchId: string, account: string, r: CanonicalRow): string {
   return r.transactionId !== null
     ? `${branchId}|${account}|id|${r.transactionId.toUpperCase()}`
-    : `${branchId}|${account}|${r.bookedAt}|${r.amountMinor}|${r.currency}|${normaliseReference(r.reference || r.description)}|${normaliseReference(r.counterparty)}`
+    : `${branchId}|${account}|${r.bookedAt}|${r.amountMinor}|${r.currency}|${normaliseReference((r.keyReference ?? r.reference) || r.description)}|${normaliseReference(r.counterparty)}`
 }
 
 /** The hash of a row's key (identical rows share it; the occurrence index tells them apart). */

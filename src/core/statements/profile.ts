@@ -44,6 +44,12 @@ export interface StatementProfile {
   currency: string | undefined
   /** Extracts the reference from the reference column (else the description); group 1 if any. */
   referencePattern: RegExp | undefined
+  /**
+   * A cash deposit's reference (`CASH-…`), read from the reference column (else the description)
+   * when referencePattern finds nothing; group 1 if any. The line's fingerprint keeps the
+   * reference it had without it.
+   */
+  depositPattern: RegExp | undefined
   /** Finds the covered period in the preamble; groups 1 and 2 are the from and to dates. */
   periodPattern: RegExp | undefined
   periodDateFormat: string
@@ -101,6 +107,7 @@ export const MPESA_PROFILE: StatementProfile = {
   valueDateFormats: [],
   currency: undefined,
   referencePattern: undefined,
+  depositPattern: undefined,
   periodPattern: /From\s+(\d{2}-\d{2}-\d{4})\s+To\s+(\d{2}-\d{2}-\d{4})/i,
   completedStatuses: ['completed'],
   receiptPattern: MPESA_RECEIPT,
@@ -126,6 +133,7 @@ export const BANK_PROFILE: StatementProfile = {
   valueDateFormats: ['yyyy-mm-dd', 'dd/mm/yyyy'],
   currency: undefined,
   referencePattern: /(SETTLEMENT-[0-9A-Z]{10})/,
+  depositPattern: /(CASH-[0-9A-Z]{10})/,
   periodPattern: undefined,
   completedStatuses: [],
   receiptPattern: undefined,
@@ -212,6 +220,7 @@ const KNOWN_KEYS = new Set([
   'timeZone',
   'currency',
   'referencePattern',
+  'depositPattern',
   'periodPattern',
   'periodDateFormat',
   'completedStatuses',
@@ -242,6 +251,7 @@ export function parseProfile(source: string, json: unknown): StatementProfile {
           completedStatuses: [],
           currency: undefined,
           referencePattern: undefined,
+          depositPattern: undefined,
           periodPattern: undefined,
           receiptPattern: undefined,
         }
@@ -343,6 +353,10 @@ export function parseProfile(source: string, json: unknown): StatementProfile {
       o['referencePattern'] === undefined
         ? base.referencePattern
         : regex(source, 'referencePattern', o['referencePattern'], ''),
+    depositPattern:
+      o['depositPattern'] === undefined
+        ? base.depositPattern
+        : regex(source, 'depositPattern', o['depositPattern'], ''),
     periodPattern:
       o['periodPattern'] === undefined
         ? base.periodPattern
