@@ -16,7 +16,7 @@ import * as settlementSpeed from './2026_11_29_0014_settlement_speed.js'
 import * as settlementCounters from './2026_11_29_0015_settlement_counters.js'
 import * as cashUps from './2026_12_08_0016_cash_ups.js'
 import * as settlementAuditIndexes from './2026_12_08_0017_settlement_audit_indexes.js'
-import * as feeFx from './2026_12_08_0020_fee_fx.js'
+import * as feeFx from './2026_12_08_0018_fee_fx.js'
 
 /**
  * Every migration, in order. A static list (not a folder scan) so the same code runs from the
@@ -40,5 +40,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026_11_29_0015_settlement_counters': settlementCounters,
   '2026_12_08_0016_cash_ups': cashUps,
   '2026_12_08_0017_settlement_audit_indexes': settlementAuditIndexes,
-  '2026_12_08_0020_fee_fx': feeFx,
+  '2026_12_08_0018_fee_fx': feeFx,
 }
