@@ -38,8 +38,15 @@ export function doctorCommand(ctx: CommandContext): Command {
           await repairCounters(app, repaired)
           counters = await checkCounters(app)
         }
-        const violations = [...schema.findings, ...r.violations, ...counters.mismatches]
-        const found = !schema.ok || !r.ok || !counters.ok
+        const { feesWithoutRate } = await import('../src/payments/fees.js')
+        const feeWithoutRate = await feesWithoutRate(app)
+        const violations = [
+          ...schema.findings,
+          ...r.violations,
+          ...counters.mismatches,
+          ...feeWithoutRate.map((f) => f.message),
+        ]
+        const found = !schema.ok || !r.ok || !counters.ok || feeWithoutRate.length > 0
         const ok = !found && unchecked === undefined
         app.rt.verdict?.(found ? 'findings' : unchecked ? 'config' : 'ok')
         const result = {
@@ -48,6 +55,7 @@ export function doctorCommand(ctx: CommandContext): Command {
           violations,
           schema: { ...schema, checked: unchecked === undefined },
           counters: { ...counters, ...(opts.repairCounters ? { repaired } : {}) },
+          feeWithoutRate,
         }
         app.out.result(result, () => {
           const lines = !found
@@ -58,6 +66,7 @@ export function doctorCommand(ctx: CommandContext): Command {
                 `settlement invariants hold: ${r.batches} batch(es), ${r.items} member row(s)`,
                 `counters match a full count: ${counters.keys} key(s)`,
                 `outbox holds only files of batches to be paid: ${r.outboxFiles} file(s)`,
+                'fees: no payment waits for a rate to convert its flat fee',
               ]
             : [`${violations.length} violation(s):`, ...violations.map((x) => `  ${x}`)]
           if (repaired)
@@ -74,6 +83,13 @@ export function doctorCommand(ctx: CommandContext): Command {
           const { DshError } = await import('../src/core/errors.js')
           throw new DshError('findings', 'settlement_invariant', r.violations[0] ?? 'violation', {
             hint: 'see `dsh doctor --json` for every violation; do not settle again until it is explained',
+          })
+        }
+        const firstFee = feeWithoutRate[0]
+        if (firstFee) {
+          const { DshError } = await import('../src/core/errors.js')
+          throw new DshError('findings', 'fee_without_rate', firstFee.message, {
+            hint: `${feeWithoutRate.length} payment(s) wait for a rate; see \`dsh doctor --json\` (feeWithoutRate)`,
           })
         }
         if (!counters.ok) {

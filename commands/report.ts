@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { columns, csvTable } from '../src/core/csv.js'
 import type { BranchReport, BranchRow, Total } from '../src/reports/report.js'
 import type { CommandContext } from './context.js'
 
@@ -60,6 +61,13 @@ function renderBranch(out: Parameters<typeof totalsTable>[0], r: BranchReport): 
     r.settlement.pending.length
       ? `pending settlement: ${r.settlement.pending.map((p) => `${money(p)} in ${p.count} payments`).join('; ')}`
       : 'pending settlement: none',
+    r.settlement.pendingDeposit.length
+      ? `pending deposit (cash to bank): ${r.settlement.pendingDeposit.map((p) => `${money(p)} in ${p.count} payments`).join('; ')}`
+      : 'pending deposit: none',
+    ...r.settlement.awaitingDeposit.map(
+      (c) =>
+        `awaiting deposit: ${money({ amount: c.expected ?? '0', currency: c.currency })} with reference ${c.depositReference} (period to ${c.periodEnd})`,
+    ),
     r.settlement.lastBatch
       ? `last settlement: ${r.settlement.lastBatch.reference} ${r.settlement.lastBatch.status}, net ${money({ amount: r.settlement.lastBatch.net, currency: r.settlement.lastBatch.currency })}`
       : 'last settlement: none yet',
@@ -76,62 +84,50 @@ function renderBranch(out: Parameters<typeof totalsTable>[0], r: BranchReport): 
     .join('\n')
 }
 
-const CSV_HEAD = [
-  'branch',
-  'tenant',
-  'timezone',
-  'from',
-  'to',
-  'count',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'open',
-  'success_rate_bp',
-  'success_rate',
-  'currency',
-  'amount',
-  'average',
-  'converted_currency',
-  'converted_amount',
-]
-
-const csvCell = (v: unknown) => {
-  const s = v === null || v === undefined ? '' : String(v)
-  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
-}
+const REPORT_COLUMNS = columns(
+  ['branch', 'text'],
+  ['tenant', 'text'],
+  ['timezone', 'text'],
+  ['from', 'text'],
+  ['to', 'text'],
+  ['count', 'number'],
+  ['succeeded', 'number'],
+  ['failed', 'number'],
+  ['cancelled', 'number'],
+  ['open', 'number'],
+  ['success_rate_bp', 'number'],
+  ['success_rate', 'number'],
+  ['currency', 'text'],
+  ['amount', 'number'],
+  ['average', 'number'],
+  ['converted_currency', 'text'],
+  ['converted_amount', 'number'],
+)
 
 /** One line per branch and currency (a branch with no takings still has its line). */
-function csv(rows: BranchRow[]): string {
-  const lines = [CSV_HEAD.join(',')]
-  for (const r of rows) {
-    const totals = r.totals.length ? r.totals : [null]
-    for (const t of totals)
-      lines.push(
-        [
-          r.branch,
-          r.tenant,
-          r.timezone,
-          r.from,
-          r.to,
-          r.count,
-          r.succeededCount,
-          r.failedCount,
-          r.cancelledCount,
-          r.openCount,
-          r.successRateBp,
-          r.successRate,
-          t?.currency,
-          t?.amount,
-          t?.average,
-          r.converted?.currency,
-          r.converted?.amount,
-        ]
-          .map(csvCell)
-          .join(','),
-      )
-  }
-  return `${lines.join('\n')}\n`
+export function reportCsv(rows: readonly BranchRow[]): string {
+  const lines = rows.flatMap((r) =>
+    (r.totals.length ? r.totals : [null]).map((t) => [
+      r.branch,
+      r.tenant,
+      r.timezone,
+      r.from,
+      r.to,
+      r.count,
+      r.succeededCount,
+      r.failedCount,
+      r.cancelledCount,
+      r.openCount,
+      r.successRateBp,
+      r.successRate,
+      t?.currency,
+      t?.amount,
+      t?.average,
+      r.converted?.currency,
+      r.converted?.amount,
+    ]),
+  )
+  return csvTable(REPORT_COLUMNS, lines)
 }
 
 export function reportCommand(ctx: CommandContext): Command {
@@ -161,13 +157,13 @@ Examples:
         const req = { date: opts.date, from: opts.from, to: opts.to }
         if (opts.branch) {
           const r = await branchReport(app, { ...req, branch: opts.branch })
-          if (opts.csv && !app.out.json) app.rt.stdout.write(csv([r]))
+          if (opts.csv && !app.out.json) app.rt.stdout.write(reportCsv([r]))
           else app.out.result(r, () => renderBranch(app.out, r))
           if (r.conversionNote) app.out.warn(r.conversionNote)
           return
         }
         const rows = await branchesReport(app, req)
-        if (opts.csv && !app.out.json) app.rt.stdout.write(csv(rows))
+        if (opts.csv && !app.out.json) app.rt.stdout.write(reportCsv(rows))
         else
           app.out.result(rows, () =>
             rows.length === 0

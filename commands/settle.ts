@@ -45,7 +45,7 @@ export function batchTable(app: App, rows: readonly BatchView[]): string {
 export function settleCommand(ctx: CommandContext): Command {
   return new Command('settle')
     .description(
-      'Settle a branch: batch its succeeded payments per gateway and currency, send the transfers',
+      'Settle a branch: batch its succeeded payments per gateway and currency, send the transfers; cash becomes a cash-up for the branch to bank',
     )
     .option('--branch <code>', 'the branch to settle')
     .option('--all', 'every settlement account with --auto on')
@@ -74,7 +74,12 @@ Examples:
         app.out.result(report, () => {
           const lines: string[] = []
           if (report.dryRun) lines.push('dry run: nothing was written or sent')
-          if (report.batches.length > 0) lines.push(batchTable(app, report.batches))
+          const transfers = report.batches.filter((b) => b.kind !== 'cash_deposit')
+          if (transfers.length > 0) lines.push(batchTable(app, transfers))
+          for (const c of report.batches.filter((b) => b.kind === 'cash_deposit'))
+            lines.push(
+              `bank ${formatMoney({ minor: BigInt(c.expectedMinor ?? 0n), currency: c.currency })} in cash at ${c.branch} (deposit reference ${c.depositReference})`,
+            )
           for (const c of report.carriedOver)
             lines.push(
               c.reason === 'below_minimum'
@@ -92,7 +97,8 @@ Examples:
               `wrote ${report.files.length} file(s) to upload to the bank:`,
               ...report.files.map((f) => `  ${f}`),
             )
-          if (report.nothingToDo) lines.push('nothing to do: no new batch and no transfer to send')
+          if (report.nothingToDo)
+            lines.push('nothing to do: no new batch or cash-up and no transfer to send')
           return lines.join('\n')
         })
         if (failures.length > 0)

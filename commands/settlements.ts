@@ -23,7 +23,10 @@ export function settlementsCommand(ctx: CommandContext): Command {
   s.command('list')
     .description('List settlement batches, newest first')
     .option('--branch <code>', 'only this branch')
-    .option('--status <status>', 'pending | processing | completed | failed | cancelled')
+    .option(
+      '--status <status>',
+      'pending | processing | completed | failed | cancelled (transfers); awaiting_deposit | deposited | cancelled (cash-ups)',
+    )
     .option('--since <date>', 'created at or after this ISO date/time')
     .option('--limit <n>', `at most n batches, newest first (default ${DEFAULT_LIST_LIMIT})`)
     .addHelpText(
@@ -60,11 +63,19 @@ export function settlementsCommand(ctx: CommandContext): Command {
         const { showSettlement } = await import('../src/settlement/lifecycle.js')
         const b = await showSettlement(app, id)
         const m = (minor: bigint) => formatMoney({ minor: BigInt(minor), currency: b.currency })
+        const cash = b.kind === 'cash_deposit'
         app.out.result(b, () =>
           [
             app.out.fields([
-              ['Batch', b.id],
+              [cash ? 'Cash-up' : 'Batch', b.id],
+              ['Kind', cash ? 'cash deposit (the branch banks it)' : 'transfer'],
               ['Reference', b.reference],
+              ...(cash
+                ? ([
+                    ['Deposit reference', b.depositReference ?? ''],
+                    ['Expected deposit', m(b.expectedMinor ?? 0n)],
+                  ] as [string, string][])
+                : []),
               ['Branch', b.branch],
               ['Gateway', b.gateway],
               ['Period', `${b.periodStart ?? '…'} → ${b.periodEnd}`],
@@ -163,7 +174,10 @@ export function settlementsCommand(ctx: CommandContext): Command {
         const { cancelSettlement } = await import('../src/settlement/lifecycle.js')
         const b = await cancelSettlement(app, id, { yes: app.globals.yes })
         app.out.result(b, () =>
-          stoppedLines(b, `settlement ${b.reference} cancelled; its payments are released`),
+          stoppedLines(
+            b,
+            `${b.kind === 'cash_deposit' ? 'cash-up' : 'settlement'} ${b.reference} cancelled; its payments are released`,
+          ),
         )
       }),
     )

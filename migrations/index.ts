@@ -14,7 +14,9 @@ import * as counters from './2026_11_29_0012_counters.js'
 import * as retention from './2026_11_29_0013_retention.js'
 import * as settlementSpeed from './2026_11_29_0014_settlement_speed.js'
 import * as settlementCounters from './2026_11_29_0015_settlement_counters.js'
+import * as cashUps from './2026_12_08_0016_cash_ups.js'
 import * as settlementAuditIndexes from './2026_12_08_0017_settlement_audit_indexes.js'
+import * as feeFx from './2026_12_08_0018_fee_fx.js'
 
 /**
  * Every migration, in order. A static list (not a folder scan) so the same code runs from the
@@ -36,5 +38,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '2026_11_29_0013_retention': retention,
   '2026_11_29_0014_settlement_speed': settlementSpeed,
   '2026_11_29_0015_settlement_counters': settlementCounters,
+  '2026_12_08_0016_cash_ups': cashUps,
   '2026_12_08_0017_settlement_audit_indexes': settlementAuditIndexes,
+  '2026_12_08_0018_fee_fx': feeFx,
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Ctx } from '../context.js'
 import type { ParsedCallback } from '../core/payments/gateway-port.js'
+import { receiptProblem, shownReceipt } from '../core/payments/receipt.js'
 import { adapterFor } from '../gateway-config/adapters.js'
 import { type BranchGateway, branchGateways } from '../gateway-config/in-force.js'
 import { accountReferenceFor, parseC2BConfirmation } from '../gateways/index.js'
@@ -77,6 +78,15 @@ export async function decideC2B(
       kind: 'final',
       status: 'review',
       note: `C2B ${c2b.transId} to shared shortcode ${c2b.businessShortCode}: account reference "${c2b.billRefNumber}" names none of ${owners.map((o) => o.branch.code).join(', ')}; no payment recorded`,
+    }
+  // The receipt is the new payment's only key (a replay finds the payment by it): one that fails
+  // the check makes no payment; the confirmation is kept in the inbox for a person to review.
+  const problem = receiptProblem('mpesa', c2b.transId)
+  if (problem)
+    return {
+      kind: 'final',
+      status: 'review',
+      note: `C2B receipt ${shownReceipt(c2b.transId)} refused (${problem}); no payment recorded: check the transaction with Safaricom`,
     }
   return { kind: 'c2b', branch: owner.branch, gw: owner.gw, c2b, amountMinor: parsed.amountMinor }
 }

@@ -5,6 +5,7 @@ import type {
   GatewayOutcome,
   ParsedCallback,
 } from '../core/payments/gateway-port.js'
+import { receiptProblem, shownReceipt, withCheckedReceipt } from '../core/payments/receipt.js'
 import { isFinal, type PaymentStatus } from '../core/payments/states.js'
 import type { BranchGateway } from '../gateway-config/in-force.js'
 import type { C2BConfirmation } from '../gateways/daraja/callback.js'
@@ -31,6 +32,8 @@ export type Decision =
       gw: BranchGateway
       outcome: GatewayOutcome
       receipt?: string | undefined
+      /** The callback's receipt failed the check: applied without it, the entry goes to review. */
+      receiptRefused?: string | undefined
       reason: string
       log?: { request: unknown; response: unknown; latencyMs: number } | undefined
     }
@@ -150,7 +153,15 @@ export async function decideForPayment(
   // Daraja and KCB sign nothing: their callbacks are hints, confirmed by a query (`verify`).
   const hint = e.gateway === 'mpesa' || e.gateway === 'mpesa-kcb'
   const policy = hint ? (gw.settings['callbackPolicy'] ?? 'verify') : 'signed'
-  const receipt = o.status === 'succeeded' ? o.refs.receiptNumber : undefined
+  const given = o.status === 'succeeded' ? o.refs.receiptNumber : undefined
+  const problem = given === undefined ? null : receiptProblem(gw.type, given)
+  // A receipt that fails the check is never written, but the confirmation is not lost: the
+  // payment still moves on the callback (and query), and the entry goes to review.
+  const receipt = problem ? undefined : given
+  const receiptRefused =
+    problem && given !== undefined
+      ? `receipt ${shownReceipt(given)} refused (${problem}); not written to the payment`
+      : undefined
   const what = `${gw.type} callback ${o.code ? `(${o.code}) ` : ''}${o.message}`
   const apply = (outcome: GatewayOutcome, reason: string) =>
     ({
@@ -159,8 +170,9 @@ export async function decideForPayment(
       attemptId: attempt.id,
       branch,
       gw,
-      outcome,
+      outcome: withCheckedReceipt(gw.type, outcome),
       receipt,
+      receiptRefused,
       reason,
     }) as const
   if (policy !== 'verify' || isFinal(payment.status as PaymentStatus)) {

@@ -208,6 +208,8 @@ async function record(
           actor,
         })
         const [status, note] = applyNote(applied, d.outcome, d.gw.type)
+        if (d.receiptRefused)
+          return { status: 'review', note: `${note}; ${d.receiptRefused}`, paymentId: d.payment.id }
         return { status, note, paymentId: d.payment.id }
       })
     case 'review':

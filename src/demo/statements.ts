@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'csv-parse/sync'
+import { type CsvKind, csvRecord, text as csvText } from '../core/csv.js'
 import { parseAmount, toDecimalString } from '../core/money/index.js'
 import { wallClock } from '../core/time.js'
 import type { PaymentView } from '../payments/view.js'
@@ -40,8 +41,15 @@ function wall(at: string, timeZone: string): { ymd: string; dmy: string; hms: st
   }
 }
 
-const field = (v: string) => (/[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v)
-const row = (cells: readonly string[]) => `${cells.map(field).join(',')}\n`
+/** A record writer of the one CSV writer for a layout's column kinds (amounts are numbers). */
+const rowOf = (kinds: readonly CsvKind[]) => (cells: readonly string[]) =>
+  `${csvRecord(cells.map((value, i) => ({ value, kind: kinds[i] ?? 'text' })))}\n`
+const T = 'text' as const
+const N = 'number' as const
+/** Receipt, times, details, status, paid in, withdrawn, balance, then text. */
+export const mpesaRow = rowOf([T, T, T, T, T, N, N, N, T, T, T, T, T])
+/** Date, value date, description, reference, debit, credit, balance. */
+export const bankRow = rowOf([T, T, T, T, N, N, N])
 const money = (minor: bigint, currency: string) => toDecimalString({ minor, currency })
 const masked = (msisdn: string | undefined) =>
   msisdn ? `${msisdn.slice(0, 6)}***${msisdn.slice(-3)}` : ''
@@ -113,10 +121,12 @@ export function mpesaStatement(
 
   const first = wall(lines[0]?.at ?? now.toISOString(), branch.timezone)
   const last = wall(lines.at(-1)?.at ?? now.toISOString(), branch.timezone)
-  let text =
-    'Organisation Name:,SAVANNA GRILL LTD\nOrganisation Short Code:,174379\n' +
-    `Time Period: From ${first.dmy} To ${last.dmy}\n\n`
-  text += row([
+  let text = `${[
+    csvRecord([csvText('Organisation Name:'), csvText('SAVANNA GRILL LTD')]),
+    csvRecord([csvText('Organisation Short Code:'), csvText('174379')]),
+    csvRecord([csvText(`Time Period: From ${first.dmy} To ${last.dmy}`)]),
+  ].join('\n')}\n\n`
+  text += mpesaRow([
     'Receipt No.',
     'Completion Time',
     'Initiation Time',
@@ -135,7 +145,7 @@ export function mpesaStatement(
   for (const l of lines) {
     balance += l.amountMinor
     const w = wall(l.at, branch.timezone)
-    text += row([
+    text += mpesaRow([
       l.receipt,
       `${w.dmy} ${w.hms}`,
       `${w.dmy} ${w.hms}`,
@@ -175,20 +185,52 @@ function outboxTransfer(path: string): { reference: string; amount: string; curr
 }
 
 /**
+ * The branch banks its cash: one deposit per cash-up, with the slip's `CASH-…` reference in the
+ * description (as a teller writes it), booked when the cash-up was made. With `shortMinor`, the
+ * first deposit is that much short of what the cash-up expects (a planted deposit_short).
+ */
+function cashDeposits(
+  branch: { code: string },
+  batches: readonly BatchView[],
+  shortMinor: bigint | undefined,
+  planted: Planted[],
+): Credit[] {
+  const out: Credit[] = []
+  const cashUps = batches
+    .filter((b) => b.branch === branch.code && b.kind === 'cash_deposit')
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
+  for (const c of cashUps) {
+    let amountMinor = c.expectedMinor ?? 0n
+    if (shortMinor && out.length === 0) {
+      amountMinor -= shortMinor
+      planted.push({ category: 'deposit_short', reference: c.reference })
+    }
+    out.push({
+      at: c.createdAt,
+      description: `Cash deposit ${c.depositReference} ${branch.code}`,
+      reference: `SLIP-${out.length + 1}`,
+      amountMinor,
+    })
+  }
+  return out
+}
+
+/**
  * A branch's bank statement: one credit per settlement transfer that went out, as the bank
- * books it (the sandbox bank's ledger for `http` accounts, the outbox files for `file` ones).
- * `plant` says which problems this branch's statement carries.
+ * books it (the sandbox bank's ledger for `http` accounts, the outbox files for `file` ones),
+ * and one deposit per cash-up (the branch banks its cash). `plant` says which problems this
+ * branch's statement carries.
  */
 export function bankStatement(
   dir: string,
   branch: { code: string; timezone: string; currency: string },
   batches: readonly BatchView[],
   ledger: readonly Charge[],
-  plant: { feeShortMinor?: bigint; strangerMinor?: bigint },
+  plant: { feeShortMinor?: bigint; strangerMinor?: bigint; cashShortMinor?: bigint },
   now: Date,
 ): { file: StatementFile; planted: Planted[] } {
   const planted: Planted[] = []
-  const credits: Credit[] = []
+  const credits: Credit[] = cashDeposits(branch, batches, plant.cashShortMinor, planted)
   const mine = batches
     .filter((b) => b.branch === branch.code && b.transfer)
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
@@ -227,12 +269,20 @@ export function bankStatement(
     })
     planted.push({ category: 'missing_in_dsh', reference })
   }
-  let text = row(['Date', 'Value Date', 'Description', 'Reference', 'Debit', 'Credit', 'Balance'])
+  let text = bankRow([
+    'Date',
+    'Value Date',
+    'Description',
+    'Reference',
+    'Debit',
+    'Credit',
+    'Balance',
+  ])
   let balance = 0n
   for (const c of credits.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))) {
     balance += c.amountMinor
     const w = wall(c.at, branch.timezone)
-    text += row([
+    text += bankRow([
       `${w.ymd} ${w.hms}`,
       w.ymd,
       c.description,

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import type { Ctx } from '../context.js'
 import { DshError } from '../core/errors.js'
 import type { AttemptLog, GatewayOutcome } from '../core/payments/gateway-port.js'
+import { receiptProblem } from '../core/payments/receipt.js'
 import { canMove, type PaymentStatus } from '../core/payments/states.js'
 import type { BranchGateway } from '../gateway-config/in-force.js'
 import type { Database } from '../store/schema.js'
@@ -60,7 +61,9 @@ export async function applyOutcomeLocked(
   const now = ctx.clock.now().toISOString()
   const o = input.outcome
   const to = statusFor(o)
-  const receipt = input.receiptNumber ?? o.refs.receiptNumber
+  const given = input.receiptNumber ?? o.refs.receiptNumber
+  // Recovery's queries bring receipts too: one that fails the check is never written.
+  const receipt = given && !receiptProblem(input.gw.type, given) ? given : undefined
   if (to === 'pending' || to === 'unknown') return { kind: 'same', payment: p }
   if (p.status === to) {
     if (receipt && !p.receipt_number) {

@@ -7,6 +7,7 @@ import type {
   GatewayOutcome,
   InitiateRequest,
 } from '../core/payments/gateway-port.js'
+import { withCheckedReceipt } from '../core/payments/receipt.js'
 import type { PaymentStatus } from '../core/payments/states.js'
 import { adapterFor } from '../gateway-config/adapters.js'
 import { type BranchGateway, breakerSettings } from '../gateway-config/in-force.js'
@@ -28,6 +29,7 @@ export const transitionContext = (
 ): TransitionContext => ({
   branchCode: branch.code,
   branchCurrency: branch.currency,
+  branchTimezone: branch.timezone,
   tenantSlug: branch.tenant_slug,
   fees: gw?.fees,
 })
@@ -138,7 +140,8 @@ export async function applyAttemptResult(
   result: GatewayCallResult,
   countsForBreaker: boolean,
 ): Promise<AttemptResult> {
-  const o = result.outcome
+  // A receipt that fails the check (src/core/payments/receipt.ts) is never written.
+  const o = withCheckedReceipt(gw.type, result.outcome)
   const nowIso = ctx.clock.now().toISOString()
   return store.write(async (trx) => {
     // The payment's row lock first, as applyOutcomeLocked takes it: a callback, the recovery job

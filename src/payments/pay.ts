@@ -1,12 +1,21 @@
 import type { Kysely } from 'kysely'
 import { callbackUrl } from '../callbacks/callback-url.js'
 import type { Ctx } from '../context.js'
-import { conflict, DshError, fieldError, notFound, validationError } from '../core/errors.js'
+import {
+  configError,
+  conflict,
+  DshError,
+  fieldError,
+  notFound,
+  validationError,
+} from '../core/errors.js'
 import { formatMoney } from '../core/money/format.js'
+import { flatNeedsRate } from '../core/payments/fees.js'
 import { requestFingerprint } from '../core/payments/fingerprint.js'
 import { isFinal, type PaymentStatus } from '../core/payments/states.js'
 import { maskMsisdn } from '../core/phone.js'
 import { parseSlug } from '../core/validate.js'
+import { rateIn } from '../reports/rates.js'
 import { decideRoute, excludeUnsendable } from '../routing/rules.js'
 import { isUniqueViolation } from '../store/errors.js'
 import type { Database } from '../store/schema.js'
@@ -14,6 +23,7 @@ import type { BranchWithTenant } from '../tenants/branches.js'
 import { checkMaxAmount, requireBranch } from '../tenants/branches.js'
 import { runAttempt, transitionContext } from './attempt.js'
 import { newPaymentRow, recordCreated } from './create.js'
+import { feeDay } from './fees.js'
 import { replay, waitForFinal } from './pay-follow.js'
 import { type PayInput, type PayRequest, parsePayRequest } from './pay-input.js'
 import {
@@ -54,6 +64,7 @@ export async function pay(ctx: Ctx, input: PayInput, opts: PayOptions = {}): Pro
   }
   checkMaxAmount(branch, req.amountMinor, req.currency)
   const route = await routeFor(store.db, branch, req)
+  await refuseFlatFeeWithoutRate(store.db, branch, req, route, ctx.clock.now())
   if (req.method === 'mpesa' && req.phone) await refuseUnknownTwin(store.db, branch, req)
   const created = await createPayment(ctx, branch, req, route.decision, fingerprint)
   if (created.replayOf) return replay(ctx, branch, created.replayOf, fingerprint, opts)
@@ -135,6 +146,32 @@ async function routeFor(
     }
   }
   return route
+}
+
+/**
+ * A payment in a currency other than a gateway's fee configuration pays the flat fee converted
+ * with `dsh rates`: with no rate for today, it is refused before any gateway is called (a fee
+ * recorded without its flat part would under-charge the settlement).
+ */
+async function refuseFlatFeeWithoutRate(
+  db: Kysely<Database>,
+  branch: BranchWithTenant,
+  req: PayRequest,
+  route: Route,
+  now: Date,
+): Promise<void> {
+  const day = feeDay(branch.timezone, now)
+  for (const type of route.decision.order) {
+    const fees = route.gateways.find((g) => g.type === type)?.fees
+    if (!fees || !flatNeedsRate(fees, req.currency)) continue
+    if (await rateIn(db, fees.currency, req.currency, day)) continue
+    const flat = formatMoney({ minor: fees.transactionFeeFlatMinor, currency: fees.currency })
+    throw configError(
+      'fee_without_rate',
+      `no ${fees.currency}→${req.currency} rate on ${day} to convert ${type}'s flat fee of ${flat} for a ${req.currency} payment at ${branch.code}: set one with \`dsh rates set ${fees.currency} ${req.currency} <rate>\``,
+      `units of ${req.currency} per 1 ${fees.currency}, e.g. \`dsh rates set ${fees.currency} ${req.currency} <rate> --as-of ${day}\`; nothing was sent`,
+    )
+  }
 }
 
 /** A second push of the same amount to a phone whose first push may have charged is refused. */

@@ -2,11 +2,11 @@ import type { Kysely, Updateable } from 'kysely'
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import type { FeeStructure } from '../core/gateways/fees.js'
-import { paymentFee } from '../core/payments/fees.js'
 import { canMove, isFinal, type PaymentStatus } from '../core/payments/states.js'
 import { maskMsisdn } from '../core/phone.js'
 import type { Database, PaymentsTable } from '../store/schema.js'
 import { appendEvent } from './events.js'
+import { feeColumns, feeDay } from './fees.js'
 import {
   findPaymentForUpdate,
   insertPaymentEvent,
@@ -17,6 +17,8 @@ import {
 export interface TransitionContext {
   branchCode: string
   branchCurrency: string
+  /** The day in this zone picks the rate that converts a flat fee (default Africa/Nairobi). */
+  branchTimezone?: string | undefined
   tenantSlug: string
   /** The fee structure in force, recorded when the payment succeeds. */
   fees?: FeeStructure | undefined
@@ -49,11 +51,14 @@ export async function transition(
     changes.next_check_at = null
   }
   if (to === 'succeeded' && move.fees) {
-    const fee = paymentFee(BigInt(p.amount_minor), p.currency, move.branchCurrency, move.fees)
-    changes.fee_minor = fee.feeMinor
-    changes.fee_rate_bp = fee.rateBp
-    changes.fee_flat_minor = fee.flatMinor
-    changes.fee_currency = p.currency
+    const { fee: _fee, ...columns } = await feeColumns(
+      trx,
+      p,
+      move.branchCurrency,
+      move.fees,
+      feeDay(move.branchTimezone, ctx.clock.now()),
+    )
+    Object.assign(changes, columns)
   }
   if (from === to && Object.keys(extra).length === 0) return p
   await updatePayment(trx, p.id, changes)

@@ -20,6 +20,19 @@ export interface PaymentView {
   failure: { code: string; message: string } | null
   feeMinor: bigint | null
   fee: string | null
+  /**
+   * The fee's flat part when configured in another currency (the branch's): as configured, the
+   * rate it was converted at and that rate's day; `rate` null means no rate (`fee_without_rate`).
+   */
+  feeFlatConversion: {
+    fromMinor: bigint
+    from: string
+    fromCurrency: string
+    rate: string | null
+    asOf: string | null
+    flatMinor: bigint | null
+    flat: string | null
+  } | null
   idempotencyKey: string | null
   settlementStatus: string
   settlementBatchId: string | null
@@ -30,6 +43,22 @@ export interface PaymentView {
 }
 
 const money = (minor: bigint, currency: string) => toDecimalString({ minor, currency })
+
+function flatConversion(p: PaymentRow): PaymentView['feeFlatConversion'] {
+  if (p.fee_flat_source_minor === null || p.fee_flat_source_minor === undefined) return null
+  const fromCurrency = p.fee_flat_source_currency as string
+  const fromMinor = BigInt(p.fee_flat_source_minor)
+  const flatMinor = p.fee_flat_minor === null ? null : BigInt(p.fee_flat_minor)
+  return {
+    fromMinor,
+    from: money(fromMinor, fromCurrency),
+    fromCurrency,
+    rate: p.fee_fx_rate ?? null,
+    asOf: p.fee_fx_as_of ?? null,
+    flatMinor,
+    flat: flatMinor === null ? null : money(flatMinor, p.currency),
+  }
+}
 
 export function paymentView(p: PaymentRow, branchCode: string): PaymentView {
   const amountMinor = BigInt(p.amount_minor)
@@ -51,6 +80,7 @@ export function paymentView(p: PaymentRow, branchCode: string): PaymentView {
     failure: p.failure_code ? { code: p.failure_code, message: p.failure_message ?? '' } : null,
     feeMinor,
     fee: feeMinor === null ? null : money(feeMinor, p.currency),
+    feeFlatConversion: flatConversion(p),
     idempotencyKey: p.idempotency_key,
     settlementStatus: p.settlement_status,
     settlementBatchId: p.settlement_batch_id,

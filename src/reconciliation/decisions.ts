@@ -224,7 +224,7 @@ async function decideBatch(
   if (!batch)
     throw notFound(
       'batch_not_found',
-      `no processing or completed settlement batch ${batchId} in the line's branch`,
+      `no processing or completed settlement batch, nor cash-up awaiting its deposit or deposited, ${batchId} in the line's branch`,
     )
   if (kind === 'confirm') {
     if (live.length > 0)

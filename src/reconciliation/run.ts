@@ -281,7 +281,7 @@ async function computeMpesa(
   return { ...result, lines: byId(lineRows), payments: byId(payments), batches: new Map() }
 }
 
-/** Bank credits against the branch's processing and completed settlement batches. */
+/** Bank credits against the branch's settlement batches and cash-ups. */
 async function computeBank(
   { trx, branch, statements, from, to, live, decisions }: Scope,
   graceMs: number,
@@ -293,11 +293,13 @@ async function computeBank(
     lineRows,
     batches.map((b) => ({
       id: b.id,
+      kind: b.kind,
       reference: b.reference,
       status: b.status,
       currency: b.currency,
       netMinor: b.netMinor,
       sentAtMs: Date.parse(b.sentAt),
+      cutoffMs: Date.parse(b.cutoffAt),
     })),
     liveIn(live),
     decisions,

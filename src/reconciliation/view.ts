@@ -27,6 +27,8 @@ export interface PaymentRefView {
 
 export interface BatchRefView {
   id: string
+  /** `transfer`, or `cash_deposit` (a cash-up: net is the expected deposit). */
+  kind: string
   reference: string
   netMinor: bigint
   net: string
@@ -111,6 +113,7 @@ export const moneyTriple = (expected: bigint, actual: bigint, currency: string) 
 
 export const batchRefView = (b: ReconBatch): BatchRefView => ({
   id: b.id,
+  kind: b.kind,
   reference: b.reference,
   netMinor: b.netMinor,
   net: dec(b.netMinor, b.currency),

@@ -6,6 +6,7 @@ import { formatMoney, toDecimalString } from '../core/money/format.js'
 import { maskMsisdn } from '../core/phone.js'
 import { bpAsPercent, successRateBp } from '../core/reports.js'
 import { addDays, dayIn, startOfDay } from '../core/time.js'
+import { feesWithoutRate } from '../payments/fees.js'
 import type { Store } from '../store/connect.js'
 import { type BranchWithTenant, listBranches, requireBranch } from '../tenants/branches.js'
 import {
@@ -20,7 +21,9 @@ import {
 } from './alerts-store.js'
 import { storeGauges } from './gauges.js'
 import { meanProcessingSeconds, paymentFigures } from './report-store.js'
-import { THRESHOLDS } from './thresholds.js'
+import { formatKyc, kycAmountFor, kycAmounts, THRESHOLDS } from './thresholds.js'
+
+const KYC_KEY = 'alert_kyc_amount'
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
@@ -62,7 +65,9 @@ async function thresholds(store: Store): Promise<Record<string, number>> {
   const out: Record<string, number> = {}
   for (const t of THRESHOLDS) {
     const v = await getSetting(store.db, t.key)
-    out[t.name] = v === undefined ? t.default : Number(v)
+    // The KYC amount may be per currency (read in full by complianceChecks): here its fallback.
+    out[t.name] =
+      v === undefined ? t.default : t.key === KYC_KEY ? Number(kycAmounts(v).fallback) : Number(v)
   }
   return out
 }
@@ -89,6 +94,7 @@ export async function evaluateHealth(
     // 25 ms warm, 70 ms cold, in one piece).
     await nextTurn()
   }
+  await feeRateChecks(ctx, await listBranches(store.db), checks, findings)
   await storeChecks(ctx, t, opts.daemonStartedAt, checks, findings)
   await nextTurn()
   const { open, opened, closed } = await recordAlerts(ctx, store, findings)
@@ -169,8 +175,11 @@ async function complianceChecks(
   findings: Finding[],
 ): Promise<void> {
   let large = 0
+  const stored = await getSetting(store.db, KYC_KEY)
+  const kyc = kycAmounts(stored)
   for (const cur of await currenciesSince(store.db, b.id, dayStart)) {
-    const minor = BigInt(t['alert-kyc-amount']!) * 10n ** BigInt(currency(cur).exponent)
+    const major = kycAmountFor(kyc, cur)
+    const minor = major * 10n ** BigInt(currency(cur).exponent)
     for (const p of await largePayments(store.db, b.id, dayStart, cur, minor)) {
       large++
       findings.push({
@@ -180,7 +189,7 @@ async function complianceChecks(
         severity: 'warning',
         message: `${b.code}: payment ${p.id} of ${formatMoney({ minor: BigInt(p.amount_minor), currency: cur })} is at or above the KYC threshold`,
         value: toDecimalString({ minor: BigInt(p.amount_minor), currency: cur }),
-        threshold: String(t['alert-kyc-amount']),
+        threshold: String(major),
       })
     }
   }
@@ -189,7 +198,8 @@ async function complianceChecks(
     branch: b.code,
     ok: large === 0,
     value: large,
-    threshold: t['alert-kyc-amount']!,
+    // A bare number as before; per currency, the setting as stored (2000000,UGX:3700000).
+    threshold: kyc.byCurrency.size === 0 ? t['alert-kyc-amount']! : formatKyc(kyc),
   })
   const windowMs = t['alert-phone-window']! * 60_000
   const burst = t['alert-phone-burst']!
@@ -228,6 +238,37 @@ async function complianceChecks(
       value: String(count),
       threshold: String(burst),
     })
+}
+
+/** Per branch: payments whose fee waits for a rate to convert its flat part (`fee_without_rate`). */
+async function feeRateChecks(
+  ctx: Ctx,
+  branches: readonly BranchWithTenant[],
+  checks: HealthCheck[],
+  findings: Finding[],
+): Promise<void> {
+  const waiting = await feesWithoutRate(ctx)
+  for (const b of branches) {
+    const mine = waiting.filter((f) => f.branch === b.code)
+    checks.push({
+      name: 'fee_without_rate',
+      branch: b.code,
+      ok: mine.length === 0,
+      value: mine.length,
+      threshold: 0,
+    })
+    const first = mine[0]
+    if (first)
+      findings.push({
+        code: 'fee_without_rate',
+        subject: b.code,
+        branch: b,
+        severity: 'warning',
+        message: `${b.code}: ${mine.length} payment(s) recorded without their flat fee for want of a ${first.flatFeeCurrency}→${first.currency} rate (first ${first.paymentId}, ${first.day}): set one with \`dsh rates set ${first.flatFeeCurrency} ${first.currency} <rate> --as-of ${first.day}\``,
+        value: String(mine.length),
+        threshold: '0',
+      })
+  }
 }
 
 async function storeChecks(

@@ -1,9 +1,11 @@
+import type { Kysely } from 'kysely'
 import { audit } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
 import { fieldError } from '../core/errors.js'
 import { currency } from '../core/money/currency.js'
 import { type FxRate, formatFxRate, parseFxRate } from '../core/money/fx.js'
 import { DEFAULT_TIMEZONE, dayIn, formatDay, parseDay } from '../core/time.js'
+import type { Database } from '../store/schema.js'
 import { findFxRate, listFxRates, putFxRate } from './rates-store.js'
 
 export interface FxRateView {
@@ -62,6 +64,20 @@ export async function rateOn(
 ): Promise<{ rate: FxRate; text: string; asOf: string } | null> {
   const store = await ctx.store()
   const r = await findFxRate(store.db, from, to, day)
+  return r ? { rate: parseFxRate(r.rate), text: r.rate, asOf: r.as_of } : null
+}
+
+/**
+ * The rate of `from` → `to` in force on `day` (the newest set on or before it), read with `db`
+ * (a caller's transaction), or null. Only the direction asked for: a rate is never inverted.
+ */
+export async function rateIn(
+  db: Kysely<Database>,
+  from: string,
+  to: string,
+  day: string,
+): Promise<{ rate: FxRate; text: string; asOf: string } | null> {
+  const r = await findFxRate(db, from, to, day)
   return r ? { rate: parseFxRate(r.rate), text: r.rate, asOf: r.as_of } : null
 }
 

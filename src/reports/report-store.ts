@@ -223,28 +223,39 @@ export const recentPayments = (
   )
 
 /**
- * Succeeded payments not yet settled, per currency: what the next settlements will move (from
- * the counters the store's triggers keep).
+ * Succeeded payments not yet settled, per currency and kind (from the counters the store's
+ * triggers keep): `transfer`, what the next settlements will move (unsettled, every gateway but
+ * cash); `deposit`, the cash the branch has taken and not yet banked (unsettled, or in a cash-up
+ * awaiting its deposit).
  */
 export async function pendingSettlement(
   db: Kysely<Database>,
   branchId: string,
-): Promise<{ currency: string; count: number; amountMinor: bigint }[]> {
+): Promise<
+  { kind: 'transfer' | 'deposit'; currency: string; count: number; amountMinor: bigint }[]
+> {
   const rows = await db
     .selectFrom('payment_counts')
     .select((eb) => [
       'currency',
+      sql<number>`case when gateway = 'cash' then 1 else 0 end`.as('cash'),
       eb.fn.sum<number | string | bigint>('count').as('n'),
       eb.fn.sum<number | string | bigint>('amount_minor').as('total'),
     ])
     .where('branch_id', '=', branchId)
     .where('status', '=', 'succeeded')
-    .where('settlement_status', '=', 'unsettled')
-    .groupBy('currency')
+    .where((eb) =>
+      eb.or([
+        eb('settlement_status', '=', 'unsettled'),
+        eb.and([eb('gateway', '=', 'cash'), eb('settlement_status', '=', 'batched')]),
+      ]),
+    )
+    .groupBy(['currency', sql`case when gateway = 'cash' then 1 else 0 end`])
     .orderBy('currency')
     .execute()
   return rows
     .map((r) => ({
+      kind: Number(r.cash) === 1 ? ('deposit' as const) : ('transfer' as const),
       currency: r.currency,
       count: Number(r.n),
       amountMinor: BigInt(r.total ?? 0),

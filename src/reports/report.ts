@@ -81,8 +81,12 @@ export interface BranchReport extends BranchRow {
     lastBatch: BatchView | null
     /** The next scheduled cut-off of each of its settlement accounts (`dsh settlements next`). */
     next: NextRun[]
-    /** Succeeded payments not yet settled, per currency: the amount outstanding. */
+    /** Succeeded payments not yet settled, per currency: what the next transfers move (no cash). */
     pending: { currency: string; count: number; amountMinor: bigint; amount: string }[]
+    /** Cash taken and not yet banked, per currency (unsettled, or in a cash-up awaiting deposit). */
+    pendingDeposit: { currency: string; count: number; amountMinor: bigint; amount: string }[]
+    /** The branch's cash-ups awaiting their deposit, oldest first. */
+    awaitingDeposit: BatchView[]
   }
   recent: PaymentView[]
   /** Alerts open for the branch (from the last `dsh health` or daemon evaluation). */
@@ -227,6 +231,19 @@ async function convertTotals(ctx: Ctx, totals: Total[], to: string, day: string)
   }
 }
 
+const pendingOf = (
+  rows: Awaited<ReturnType<typeof pendingSettlement>>,
+  kind: 'transfer' | 'deposit',
+) =>
+  rows
+    .filter((p) => p.kind === kind)
+    .map(({ currency, count, amountMinor }) => ({
+      currency,
+      count,
+      amountMinor,
+      amount: toDecimalString({ minor: amountMinor, currency }),
+    }))
+
 /** `dsh report --branch`: the branch's dashboard for a day or a range of days. */
 export async function branchReport(ctx: Ctx, req: ReportRequest & { branch: string }) {
   const store = await ctx.store()
@@ -249,10 +266,11 @@ export async function branchReport(ctx: Ctx, req: ReportRequest & { branch: stri
     settlement: {
       lastBatch: (await listSettlements(ctx, { branch: b.code, limit: '1' }))[0] ?? null,
       next: await nextSettlements(ctx, { branch: b.code }),
-      pending: pending.map((p) => ({
-        ...p,
-        amount: toDecimalString({ minor: p.amountMinor, currency: p.currency }),
-      })),
+      pending: pendingOf(pending, 'transfer'),
+      pendingDeposit: pendingOf(pending, 'deposit'),
+      awaitingDeposit: (
+        await listSettlements(ctx, { branch: b.code, status: 'awaiting_deposit' })
+      ).reverse(),
     },
     recent: (await recentPayments(store.db, b.id, from, to, 10)).map((p) => paymentView(p, b.code)),
     hourly: days.oneDay ? await hourly(store.db, b, days.start, from, to) : null,

@@ -1,4 +1,5 @@
 import { validationError } from '../core/errors.js'
+import { currency } from '../core/money/currency.js'
 
 /** An alert threshold: set with `dsh config set alert-<name> <value>`, read by `dsh health`. */
 export interface Threshold {
@@ -59,7 +60,7 @@ export const THRESHOLDS: readonly Threshold[] = [
     default: 1_000_000,
     min: 1,
     max: 1_000_000_000_000,
-    help: 'compliance: flag a payment today of at least this many major units of its currency (default 1,000,000)',
+    help: 'compliance: flag a payment today of at least this many major units of its currency (default 1,000,000 for every currency: KES and UGX alike); per currency: KES:1000000,UGX:3700000 (a bare number is for the currencies not named)',
   },
   {
     name: 'alert-phone-burst',
@@ -87,8 +88,9 @@ export const THRESHOLDS: readonly Threshold[] = [
   },
 ]
 
-/** A whole number within the threshold's range. */
+/** A whole number within the threshold's range (the KYC amount may be given per currency). */
 export function parseThreshold(t: Threshold, v: string): string {
+  if (t.name === KYC) return formatKyc(parseKyc(t, v))
   if (!/^\d{1,13}$/.test(v) || Number(v) < t.min || Number(v) > t.max)
     throw validationError(
       'invalid_threshold',
@@ -96,3 +98,69 @@ export function parseThreshold(t: Threshold, v: string): string {
     )
   return String(Number(v))
 }
+
+const KYC = 'alert-kyc-amount'
+
+/** The KYC amount in major units: per currency, and for every other currency. */
+export interface KycAmounts {
+  fallback: bigint
+  byCurrency: ReadonlyMap<string, bigint>
+}
+
+/**
+ * `1000000`, `KES:1000000,UGX:3700000` or `2000000,UGX:3700000`: a bare number is the amount
+ * of every currency without its own (default 1,000,000), a `CUR:amount` that currency's.
+ */
+export function parseKyc(t: Threshold, v: string): KycAmounts {
+  const byCurrency = new Map<string, bigint>()
+  let fallback: bigint | undefined
+  const bad = (why: string) =>
+    validationError(
+      'invalid_threshold',
+      `${t.name} "${v.slice(0, 60)}": ${why}`,
+      'e.g. 1000000, or per currency KES:1000000,UGX:3700000 (a bare number for the currencies not named)',
+    )
+  const whole = (n: string) => {
+    if (!/^\d{1,13}$/.test(n) || Number(n) < t.min || Number(n) > t.max)
+      throw bad(`"${n.slice(0, 20)}" must be a whole number from ${t.min} to ${t.max}`)
+    return BigInt(n)
+  }
+  for (const part of v.split(',').map((x) => x.trim())) {
+    const m = /^([A-Za-z]{3}):(.*)$/.exec(part)
+    if (!m) {
+      if (fallback !== undefined) throw bad('more than one bare number')
+      fallback = whole(part)
+      continue
+    }
+    let code: string
+    try {
+      code = currency(m[1] as string).code
+    } catch {
+      throw bad(`unknown currency ${m[1]}`)
+    }
+    if (byCurrency.has(code)) throw bad(`${code} given twice`)
+    byCurrency.set(code, whole((m[2] as string).trim()))
+  }
+  return { fallback: fallback ?? BigInt(kycDefault(t)), byCurrency }
+}
+
+const kycDefault = (t: Threshold) => t.default
+
+/** The stored form: the bare number alone as before, else the bare number then CUR:amount sorted. */
+export function formatKyc(k: KycAmounts): string {
+  if (k.byCurrency.size === 0) return k.fallback.toString()
+  const named = [...k.byCurrency].sort(([a], [b]) => (a < b ? -1 : 1)).map(([c, n]) => `${c}:${n}`)
+  return [k.fallback.toString(), ...named].join(',')
+}
+
+/** The KYC amounts a stored setting holds (the default when unset). */
+export function kycAmounts(stored: string | undefined): KycAmounts {
+  const t = THRESHOLDS.find((x) => x.name === KYC) as Threshold
+  return stored === undefined
+    ? { fallback: BigInt(t.default), byCurrency: new Map() }
+    : parseKyc(t, stored)
+}
+
+/** The amount (major units) at which a payment in `code` is flagged. */
+export const kycAmountFor = (k: KycAmounts, code: string): bigint =>
+  k.byCurrency.get(code) ?? k.fallback

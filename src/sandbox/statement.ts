@@ -16,6 +16,15 @@
  * a failed transaction), and the bank's own habits (booking a transfer days later, deducting a
  * charge from the credit or debiting it on its own line).
  */
+import {
+  type CsvColumn,
+  columns,
+  csvHeader,
+  csvRecord,
+  csvRowWriter,
+  csvTable,
+  text,
+} from '../core/csv.js'
 import { toGroupedString } from '../core/money/index.js'
 import type { Charge, FailedCharge } from './types.js'
 
@@ -54,8 +63,36 @@ function dayStart(day: string, what: string): number {
 /** KES minor units as the statements print them: 1,234.56. */
 const money = (minor: bigint): string => toGroupedString({ minor, currency: 'KES' })
 
-/** A CSV field, quoted when it must be. */
-const field = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+/*
+ * The statements go through dsh's one CSV writer like every CSV dsh writes: the ledger's own data
+ * (receipts, Nairobi times, narratives) never starts like a formula, so the bytes are the
+ * portal's and the bank's; a hostile name planted in the sandbox would come out guarded.
+ */
+const MPESA_COLUMNS: CsvColumn[] = [
+  { name: 'Receipt No.', kind: 'text' },
+  { name: 'Completion Time', kind: 'text' },
+  { name: 'Initiation Time', kind: 'text' },
+  { name: 'Details', kind: 'text' },
+  { name: 'Transaction Status', kind: 'text' },
+  { name: 'Paid In', kind: 'number', quote: 'always' },
+  { name: 'Withdrawn', kind: 'number' },
+  { name: 'Balance', kind: 'number', quote: 'always' },
+  { name: 'Balance Confirmed', kind: 'text' },
+  { name: 'Reason Type', kind: 'text' },
+  { name: 'Other Party Info', kind: 'text' },
+  { name: 'Linked Transaction ID', kind: 'text' },
+  { name: 'A/C No.', kind: 'text' },
+]
+const MPESA_ROW = csvRowWriter(MPESA_COLUMNS)
+const BANK_COLUMNS = columns(
+  ['Date', 'text'],
+  ['Value Date', 'text'],
+  ['Description', 'text'],
+  ['Reference', 'text'],
+  ['Debit', 'number'],
+  ['Credit', 'number'],
+  ['Balance', 'number'],
+)
 
 /** 254712345678 → 254712***678, as the M-Pesa statement masks a phone. */
 const maskPhone = (msisdn: string) => `${msisdn.slice(0, 6)}***${msisdn.slice(-3)}`
@@ -141,32 +178,32 @@ export function mpesaStatement(ledger: readonly Charge[], o: MpesaStatementOptio
   const lines = inPeriod.map((r) => {
     if (r.status === 'Completed') balance += r.minor
     const t = mpesaTime(r.ms)
-    return [
+    return MPESA_ROW([
       r.receipt,
       t,
       t,
       r.details,
       r.status,
-      `"${money(r.minor)}"`,
+      money(r.minor),
       '',
-      `"${money(balance)}"`,
+      money(balance),
       'true',
       r.details,
-      field(`${maskPhone(r.phone)} - CUSTOMER`),
+      `${maskPhone(r.phone)} - CUSTOMER`,
       '',
-      field(r.accountRef),
-    ].join(',')
+      r.accountRef,
+    ])
   })
   const day = (ms: number) => {
     const d = nairobi(ms)
     return `${pad(d.getUTCDate())}-${pad(d.getUTCMonth() + 1)}-${d.getUTCFullYear()}`
   }
   const csv = [
-    `Organisation Name:,${field(o.organisation ?? 'SANDBOX BUSINESS')}`,
-    `Organisation Short Code:,${o.shortcode}`,
-    `Time Period: From ${day(from)} To ${day(to - 1)}`,
+    csvRecord([text('Organisation Name:'), text(o.organisation ?? 'SANDBOX BUSINESS')]),
+    csvRecord([text('Organisation Short Code:'), text(o.shortcode)]),
+    csvRecord([text(`Time Period: From ${day(from)} To ${day(to - 1)}`)]),
     '',
-    'Receipt No.,Completion Time,Initiation Time,Details,Transaction Status,Paid In,Withdrawn,Balance,Balance Confirmed,Reason Type,Other Party Info,Linked Transaction ID,A/C No.',
+    csvHeader(MPESA_COLUMNS),
     ...lines.reverse(),
   ].join('\r\n')
   return `\ufeff${csv}\r\n`
@@ -256,12 +293,12 @@ export function bankStatement(ledger: readonly Charge[], o: BankStatementOptions
       return [
         t.at,
         t.day,
-        field(r.description),
-        field(r.reference),
-        r.minor < 0n ? field(money(-r.minor)) : '',
-        r.minor > 0n ? field(money(r.minor)) : '',
-        field(money(balance)),
-      ].join(',')
+        r.description,
+        r.reference,
+        r.minor < 0n ? money(-r.minor) : '',
+        r.minor > 0n ? money(r.minor) : '',
+        money(balance),
+      ]
     })
-  return `${['Date,Value Date,Description,Reference,Debit,Credit,Balance', ...lines].join('\n')}\n`
+  return csvTable(BANK_COLUMNS, lines)
 }

@@ -11,6 +11,7 @@ import { withBulkCache } from '../store/bulk.js'
 import { dialectOf } from '../store/connect.js'
 import type {
   Database,
+  PaymentsTable,
   SettlementBatchesTable,
   SettlementBatchItemsTable,
 } from '../store/schema.js'
@@ -66,10 +67,40 @@ export const paymentsWithoutFee = (db: Kysely<Database>, e: Eligible) =>
     .where('fee_minor', 'is', null)
     .execute()
 
+/** Eligible payments whose fee left out a flat part for want of a rate (`fee_without_rate`). */
+export const paymentsAwaitingFeeRate = (db: Kysely<Database>, e: Eligible) =>
+  eligible(db, e)
+    .select([
+      'id',
+      'currency',
+      'fee_minor',
+      'fee_flat_source_minor',
+      'fee_flat_source_currency',
+      'fee_fx_as_of',
+    ])
+    // The partial index payments_fee_without_rate's own predicate, literally (no bound values).
+    .where(
+      sql<boolean>`fee_fx_rate is null and fee_flat_source_minor > 0 and settlement_status = 'unsettled'`,
+    )
+    .where('fee_minor', 'is not', null)
+    .execute()
+
 export const setPaymentFee = (
   db: Kysely<Database>,
   id: string,
-  fee: { fee_minor: bigint; fee_rate_bp: number; fee_flat_minor: bigint; fee_currency: string },
+  fee: Updateable<
+    Pick<
+      PaymentsTable,
+      | 'fee_minor'
+      | 'fee_rate_bp'
+      | 'fee_flat_minor'
+      | 'fee_currency'
+      | 'fee_flat_source_minor'
+      | 'fee_flat_source_currency'
+      | 'fee_fx_rate'
+      | 'fee_fx_as_of'
+    >
+  >,
 ) => db.updateTable('payments').set(fee).where('id', '=', id).execute()
 
 export interface GatewayTotals {
@@ -193,16 +224,25 @@ export interface BatchTarget {
   gateway: string
   /** completed_at ≤ this (the account's cut-off, or now − holding hours if earlier). */
   upTo: string
+  /** A cash-up's items carry no fee: the branch banks the whole amount. */
+  kind: 'transfer' | 'cash_deposit'
 }
 
-/** Targets per statement: 5 parameters each, far below SQLite's and PostgreSQL's limits. */
+/** Targets per statement: 6 parameters each, far below SQLite's and PostgreSQL's limits. */
 const TARGETS_PER_STATEMENT = 1000
 
-/** The run's targets as a `plan` CTE: (batch_id, branch_id, currency, gateway, up_to). */
+/** The run's targets as a `plan` CTE: (batch_id, branch_id, currency, gateway, up_to, fees). */
 const planOf = (targets: readonly BatchTarget[]) =>
-  sql`plan (batch_id, branch_id, currency, gateway, up_to) as (values ${sql.join(
-    targets.map((t) => sql`(${t.batchId}, ${t.branchId}, ${t.currency}, ${t.gateway}, ${t.upTo})`),
+  sql`plan (batch_id, branch_id, currency, gateway, up_to, fees) as (values ${sql.join(
+    targets.map(
+      (t) =>
+        sql`(${t.batchId}, ${t.branchId}, ${t.currency}, ${t.gateway}, ${t.upTo}, ${sql.lit(t.kind === 'cash_deposit' ? 0 : 1)})`,
+    ),
   )})`
+
+/** An item's fee and its conversion part: the payment's recorded ones, none in a cash-up. */
+const itemFee = sql`case when plan.fees = 0 then 0 else p.fee_minor end`
+const itemConversion = sql`case when plan.fees = 0 then 0 else ${conversionOf('p')} end`
 
 /** The eligible payments `p` of each target of `plan` (reads only payments_settle_idx). */
 const planMembers = sql`plan join payments p on p.branch_id = plan.branch_id
@@ -241,7 +281,7 @@ export async function batchPayments(
           where p.branch_id = plan.branch_id and p.currency = plan.currency and p.gateway = plan.gateway
             and p.completed_at <= plan.up_to
             and p.settlement_status = 'unsettled' and p.status = 'succeeded' and p.refunded_minor = 0
-          returning plan.batch_id, p.id, p.amount_minor, p.fee_minor, ${conversionOf('p')} as conversion_fee_minor
+          returning plan.batch_id, p.id, p.amount_minor, ${itemFee} as fee_minor, ${itemConversion} as conversion_fee_minor
         ), items as (
           insert into settlement_batch_items (batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
           select batch_id, id, amount_minor, fee_minor, conversion_fee_minor from moved
@@ -262,7 +302,7 @@ export async function batchPayments(
       const chunk = targets.slice(i, i + TARGETS_PER_STATEMENT)
       await sql`with ${planOf(chunk)}
         insert into temp.settle_members (rid, batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
-        select p.rowid, plan.batch_id, p.id, p.amount_minor, p.fee_minor, ${conversionOf('p')}
+        select p.rowid, plan.batch_id, p.id, p.amount_minor, ${itemFee}, ${itemConversion}
         from ${planMembers}`.execute(db)
     }
     await sql`insert into settlement_batch_items (batch_id, payment_id, amount_minor, fee_minor, conversion_fee_minor)
@@ -391,6 +431,8 @@ export interface BatchFilter {
   branchId?: string | undefined
   tenantId?: string | undefined
   status?: string | undefined
+  kind?: string | undefined
+  gateway?: string | undefined
   since?: string | undefined
   limit?: number | undefined
   accountIds?: readonly string[] | undefined
@@ -401,6 +443,8 @@ export function listBatches(db: Kysely<Database>, f: BatchFilter) {
   if (f.branchId) q = q.where('branch_id', '=', f.branchId)
   if (f.tenantId) q = q.where('tenant_id', '=', f.tenantId)
   if (f.status) q = q.where('status', '=', f.status)
+  if (f.kind) q = q.where('kind', '=', f.kind)
+  if (f.gateway) q = q.where('gateway', '=', f.gateway)
   if (f.since) q = q.where('created_at', '>=', f.since)
   if (f.accountIds) q = q.where('account_id', 'in', f.accountIds.length ? f.accountIds : [''])
   q = q.orderBy('created_at', 'desc').orderBy('id', 'desc')
@@ -501,6 +545,7 @@ export const allItems = (db: Kysely<Database>) =>
 /** What the checks read of a payment: its settlement state and recorded fee. */
 const SETTLEMENT_FIELDS = [
   'id',
+  'gateway',
   'settlement_status',
   'settlement_batch_id',
   'amount_minor',
@@ -564,6 +609,8 @@ export async function completeBatches(
   db: Kysely<Database>,
   done: readonly BankConfirmation[],
   now: string,
+  /** completed for transfers, deposited for cash-ups. */
+  status: 'completed' | 'deposited' = 'completed',
 ): Promise<void> {
   // 100 a statement: each row's CASE looks through its chunk's ids (500 made it 4× slower).
   for (let i = 0; i < done.length; i += 100) {
@@ -572,7 +619,7 @@ export async function completeBatches(
     await db
       .updateTable('settlement_batches')
       .set({
-        status: 'completed',
+        status,
         bank_ref: sql<string>`case ${sql.join(
           part.map((d) => sql`when ${sql.ref('id')} = ${d.id} then ${d.bankRef}`),
           sql` `,

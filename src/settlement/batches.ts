@@ -13,7 +13,7 @@ import {
 } from './batches-store.js'
 import { completeLocked } from './lifecycle.js'
 import { failLocked } from './transfer.js'
-import { type BatchView, batchView } from './view.js'
+import { type BatchView, batchView, CASH_DEPOSIT } from './view.js'
 
 /**
  * The daemon's seams into settlement: the batches behind `GET /api/branches/:id/settlements`,
@@ -80,6 +80,13 @@ export async function matchSettlementCallback(
     return {
       matched: false,
       note: `no settlement batch has bank transfer ${transferId ?? '(none)'} or key ${key ?? '(none)'}`,
+    }
+  // A cash-up is banked by the branch: no transfer was sent, so no bank confirmation applies.
+  if (found.kind === CASH_DEPOSIT)
+    return {
+      matched: true,
+      status: 'ignored',
+      note: `${found.reference} is a cash-up (banked by the branch, never transferred); a transfer confirmation changes nothing`,
     }
   const store = await ctx.store()
   return store.write(async (trx): Promise<SettlementMatch> => {

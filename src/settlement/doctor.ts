@@ -1,5 +1,6 @@
 import type { Ctx } from '../context.js'
 import { allItems, batchesForCheck, paymentsInSettlement } from './batches-store.js'
+import { checkCash } from './doctor-cash.js'
 import { checkOutbox } from './outbox.js'
 
 export interface DoctorReport {
@@ -9,7 +10,10 @@ export interface DoctorReport {
   violations: string[]
 }
 
-const LIVE = new Set(['pending', 'processing', 'completed'])
+/** Statuses whose members are held (a transfer's, then a cash-up's): only failed and cancelled release. */
+export const LIVE = new Set(['pending', 'processing', 'completed', 'awaiting_deposit', 'deposited'])
+/** Statuses whose payments are settled: the transfer completed, or the cash deposited. */
+const PAID = new Set(['completed', 'deposited'])
 
 /**
  * `dsh doctor`: the settlement invariants, checked over the whole store. Each violation names
@@ -25,6 +29,8 @@ export async function doctor(
   const items = await allItems(store.db)
   const payments = await paymentsInSettlement(store.db)
   const report = checkSettlement(batches, items, payments)
+  // The cash checks are their own (cash is banked, never transferred).
+  report.violations.push(...checkCash(batches, items, payments))
   // The outbox holds only what is to be paid (outbox.ts).
   const outbox = await checkOutbox(ctx)
   report.violations.push(...outbox.findings)
@@ -39,6 +45,7 @@ type P = {
   settlement_batch_id: string | null
   amount_minor: unknown
   fee_minor: unknown
+  gateway?: string | null
 }
 
 const big = (v: unknown) => BigInt((v ?? 0) as string)
@@ -79,7 +86,10 @@ export function checkSettlement(
       v.push(`${name}: conversion fees ${b.conversion_fees_minor} but members sum to ${conv}`)
     if (big(b.net_minor) !== big(b.gross_minor) - big(b.fees_minor))
       v.push(`${name}: net ${b.net_minor} is not gross − fees`)
-    if (b.bank_amount_minor !== null && big(b.bank_amount_minor) !== big(b.net_minor))
+    // A deposited cash-up whose deposit differed was accepted by a person (reconcile confirm):
+    // the banked amount stays recorded, it is no open question.
+    const accepted = b.kind === 'cash_deposit' && b.status === 'deposited'
+    if (!accepted && b.bank_amount_minor !== null && big(b.bank_amount_minor) !== big(b.net_minor))
       v.push(
         `${name}: the bank confirmed ${b.bank_amount_minor} but the net is ${b.net_minor}; it stays ${b.status}`,
       )
@@ -97,7 +107,7 @@ export function checkSettlement(
           v.push(
             `${name} lists payment ${p.id}, which points at ${p.settlement_batch_id ?? 'no batch'}`,
           )
-        const want = b.status === 'completed' ? 'settled' : 'batched'
+        const want = PAID.has(b.status) ? 'settled' : 'batched'
         if (p.settlement_status !== want)
           v.push(
             `payment ${p.id} is ${p.settlement_status} but its batch ${b.id} is ${b.status} (want ${want})`,
@@ -106,6 +116,8 @@ export function checkSettlement(
           v.push(
             `${name}: member ${p.id} amount ${i.amount_minor} differs from the payment's ${p.amount_minor}`,
           )
+        // A cash-up's members carry no fee (checkCash); a transfer's carry the recorded one.
+        if (b.kind === 'cash_deposit') continue
         if (p.fee_minor === null || big(p.fee_minor) !== big(i.fee_minor))
           v.push(
             `${name}: member ${p.id} fee ${i.fee_minor} differs from the payment's recorded fee ${p.fee_minor ?? 'none'}`,

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { auditTrail } from '../audit/audit.js'
 import type { Ctx } from '../context.js'
+import { columns, csvTable } from '../core/csv.js'
 import { conflict, notFound, validationError } from '../core/errors.js'
 import { allocate } from '../core/money/allocate.js'
 import { minorAndDecimal, toDecimalString } from '../core/money/format.js'
@@ -25,6 +26,7 @@ import {
   releaseItems,
   updateBatch,
 } from './batches-store.js'
+import { isCashUp, isLegacyCashTransfer } from './cash-ups.js'
 import { outboxDir, voidBatchFiles } from './outbox.js'
 import {
   auditBatch,
@@ -35,9 +37,16 @@ import {
   type SendResult,
   sendBatch,
 } from './transfer.js'
-import { type BatchView, batchFigures, batchView } from './view.js'
+import { type BatchView, batchFigures, batchView, CASH_UP_STATUSES } from './view.js'
 
-export const BATCH_STATUSES = ['pending', 'processing', 'completed', 'failed', 'cancelled'] as const
+export const BATCH_STATUSES = [
+  'pending',
+  'processing',
+  'completed',
+  'failed',
+  'cancelled',
+  ...CASH_UP_STATUSES.filter((s) => s !== 'cancelled'),
+] as const
 
 async function branchCodes(ctx: Ctx): Promise<(id: string) => string> {
   const store = await ctx.store()
@@ -180,7 +189,7 @@ export async function showSettlement(
   }
 }
 
-const TERMINAL = new Set(['completed', 'failed', 'cancelled'])
+const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'deposited'])
 
 function refuseTerminal(b: BatchRow, what: string): void {
   if (TERMINAL.has(b.status))
@@ -233,15 +242,16 @@ export async function completeLocked(
   extra: { bankAmountMinor?: bigint | undefined } = {},
 ): Promise<void> {
   const at = ctx.clock.now().toISOString()
+  const cash = isCashUp(b)
   await updateBatch(trx, b.id, {
-    status: 'completed',
+    status: cash ? 'deposited' : 'completed',
     bank_ref: bankRef,
     completed_at: at,
     updated_at: at,
     ...(extra.bankAmountMinor !== undefined ? { bank_amount_minor: extra.bankAmountMinor } : {}),
   })
   await markSettled(trx, b.id, at)
-  await auditBatch(ctx, trx, 'settlement.complete', a, b, {
+  await auditBatch(ctx, trx, cash ? 'settlement.deposit' : 'settlement.complete', a, b, {
     bankRef,
     net: String(b.net_minor),
     currency: b.currency,
@@ -285,9 +295,15 @@ export async function failSettlement(
   if (!reason || reason.length > 500)
     throw validationError('invalid_reason', 'reason must be 1 to 500 characters')
   await outboxDir(ctx.home) // a symlinked outbox is refused before anything changes
-  const view = await changeBatch(ctx, id, 'failed', (trx, b, a) =>
-    failLocked(ctx, trx, b, a, reason),
-  )
+  const view = await changeBatch(ctx, id, 'failed', (trx, b, a) => {
+    if (isCashUp(b))
+      throw conflict(
+        'cash_up_cannot_fail',
+        `${b.reference} is a cash-up: nothing was sent, so nothing can fail`,
+        `cancel it with \`dsh settlements cancel ${b.id}\` to release its payments`,
+      )
+    return failLocked(ctx, trx, b, a, reason)
+  })
   return afterStop(ctx, view)
 }
 
@@ -307,7 +323,7 @@ export async function cancelSettlement(
       'wait for the bank’s confirmation, or fail it with `dsh settlements fail` once the bank has refused it',
     )
   await ctx.ask.confirm(
-    `Cancel settlement ${b0.reference} (${b0.currency} ${toDecimalString({ minor: BigInt(b0.net_minor), currency: b0.currency })}) and release its ${b0.payment_count} payment(s)`,
+    `Cancel ${isCashUp(b0) ? 'cash-up' : 'settlement'} ${b0.reference} (${b0.currency} ${toDecimalString({ minor: BigInt(b0.net_minor), currency: b0.currency })}) and release its ${b0.payment_count} payment(s)`,
     req.yes === true,
   )
   const view = await changeBatch(ctx, b0.id, 'cancelled', async (trx, b, a) => {
@@ -339,6 +355,14 @@ export async function retrySettlement(
   id: string,
 ): Promise<{ batch: BatchView; send: SendResult }> {
   const b0 = await requireBatch(ctx, id)
+  if (isCashUp(b0) || isLegacyCashTransfer(b0))
+    throw conflict(
+      'cash_not_transferred',
+      `${b0.reference} is ${isCashUp(b0) ? 'a cash-up' : 'a cash transfer'}: cash is banked by the branch, never sent from the collection account`,
+      isCashUp(b0)
+        ? 'the branch deposits it; reconciliation (or `dsh settlements complete <id> --bank-ref <slip>`) marks it deposited'
+        : `cancel it with \`dsh settlements cancel ${b0.id}\`; the next \`dsh settle\` puts its payments into a cash-up`,
+    )
   const a = await accountFor(ctx, b0)
   const store = await ctx.store()
   if (b0.status === 'pending') {
@@ -412,28 +436,34 @@ export async function exportSettlement(ctx: Ctx, id: string): Promise<ExportRow[
   })
 }
 
-export const EXPORT_HEADER =
-  'payment_id,completed_at,receipt_number,order_id,currency,amount,fee,settlement_fee_share,net'
+const EXPORT_COLUMNS = columns(
+  ['payment_id', 'text'],
+  ['completed_at', 'text'],
+  ['receipt_number', 'text'],
+  ['order_id', 'text'],
+  ['currency', 'text'],
+  ['amount', 'number'],
+  ['fee', 'number'],
+  ['settlement_fee_share', 'number'],
+  ['net', 'number'],
+)
 
-const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v)
-
+/** One line per payment (the one CSV writer guards the text cells: a receipt is never a formula). */
 export function exportCsv(rows: readonly ExportRow[]): string {
-  const lines = rows.map((r) =>
-    [
+  return csvTable(
+    EXPORT_COLUMNS,
+    rows.map((r) => [
       r.paymentId,
-      r.completedAt ?? '',
-      r.receiptNumber ?? '',
-      r.orderId ?? '',
+      r.completedAt,
+      r.receiptNumber,
+      r.orderId,
       r.currency,
       r.amount,
       r.fee,
       r.settlementFeeShare,
       r.net,
-    ]
-      .map(csvField)
-      .join(','),
+    ]),
   )
-  return `${[EXPORT_HEADER, ...lines].join('\n')}\n`
 }
 
 export interface NextRun {

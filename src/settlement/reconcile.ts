@@ -10,10 +10,13 @@ import {
   listBatches,
 } from './batches-store.js'
 import type { BatchOwner } from './transfer.js'
+import { CASH_DEPOSIT, TRANSFER } from './view.js'
 
 /** What reconciliation reads of a settlement batch. */
 export interface ReconBatch {
   id: string
+  /** `transfer` (a credit from the collection account) or `cash_deposit` (a branch's cash-up). */
+  kind: string
   reference: string
   status: string
   currency: string
@@ -24,10 +27,13 @@ export interface ReconBatch {
   sentAt: string
   completedAt: string | null
   bankRef: string | null
+  /** The period's cut-off: a cash deposit is banked after it. */
+  cutoffAt: string
 }
 
 const view = (r: BatchRow): ReconBatch => ({
   id: r.id,
+  kind: r.kind,
   reference: r.reference,
   status: r.status,
   currency: r.currency,
@@ -37,16 +43,23 @@ const view = (r: BatchRow): ReconBatch => ({
   sentAt: r.sent_at ?? r.created_at,
   completedAt: r.completed_at,
   bankRef: r.bank_ref,
+  cutoffAt: r.period_end,
 })
 
-/** A branch's batches a bank credit can pay: processing ones, and completed ones. */
+/** Statuses a bank credit can pay (open) or has paid: a transfer's, then a cash-up's. */
+const RECONCILED = new Set(['processing', 'completed', 'awaiting_deposit', 'deposited'])
+
+/**
+ * A branch's batches a bank credit can pay: processing and completed transfers, and cash-ups
+ * awaiting their deposit or deposited.
+ */
 export async function batchesForReconciliation(
   db: Kysely<Database>,
   branchId: string,
 ): Promise<ReconBatch[]> {
   const rows = await listBatches(db, { branchId })
   return rows
-    .filter((r) => r.status === 'processing' || r.status === 'completed')
+    .filter((r) => RECONCILED.has(r.status))
     .map(view)
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }
@@ -78,7 +91,7 @@ export async function completeFromStatement(
   const done: { b: BatchRow; a: BatchOwner; bankRef: string; amountMinor: bigint }[] = []
   for (const p of first.values()) {
     const b = rows.get(p.batchId)
-    if (b?.status !== 'processing') continue
+    if (b?.status !== (b?.kind === CASH_DEPOSIT ? 'awaiting_deposit' : 'processing')) continue
     let list = accounts.get(b.branch_id)
     if (!list) {
       list = await accountsWithBranch(trx, { branchId: b.branch_id })
@@ -89,17 +102,24 @@ export async function completeFromStatement(
     done.push({ b, a, bankRef: p.bankRef.slice(0, 64), amountMinor: p.amountMinor })
   }
   if (done.length === 0) return
-  await completeBatches(
-    trx,
-    done.map((d) => ({ id: d.b.id, bankRef: d.bankRef, bankAmountMinor: d.amountMinor })),
-    ctx.clock.now().toISOString(),
-  )
+  // A transfer completes, a cash-up is deposited; either way its payments are settled.
+  const now = ctx.clock.now().toISOString()
+  for (const kind of [TRANSFER, CASH_DEPOSIT]) {
+    const part = done.filter((d) => (d.b.kind === CASH_DEPOSIT) === (kind === CASH_DEPOSIT))
+    if (part.length > 0)
+      await completeBatches(
+        trx,
+        part.map((d) => ({ id: d.b.id, bankRef: d.bankRef, bankAmountMinor: d.amountMinor })),
+        now,
+        kind === CASH_DEPOSIT ? 'deposited' : 'completed',
+      )
+  }
   // The rows `completeLocked` writes through auditBatch, one per batch, in order.
   await auditMany(
     ctx,
     trx,
     done.map(({ a, b, bankRef }) => ({
-      action: 'settlement.complete',
+      action: b.kind === CASH_DEPOSIT ? 'settlement.deposit' : 'settlement.complete',
       tenant: a.tenant_slug,
       branch: a.branch_code,
       target: b.id,

@@ -24,7 +24,7 @@ import {
 } from './batches-store.js'
 import { findCollectionAccount } from './collection-accounts-store.js'
 import { writeOutbox } from './outbox.js'
-import { referenceOf } from './view.js'
+import { CASH_GATEWAY, referenceOf, TRANSFER } from './view.js'
 
 export interface SendResult {
   sent: boolean
@@ -66,11 +66,11 @@ export interface BatchOwner {
   branch_code: string
 }
 
-/** One audit row about a batch (`settlement.create|send|complete|fail|cancel|retry`). */
+/** One audit row about a batch (`settlement.create|send|complete|fail|cancel|retry|deposit`). */
 export const auditBatch = (
   ctx: Ctx,
   trx: Kysely<Database>,
-  action: `settlement.${'create' | 'send' | 'complete' | 'fail' | 'cancel' | 'retry'}`,
+  action: `settlement.${'create' | 'send' | 'complete' | 'fail' | 'cancel' | 'retry' | 'deposit'}`,
   a: BatchOwner,
   b: { id: string; reference: string },
   request: Record<string, unknown>,
@@ -91,6 +91,7 @@ export const pendingBatch = (
   fields: Omit<
     BatchRow,
     | 'id'
+    | 'kind'
     | 'reference'
     | 'status'
     | 'transfer_adapter'
@@ -111,6 +112,7 @@ export const pendingBatch = (
 ): BatchRow => ({
   ...fields,
   id,
+  kind: TRANSFER,
   reference: referenceOf(id),
   status: 'pending',
   transfer_adapter: null,
@@ -150,7 +152,11 @@ async function claimSend(ctx: Ctx, id: string): Promise<BatchRow | undefined> {
   return store.write(async (trx) => {
     const b = await findBatchForUpdate(trx, id)
     const now = ctx.clock.now()
-    if (b?.status !== 'pending' || heldByOther(b, now)) return undefined
+    // Cash is banked by the branch, never paid from the collection account: a pending cash
+    // batch made before cash-ups existed is never sent (the next run cancels it).
+    if (b?.status !== 'pending' || b.kind !== TRANSFER || b.gateway === CASH_GATEWAY)
+      return undefined
+    if (heldByOther(b, now)) return undefined
     const claim = { send_owner: SEND_OWNER, send_until: leaseUntil(now) }
     await updateBatch(trx, id, claim)
     return { ...b, ...claim }

@@ -4,7 +4,14 @@ import type { BatchRow } from './batches-store.js'
 /** A settlement batch as `dsh settle`, `dsh settlements list|show` and the API show it. */
 export interface BatchView {
   id: string
+  /** `transfer`, or `cash_deposit` for a cash-up (the branch banks its cash). */
+  kind: BatchKind
   reference: string
+  /** A cash-up's `CASH-…` reference for the deposit slip (null for a transfer). */
+  depositReference: string | null
+  /** What a cash-up expects on the branch's bank statement: Σ its cash payments (null for a transfer). */
+  expectedMinor: bigint | null
+  expected: string | null
   branch: string
   gateway: string
   currency: string
@@ -35,9 +42,13 @@ export interface BatchView {
 export function batchView(r: BatchRow, branch: string): BatchView {
   const money = <K extends string>(name: K, v: unknown) =>
     minorAndDecimal(name, { minor: BigInt(v as string), currency: r.currency })
+  const cash = r.kind === CASH_DEPOSIT
   return {
     id: r.id,
+    kind: cash ? CASH_DEPOSIT : TRANSFER,
     reference: r.reference,
+    depositReference: cash ? r.reference : null,
+    ...(cash ? money('expected', r.net_minor) : { expectedMinor: null, expected: null }),
     branch,
     gateway: r.gateway,
     currency: r.currency,
@@ -70,6 +81,30 @@ export function batchView(r: BatchRow, branch: string): BatchView {
 
 /** `SETTLEMENT-` + the last 10 characters of the batch id (the ULID's random part). */
 export const referenceOf = (batchId: string) => `SETTLEMENT-${batchId.slice(-10)}`
+
+/** A cash-up's deposit reference: `CASH-` + the last 10 characters of its id. */
+export const depositReferenceOf = (cashUpId: string) => `CASH-${cashUpId.slice(-10)}`
+
+export const TRANSFER = 'transfer'
+export const CASH_DEPOSIT = 'cash_deposit'
+export type BatchKind = typeof TRANSFER | typeof CASH_DEPOSIT
+
+/** The gateway whose money is banked by the branch (a cash-up), never transferred. */
+export const CASH_GATEWAY = 'cash'
+
+/** A cash-up's statuses: the branch owes the deposit, the bank statement showed it, or cancelled. */
+export const CASH_UP_STATUSES = ['awaiting_deposit', 'deposited', 'cancelled'] as const
+
+/** A cash-up's figures: no fees (cash never passes a gateway or a transfer), net = gross. */
+export const cashUpFigures = (t: { count: number; gross: bigint }) => ({
+  payment_count: t.count,
+  gross_minor: t.gross,
+  transaction_fees_minor: 0n,
+  conversion_fees_minor: 0n,
+  settlement_fee_minor: 0n,
+  fees_minor: 0n,
+  net_minor: t.gross,
+})
 
 /**
  * A batch's figures from its members' totals and its settlement fee: transaction fees = Σ member

@@ -36,6 +36,7 @@ import {
   type RejectsFile,
 } from './files.js'
 import { CsvReadError, openCsv } from './read.js'
+import { type Reject, rejectsCsv } from './rejects.js'
 import {
   deleteStatement,
   findStatementBySha,
@@ -105,13 +106,6 @@ class DryRun {
 }
 
 const BATCH = 1000
-
-interface Reject {
-  line: number
-  column: number
-  message: string
-  raw: string
-}
 
 /**
  * Imports one statement file in one transaction: every row is read, canonicalised and
@@ -432,11 +426,8 @@ export async function importStatement(ctx: Ctx, req: ImportRequest): Promise<Imp
   if (result.balanceBreaks.length > WARN)
     ctx.warn(`${fileName}: ${result.balanceBreaks.length - WARN} more running balance break(s)`)
   if (rejectsOut) {
-    const q = (s: string) => `"${s.replaceAll('"', '""')}"`
     // Always written (a header alone when nothing was rejected): the file is this run's.
-    rejectsOut.write(
-      `line,column,error,row\n${rejects.map((r) => `${[r.line, r.column, q(r.message), q(r.raw)].join(',')}\n`).join('')}`,
-    )
+    rejectsOut.write(rejectsCsv(rejects))
     if (rejects.length > 0)
       ctx.warn(`${rejects.length} row(s) rejected; written to ${req.rejectsFile}`)
   }

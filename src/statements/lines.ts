@@ -24,6 +24,8 @@ export interface ReconLine {
   transactionId: string | null
   reference: string
   counterparty: string
+  /** Bank lines only: the description (a deposit reference may be written there). */
+  description?: string | undefined
 }
 
 /** A line with where it is, as a report shows it: its file name and line number. */
@@ -58,6 +60,7 @@ export async function completedLines(
     transactionId: v[4],
     reference: v[5],
     counterparty: v[6],
+    ...(v[7] === undefined ? {} : { description: v[7] }),
   }))
 }
 

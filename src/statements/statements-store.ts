@@ -107,6 +107,7 @@ export type MatchLineValues = readonly [
   transactionId: string | null,
   reference: string,
   counterparty: string,
+  description?: string,
 ]
 
 export const listCompletedLines = async (
@@ -120,7 +121,8 @@ export const listCompletedLines = async (
     db,
     db
       .selectFrom('statement_lines')
-      .select(MATCH_LINE_COLUMNS)
+      // Bank lines also bring their description, where a deposit reference (CASH-…) may be.
+      .select(kind === 'bank' ? [...MATCH_LINE_COLUMNS, 'description'] : MATCH_LINE_COLUMNS)
       .where('branch_id', '=', branchId)
       .where('kind', '=', kind)
       .where('booked_at', '>=', fromIso)

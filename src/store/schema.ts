@@ -120,6 +120,12 @@ export interface PaymentsTable {
   fee_rate_bp: number | null
   fee_flat_minor: Int8 | null
   fee_currency: string | null
+  /** The flat fee as configured, when in another currency than the payment (then converted). */
+  fee_flat_source_minor: Generated<Int8 | null>
+  fee_flat_source_currency: Generated<string | null>
+  /** The exact rate (source → payment currency) it was converted at; null: no rate was set. */
+  fee_fx_rate: Generated<string | null>
+  fee_fx_as_of: Generated<string | null>
   settlement_status: string
   settlement_batch_id: string | null
   next_check_at: string | null
@@ -460,6 +466,9 @@ export interface ReconDecisionsTable {
 
 export interface SettlementBatchesTable {
   id: string
+  /** `transfer` (paid from the collection account) or `cash_deposit` (a cash-up; migration 0016). */
+  kind: string
+  /** SETTLEMENT-… for a transfer, CASH-… (the deposit slip's reference) for a cash-up. */
   reference: string
   tenant_id: string
   branch_id: string

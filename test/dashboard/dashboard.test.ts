@@ -53,7 +53,10 @@ interface Report {
   byMethod: { method: string; currency: string; count: number; amount: string; average: string }[]
   byGateway: { gateway: string; currency: string; count: number; amount: string; average: string }[]
   hourly: { hour: string; count: number; succeededCount: number }[] | null
-  settlement: { pending: { currency: string; count: number; amount: string }[] }
+  settlement: {
+    pending: { currency: string; count: number; amount: string }[]
+    pendingDeposit: { currency: string; count: number; amount: string }[]
+  }
   alerts: {
     severity: string
     code: string
@@ -99,6 +102,7 @@ function readPage(page: Page) {
       byGateway: rows('by-gateway'),
       hourly: rows('hourly'),
       pending: rows('pending'),
+      pendingDeposit: rows('pending-deposit'),
       alerts: rows('alerts'),
       recent: rows('recent'),
     }
@@ -129,6 +133,7 @@ function expected(r: Report) {
     ]),
     hourly: (r.hourly ?? []).map((h) => [h.hour, String(h.count), String(h.succeededCount)]),
     pending: r.settlement.pending.map((p) => [p.currency, String(p.count), p.amount]),
+    pendingDeposit: r.settlement.pendingDeposit.map((p) => [p.currency, String(p.count), p.amount]),
     alerts: r.alerts.map((a) => [
       a.severity,
       a.code,

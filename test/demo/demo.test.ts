@@ -82,6 +82,10 @@ describe('dsh demo, from the built dist/ as a newcomer runs it', () => {
     expect(doc.planted.length).toBeGreaterThanOrEqual(5)
     expect(new Set(doc.planted.map((p) => p.category)).size).toBeGreaterThanOrEqual(4)
     expect(sorted(doc.found)).toEqual(sorted(doc.planted))
+    // the branches bank their cash; nairobi's deposit is short, and reconciliation finds it
+    expect(doc.planted.filter((p) => p.category === 'deposit_short')).toEqual([
+      { category: 'deposit_short', reference: expect.stringMatching(/^CASH-[0-9A-Z]{10}$/) },
+    ])
   })
 
   it('every pain.001 the demo wrote validates against the ISO schema (issue 22)', () => {

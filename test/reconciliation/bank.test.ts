@@ -74,16 +74,17 @@ describe.each(DIALECTS)(
         '--bank-name',
         'KCB',
       ])
-      // Three days of cash and card payments: each daily run makes one batch per gateway.
+      // Three days of KCB M-Pesa and card payments: each daily run makes one batch per gateway
+      // (cash would be a cash-up the branch banks, not a transfer: see test/settlement/cash-ups).
       const specs = []
       for (let day = 1; day <= 3; day++)
-        for (const gateway of ['cash', 'stripe'])
+        for (const gateway of ['mpesa-kcb', 'stripe'])
           for (let k = 0; k < 3; k++)
             specs.push({
               id: `pay_${gateway}_${day}_${k}`,
               branch: 'westlands',
               gateway,
-              amount: BigInt(100_000 * day + 1_000 * k + (gateway === 'cash' ? 17 : 29)),
+              amount: BigInt(100_000 * day + 1_000 * k + (gateway === 'mpesa-kcb' ? 17 : 29)),
               currency: 'KES',
               completedAt: `2026-11-0${day}T08:00:00.000Z`,
               fee: null,

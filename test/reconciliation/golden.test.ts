@@ -89,6 +89,9 @@ describe.each(DIALECTS)('golden M-Pesa fixture with known truth ($name)', ({ nam
         duplicate_in_statement: 1,
         ambiguous: 1,
         late: 0,
+        deposit_short: 0,
+        deposit_over: 0,
+        deposit_missing: 0,
       },
       autoMatchRateBp: Math.floor((truth.matches.length * 10_000) / truth.lines),
     })

@@ -110,7 +110,10 @@ interface Report {
   byGateway: { gateway: string; amountMinor: number }[]
   averageProcessingSeconds: number | null
   hourly: { count: number }[] | null
-  settlement: { pending: { currency: string; count: number; amountMinor: number }[] }
+  settlement: {
+    pending: { currency: string; count: number; amountMinor: number }[]
+    pendingDeposit: { currency: string; count: number; amountMinor: number }[]
+  }
 }
 
 describe.each(DIALECTS)(
@@ -145,17 +148,23 @@ describe.each(DIALECTS)(
             averageProcessingSeconds: got.averageProcessingSeconds,
             hourly: got.hourly ? got.hourly.map((h) => h.count) : null,
           }).toEqual(want)
-          const pending = rows.filter((p) => p.branch === b.code && p.status === 'succeeded')
-          expect(got.settlement.pending).toMatchObject(
-            pending.length
+          // pending settlement is what transfers move; cash is a pending deposit (it is banked)
+          const succeeded = rows.filter((p) => p.branch === b.code && p.status === 'succeeded')
+          const sum = (ps: Seed[]) =>
+            ps.length
               ? [
                   {
                     currency: 'KES',
-                    count: pending.length,
-                    amountMinor: Number(pending.reduce((a, p) => a + p.amountMinor, 0n)),
+                    count: ps.length,
+                    amountMinor: Number(ps.reduce((a, p) => a + p.amountMinor, 0n)),
                   },
                 ]
-              : [],
+              : []
+          expect(got.settlement.pending).toMatchObject(
+            sum(succeeded.filter((p) => p.gateway !== 'cash')),
+          )
+          expect(got.settlement.pendingDeposit).toMatchObject(
+            sum(succeeded.filter((p) => p.gateway === 'cash')),
           )
         }
     }
@@ -253,6 +262,8 @@ describe.each(DIALECTS)(
             .execute()
           const batched = await run('report', '--branch', 'ktm', '--json')
           expect(JSON.parse(batched.stdout).settlement.pending).toEqual([])
+          // batched cash is still cash to bank (in a cash-up awaiting its deposit)
+          expect(JSON.parse(batched.stdout).settlement.pendingDeposit).not.toEqual([])
           await store.db
             .updateTable('payments')
             .set({ settlement_status: 'unsettled' })

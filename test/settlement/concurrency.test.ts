@@ -66,7 +66,11 @@ describe.each(DIALECTS)('exactly once on $name', ({ name, enabled }) => {
 
     it('control: the database itself refuses a second live batch for a period and a payment in two live batches', async () => {
       await withStore(s.db, async (st) => {
-        const b = await st.db.selectFrom('settlement_batches').selectAll().executeTakeFirstOrThrow()
+        const b = await st.db
+          .selectFrom('settlement_batches')
+          .selectAll()
+          .where('kind', '=', 'transfer')
+          .executeTakeFirstOrThrow()
         const twin = {
           ...b,
           id: 'stl_TWIN000000000000000000000',

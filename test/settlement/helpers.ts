@@ -111,9 +111,10 @@ export async function ok(env: Record<string, string>, args: string[], clock?: Cl
 }
 
 /**
- * Tenant acme (KES) with branch westlands (KES, Africa/Nairobi): cash at tenant level (1.5 % +
- * KES 1 flat, conversion 2 %, settlement fee KES 10), stripe for the branch (2.9 % + KES 30,
- * conversion 3.5 %, settlement fee KES 25).
+ * Tenant acme (KES) with branch westlands (KES, Africa/Nairobi): mpesa-kcb at tenant level (1.5 %
+ * + KES 1 flat, conversion 2 %, settlement fee KES 10), stripe for the branch (2.9 % + KES 30,
+ * conversion 3.5 %, settlement fee KES 25), and cash at tenant level without fees. (Cash is
+ * banked, never transferred: the transfer tests settle mpesa-kcb where they once settled cash.)
  */
 export async function seedSettlement(home: string, env: Record<string, string>): Promise<void> {
   const put = (n: string, v: string) => {
@@ -125,12 +126,18 @@ export async function seedSettlement(home: string, env: Record<string, string>):
     ['init'],
     ['tenant', 'add', 'acme', '--name', 'Acme'],
     ['branch', 'add', 'westlands', '--tenant', 'acme', '--name', 'Westlands', '--currency', 'KES'],
+    // cash is recorded at once (no fee: the branch banks all of it)
+    ['gateway', 'setup', 'cash', '--tenant', 'acme'],
     [
       'gateway',
       'setup',
-      'cash',
+      'mpesa-kcb',
       '--tenant',
       'acme',
+      '--api-key-file',
+      put('kcb', 'kcbApiKeySettle1'),
+      '--external-origin',
+      'biz-settle',
       '--transaction-fee-rate',
       '1.5',
       '--transaction-fee-flat',

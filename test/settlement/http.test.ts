@@ -7,6 +7,7 @@ import { freePort, type RunningDaemon, startDaemon, waitFor } from '../daemon/he
 import { DSH_BIN } from '../helpers/cli.js'
 import { DIALECTS } from '../helpers/dialects.js'
 import { usePaymentsEnv } from '../helpers/payments-env.js'
+import { addPayments } from './helpers.js'
 
 interface Batch {
   id: string
@@ -38,21 +39,25 @@ describe.each(DIALECTS)('settlement transfers on $name', ({ name, enabled }) => 
       writeFileSync(p, v)
       return p
     }
-    const cash = async (amount: string) => {
-      const r = await run(
-        'pay',
-        '--branch',
-        'westlands',
-        '--amount',
-        amount,
-        '--currency',
-        'KES',
-        '--method',
-        'cash',
-        '--json',
-      )
-      expect(r.code, r.stderr).toBe(0)
-      return r.json<{ id: string }>().id
+    /**
+     * A succeeded card payment now (a transfer gateway: cash is banked by the branch, never sent
+     * through the bank API), as the payments capability leaves it.
+     */
+    let seq = 0
+    const card = async (amount: string) => {
+      const id = `p_http_${++seq}`
+      await addPayments(env.db, [
+        {
+          id,
+          branch: 'westlands',
+          gateway: 'stripe',
+          amount: BigInt(amount) * 100n,
+          currency: 'KES',
+          completedAt: new Date().toISOString(),
+          fee: { rateBp: 0, flat: 0n, convBp: 0 },
+        },
+      ])
+      return id
     }
     const show = async (id: string) =>
       (await run('settlements', 'show', id, '--json')).json<Batch>()
@@ -169,7 +174,7 @@ describe.each(DIALECTS)('settlement transfers on $name', ({ name, enabled }) => 
       })
 
       it('kill -9 between creating a batch and recording its transfer: the rerun sends it once', async () => {
-        const p = await cash('700')
+        const p = await card('700')
         env.sandbox.script({ gateway: 'bank', outcome: 'slow_success' })
         const before = env.sandbox.requests().length
         const child = spawn(
@@ -275,7 +280,7 @@ describe.each(DIALECTS)('settlement transfers on $name', ({ name, enabled }) => 
         })
 
         it('the bank’s signed confirmation completes the batch; its payments are settled', async () => {
-          const p = await cash('1200')
+          const p = await card('1200')
           const r = await settle(2)
           expect(r.batches).toHaveLength(1)
           const b = r.batches[0] as Batch
@@ -313,7 +318,7 @@ describe.each(DIALECTS)('settlement transfers on $name', ({ name, enabled }) => 
         })
 
         it('a declined transfer fails the batch and releases its payments to the next run', async () => {
-          const p = await cash('450')
+          const p = await card('450')
           env.sandbox.script({ gateway: 'bank', outcome: 'declined' })
           const r = await settle(3)
           const b = r.batches[0] as Batch
@@ -341,6 +346,71 @@ describe.each(DIALECTS)('settlement transfers on $name', ({ name, enabled }) => 
           )
           expect((await run('doctor')).code).toBe(0)
         })
+      })
+
+      it('cash is banked: a day of cash and card calls the bank API once, for the card net; the cash-up calls nothing', async () => {
+        // Cash through the real `dsh pay` (recorded at once), cards as the card gateway leaves them.
+        const cashIds: string[] = []
+        for (const amount of ['2000', '3000.50', '150']) {
+          const r = await run(
+            'pay',
+            '--branch',
+            'westlands',
+            '--amount',
+            amount,
+            '--currency',
+            'KES',
+            '--method',
+            'cash',
+            '--json',
+          )
+          expect(r.code, r.stderr).toBe(0)
+          cashIds.push(r.json<{ id: string }>().id)
+        }
+        const cards = [await card('900'), await card('1100')]
+        const before = env.sandbox.requests().length
+        const ledger = bankLedger().length
+        const r = await settle(5)
+        const cashUp = r.batches.find((b) => b.reference.startsWith('CASH-')) as Batch & {
+          kind: string
+          status: string
+          expectedMinor: number
+        }
+        const transfers = r.batches.filter((b) => !b.reference.startsWith('CASH-'))
+        expect(cashUp).toMatchObject({
+          kind: 'cash_deposit',
+          status: 'awaiting_deposit',
+          paymentCount: 3,
+          expectedMinor: 515050,
+          netMinor: 515050,
+          transfer: null,
+        })
+        expect(transfers).toHaveLength(1)
+        expect(transfers[0]).toMatchObject({ paymentCount: 2, netMinor: 200000 })
+        expect(r.sent).toEqual([transfers[0]?.id])
+        await waitFor(
+          () => bankLedger().length > ledger || undefined,
+          10_000,
+          'the card transfer to be paid',
+        )
+        // exactly one transfer request left for the bank (settle returned after its sends were
+        // answered), and it carries the card net
+        const calls = env.sandbox
+          .requests()
+          .slice(before)
+          .filter((q) => q.method === 'POST' && q.path === '/bank/v1/transfers')
+        expect(calls).toHaveLength(1)
+        const paid = bankLedger().slice(ledger)
+        expect(paid.map((c) => c.amount)).toEqual(['200000'])
+        expect(paid.some((c) => c.attemptRef === cashUp.id)).toBe(false)
+        for (const id of cashIds)
+          expect((await run('payments', 'show', id, '--json')).json()).toMatchObject({
+            settlementBatchId: cashUp.id,
+            settlementStatus: 'batched',
+          })
+        expect(cards).toHaveLength(2)
+        // a rerun never sends the cash-up either
+        expect(await settle(5)).toMatchObject({ nothingToDo: true, sent: [] })
       })
     })
   })

@@ -37,7 +37,7 @@ const NOW = '2026-11-30T12:00:00.000Z'
 const CUTOFF = '2026-11-29T23:00:00.000Z'
 
 const paymentArb = fc.record({
-  gateway: fc.constantFrom('cash', 'mpesa', 'stripe'),
+  gateway: fc.constantFrom('cash', 'mpesa', 'mpesa-kcb', 'stripe'),
   currency: fc.constantFrom('KES', 'KES', 'UGX', 'USD'),
   amount: fc.bigInt({ min: 1n, max: 10_000_000n }),
   // minutes before NOW: from 4 days back to just now (some after the cut-off, some in the hold)
@@ -149,20 +149,25 @@ describe.each(DIALECTS)('settlement properties on $name', ({ name, enabled }) =>
           const eligible = specs.filter(
             (p) => p.status === 'succeeded' && (p.refunded ?? 0n) === 0n && p.completedAt <= upTo,
           )
-          // the cash configuration (tenant): 1.5 % + KES 1.00 flat, conversion 2 %, settlement fee KES 10
+          // the mpesa-kcb configuration (tenant): 1.5 % + KES 1.00 flat, conversion 2 %, settlement
+          // fee KES 10; cash is banked in full (a cash-up: no fee, net = gross)
           const fee = (p: PaymentSpec) =>
-            feeOf(p) ??
-            (p.gateway === 'cash'
-              ? ratePart(p.amount, 150) +
-                (p.currency === 'KES' ? 100n : 0n) +
-                (p.currency !== 'KES' ? ratePart(p.amount, 200) : 0n)
-              : 0n)
+            p.gateway === 'cash'
+              ? 0n
+              : (feeOf(p) ??
+                (p.gateway === 'mpesa-kcb'
+                  ? ratePart(p.amount, 150) +
+                    (p.currency === 'KES' ? 100n : 0n) +
+                    (p.currency !== 'KES' ? ratePart(p.amount, 200) : 0n)
+                  : 0n))
           const conv = (p: PaymentSpec) =>
-            p.fee
-              ? ratePart(p.amount, p.fee.convBp)
-              : p.gateway === 'cash' && p.currency !== 'KES'
-                ? ratePart(p.amount, 200)
-                : 0n
+            p.gateway === 'cash'
+              ? 0n
+              : p.fee
+                ? ratePart(p.amount, p.fee.convBp)
+                : p.gateway === 'mpesa-kcb' && p.currency !== 'KES'
+                  ? ratePart(p.amount, 200)
+                  : 0n
           const groups = new Map<string, PaymentSpec[]>()
           for (const p of eligible)
             groups.set(`${p.gateway}|${p.currency}`, [
@@ -176,7 +181,7 @@ describe.each(DIALECTS)('settlement properties on $name', ({ name, enabled }) =>
             const gross = ps.reduce((a, p) => a + p.amount, 0n)
             const fees = ps.reduce((a, p) => a + fee(p), 0n)
             const conversion = ps.reduce((a, p) => a + conv(p), 0n)
-            const stl = gateway === 'cash' && currency === 'KES' ? 1000n : 0n
+            const stl = gateway === 'mpesa-kcb' && currency === 'KES' ? 1000n : 0n
             const net = gross - fees - stl
             if (currency === 'USD') {
               wantCarry.push({

@@ -52,11 +52,11 @@ interface Report {
 const KES = (rateBp: number, flat: bigint, convBp = 0) => ({ rateBp, flat, convBp })
 
 const PAYMENTS: PaymentSpec[] = [
-  // cash KES: two inside the period and the holding period, one too young, one without a fee
+  // mpesa-kcb KES (the tenant's configuration): two inside the period and the holding period, one too young, one without a fee
   {
     id: 'p_c1',
     branch: 'westlands',
-    gateway: 'cash',
+    gateway: 'mpesa-kcb',
     amount: 100000n,
     currency: 'KES',
     completedAt: '2026-11-28T10:00:00.000Z',
@@ -65,7 +65,7 @@ const PAYMENTS: PaymentSpec[] = [
   {
     id: 'p_c2',
     branch: 'westlands',
-    gateway: 'cash',
+    gateway: 'mpesa-kcb',
     amount: 25055n,
     currency: 'KES',
     completedAt: '2026-11-29T11:00:00.000Z',
@@ -74,7 +74,7 @@ const PAYMENTS: PaymentSpec[] = [
   {
     id: 'p_c3',
     branch: 'westlands',
-    gateway: 'cash',
+    gateway: 'mpesa-kcb',
     amount: 50000n,
     currency: 'KES',
     completedAt: '2026-11-29T13:00:00.000Z',
@@ -83,7 +83,7 @@ const PAYMENTS: PaymentSpec[] = [
   {
     id: 'p_c4',
     branch: 'westlands',
-    gateway: 'cash',
+    gateway: 'mpesa-kcb',
     amount: 12345n,
     currency: 'KES',
     completedAt: '2026-11-29T11:30:00.000Z',
@@ -138,11 +138,11 @@ const PAYMENTS: PaymentSpec[] = [
     completedAt: '2026-11-28T09:00:00.000Z',
     fee: KES(0, 0n),
   },
-  // UGX cash taken by a KES branch: conversion fee, no flat (the flat fee is in KES), 0 decimals
+  // UGX mpesa-kcb taken by a KES branch: conversion fee, no flat (the flat fee is in KES), 0 decimals
   {
     id: 'p_u1',
     branch: 'westlands',
-    gateway: 'cash',
+    gateway: 'mpesa-kcb',
     amount: 50000n,
     currency: 'UGX',
     completedAt: '2026-11-28T09:00:00.000Z',
@@ -151,7 +151,7 @@ const PAYMENTS: PaymentSpec[] = [
   {
     id: 'p_u2',
     branch: 'westlands',
-    gateway: 'cash',
+    gateway: 'mpesa-kcb',
     amount: 30001n,
     currency: 'UGX',
     completedAt: '2026-11-29T05:00:00.000Z',
@@ -315,8 +315,8 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
       const rep = r.json<Report>()
       expect(rep.dryRun).toBe(true)
       expect(rep.batches.map((b) => [b.gateway, b.currency, b.netMinor])).toEqual([
-        ['cash', 'KES', expected(['p_c1', 'p_c2', 'p_c4'], 1000n).netMinor],
         ['mpesa', 'KES', 40000],
+        ['mpesa-kcb', 'KES', expected(['p_c1', 'p_c2', 'p_c4'], 1000n).netMinor],
         ['stripe', 'KES', expected(['p_s1'], 2500n).netMinor],
       ])
       expect(rep.sent).toEqual([])
@@ -349,9 +349,9 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
         periodStart: '2026-11-28T23:00:00.000Z',
         periodEnd: '2026-11-29T23:00:00.000Z',
       }
-      const [cash, mpesa, stripe] = report.batches
-      expect(cash).toMatchObject({
-        gateway: 'cash',
+      const [mpesa, kcb, stripe] = report.batches
+      expect(kcb).toMatchObject({
+        gateway: 'mpesa-kcb',
         currency: 'KES',
         status: 'processing',
         ...period,
@@ -364,13 +364,17 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
         ...expected(['p_s1'], 2500n),
       })
       // to the unit, written out: 1000.00 + 250.55 + 123.45 − (16.00 + 4.76 + 2.85) − 10.00
-      expect(cash).toMatchObject({ gross: '1374.00', fees: '33.61', net: '1340.39' })
+      expect(kcb).toMatchObject({ gross: '1374.00', fees: '33.61', net: '1340.39' })
       for (const b of report.batches) {
         expect(b.id).toMatch(/^stl_[0-9A-Z]{26}$/)
         expect(b.reference).toBe(`SETTLEMENT-${b.id.slice(-10)}`)
         expect(Object.keys(b)).toEqual([
           'id',
+          'kind',
           'reference',
+          'depositReference',
+          'expectedMinor',
+          'expected',
           'branch',
           'gateway',
           'currency',
@@ -403,7 +407,7 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
       expect(report.carriedOver).toEqual([
         {
           branch: 'westlands',
-          gateway: 'cash',
+          gateway: 'mpesa-kcb',
           currency: 'UGX',
           reason: 'below_minimum',
           paymentCount: 2,
@@ -437,7 +441,7 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
       expect(c4).toMatchObject({
         feeMinor: 285,
         settlementStatus: 'batched',
-        settlementBatchId: cash?.id,
+        settlementBatchId: kcb?.id,
       })
       const c3 = (await run('payments', 'show', 'p_c3', '--json')).json<{
         settlementStatus: string
@@ -447,28 +451,28 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
     })
 
     it('writes the CSV and the pain.001.001.03 XML (0600 in a 0700 outbox)', async () => {
-      const cash = report.batches[0] as Batch
+      const kcb = report.batches[1] as Batch
       const dir = join(s.home, 'outbox')
       expect(statSync(dir).mode & 0o777).toBe(0o700)
-      expect(cash.transfer?.files).toEqual([
-        join(dir, `${cash.reference}.csv`),
-        join(dir, `${cash.reference}.xml`),
+      expect(kcb.transfer?.files).toEqual([
+        join(dir, `${kcb.reference}.csv`),
+        join(dir, `${kcb.reference}.xml`),
       ])
-      for (const f of cash.transfer?.files ?? []) expect(statSync(f).mode & 0o777).toBe(0o600)
-      expect(readFileSync(join(dir, `${cash.reference}.csv`), 'utf8')).toBe(
+      for (const f of kcb.transfer?.files ?? []) expect(statSync(f).mode & 0o777).toBe(0o600)
+      expect(readFileSync(join(dir, `${kcb.reference}.csv`), 'utf8')).toBe(
         'reference,value_date,debtor_account,beneficiary_name,beneficiary_account,bank_code,swift,amount,currency,narrative\n' +
-          `${cash.reference},2026-11-30,0100200300,Westlands Ltd,0011223344,01,KCBLKENX,1340.39,KES,${cash.reference} westlands cash settlement\n`,
+          `${kcb.reference},2026-11-30,0100200300,Westlands Ltd,0011223344,01,KCBLKENX,1340.39,KES,${kcb.reference} westlands mpesa-kcb settlement\n`,
       )
       // The run reports every file it wrote, and each pain.001 validates against the ISO schema.
       expect(report.files).toEqual(report.batches.flatMap((b) => b.transfer?.files ?? []))
-      expect(report.files).toContain(join(dir, `${cash.reference}.xml`))
+      expect(report.files).toContain(join(dir, `${kcb.reference}.xml`))
       expect(validateOutbox(s.home)).toBe(report.batches.length)
-      const xml = readFileSync(join(dir, `${cash.reference}.xml`), 'utf8')
+      const xml = readFileSync(join(dir, `${kcb.reference}.xml`), 'utf8')
       expect(xml).toContain('<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"')
       for (const part of [
         // The batch's creation (12:00 UTC) with the tenant's offset (Africa/Nairobi).
         '<CreDtTm>2026-11-30T15:00:00+03:00</CreDtTm>',
-        `<MsgId>${cash.reference}</MsgId>`,
+        `<MsgId>${kcb.reference}</MsgId>`,
         '<NbOfTxs>1</NbOfTxs>',
         '<CtrlSum>1340.39</CtrlSum>',
         '<PmtMtd>TRF</PmtMtd>',
@@ -476,12 +480,12 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
         '<Nm>Acme Collections</Nm>',
         '<Id>0100200300</Id>',
         '<Ccy>KES</Ccy>',
-        `<EndToEndId>${cash.reference}</EndToEndId>`,
+        `<EndToEndId>${kcb.reference}</EndToEndId>`,
         '<InstdAmt Ccy="KES">1340.39</InstdAmt>',
         '<BIC>KCBLKENX</BIC>',
         '<Nm>Westlands Ltd</Nm>',
         '<Id>0011223344</Id>',
-        `<Ustrd>${cash.reference} westlands cash settlement</Ustrd>`,
+        `<Ustrd>${kcb.reference} westlands mpesa-kcb settlement</Ustrd>`,
       ])
         expect(xml).toContain(part)
     })
@@ -504,7 +508,7 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
       ).json<Report>()
       expect(ugx.batches).toHaveLength(1)
       expect(ugx.batches[0]).toMatchObject({
-        gateway: 'cash',
+        gateway: 'mpesa-kcb',
         currency: 'UGX',
         gross: '80001',
         ...expected(['p_u1', 'p_u2'], 0n),
@@ -517,7 +521,7 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
         await run('settle', '--branch', 'westlands', '--date', '2026-12-01', '--json')
       ).json<Report>()
       expect(r.batches.map((b) => [b.gateway, b.currency, b.paymentCount, b.periodStart])).toEqual([
-        ['cash', 'KES', 1, '2026-11-29T23:00:00.000Z'],
+        ['mpesa-kcb', 'KES', 1, '2026-11-29T23:00:00.000Z'],
       ])
       expect(r.batches[0]).toMatchObject(expected(['p_c3'], 1000n))
       const doctor = await run('doctor', '--json')
@@ -525,7 +529,7 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
     })
 
     it('lifecycle: complete, fail (releases), retry, cancel, export with the fee spread exactly', async () => {
-      const [cash, mpesa, stripe] = report.batches as [Batch, Batch, Batch]
+      const [mpesa, kcb, stripe] = report.batches as [Batch, Batch, Batch]
       const done = await run('settlements', 'complete', stripe.id, '--bank-ref', 'FT-001', '--json')
       expect(done.code, done.stderr).toBe(0)
       expect(done.json<Batch & { bankRef: string }>()).toMatchObject({
@@ -575,16 +579,16 @@ describe.each(DIALECTS)('dsh settle on $name', ({ name, enabled }) => {
       expect(late.code).toBe(5)
       expect(late.stderr).toContain('is cancelled')
 
-      const csv = await run('settlements', 'export', cash.id)
+      const csv = await run('settlements', 'export', kcb.id)
       const lines = csv.stdout.trim().split('\n')
       expect(lines[0]).toBe(
         'payment_id,completed_at,receipt_number,order_id,currency,amount,fee,settlement_fee_share,net',
       )
       expect(lines).toHaveLength(4)
-      const json = (await run('settlements', 'export', cash.id, '--format', 'json')).json<
+      const json = (await run('settlements', 'export', kcb.id, '--format', 'json')).json<
         { netMinor: number; settlementFeeShareMinor: number; net: string; currency: string }[]
       >()
-      expect(json.reduce((a, r) => a + r.netMinor, 0)).toBe(cash.netMinor)
+      expect(json.reduce((a, r) => a + r.netMinor, 0)).toBe(kcb.netMinor)
       expect(json.reduce((a, r) => a + r.settlementFeeShareMinor, 0)).toBe(1000)
       // 10.00 spread by amount over 1000.00, 250.55 and 123.45 (largest remainder)
       expect(json.map((r) => r.settlementFeeShareMinor)).toEqual([728, 182, 90])

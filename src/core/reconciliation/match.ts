@@ -9,6 +9,9 @@ export const CATEGORIES = [
   'duplicate_in_statement',
   'ambiguous',
   'late',
+  'deposit_short',
+  'deposit_over',
+  'deposit_missing',
 ] as const
 export type Category = (typeof CATEGORIES)[number]
 
@@ -20,6 +23,9 @@ export const SEVERITY: Readonly<Record<Category, 'critical' | 'high' | 'medium'>
   duplicate_in_statement: 'medium',
   ambiguous: 'medium',
   late: 'medium',
+  deposit_short: 'high',
+  deposit_over: 'medium',
+  deposit_missing: 'high',
 }
 
 /** Passes that match without a person: their matches count towards the auto-match rate. */
@@ -29,6 +35,9 @@ export const AUTO_PASSES = new Set([
   'batch_reference',
   'batch_amount',
   'batch_split',
+  'cash_reference',
+  'cash_split',
+  'cash_amount',
 ])
 
 export interface LineIn {
@@ -39,6 +48,8 @@ export interface LineIn {
   transactionId: string | null
   reference: string
   counterparty: string
+  /** Bank lines: the description, where a deposit reference (`CASH-…`) may be written. */
+  description?: string | undefined
 }
 
 export interface PaymentIn {

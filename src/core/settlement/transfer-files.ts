@@ -1,3 +1,4 @@
+import { columns, csvTable } from '../csv.js'
 import { configError } from '../errors.js'
 import { toDecimalString } from '../money/format.js'
 import { isoWithOffset } from '../time.js'
@@ -28,26 +29,35 @@ export interface TransferInstruction {
   narrative: string
 }
 
-const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v)
+const TRANSFER_COLUMNS = columns(
+  ['reference', 'text'],
+  ['value_date', 'text'],
+  ['debtor_account', 'text'],
+  ['beneficiary_name', 'text'],
+  ['beneficiary_account', 'text'],
+  ['bank_code', 'text'],
+  ['swift', 'text'],
+  ['amount', 'number'],
+  ['currency', 'text'],
+  ['narrative', 'text'],
+)
 
-export const CSV_HEADER =
-  'reference,value_date,debtor_account,beneficiary_name,beneficiary_account,bank_code,swift,amount,currency,narrative'
-
-/** The bank-portal CSV: a header and one line, plain decimals. */
+/** The bank-portal CSV: a header and one line, plain decimals (through the one CSV writer). */
 export function transferCsv(t: TransferInstruction): string {
-  const line = [
-    t.reference,
-    t.valueDate,
-    t.debtor.accountNumber,
-    t.creditor.name,
-    t.creditor.accountNumber,
-    t.creditor.bankCode ?? '',
-    t.creditor.swift ?? '',
-    toDecimalString({ minor: t.amountMinor, currency: t.currency }),
-    t.currency,
-    t.narrative,
-  ]
-  return `${CSV_HEADER}\n${line.map(csvField).join(',')}\n`
+  return csvTable(TRANSFER_COLUMNS, [
+    [
+      t.reference,
+      t.valueDate,
+      t.debtor.accountNumber,
+      t.creditor.name,
+      t.creditor.accountNumber,
+      t.creditor.bankCode,
+      t.creditor.swift,
+      toDecimalString({ minor: t.amountMinor, currency: t.currency }),
+      t.currency,
+      t.narrative,
+    ],
+  ])
 }
 
 const esc = (v: string) =>

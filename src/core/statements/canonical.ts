@@ -3,7 +3,12 @@ import { DshError, isDshError } from '../errors.js'
 import { currency as currencyOf, parseAmount } from '../money/index.js'
 import { MAX_MINOR } from '../money/parse.js'
 import { wallClock } from '../time.js'
-import type { ColumnKey, StatementProfile } from './profile.js'
+import {
+  type ColumnKey,
+  MAX_REFERENCE_LENGTH,
+  MPESA_RECEIPT,
+  type StatementProfile,
+} from './profile.js'
 
 /** A statement line in canonical form: UTC time, signed minor units (credit > 0), one reference. */
 export interface CanonicalRow {
@@ -17,6 +22,12 @@ export interface CanonicalRow {
   transactionId: string | null
   /** The transaction id when mapped, else the reference the profile extracts. */
   reference: string
+  /**
+   * The reference the fingerprint keys on, when it differs from `reference`: a deposit reference
+   * (`CASH-…`) is read out of a cell that keyed the line before deposits were read, and the
+   * fingerprint must not change (re-importing an old statement adds nothing).
+   */
+  keyReference?: string
   description: string
   counterparty: string
   balanceMinor: bigint | null
@@ -375,11 +386,32 @@ export function canonicalRow(
   const description = cell(cells, cols.description)
   const refCell = cell(cells, cols.reference)
   let reference = transactionId ?? refCell
+  /** The column the reference was read from (for the message when it is refused). */
+  let refColumn = transactionId !== null ? cols.transactionId : cols.reference
+  let found = false
   if (transactionId === null && profile.referencePattern) {
-    const m = profile.referencePattern.exec(refCell) ?? profile.referencePattern.exec(description)
-    if (m) reference = m[1] ?? m[0]
+    const inRef = profile.referencePattern.exec(refCell)
+    const m = inRef ?? profile.referencePattern.exec(description)
+    if (m) {
+      reference = m[1] ?? m[0]
+      if (!inRef) refColumn = cols.description
+    }
+    found = m !== null
   }
+  let keyReference: string | undefined
+  if (transactionId === null && !found && profile.depositPattern) {
+    const inRef = profile.depositPattern.exec(refCell)
+    const m = inRef ?? profile.depositPattern.exec(description)
+    const deposit = m ? (m[1] ?? m[0]) : undefined
+    if (deposit !== undefined && deposit !== reference) {
+      keyReference = reference
+      reference = deposit
+      if (!inRef) refColumn = cols.description
+    }
+  }
+  checkReceipt(profile, transactionId, reference, refColumn)
   return {
+    ...(keyReference === undefined ? {} : { keyReference }),
     line,
     bookedAt: new Date(bookedMs).toISOString(),
     valueDate,
@@ -397,6 +429,36 @@ export function canonicalRow(
   }
 }
 
+/**
+ * Receipts and references are checked where they enter (they end up on payments and in CSV
+ * exports): at most 64 characters, and a receipt (the transaction id, else an `mpesa` line's
+ * reference) must match the profile's receipt pattern, M-Pesa's `^[A-Z0-9]{10}$` by default.
+ */
+function checkReceipt(
+  profile: StatementProfile,
+  transactionId: string | null,
+  reference: string,
+  refColumn: number | undefined,
+): void {
+  const shown = (v: string) => JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)
+  if (transactionId !== null && transactionId.length > MAX_REFERENCE_LENGTH)
+    throw new RowError(
+      (refColumn ?? 0) + 1,
+      `receipt: ${transactionId.length} characters, at most ${MAX_REFERENCE_LENGTH}`,
+    )
+  if (reference.length > MAX_REFERENCE_LENGTH)
+    throw new RowError(
+      (refColumn ?? 0) + 1,
+      `reference: ${reference.length} characters, at most ${MAX_REFERENCE_LENGTH}`,
+    )
+  const receipt = transactionId ?? (profile.kind === 'mpesa' ? reference : null)
+  if (receipt && profile.receiptPattern && !profile.receiptPattern.test(receipt))
+    throw new RowError(
+      (refColumn ?? 0) + 1,
+      `receipt: ${shown(receipt)} is not a receipt (${profile.receiptPattern === MPESA_RECEIPT ? 'an M-Pesa receipt is 10 capital letters or digits' : `expected ${profile.receiptPattern.source}`})`,
+    )
+}
+
 /** Reference text compared across statements: upper case, no spaces or punctuation. */
 export const normaliseReference = (s: string): string => s.toUpperCase().replace(/[^0-9A-Z]/g, '')
 
@@ -404,7 +466,7 @@ export const normaliseReference = (s: string): string => s.toUpperCase().replace
 export function rowKey(branchId: string, account: string, r: CanonicalRow): string {
   return r.transactionId !== null
     ? `${branchId}|${account}|id|${r.transactionId.toUpperCase()}`
-    : `${branchId}|${account}|${r.bookedAt}|${r.amountMinor}|${r.currency}|${normaliseReference(r.reference || r.description)}|${normaliseReference(r.counterparty)}`
+    : `${branchId}|${account}|${r.bookedAt}|${r.amountMinor}|${r.currency}|${normaliseReference((r.keyReference ?? r.reference) || r.description)}|${normaliseReference(r.counterparty)}`
 }
 
 /** The hash of a row's key (identical rows share it; the occurrence index tells them apart). */

@@ -44,6 +44,12 @@ export interface StatementProfile {
   currency: string | undefined
   /** Extracts the reference from the reference column (else the description); group 1 if any. */
   referencePattern: RegExp | undefined
+  /**
+   * A cash deposit's reference (`CASH-…`), read from the reference column (else the description)
+   * when referencePattern finds nothing; group 1 if any. The line's fingerprint keeps the
+   * reference it had without it.
+   */
+  depositPattern: RegExp | undefined
   /** Finds the covered period in the preamble; groups 1 and 2 are the from and to dates. */
   periodPattern: RegExp | undefined
   periodDateFormat: string
@@ -51,12 +57,21 @@ export interface StatementProfile {
   completedStatuses: string[]
   /** A longer line (bytes up to its line feed) refuses the file at that line (default 64 KiB). */
   maxLineBytes: number
+  /**
+   * What a receipt (the transaction id, else the reference of an `mpesa` line) must be, whole;
+   * `mpesa` profiles default to M-Pesa's `^[A-Z0-9]{10}$`. A line that fails is refused.
+   */
+  receiptPattern: RegExp | undefined
 }
 
 /** The longest line a statement may have unless its profile says otherwise. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024
 /** The most a profile may allow (a larger line is no statement row). */
 const MAX_MAX_LINE_BYTES = 16 * 1024 * 1024
+/** An M-Pesa receipt: ten capital letters or digits (NLJ7RT61SV). */
+export const MPESA_RECEIPT = /^[A-Z0-9]{10}$/
+/** The longest receipt or reference a statement line may carry. */
+export const MAX_REFERENCE_LENGTH = 64
 
 const DEFAULTS = {
   separator: ',',
@@ -92,8 +107,10 @@ export const MPESA_PROFILE: StatementProfile = {
   valueDateFormats: [],
   currency: undefined,
   referencePattern: undefined,
+  depositPattern: undefined,
   periodPattern: /From\s+(\d{2}-\d{2}-\d{4})\s+To\s+(\d{2}-\d{2}-\d{4})/i,
   completedStatuses: ['completed'],
+  receiptPattern: MPESA_RECEIPT,
 }
 
 /** A generic bank layout: date, value date, description, reference, debit, credit, balance. */
@@ -116,8 +133,10 @@ export const BANK_PROFILE: StatementProfile = {
   valueDateFormats: ['yyyy-mm-dd', 'dd/mm/yyyy'],
   currency: undefined,
   referencePattern: /(SETTLEMENT-[0-9A-Z]{10})/,
+  depositPattern: /(CASH-[0-9A-Z]{10})/,
   periodPattern: undefined,
   completedStatuses: [],
+  receiptPattern: undefined,
 }
 
 export const BUILT_IN_PROFILES: Readonly<Record<string, StatementProfile>> = {
@@ -201,10 +220,12 @@ const KNOWN_KEYS = new Set([
   'timeZone',
   'currency',
   'referencePattern',
+  'depositPattern',
   'periodPattern',
   'periodDateFormat',
   'completedStatuses',
   'maxLineBytes',
+  'receiptPattern',
 ])
 
 /**
@@ -230,7 +251,9 @@ export function parseProfile(source: string, json: unknown): StatementProfile {
           completedStatuses: [],
           currency: undefined,
           referencePattern: undefined,
+          depositPattern: undefined,
           periodPattern: undefined,
+          receiptPattern: undefined,
         }
       : builtInProfile(String(o['extends']))
   const name = typeof o['name'] === 'string' && o['name'] !== '' ? o['name'] : undefined
@@ -330,6 +353,10 @@ export function parseProfile(source: string, json: unknown): StatementProfile {
       o['referencePattern'] === undefined
         ? base.referencePattern
         : regex(source, 'referencePattern', o['referencePattern'], ''),
+    depositPattern:
+      o['depositPattern'] === undefined
+        ? base.depositPattern
+        : regex(source, 'depositPattern', o['depositPattern'], ''),
     periodPattern:
       o['periodPattern'] === undefined
         ? base.periodPattern
@@ -340,6 +367,11 @@ export function parseProfile(source: string, json: unknown): StatementProfile {
         ? base.completedStatuses
         : strings(source, 'completedStatuses', o['completedStatuses']).map((s) => s.toLowerCase()),
     maxLineBytes: maxLineBytes as number,
+    receiptPattern:
+      o['receiptPattern'] !== undefined
+        ? // The whole receipt must match, whatever anchors the pattern has.
+          new RegExp(`^(?:${regex(source, 'receiptPattern', o['receiptPattern'], '').source})$`)
+        : (base.receiptPattern ?? (kind === 'mpesa' ? MPESA_RECEIPT : undefined)),
   }
 }
 

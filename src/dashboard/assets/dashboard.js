@@ -24,6 +24,8 @@ const STATUS_MARK = {
   failed: '✗',
   cancelled: '⊘',
   pending: '…',
+  awaiting_deposit: '…',
+  deposited: '✓',
   created: '…',
   unknown: '?',
   needs_review: '!',
@@ -245,6 +247,29 @@ function renderReport(r) {
       cell('td', p.amount, { num: true, field: 'amount' }),
     ],
     'Nothing pending',
+  )
+  // Cash is banked by the branch, never transferred: what it still has to bank, and the cash-ups
+  // (with the deposit slip's reference) waiting for their deposit.
+  fill(
+    'pending-deposit',
+    r.settlement.pendingDeposit ?? [],
+    (p) => [
+      cell('th', p.currency, { field: 'currency' }),
+      cell('td', p.count, { num: true, field: 'count' }),
+      cell('td', p.amount, { num: true, field: 'amount' }),
+    ],
+    'No cash to bank',
+  )
+  fill(
+    'cash-ups',
+    r.settlement.awaitingDeposit ?? [],
+    (c) => [
+      cell('th', c.depositReference, { field: 'depositReference' }),
+      cell('td', c.currency, { field: 'currency' }),
+      cell('td', c.expected, { num: true, field: 'expected' }),
+      timeCell(c.periodEnd, 'periodEnd'),
+    ],
+    'No cash-up awaiting its deposit',
   )
   fill(
     'next',
