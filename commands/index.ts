@@ -66,7 +66,7 @@ export const COMMANDS: readonly Entry[] = [
   {
     name: 'settle',
     description:
-      'Settle a branch: batch its succeeded payments per gateway and currency, send the transfers',
+      'Settle a branch: batch its succeeded payments per gateway and currency, send the transfers; cash becomes a cash-up for the branch to bank',
     load: async (ctx) => (await import('./settle.js')).settleCommand(ctx),
   },
   {
