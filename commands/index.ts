@@ -77,7 +77,7 @@ export const COMMANDS: readonly Entry[] = [
   {
     name: 'doctor',
     description:
-      'Check the store’s settlement invariants, its counters and the outbox: exit 0 when they hold, 8 naming the first violation',
+      'Check the store’s schema objects, settlement invariants, its counters and the outbox: exit 0 when they hold, 8 naming the first violation',
     load: async (ctx) => (await import('./doctor.js')).doctorCommand(ctx),
   },
   {
