@@ -66,7 +66,7 @@ export const COMMANDS: readonly Entry[] = [
   {
     name: 'settle',
     description:
-      'Settle a branch: batch its succeeded payments per gateway and currency, send the transfers',
+      'Settle a branch: batch its succeeded payments per gateway and currency, send the transfers; cash becomes a cash-up for the branch to bank',
     load: async (ctx) => (await import('./settle.js')).settleCommand(ctx),
   },
   {
@@ -77,7 +77,7 @@ export const COMMANDS: readonly Entry[] = [
   {
     name: 'doctor',
     description:
-      'Check the store’s settlement invariants, its counters and the outbox: exit 0 when they hold, 8 naming the first violation',
+      'Check the store’s schema objects, settlement invariants, its counters and the outbox: exit 0 when they hold, 8 naming the first violation',
     load: async (ctx) => (await import('./doctor.js')).doctorCommand(ctx),
   },
   {
