@@ -40,6 +40,12 @@ export const TOOLS = [
     why: 'the pain.001 XML schema checks',
   },
   {
+    name: 'systemd-analyze',
+    commands: ['systemd-analyze'],
+    package: 'systemd',
+    why: 'the systemd unit check in test/packaging/',
+  },
+  {
     name: 'pg_dump',
     commands: ['pg_dump'],
     package: 'postgresql-client',

@@ -35,7 +35,7 @@ function check(path: string, env: Record<string, string> = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
-const ALL = ['chromium', 'tmux', 'xmllint']
+const ALL = ['chromium', 'tmux', 'xmllint', 'systemd-analyze']
 
 describe('bin/test-tools.mjs', () => {
   it('passes, silently, when every tool is on the PATH', () => {
@@ -46,6 +46,7 @@ describe('bin/test-tools.mjs', () => {
     ['chromium', 'the dashboard browser tests in test/dashboard/', 'chromium', BROWSER_HINT],
     ['tmux', 'the terminal-prompt tests in test/cli/', 'tmux', ''],
     ['xmllint', 'the pain.001 XML schema checks', 'libxml2-utils', ''],
+    ['systemd-analyze', 'the systemd unit check in test/packaging/', 'systemd', ''],
   ])('names exactly the missing %s and the command that installs it', (tool, why, pkg, hint) => {
     const r = check(stubs(ALL.filter((t) => t !== tool)), NO_INSTALL)
     expect(r).toEqual({
@@ -59,8 +60,8 @@ describe('bin/test-tools.mjs', () => {
     const r = check(stubs(['tmux']), { ...NO_INSTALL, DSH_PG_URL: 'postgres://x@127.0.0.1/x' })
     expect(r.code).toBe(1)
     expect(r.stderr).toBe(
-      'The tests need chromium (the dashboard browser tests in test/dashboard/), xmllint (the pain.001 XML schema checks), pg_dump (the backup tests on PostgreSQL), pg_restore (the backup tests on PostgreSQL), which are not installed, and this run cannot install (DSH_TEST_TOOLS_NO_INSTALL=1). Run:\n' +
-        `${command('chromium libxml2-utils postgresql-client')}${BROWSER_HINT}\n`,
+      'The tests need chromium (the dashboard browser tests in test/dashboard/), xmllint (the pain.001 XML schema checks), systemd-analyze (the systemd unit check in test/packaging/), pg_dump (the backup tests on PostgreSQL), pg_restore (the backup tests on PostgreSQL), which are not installed, and this run cannot install (DSH_TEST_TOOLS_NO_INSTALL=1). Run:\n' +
+        `${command('chromium libxml2-utils systemd postgresql-client')}${BROWSER_HINT}\n`,
     )
   })
 
@@ -76,7 +77,10 @@ describe('bin/test-tools.mjs', () => {
 
   it('takes the browser DSH_CHROMIUM names, and refuses one that is not there', () => {
     const browser = join(stubs(['chrome']), 'chrome')
-    expect(check(stubs(['tmux', 'xmllint']), { ...NO_INSTALL, DSH_CHROMIUM: browser }).code).toBe(0)
+    expect(
+      check(stubs(['tmux', 'xmllint', 'systemd-analyze']), { ...NO_INSTALL, DSH_CHROMIUM: browser })
+        .code,
+    ).toBe(0)
     // A browser on the PATH does not excuse a wrong DSH_CHROMIUM: the tests would launch that one.
     const wrong = check(stubs(ALL), { ...NO_INSTALL, DSH_CHROMIUM: '/nonexistent/chrome' })
     expect(wrong).toEqual({
@@ -88,7 +92,7 @@ describe('bin/test-tools.mjs', () => {
   })
 
   it('without apt-get on the PATH, says so and names the command', () => {
-    const r = check(stubs(['chromium', 'tmux']))
+    const r = check(stubs(['chromium', 'tmux', 'systemd-analyze']))
     expect(r.code).toBe(1)
     expect(r.stderr).toBe(
       `The tests need xmllint (the pain.001 XML schema checks), which is not installed, and this run cannot install (apt-get is not on the PATH). Run:\n${command('libxml2-utils')}\n`,
@@ -100,7 +104,7 @@ describe('bin/test-tools.mjs', () => {
     dirs.push(join(log, '..'))
     // The fake apt-get records its arguments and, on install, puts xmllint on the PATH; the fake
     // sudo (used when this test does not run as root) runs the command it is given.
-    const dir = stubs(['chromium', 'tmux'], {
+    const dir = stubs(['chromium', 'tmux', 'systemd-analyze'], {
       'apt-get': `echo "$DEBIAN_FRONTEND $*" >> ${log}\nif [ "$1" = install ]; then printf '#!/bin/sh\\n' > "\${0%/*}/xmllint"; /bin/chmod +x "\${0%/*}/xmllint"; fi`,
       sudo: 'shift\n[ "$1" = true ] && exit 0\nexec "$@"',
     })
@@ -117,7 +121,7 @@ describe('bin/test-tools.mjs', () => {
   })
 
   it('stops with the command when apt-get fails', () => {
-    const dir = stubs(['chromium', 'xmllint'], {
+    const dir = stubs(['chromium', 'xmllint', 'systemd-analyze'], {
       'apt-get': 'echo "E: Unable to locate package tmux" >&2\nexit 100',
       sudo: 'shift\n[ "$1" = true ] && exit 0\nexec "$@"',
     })
