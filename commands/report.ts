@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { columns, csvTable } from '../src/core/csv.js'
+import { formatLocal } from '../src/core/time.js'
 import type { BranchReport, BranchRow, Total } from '../src/reports/report.js'
 import type { CommandContext } from './context.js'
 
@@ -66,7 +67,7 @@ function renderBranch(out: Parameters<typeof totalsTable>[0], r: BranchReport): 
       : 'pending deposit: none',
     ...r.settlement.awaitingDeposit.map(
       (c) =>
-        `awaiting deposit: ${money({ amount: c.expected ?? '0', currency: c.currency })} with reference ${c.depositReference} (period to ${c.periodEnd})`,
+        `awaiting deposit: ${money({ amount: c.expected ?? '0', currency: c.currency })} with reference ${c.depositReference} (period to ${formatLocal(c.periodEnd, r.timezone)})`,
     ),
     r.settlement.lastBatch
       ? `last settlement: ${r.settlement.lastBatch.reference} ${r.settlement.lastBatch.status}, net ${money({ amount: r.settlement.lastBatch.net, currency: r.settlement.lastBatch.currency })}`

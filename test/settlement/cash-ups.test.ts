@@ -352,6 +352,10 @@ describe.each(DIALECTS)('cash is banked, not transferred ($name)', ({ name, enab
       expect(text).toContain('pending settlement: none')
       expect(text).toContain('pending deposit (cash to bank): KES 5,150.50 in 3 payments')
       expect(text).toContain(`awaiting deposit: KES 5,150.50 with reference ${cu.reference}`)
+      // the period's end in the branch's local time, never ISO UTC
+      expect(text).toMatch(
+        /with reference CASH-\w+ \(period to \d{4}-\d{2}-\d{2} \d{2}:\d{2} EAT\)/,
+      )
       // a cash-up is neither retried nor failed: nothing was sent
       expect((await run('settlements', 'retry', cu.id)).code).toBe(5)
       expect((await run('settlements', 'fail', cu.id, '--reason', 'x')).code).toBe(5)
