@@ -8,7 +8,7 @@ import {
   releaseItems,
   updateBatch,
 } from './batches-store.js'
-import { auditBatch } from './transfer.js'
+import { auditBatch, NOTHING_SENT } from './transfer.js'
 import { CASH_DEPOSIT, CASH_GATEWAY, cashUpFigures, depositReferenceOf, TRANSFER } from './view.js'
 
 /**
@@ -45,13 +45,7 @@ export function cashUpRow(
     reference: depositReferenceOf(id),
     gateway: CASH_GATEWAY,
     status: 'awaiting_deposit',
-    transfer_adapter: null,
-    transfer_id: null,
-    transfer_files: null,
-    sent_at: null,
-    bank_ref: null,
-    bank_amount_minor: null,
-    failure_reason: null,
+    ...NOTHING_SENT,
     retry_of: null,
     send_owner: null,
     send_until: null,

@@ -87,6 +87,17 @@ export const auditBatch = (
  * A new pending batch with nothing sent yet, claimed for sending by this process (a run sends
  * what it creates; a concurrent run leaves it alone).
  */
+/** What a batch or cash-up holds of a transfer before anything went to the bank: nothing. */
+export const NOTHING_SENT = {
+  transfer_adapter: null,
+  transfer_id: null,
+  transfer_files: null,
+  sent_at: null,
+  bank_ref: null,
+  bank_amount_minor: null,
+  failure_reason: null,
+} as const satisfies Partial<BatchRow>
+
 export const pendingBatch = (
   fields: Omit<
     BatchRow,
@@ -115,13 +126,7 @@ export const pendingBatch = (
   kind: TRANSFER,
   reference: referenceOf(id),
   status: 'pending',
-  transfer_adapter: null,
-  transfer_id: null,
-  transfer_files: null,
-  sent_at: null,
-  bank_ref: null,
-  bank_amount_minor: null,
-  failure_reason: null,
+  ...NOTHING_SENT,
   send_owner: SEND_OWNER,
   send_until: leaseUntil(new Date(at)),
   created_at: at,
